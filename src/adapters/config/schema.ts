@@ -1,0 +1,177 @@
+/**
+ * The one source of truth for lanes' configuration: lanes.yaml, user settings, environment and
+ * flags are merged and then parsed by `configSchema`. Every object is strict (an unknown key is an
+ * error, with a "did you mean" from load.ts); nested objects use `prefault` so their own field
+ * defaults apply when a layer omits them.
+ */
+import { z } from "zod";
+
+export const COST_CLASSES = ["C0", "C1", "C2", "C3", "C4"] as const;
+export type CostClassId = (typeof COST_CLASSES)[number];
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "a name of letters, digits, '.', '_' or '-'");
+const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, "a duration such as 500ms, 30s, 15m, 2h or 1d");
+const positiveInt = z.number().int().positive();
+const usd = z.number().nonnegative();
+
+/** Prices per million tokens (hosted) or per GPU hour (local). Absent = look up the price table. */
+export const priceSchema = z.strictObject({
+  inputPerMTok: usd.optional(),
+  cachedInputPerMTok: usd.optional(),
+  outputPerMTok: usd.optional(),
+  /** Local tiers: cost of an hour of GPU time; turned into cost through projected GPU seconds. */
+  gpuHourUsd: usd.optional(),
+});
+
+export const endpointSchema = z.strictObject({
+  id: name,
+  /** OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1 for llama-server. */
+  baseURL: z.url({ error: "a URL such as http://127.0.0.1:8080/v1" }),
+  model: z.string().min(1),
+  /** Name of the environment variable holding the API key. Keys are never stored in files. */
+  apiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "an environment variable name such as OPENAI_API_KEY").optional(),
+  price: priceSchema.optional(),
+  contextWindow: positiveInt.optional(),
+  maxOutputTokens: positiveInt.optional(),
+  rpm: positiveInt.optional(),
+  tpm: positiveInt.optional(),
+  timeout: duration.default("120s"),
+  /** Endpoint ids to fail over to, only within the same or a cheaper cost class. */
+  fallbacks: z.array(name).default([]),
+});
+
+export const tierSchema = z.strictObject({
+  /** `local` tiers run on your own hardware (llama.cpp); `hosted` tiers are paid APIs. */
+  kind: z.enum(["local", "hosted"]).optional(),
+  description: z.string().optional(),
+  endpoints: z.array(endpointSchema).default([]),
+});
+
+export const laneSchema = z.strictObject({
+  description: z.string().optional(),
+  /** Tiers in cascade order: the first is tried first, the next ones are escalations. */
+  tiers: z.array(name).min(1),
+  /** Sandbox profile name. */
+  sandbox: name.default("default"),
+  budget: z.strictObject({ capUsd: z.number().positive().default(1) }).prefault({}),
+  approval: z
+    .strictObject({
+      /** auto: allow up to `autoApproveUpTo`, ask above; ask: always ask; always: ask and never accept --yes. */
+      mode: z.enum(["auto", "ask", "always"]).default("auto"),
+      autoApproveUpTo: z.enum(COST_CLASSES).default("C1"),
+    })
+    .prefault({}),
+  /** What happens when an attempt fails and a next tier exists. */
+  escalation: z.enum(["ask", "allow", "never"]).default("ask"),
+  /** false forbids hosted tiers in this lane (e.g. regulated). */
+  allowHosted: z.boolean().default(true),
+  limits: z
+    .strictObject({
+      steps: positiveInt.default(30),
+      wallTime: duration.default("20m"),
+      commandTimeout: duration.default("2m"),
+    })
+    .prefault({}),
+  concurrency: positiveInt.default(4),
+  schedule: z
+    .strictObject({
+      window: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/, "a window such as 22:00-06:00"),
+      timezone: z.string().default("UTC"),
+    })
+    .optional(),
+  /** Command run in the sandbox after the agent finishes; its exit status decides success. */
+  check: z.string().optional(),
+  audit: z.enum(["standard", "full"]).default("standard"),
+});
+
+export const budgetSchema = z.strictObject({
+  scope: z.enum(["user", "team", "project", "lane", "global"]),
+  /** The user, team, project or lane this bucket is for; omitted = the current one. */
+  id: z.string().optional(),
+  period: z.enum(["day", "week", "month"]),
+  unit: z.enum(["usd", "gpu_seconds", "sandbox_seconds"]).default("usd"),
+  limit: z.number().nonnegative(),
+  /** soft: above it lanes asks; hard: above it lanes denies. */
+  kind: z.enum(["soft", "hard"]).default("hard"),
+});
+
+export const profileSchema = z.strictObject({
+  host: name.default("local"),
+  image: z.string().min(1).default("lanes-sandbox:latest"),
+  cpus: z.number().positive().default(1),
+  memory: z.string().regex(/^\d+(k|m|g)?$/i, "a size such as 512m or 2g").default("1g"),
+  pids: positiveInt.default(256),
+  /** none: loopback only. open: a per-sandbox user-defined bridge (never the default bridge). */
+  network: z.enum(["none", "open"]).default("none"),
+  readOnlyRoot: z.boolean().default(true),
+  /** Capabilities added back after dropping ALL. */
+  capAdd: z.array(z.string().regex(/^[A-Z_]+$/, "a capability such as NET_BIND_SERVICE")).default([]),
+  ttl: duration.default("2h"),
+  /** Warm containers kept started for fast acquisition. */
+  pool: z.number().int().nonnegative().default(0),
+});
+
+export const hostSchema = z.strictObject({
+  /** unix:///var/run/docker.sock, tcp://HOST:2376 or ssh://USER@HOST. Omitted = DOCKER_HOST or the local socket. */
+  url: z.string().regex(/^(unix|tcp|ssh|npipe):\/\//, "a Docker URL such as unix:///var/run/docker.sock or tcp://10.0.0.2:2376").optional(),
+  tls: z.strictObject({ ca: z.string(), cert: z.string(), key: z.string() }).optional(),
+  /** Most sandboxes lanes runs on this host at once. */
+  capacity: positiveInt.default(4),
+});
+
+export const configSchema = z
+  .strictObject({
+    version: z.literal(1).default(1),
+    defaults: z.strictObject({ lane: name.default("async"), tier: name.optional() }).prefault({}),
+    identity: z.strictObject({ user: z.string().optional(), team: z.string().optional(), project: z.string().optional() }).prefault({}),
+    /** Upper bounds (USD, on the p90) of C1..C3; C0 is exactly $0 and C4 is everything above C3. */
+    costClasses: z.strictObject({ C1: usd.default(0.1), C2: usd.default(1), C3: usd.default(10) }).prefault({}),
+    tiers: z.record(name, tierSchema).default({}),
+    lanes: z.record(name, laneSchema).default({}),
+    budgets: z.array(budgetSchema).default([]),
+    sandbox: z.strictObject({ profiles: z.record(name, profileSchema).default({}) }).prefault({}),
+    hosts: z.record(name, hostSchema).default({}),
+    /** Price overrides per model name, on top of the pinned price table. */
+    prices: z.record(z.string(), priceSchema).default({}),
+    rules: z
+      .strictObject({
+        quota: z.strictObject({ warnAt: z.number().min(0).max(1).default(0.8), askAt: z.number().min(0).max(1).default(0.95) }).prefault({}),
+      })
+      .prefault({}),
+  })
+  .superRefine((cfg, ctx) => {
+    // Cross-references: every name a field points to must exist.
+    const endpointIds = new Set(Object.values(cfg.tiers).flatMap((t) => t.endpoints.map((e) => e.id)));
+    for (const [tierName, tier] of Object.entries(cfg.tiers)) {
+      tier.endpoints.forEach((ep, i) =>
+        ep.fallbacks.forEach((fb, j) => {
+          if (!endpointIds.has(fb)) ctx.addIssue({ code: "custom", path: ["tiers", tierName, "endpoints", i, "fallbacks", j], message: refMessage("endpoint", fb, [...endpointIds]) });
+        }),
+      );
+    }
+    for (const [laneName, lane] of Object.entries(cfg.lanes)) {
+      lane.tiers.forEach((t, i) => {
+        if (!(t in cfg.tiers)) ctx.addIssue({ code: "custom", path: ["lanes", laneName, "tiers", i], message: refMessage("tier", t, Object.keys(cfg.tiers)) });
+      });
+      if (!(lane.sandbox in cfg.sandbox.profiles)) ctx.addIssue({ code: "custom", path: ["lanes", laneName, "sandbox"], message: refMessage("sandbox profile", lane.sandbox, Object.keys(cfg.sandbox.profiles)) });
+    }
+    for (const [profileName, profile] of Object.entries(cfg.sandbox.profiles)) {
+      if (!(profile.host in cfg.hosts)) ctx.addIssue({ code: "custom", path: ["sandbox", "profiles", profileName, "host"], message: refMessage("host", profile.host, Object.keys(cfg.hosts)) });
+    }
+    if (!(cfg.defaults.lane in cfg.lanes)) ctx.addIssue({ code: "custom", path: ["defaults", "lane"], message: refMessage("lane", cfg.defaults.lane, Object.keys(cfg.lanes)) });
+    if (cfg.defaults.tier !== undefined && !(cfg.defaults.tier in cfg.tiers)) ctx.addIssue({ code: "custom", path: ["defaults", "tier"], message: refMessage("tier", cfg.defaults.tier, Object.keys(cfg.tiers)) });
+    const { C1, C2, C3 } = cfg.costClasses;
+    if (!(C1 <= C2 && C2 <= C3)) ctx.addIssue({ code: "custom", path: ["costClasses"], message: `thresholds must grow: C1 (${C1}) <= C2 (${C2}) <= C3 (${C3})` });
+  });
+
+function refMessage(kind: string, value: string, known: string[]): string {
+  return `unknown ${kind} "${value}" (expected one of: ${known.length ? known.join(", ") : "none defined"})`;
+}
+
+export type Config = z.output<typeof configSchema>;
+export type Lane = Config["lanes"][string];
+export type Tier = Config["tiers"][string];
+export type Endpoint = Tier["endpoints"][number];
+export type Profile = Config["sandbox"]["profiles"][string];
+export type Host = Config["hosts"][string];
+export type Budget = Config["budgets"][number];

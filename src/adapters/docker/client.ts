@@ -1,0 +1,84 @@
+/**
+ * A dockerode client for a configured host: the local socket (or DOCKER_HOST), tcp with mutual
+ * TLS, or ssh. Errors from the engine are turned into messages that say which host and what to do.
+ */
+import { readFileSync } from "node:fs";
+import Docker from "dockerode";
+import { LanesError } from "../../core/errors.js";
+import type { Host } from "../config/schema.js";
+
+export function dockerFor(name: string, host: Host): Docker {
+  if (!host.url) return new Docker();
+  const url = new URL(host.url);
+  switch (url.protocol) {
+    case "unix:":
+      return new Docker({ socketPath: url.pathname });
+    case "tcp:": {
+      const tls = host.tls;
+      const read = (f: string) => {
+        try {
+          return readFileSync(f);
+        } catch {
+          throw new LanesError("sandbox", `host ${name}: cannot read TLS file ${f}`, { hint: `fix hosts.${name}.tls in your settings` });
+        }
+      };
+      return new Docker({
+        host: url.hostname,
+        port: Number(url.port || (tls ? 2376 : 2375)),
+        protocol: tls ? "https" : "http",
+        ...(tls ? { ca: read(tls.ca), cert: read(tls.cert), key: read(tls.key) } : {}),
+      });
+    }
+    case "ssh:":
+      return new Docker({ protocol: "ssh", host: url.hostname, port: Number(url.port || 22), username: url.username || undefined });
+    default:
+      throw new LanesError("usage", `host ${name}: unsupported URL ${host.url}`, { hint: "use unix://, tcp:// or ssh://" });
+  }
+}
+
+/** Describe where a host is, for messages. */
+export function hostLabel(name: string, host: Host): string {
+  return host.url ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
+}
+
+/** Turn a connection failure into what happened and what to do next. */
+export function explainDockerError(name: string, host: Host, err: unknown): LanesError {
+  const e = err as NodeJS.ErrnoException & { reason?: string };
+  const where = `${name} (${hostLabel(name, host)})`;
+  const local = !host.url || host.url.startsWith("unix:");
+  const start = local ? "start Docker (`sudo dockerd &`, `sudo systemctl start docker` or Docker Desktop), or run scripts/ensure-docker.sh" : `check that the engine at ${host.url} is up`;
+  const code = e?.code ?? "";
+  if (code === "ENOENT") return new LanesError("sandbox", `Docker host ${where}: no Docker socket there`, { hint: start, cause: err });
+  if (code === "EACCES") return new LanesError("sandbox", `Docker host ${where}: permission denied on the socket`, { hint: "add your user to the docker group (then log in again) or use rootless Docker", cause: err });
+  if (code === "ECONNREFUSED") return new LanesError("sandbox", `Docker host ${where}: connection refused`, { hint: start, cause: err });
+  if (code === "ETIMEDOUT" || code === "ABORT_ERR" || e?.name === "AbortError" || code === "EHOSTUNREACH" || code === "ENETUNREACH")
+    return new LanesError("sandbox", `Docker host ${where}: no answer (${code || "timed out"})`, { hint: `${start}; check the address and any firewall`, cause: err });
+  if (/certificate|ssl|tls|alert/i.test(`${code} ${e?.message ?? ""}`))
+    return new LanesError("sandbox", `Docker host ${where}: TLS handshake failed (${e.message})`, { hint: `check hosts.${name}.tls: the CA must sign the engine's certificate, and the engine must trust your client certificate`, cause: err });
+  return new LanesError("sandbox", `Docker host ${where}: ${e?.message ?? String(err)}`, { hint: start, cause: err });
+}
+
+/**
+ * dockerode passes `abortSignal` through to docker-modem on these calls, but its type
+ * definitions omit the option; this view adds it so every engine call can have a deadline.
+ */
+export interface SignalOpts {
+  abortSignal?: AbortSignal;
+}
+export interface EngineCalls {
+  ping(o: SignalOpts): Promise<unknown>;
+  version(o: SignalOpts): Promise<Docker.DockerVersion>;
+  info(o: SignalOpts): Promise<{ SecurityOptions?: string[]; Runtimes?: Record<string, unknown>; ContainersRunning?: number; NCPU?: number; MemTotal?: number }>;
+}
+export function engine(docker: Docker): EngineCalls {
+  return docker as unknown as EngineCalls;
+}
+export async function imageExists(docker: Docker, image: string, signal?: AbortSignal): Promise<boolean> {
+  try {
+    await (docker.getImage(image) as unknown as { inspect(o: SignalOpts): Promise<unknown> }).inspect({ abortSignal: signal });
+    return true;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return false;
+    throw err;
+  }
+}

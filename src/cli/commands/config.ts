@@ -1,0 +1,86 @@
+/** `lanes config get|set|path|validate`. */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { parse as parseYaml, parseDocument, stringify } from "yaml";
+import { ConfigError, LanesError } from "../../core/errors.js";
+import { closest, valueAt } from "../../adapters/config/locate.js";
+import { dataDir, userConfigDir, userConfigFile } from "../../adapters/config/paths.js";
+import type { CommandContext } from "../context.js";
+import { loadFor as load } from "../load-config.js";
+
+function splitKey(key: string): (string | number)[] {
+  if (!/^[A-Za-z0-9_.-]+$/.test(key) || key.startsWith(".") || key.endsWith(".") || key.includes("..")) {
+    throw new LanesError("usage", `"${key}" is not a dotted setting path`, { hint: "use e.g. lanes.async.budget.capUsd or defaults.lane" });
+  }
+  return key.split(".").map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+}
+
+export async function get(ctx: CommandContext): Promise<void> {
+  const { config } = load(ctx);
+  const key = ctx.args[0];
+  const path = key ? splitKey(key) : [];
+  const value = valueAt(config, path);
+  if (value === undefined) {
+    const parent = valueAt(config, path.slice(0, -1));
+    const hint = parent && typeof parent === "object" ? closest(String(path[path.length - 1]), Object.keys(parent)) : undefined;
+    throw new LanesError("usage", `no setting at "${key}"${hint ? ` (did you mean "${[...path.slice(0, -1), hint].join(".")}"?)` : ""}`, {
+      hint: "`lanes config get` prints every setting",
+    });
+  }
+  ctx.out.result(ctx.mode.kind === "json" ? { key: key ?? "", value } : value, (v) => (typeof v === "object" && v !== null ? stringify(v).trimEnd() : String(v)));
+}
+
+export async function set(ctx: CommandContext<{ project?: boolean }>): Promise<void> {
+  const [key, text] = ctx.args as [string, string];
+  const path = splitKey(key);
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch {
+    value = text;
+  }
+  const loaded = load(ctx); // refuses to edit on top of a broken file
+  const file = ctx.opts.project ? loaded.projectFile : userConfigFile();
+  if (!file) throw new LanesError("usage", "no lanes.yaml in this repository", { hint: "create one with `lanes init`, or drop --project to set it in your user settings" });
+
+  const before = existsSync(file) ? readFileSync(file, "utf8") : undefined;
+  if (ctx.opts.project) {
+    const doc = parseDocument(before ?? "");
+    doc.setIn(path, value);
+    writeFileSync(file, String(doc));
+  } else {
+    const { default: Conf } = await import("conf");
+    const store = new Conf<Record<string, unknown>>({ projectName: "lanes", projectSuffix: "", cwd: userConfigDir() });
+    store.set(path.join("."), value);
+  }
+  try {
+    load(ctx);
+  } catch (err) {
+    // Never leave a file that no longer validates: put the old contents back, then report.
+    if (before === undefined) writeFileSync(file, "{}\n");
+    else writeFileSync(file, before);
+    if (err instanceof ConfigError) throw new ConfigError(err.problems, `nothing was changed: ${key} = ${JSON.stringify(value)} would make the configuration invalid`);
+    throw err;
+  }
+  ctx.out.result({ ok: true, file, key, value }, (r) => `set ${r.key} = ${JSON.stringify(r.value)} in ${r.file}`);
+}
+
+export async function path(ctx: CommandContext): Promise<void> {
+  let projectFile: string | undefined;
+  try {
+    projectFile = load(ctx).projectFile;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    projectFile = err.problems[0]?.file;
+  }
+  const result = { userConfig: userConfigFile(), projectConfig: projectFile ?? null, dataDir: dataDir() };
+  ctx.out.result(result, (r) => [`user settings   ${r.userConfig}`, `project config  ${r.projectConfig ?? "(none: run `lanes init`)"}`, `data directory  ${r.dataDir}`].join("\n"));
+}
+
+export async function validate(ctx: CommandContext): Promise<void> {
+  const loaded = load(ctx);
+  const files = [loaded.userFile, loaded.projectFile].filter((f): f is string => f !== undefined && existsSync(f));
+  const lanes = Object.keys(loaded.config.lanes);
+  ctx.out.result({ ok: true, files, lanes, errors: [] }, (r) =>
+    [`${ctx.out.style("green", "✓")} configuration is valid`, `  files: ${r.files.length ? r.files.join(", ") : "(built-in defaults only)"}`, `  lanes: ${r.lanes.join(", ")}`].join("\n"),
+  );
+}

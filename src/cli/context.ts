@@ -1,0 +1,16 @@
+/** What every command receives: the output mode (decided once), the writer, and its options. */
+import type { Command } from "commander";
+import { decideMode, type GlobalFlags, type Mode } from "./mode.js";
+import { createOutput, type Output } from "./output.js";
+
+export interface CommandContext<O = Record<string, unknown>> {
+  mode: Mode;
+  out: Output;
+  opts: O;
+  args: string[];
+}
+
+export function contextFrom<O>(cmd: Command, args: unknown[]): CommandContext<O> {
+  const mode = decideMode(cmd.optsWithGlobals<GlobalFlags>(), { stdinIsTTY: process.stdin.isTTY === true, stdoutIsTTY: process.stdout.isTTY === true, env: process.env }, process.cwd());
+  return { mode, out: createOutput(mode), opts: cmd.opts<O & Record<string, unknown>>(), args: args.filter((a): a is string => typeof a === "string") };
+}

@@ -1,0 +1,28 @@
+/**
+ * Entry point. The only place that turns errors into exit codes (via process.exitCode, so
+ * streams flush and ink unmounts), and the only top-level catch.
+ */
+import { readFileSync } from "node:fs";
+import { CommanderError } from "commander";
+import { buildProgram, outcome } from "./program.js";
+
+const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+const argv = process.argv.slice(2);
+const program = buildProgram(version);
+
+try {
+  if (argv.length === 0) program.outputHelp();
+  else {
+    await program.parseAsync(process.argv);
+    process.exitCode = outcome.exitCode;
+  }
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // --help and --version end through here too, with exit code 0.
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+    if (err.exitCode !== 0 && !["commander.help", "commander.helpDisplayed"].includes(err.code)) process.stderr.write("run `lanes --help` for usage\n");
+  } else {
+    const { reportError } = await import("./report-error.js");
+    process.exitCode = reportError(err, { json: argv.includes("--json"), debug: argv.includes("--debug") });
+  }
+}
