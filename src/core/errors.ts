@@ -67,6 +67,7 @@ export class ConfigError extends LanesError {
 }
 
 export function formatProblem(p: ConfigProblem): string {
-  const where = `${p.file}:${p.line}:${p.column}`;
+  // Environment variables and flags have no position: just their name.
+  const where = p.line > 0 ? `${p.file}:${p.line}:${p.column}` : p.file;
   return p.path ? `${where}: ${p.path}: ${p.message}` : `${where}: ${p.message}`;
 }

@@ -5,6 +5,7 @@
  * defaults apply when a layer omits them.
  */
 import { z } from "zod";
+import { closest } from "./suggest.js";
 
 export const COST_CLASSES = ["C0", "C1", "C2", "C3", "C4"] as const;
 export type CostClassId = (typeof COST_CLASSES)[number];
@@ -119,8 +120,7 @@ export const hostSchema = z.strictObject({
   capacity: positiveInt.default(4),
 });
 
-export const configSchema = z
-  .strictObject({
+const baseSchema = z.strictObject({
     version: z.literal(1).default(1),
     defaults: z.strictObject({ lane: name.default("async"), tier: name.optional() }).prefault({}),
     identity: z.strictObject({ user: z.string().optional(), team: z.string().optional(), project: z.string().optional() }).prefault({}),
@@ -138,34 +138,58 @@ export const configSchema = z
         quota: z.strictObject({ warnAt: z.number().min(0).max(1).default(0.8), askAt: z.number().min(0).max(1).default(0.95) }).prefault({}),
       })
       .prefault({}),
-  })
-  .superRefine((cfg, ctx) => {
-    // Cross-references: every name a field points to must exist.
-    const endpointIds = new Set(Object.values(cfg.tiers).flatMap((t) => t.endpoints.map((e) => e.id)));
-    for (const [tierName, tier] of Object.entries(cfg.tiers)) {
-      tier.endpoints.forEach((ep, i) =>
-        ep.fallbacks.forEach((fb, j) => {
-          if (!endpointIds.has(fb)) ctx.addIssue({ code: "custom", path: ["tiers", tierName, "endpoints", i, "fallbacks", j], message: refMessage("endpoint", fb, [...endpointIds]) });
-        }),
-      );
-    }
-    for (const [laneName, lane] of Object.entries(cfg.lanes)) {
-      lane.tiers.forEach((t, i) => {
-        if (!(t in cfg.tiers)) ctx.addIssue({ code: "custom", path: ["lanes", laneName, "tiers", i], message: refMessage("tier", t, Object.keys(cfg.tiers)) });
-      });
-      if (!(lane.sandbox in cfg.sandbox.profiles)) ctx.addIssue({ code: "custom", path: ["lanes", laneName, "sandbox"], message: refMessage("sandbox profile", lane.sandbox, Object.keys(cfg.sandbox.profiles)) });
-    }
-    for (const [profileName, profile] of Object.entries(cfg.sandbox.profiles)) {
-      if (!(profile.host in cfg.hosts)) ctx.addIssue({ code: "custom", path: ["sandbox", "profiles", profileName, "host"], message: refMessage("host", profile.host, Object.keys(cfg.hosts)) });
-    }
-    if (!(cfg.defaults.lane in cfg.lanes)) ctx.addIssue({ code: "custom", path: ["defaults", "lane"], message: refMessage("lane", cfg.defaults.lane, Object.keys(cfg.lanes)) });
-    if (cfg.defaults.tier !== undefined && !(cfg.defaults.tier in cfg.tiers)) ctx.addIssue({ code: "custom", path: ["defaults", "tier"], message: refMessage("tier", cfg.defaults.tier, Object.keys(cfg.tiers)) });
-    const { C1, C2, C3 } = cfg.costClasses;
-    if (!(C1 <= C2 && C2 <= C3)) ctx.addIssue({ code: "custom", path: ["costClasses"], message: `thresholds must grow: C1 (${C1}) <= C2 (${C2}) <= C3 (${C3})` });
   });
 
+export const configSchema = baseSchema.superRefine(crossReferences, { when: () => true });
+
+/**
+ * Cross-references: every name a field points to must exist. Runs even when other fields failed
+ * (`when`), so one `lanes config validate` lists every problem; hence the defensive reads.
+ */
+function crossReferences(value: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
+  const cfg = rec(value);
+  const add = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+  const tiers = rec(cfg.tiers);
+  const lanes = rec(cfg.lanes);
+  const profiles = rec(rec(cfg.sandbox).profiles);
+  const hosts = rec(cfg.hosts);
+  const endpointIds = Object.values(tiers).flatMap((t) => list(rec(t).endpoints).map((e) => rec(e).id)).filter((id): id is string => typeof id === "string");
+  for (const [tierName, tier] of Object.entries(tiers)) {
+    list(rec(tier).endpoints).forEach((ep, i) =>
+      list(rec(ep).fallbacks).forEach((fb, j) => {
+        if (typeof fb === "string" && !endpointIds.includes(fb)) add(["tiers", tierName, "endpoints", i, "fallbacks", j], refMessage("endpoint", fb, endpointIds));
+      }),
+    );
+  }
+  for (const [laneName, lane] of Object.entries(lanes)) {
+    list(rec(lane).tiers).forEach((t, i) => {
+      if (typeof t === "string" && !(t in tiers)) add(["lanes", laneName, "tiers", i], refMessage("tier", t, Object.keys(tiers)));
+    });
+    const profile = rec(lane).sandbox;
+    if (typeof profile === "string" && !(profile in profiles)) add(["lanes", laneName, "sandbox"], refMessage("sandbox profile", profile, Object.keys(profiles)));
+  }
+  for (const [profileName, profile] of Object.entries(profiles)) {
+    const host = rec(profile).host;
+    if (typeof host === "string" && !(host in hosts)) add(["sandbox", "profiles", profileName, "host"], refMessage("host", host, Object.keys(hosts)));
+  }
+  const defaults = rec(cfg.defaults);
+  if (typeof defaults.lane === "string" && !(defaults.lane in lanes)) add(["defaults", "lane"], refMessage("lane", defaults.lane, Object.keys(lanes)));
+  if (typeof defaults.tier === "string" && !(defaults.tier in tiers)) add(["defaults", "tier"], refMessage("tier", defaults.tier, Object.keys(tiers)));
+  const { C1, C2, C3 } = rec(cfg.costClasses);
+  if (typeof C1 === "number" && typeof C2 === "number" && typeof C3 === "number" && !(C1 <= C2 && C2 <= C3))
+    add(["costClasses"], `thresholds must grow: C1 (${C1}) <= C2 (${C2}) <= C3 (${C3})`);
+}
+
+function rec(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+function list(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
 function refMessage(kind: string, value: string, known: string[]): string {
-  return `unknown ${kind} "${value}" (expected one of: ${known.length ? known.join(", ") : "none defined"})`;
+  const hint = closest(value, known);
+  return `unknown ${kind} "${value}" (${hint ? `did you mean "${hint}"? ` : ""}expected one of: ${known.length ? known.join(", ") : "none defined"})`;
 }
 
 export type Config = z.output<typeof configSchema>;

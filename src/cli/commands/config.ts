@@ -2,7 +2,8 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parse as parseYaml, parseDocument, stringify } from "yaml";
 import { ConfigError, LanesError } from "../../core/errors.js";
-import { closest, valueAt } from "../../adapters/config/locate.js";
+import { valueAt } from "../../adapters/config/locate.js";
+import { closest } from "../../adapters/config/suggest.js";
 import { dataDir, userConfigDir, userConfigFile } from "../../adapters/config/paths.js";
 import type { CommandContext } from "../context.js";
 import { loadFor as load } from "../load-config.js";
