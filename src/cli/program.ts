@@ -46,7 +46,7 @@ export function buildProgram(version: string): Command {
     .option("-y, --yes", "approve where policy would ask (never overrides a deny)")
     .exitOverride()
     .showSuggestionAfterError(true)
-    .configureOutput({ outputError: (str, write) => write(str.split("\n")[0] + "\n") })
+    .configureOutput({ outputError: (str, write) => write(`${str.trimEnd().replace(/\n+/g, " ")}\n`) })
     .addHelpText("after", examples("lanes init", "lanes doctor", "lanes config validate --json", "lanes config get lanes.async"));
 
   const config = program.command("config").description("show, change and validate configuration");

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Everything lanes needs on this machine, idempotent and fast when already done:
+# npm dependencies, the build, a running Docker engine and the offline sandbox image.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+major=$(node -p 'process.versions.node.split(".")[0]')
+minor=$(node -p 'process.versions.node.split(".")[1]')
+if [ "$major" -lt 20 ] || { [ "$major" -eq 20 ] && [ "$minor" -lt 19 ]; }; then
+  log "Node >= 20.19 is required (found $(node --version))"; exit 2
+fi
+
+log "installing npm dependencies"
+npm ci --no-audit --no-fund --loglevel=error
+log "building"
+npm run build --silent
+bash scripts/ensure-docker.sh
+bash scripts/build-image.sh
+log "ready"

@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { lanes, ROOT } from "../helpers/cli.js";
+
+const { version } = JSON.parse(readFileSync(`${ROOT}/package.json`, "utf8")) as { version: string };
+
+describe("lanes binary basics", () => {
+  it("prints the package version for --version and -V", async () => {
+    for (const flag of ["--version", "-V"]) {
+      const r = await lanes([flag]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`${version}\n`);
+    }
+  });
+  it("prints help with the commands, the global flags and examples", async () => {
+    const r = await lanes(["--help"]);
+    expect(r.code).toBe(0);
+    for (const s of ["config", "init", "doctor", "--json", "--quiet", "--no-color", "--debug", "--repo", "--lane", "--tier", "--yes", "Examples:"]) expect(r.stdout).toContain(s);
+  });
+  it("does not register commands that are not implemented", async () => {
+    const r = await lanes(["--help"]);
+    expect(r.stdout).not.toMatch(/^\s+batch\b/m);
+  });
+  it("rejects an unknown command with exit 2 and a one-line message", async () => {
+    const r = await lanes(["frobnicate"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split("\n")[0]).toBe("error: unknown command 'frobnicate'");
+    expect(r.stdout).toBe("");
+  });
+  it("suggests the closest command for a typo", async () => {
+    const r = await lanes(["doctr"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("(Did you mean doctor?)");
+  });
+  it("rejects an unknown flag with exit 2 and a one-line message", async () => {
+    const r = await lanes(["doctor", "--bogus"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split("\n")[0]).toBe("error: unknown option '--bogus'");
+  });
+  it("prints help for a command with its examples", async () => {
+    const r = await lanes(["config", "set", "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("lanes config set identity.team platform");
+  });
+});

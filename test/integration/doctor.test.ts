@@ -1,0 +1,113 @@
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { BIN, ROOT, gitRepo, lanes, tempHome } from "../helpers/cli.js";
+import { requireImage } from "../helpers/docker.js";
+
+beforeAll(() => requireImage());
+
+function project(yaml?: string) {
+  const home = tempHome();
+  const repo = gitRepo(home.dir);
+  if (yaml !== undefined) writeFileSync(join(repo, "lanes.yaml"), yaml);
+  return { ...home, repo };
+}
+
+describe("lanes doctor against the real Docker engine", () => {
+  it("reports every check ok with --json and exits 0", async () => {
+    const { repo, env } = project();
+    const r = await lanes(["doctor", "--json"], { cwd: repo, env });
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.ok).toBe(true);
+    const byName = Object.fromEntries(out.checks.map((c: { name: string }) => [c.name, c]));
+    expect(byName["docker host local"]).toMatchObject({ ok: true, detail: expect.stringMatching(/Docker \S+ \(API \d+\.\d+\).*userns (yes|no), rootless (yes|no), gVisor (yes|no); images present/) });
+    expect(byName.node.ok).toBe(true);
+    expect(byName.config.ok).toBe(true);
+    for (const c of out.checks) expect(Object.keys(c).every((k) => ["name", "ok", "detail", "hint"].includes(k))).toBe(true);
+  });
+
+  it("reports an unreachable Docker host as not ok with a hint, and exits 5", async () => {
+    // Port 9 on loopback: nothing listens, so the connection is refused at once.
+    const { repo, env } = project("hosts:\n  far:\n    url: tcp://127.0.0.1:9\n");
+    const r = await lanes(["doctor", "--json", "--timeout", "3000"], { cwd: repo, env });
+    expect(r.code).toBe(5);
+    const far = JSON.parse(r.stdout).checks.find((c: { name: string }) => c.name === "docker host far");
+    expect(far).toMatchObject({ ok: false, detail: expect.stringContaining("connection refused"), hint: expect.stringContaining("tcp://127.0.0.1:9") });
+  });
+
+  it("reports a missing sandbox image with the command that builds it", async () => {
+    const { repo, env } = project("sandbox:\n  profiles:\n    default: { image: lanes-no-such-image:0 }\n");
+    const r = await lanes(["doctor"], { cwd: repo, env });
+    expect(r.code).toBe(5);
+    expect(r.stdout).toContain("image lanes-no-such-image:0 missing");
+    expect(r.stdout).toContain("scripts/build-image.sh");
+  });
+
+  it("reports a broken config as a failed check and still checks Docker", async () => {
+    const { repo, env } = project("lanes: { async: { budget: { capUsd: x } } }\n");
+    const r = await lanes(["doctor", "--json"], { cwd: repo, env });
+    expect(r.code).toBe(2);
+    const checks = JSON.parse(r.stdout).checks;
+    expect(checks.find((c: { name: string }) => c.name === "config")).toMatchObject({ ok: false, hint: expect.stringContaining("lanes config validate") });
+    expect(checks.find((c: { name: string }) => c.name === "docker host local").ok).toBe(true);
+  });
+
+  it("reports an endpoint that is down with its URL, and an unset key variable without its value", async () => {
+    const yaml = [
+      "tiers:",
+      "  local:",
+      "    endpoints: [{ id: llama, baseURL: 'http://127.0.0.1:9/v1', model: m, price: { gpuHourUsd: 0 } }]",
+      "  standard:",
+      "    endpoints: [{ id: hosted, baseURL: 'http://127.0.0.1:9/v1', model: m, apiKeyEnv: LANES_TEST_UNSET_KEY }]",
+    ].join("\n");
+    const { repo, env } = project(yaml);
+    const r = await lanes(["doctor", "--json"], { cwd: repo, env });
+    expect(r.code).toBe(6);
+    const checks = JSON.parse(r.stdout).checks;
+    expect(checks.find((c: { name: string }) => c.name === "endpoint local/llama")).toMatchObject({ ok: false, detail: expect.stringContaining("http://127.0.0.1:9/v1/models unreachable"), hint: expect.stringContaining("llama-server") });
+    expect(checks.find((c: { name: string }) => c.name === "endpoint standard/hosted")).toMatchObject({ ok: false, detail: "LANES_TEST_UNSET_KEY is not set" });
+  });
+});
+
+describe("output modes load ink only in a terminal", () => {
+  const trace = (args: string[], env: NodeJS.ProcessEnv, viaTerminal: boolean) => {
+    const file = join(tempHome().dir, "modules.txt");
+    writeFileSync(file, "");
+    const hook = join(ROOT, "test/helpers/trace-modules.mjs");
+    const cmd = [process.execPath, "--import", hook, BIN, ...args].map((a) => `'${a}'`).join(" ");
+    const childEnv = { ...env, LANES_TRACE_FILE: file };
+    delete childEnv.CI;
+    const r = viaTerminal
+      ? spawnSync("script", ["-qfec", `stty cols 120 rows 40; ${cmd}`, "/dev/null"], { env: { ...childEnv, TERM: "xterm" }, encoding: "utf8", timeout: 30_000 })
+      : spawnSync("sh", ["-c", `${cmd} </dev/null`], { env: childEnv, encoding: "utf8", timeout: 30_000 });
+    return { status: r.status, modules: readFileSync(file, "utf8"), output: r.stdout };
+  };
+
+  it("--json never loads ink or react, even in a terminal", () => {
+    const { repo, env } = project();
+    const t = trace(["--repo", repo, "doctor", "--json"], env, true);
+    expect(t.status).toBe(0);
+    expect(t.modules).toContain("/dist/app/doctor.js"); // the trace works
+    expect(t.modules).not.toMatch(/node_modules\/(ink|react)\//);
+  });
+
+  it("the interactive doctor (a real pseudo-terminal) does load ink", () => {
+    const { repo, env } = project();
+    const t = trace(["--repo", repo, "doctor"], env, true);
+    expect(t.status).toBe(0);
+    expect(t.modules).toMatch(/node_modules\/ink\//);
+    expect(t.output).toContain("checks passed");
+  });
+
+  it("--version and --help load neither ink, dockerode, openai nor any native module", () => {
+    const { env } = project();
+    for (const args of [["--version"], ["--help"]]) {
+      const t = trace(args, env, false);
+      expect(t.status).toBe(0);
+      expect(t.modules).not.toMatch(/node_modules\/(ink|react|dockerode|openai|better-sqlite3|ssh2|cpu-features)\//);
+      expect(t.modules).not.toMatch(/\.node$/m);
+    }
+  });
+});

@@ -1,0 +1,25 @@
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ROOT, tempHome } from "../helpers/cli.js";
+
+describe("the packed package", () => {
+  it("runs through npx from the tarball and prints its version", () => {
+    const { dir } = tempHome("lanes-pack-");
+    const pack = spawnSync("npm", ["pack", "--pack-destination", dir, "--silent"], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+    expect(pack.status, pack.stderr).toBe(0);
+    const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz"))!;
+    expect(tarball).toMatch(/^lanes-\d+\.\d+\.\d+\.tgz$/);
+    const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
+    // Its own npm cache dir keeps this test from reusing a stale copy of the package.
+    const npx = spawnSync("npx", ["--yes", `./${tarball}`, "--version"], {
+      cwd: dir,
+      encoding: "utf8",
+      timeout: 240_000,
+      env: { ...process.env, npm_config_cache: join(dir, "npm-cache"), npm_config_update_notifier: "false" },
+    });
+    expect(npx.status, npx.stderr).toBe(0);
+    expect(npx.stdout.trim()).toBe(version);
+  }, 300_000);
+});
