@@ -77,7 +77,7 @@ describe("output modes load ink only in a terminal", () => {
     writeFileSync(file, "");
     const hook = join(ROOT, "test/helpers/trace-modules.mjs");
     const cmd = [process.execPath, "--import", hook, BIN, ...args].map((a) => `'${a}'`).join(" ");
-    const childEnv = { ...env, LANES_TRACE_FILE: file };
+    const childEnv: NodeJS.ProcessEnv = { ...env, LANES_TRACE_FILE: file };
     delete childEnv.CI;
     const r = viaTerminal
       ? spawnSync("script", ["-qfec", `stty cols 120 rows 40; ${cmd}`, "/dev/null"], { env: { ...childEnv, TERM: "xterm" }, encoding: "utf8", timeout: 30_000 })

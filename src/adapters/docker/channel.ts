@@ -1,0 +1,130 @@
+/**
+ * The control channel to a sandbox: the hijacked attach stream to PID 1's stdin/stdout. With
+ * the Python shim (shim.py) behind it, each command is one JSON line each way — no Docker exec
+ * round trips. The same stream is the sandbox's lifeline: while it is open the sandbox lives.
+ */
+import { readFileSync } from "node:fs";
+import type { Duplex } from "node:stream";
+import type Docker from "dockerode";
+import { LanesError } from "../../core/errors.js";
+import type { ExecRequest, Observation } from "../../core/sandbox.js";
+
+export const SHIM_SOURCE = readFileSync(new URL("./shim.py", import.meta.url), "utf8");
+
+interface ShimAnswer {
+  id: number;
+  ready?: string;
+  code: number;
+  stdout: string;
+  stderr: string;
+  cut: number;
+  timedOut: boolean;
+  ms: number;
+}
+
+type Refable = { ref?: () => void; unref?: () => void };
+type Socketish = Duplex & Refable & { socket?: Refable };
+
+export class Channel {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (a: ShimAnswer) => void; reject: (e: Error) => void }>();
+  private buffered = "";
+  private closed = false;
+
+  private constructor(private readonly stream: Socketish) {
+    let frames: Buffer = Buffer.alloc(0);
+    stream.on("data", (chunk: Buffer) => {
+      frames = frames.length ? Buffer.concat([frames, chunk]) : chunk;
+      while (frames.length >= 8) {
+        const size = frames.readUInt32BE(4);
+        if (frames.length < 8 + size) break;
+        if (frames[0] === 1) this.onStdout(frames.subarray(8, 8 + size).toString("utf8"));
+        frames = frames.subarray(8 + size);
+      }
+    });
+    const onClose = () => this.fail(new LanesError("sandbox", "the sandbox's control channel closed (the container ended?)"));
+    stream.on("close", onClose);
+    stream.on("end", onClose);
+    stream.on("error", (err) => this.fail(new LanesError("sandbox", `sandbox channel error: ${err.message}`, { cause: err })));
+    this.idle();
+  }
+
+  /** Attach to PID 1's stdin and stdout. */
+  static async attach(container: Docker.Container): Promise<Channel> {
+    const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as Socketish;
+    return new Channel(stream);
+  }
+
+  /** Does a shim answer? (Images without python3 run `cat`, which only echoes.) */
+  async hello(timeoutMs = 3000): Promise<boolean> {
+    const timer = new Promise<false>((r) => setTimeout(() => r(false), timeoutMs).unref());
+    const answer = this.request({ op: "hello" }).then((a) => a.ready === "lanes-shim/1").catch(() => false);
+    return Promise.race([answer, timer]);
+  }
+
+  async exec(req: ExecRequest, signal?: AbortSignal): Promise<Observation> {
+    const body = { cmd: req.command, timeout: req.timeoutMs / 1000, cwd: req.cwd, env: req.env, limit: req.maxOutputBytes ?? 100_000 };
+    const started = performance.now();
+    const id = this.nextId;
+    const onAbort = () => this.write({ op: "kill", target: id });
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const a = await this.request(body);
+      return { exitCode: a.code, stdout: a.stdout, stderr: a.stderr, durationMs: Math.round(performance.now() - started), timedOut: a.timedOut, truncatedBytes: a.cut };
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stream.destroy();
+  }
+
+  private request(body: Record<string, unknown>): Promise<ShimAnswer> {
+    if (this.closed) return Promise.reject(new LanesError("sandbox", "the sandbox was released"));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const s = this.stream.socket ?? this.stream;
+      s.ref?.(); // keep Node alive while a command runs
+      this.write({ id, ...body });
+    });
+  }
+
+  private write(obj: Record<string, unknown>): void {
+    this.stream.write(`${JSON.stringify(obj)}\n`);
+  }
+
+  private onStdout(text: string): void {
+    this.buffered += text;
+    let nl: number;
+    while ((nl = this.buffered.indexOf("\n")) >= 0) {
+      const line = this.buffered.slice(0, nl);
+      this.buffered = this.buffered.slice(nl + 1);
+      let answer: ShimAnswer;
+      try {
+        answer = JSON.parse(line) as ShimAnswer;
+      } catch {
+        continue; // `cat` echoing a request, or noise
+      }
+      const waiter = this.pending.get(answer.id);
+      if (!waiter || (answer.ready === undefined && answer.code === undefined)) continue;
+      this.pending.delete(answer.id);
+      waiter.resolve(answer);
+    }
+    if (!this.pending.size) this.idle();
+  }
+
+  /** With nothing in flight the stream must not keep Node running: lanes exiting ends the sandbox. */
+  private idle(): void {
+    const s = this.stream.socket ?? this.stream;
+    s.unref?.();
+  }
+
+  private fail(err: Error): void {
+    for (const w of this.pending.values()) w.reject(err);
+    this.pending.clear();
+    this.closed = true;
+  }
+}

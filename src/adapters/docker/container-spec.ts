@@ -1,0 +1,65 @@
+/**
+ * The Docker create options for a sandbox: hardened by default, relaxed only where the profile
+ * says so. An *attached* sandbox runs (under Init) `timeout TTL python3 shim.py` — or `cat` where
+ * the image has no python3 — on an OpenStdin + StdinOnce stdin: the lanes process holding that
+ * stdin drives it, and when that process ends or dies, stdin closes and the sandbox ends with
+ * it. A *detached* one (`lanes sandbox up`) just sleeps until its TTL. Either way the TTL ends it
+ * even if lanes never runs again.
+ */
+import type Docker from "dockerode";
+import { parseDuration, parseMemory } from "../../core/sandbox.js";
+import type { Profile } from "../config/schema.js";
+import { SHIM_SOURCE } from "./channel.js";
+
+const ATTACHED_PID1 = 'if command -v python3 >/dev/null 2>&1; then exec timeout "$1" python3 -u -c "$2"; else exec timeout "$1" cat; fi';
+
+export const WORKSPACE = "/workspace";
+export const SANDBOX_USER = "1000:1000";
+
+export function containerOptions(opts: {
+  name: string;
+  profile: Profile;
+  labels: Record<string, string>;
+  volume: string;
+  network: string | undefined;
+  detached: boolean;
+}): Docker.ContainerCreateOptions {
+  const { profile } = opts;
+  const ttlSeconds = Math.ceil(parseDuration(profile.ttl) / 1000);
+  const memory = parseMemory(profile.memory);
+  return {
+    name: opts.name,
+    Image: profile.image,
+    Cmd: opts.detached ? ["sleep", String(ttlSeconds)] : ["sh", "-c", ATTACHED_PID1, "lanes", String(ttlSeconds), SHIM_SOURCE],
+    User: SANDBOX_USER,
+    WorkingDir: WORKSPACE,
+    Env: ["HOME=/home/lanes", "LANG=C.UTF-8", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+    Labels: opts.labels,
+    OpenStdin: !opts.detached,
+    StdinOnce: !opts.detached,
+    AttachStdin: !opts.detached,
+    Tty: false,
+    NetworkDisabled: false,
+    HostConfig: {
+      Init: true,
+      AutoRemove: true,
+      CapDrop: ["ALL"],
+      CapAdd: profile.capAdd,
+      SecurityOpt: ["no-new-privileges"],
+      ReadonlyRootfs: profile.readOnlyRoot,
+      Tmpfs: {
+        "/tmp": "rw,nosuid,nodev,size=256m",
+        "/home/lanes": "rw,nosuid,nodev,size=64m,uid=1000,gid=1000,mode=0700",
+      },
+      Mounts: [{ Type: "volume", Source: opts.volume, Target: WORKSPACE }],
+      PidsLimit: profile.pids,
+      Memory: memory,
+      MemorySwap: memory, // no swap: a memory hog is killed, not slowed
+      NanoCpus: Math.round(profile.cpus * 1e9),
+      NetworkMode: opts.network ?? "none",
+      PublishAllPorts: false,
+      PortBindings: {},
+      Privileged: false,
+    },
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * Running a command in a container. Docker cannot kill an exec, so the time limit is enforced
+ * inside: `timeout` runs the command as the leader of its own process group and kills the whole
+ * group. Output goes to files in /tmp first, so a background process that keeps stdout open
+ * cannot hold the exec stream; the files are then printed head+tail with the cut marked.
+ */
+import type Docker from "dockerode";
+import type { Duplex } from "node:stream";
+import { randomBytes } from "node:crypto";
+import { TRUNCATION_RE, type ExecRequest, type Observation } from "../../core/sandbox.js";
+
+const WRAPPER = `
+t=$1 lim=$2 id=$3 cmd=$4
+o=/tmp/.lanes-$id.out e=/tmp/.lanes-$id.err
+timeout -k 2 "$t" bash -c "$cmd" >"$o" 2>"$e" </dev/null & p=$!
+echo $p >/tmp/.lanes-$id.pid
+wait $p; c=$?
+emit() { s=$(stat -c %s "$1"); if [ "$s" -gt "$lim" ]; then h=$((lim / 2)); head -c $h "$1"; printf '\\n[... lanes: %s bytes truncated ...]\\n' $((s - 2 * h)); tail -c $h "$1"; else cat "$1"; fi; }
+emit "$o"; emit "$e" >&2
+rm -f "$o" "$e" /tmp/.lanes-$id.pid
+exit $c
+`;
+
+export const DEFAULT_MAX_OUTPUT = 100_000;
+
+export async function runExec(container: Docker.Container, req: ExecRequest, signal?: AbortSignal): Promise<Observation> {
+  const id = randomBytes(6).toString("hex");
+  const seconds = Math.max(0.001, req.timeoutMs / 1000).toFixed(3);
+  const limit = req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
+  const started = performance.now();
+  const onAbort = () => {
+    // Kill the command's process group from a second exec; the first one then ends by itself.
+    void rawExec(container, ["sh", "-c", `kill -TERM -- -$(cat /tmp/.lanes-${id}.pid) 2>/dev/null`]).catch(() => {});
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    const result = await rawExec(container, ["sh", "-c", WRAPPER, "lanes", seconds, String(limit), id, req.command], { cwd: req.cwd, env: req.env });
+    const durationMs = performance.now() - started;
+    const cut = (s: string) => Number(TRUNCATION_RE.exec(s)?.[1] ?? 0);
+    // timeout(1) exits 124 on TERM and 137 when it had to KILL; only count it when the time is up.
+    const timedOut = (result.exitCode === 124 || result.exitCode === 137) && durationMs >= req.timeoutMs;
+    return { ...result, durationMs: Math.round(durationMs), timedOut, truncatedBytes: cut(result.stdout) + cut(result.stderr) };
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** One exec without the wrapper: argv as given, both streams collected in full. */
+export async function rawExec(
+  container: Docker.Container,
+  argv: string[],
+  opts: { cwd?: string | undefined; env?: Record<string, string> | undefined } = {},
+): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  const exec = await container.exec({
+    Cmd: argv,
+    AttachStdout: true,
+    AttachStderr: true,
+    AttachStdin: false,
+    Tty: false,
+    ...(opts.cwd ? { WorkingDir: opts.cwd } : {}),
+    ...(opts.env ? { Env: Object.entries(opts.env).map(([k, v]) => `${k}=${v}`) } : {}),
+  });
+  const stream = (await exec.start({ hijack: true, stdin: false, Tty: false })) as Duplex;
+  const { stdout, stderr } = await demux(stream);
+  // The exit code is only in inspect, and only once the process is gone.
+  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+    const info = await exec.inspect();
+    if (!info.Running && info.ExitCode !== null) return { exitCode: info.ExitCode, stdout, stderr };
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+/**
+ * Docker's multiplexed stream: frames of [type, 0, 0, 0, size(4, BE)] + payload. Parsed here
+ * rather than with modem.demuxStream, which never ends its outputs (docker-modem's own notes).
+ */
+function demux(stream: Duplex): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let pending: Buffer = Buffer.alloc(0);
+    stream.on("data", (chunk: Buffer) => {
+      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+      while (pending.length >= 8) {
+        const size = pending.readUInt32BE(4);
+        if (pending.length < 8 + size) break;
+        (pending[0] === 2 ? err : out).push(pending.subarray(8, 8 + size));
+        pending = pending.subarray(8 + size);
+      }
+    });
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      resolve({ stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") });
+    };
+    stream.on("end", finish);
+    stream.on("close", finish);
+    stream.on("error", reject);
+  });
+}
+
+/** Commands over Docker exec: for detached sandboxes and images without python3. */
+export function dockerExecutor(container: Docker.Container, onClose: () => void = () => {}) {
+  return { exec: (req: ExecRequest, signal?: AbortSignal) => runExec(container, req, signal), close: onClose };
+}

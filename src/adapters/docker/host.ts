@@ -1,0 +1,265 @@
+/**
+ * A Docker host as a place to get sandboxes from: cold starts, a warm pool shared by every lanes
+ * process on the host (claimed by an atomic container rename), listing, and the reaper.
+ */
+import { randomBytes } from "node:crypto";
+import type Docker from "dockerode";
+import { LanesError } from "../../core/errors.js";
+import { parseDuration, type SandboxInfo } from "../../core/sandbox.js";
+import type { Profile } from "../config/schema.js";
+import { containerOptions, WORKSPACE } from "./container-spec.js";
+import { Channel } from "./channel.js";
+import { dockerExecutor } from "./exec.js";
+import { containerName, LABEL, labelsFor, MANAGED_FILTER, ownerIsDead, ownerOf, selfOwner } from "./labels.js";
+import { DockerSandbox, ignoreGone, removeWhenFree, WHOLE, type Executor } from "./sandbox.js";
+import { listWorkspaceFiles, packWorkspace } from "./workspace.js";
+
+export interface AcquireOptions {
+  profileName: string;
+  profile: Profile;
+  /** Repository to copy in; omitted = an empty workspace. */
+  repo?: string | undefined;
+  runId?: string | undefined;
+  /** Outlive this process (`lanes sandbox up`): no lifeline, ended by its TTL or `sandbox rm`. */
+  detached?: boolean | undefined;
+}
+
+export interface SandboxListing {
+  id: string;
+  host: string;
+  name: string;
+  owner: string;
+  profile: string;
+  image: string;
+  state: string;
+  pool: boolean;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface ReapResult {
+  containers: string[];
+  volumes: string[];
+  networks: string[];
+}
+
+const ORPHAN_GRACE_MS = 60_000;
+
+export class DockerHost {
+  private readonly refills = new Set<Promise<void>>();
+
+  constructor(
+    readonly name: string,
+    readonly docker: Docker,
+  ) {}
+
+  async acquire(o: AcquireOptions): Promise<DockerSandbox> {
+    const owner = o.detached ? "detached" : selfOwner();
+    const claimed = o.profile.pool > 0 && !o.detached ? await this.claim(o.profileName, owner) : undefined;
+    const parts = claimed ?? (await this.create(o.profileName, o.profile, owner, o.runId ?? "", false, o.detached === true));
+    if (o.profile.pool > 0) this.refill(o.profileName, o.profile);
+    let executor: Executor | undefined;
+    try {
+      executor = o.detached ? dockerExecutor(parts.container) : await this.connect(parts.container);
+      const baseCommit = await this.prepareWorkspace(parts.container, executor, o.repo);
+      const info: SandboxInfo = { ...parts.info, baseCommit, fromPool: claimed !== undefined };
+      return new DockerSandbox(info, this.docker, parts.container, parts.volume, parts.network, executor);
+    } catch (err) {
+      executor?.close();
+      await this.removeParts(parts).catch(() => {});
+      throw err;
+    }
+  }
+
+  /** An executor for a sandbox some other process started (`lanes sandbox exec` on a detached one). */
+  executorFor(container: Docker.Container): Executor {
+    return dockerExecutor(container);
+  }
+
+  /** Wait for background pool refills, so a short-lived command does not exit half-way through one. */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.refills]);
+  }
+
+  /** Start pool members until `profile.pool` unclaimed ones exist. */
+  refill(profileName: string, profile: Profile): Promise<void> {
+    const job = (async () => {
+      const have = (await this.poolMembers(profileName)).length;
+      for (let i = have; i < profile.pool; i++) await this.create(profileName, profile, "pool", "", true, false);
+    })().catch(() => {}); // a failed refill only means the next acquire is cold
+    this.refills.add(job);
+    void job.finally(() => this.refills.delete(job));
+    return job;
+  }
+
+  async list(): Promise<SandboxListing[]> {
+    const containers = await this.docker.listContainers({ all: true, filters: MANAGED_FILTER });
+    return containers.map((c) => {
+      const labels = c.Labels ?? {};
+      return {
+        id: labels[LABEL.sandbox] ?? c.Id.slice(0, 12),
+        host: this.name,
+        name: (c.Names?.[0] ?? "").replace(/^\//, ""),
+        owner: ownerOf(c.Names?.[0], labels),
+        profile: labels[LABEL.profile] ?? "",
+        image: c.Image,
+        state: c.State,
+        pool: (c.Names?.[0] ?? "").endsWith("--pool"),
+        createdAt: c.Created * 1000,
+        expiresAt: Number(labels[LABEL.expires] ?? 0),
+      };
+    });
+  }
+
+  /** A handle on a running sandbox by id (or container name/id prefix), for exec and rm. */
+  async find(id: string): Promise<{ container: Docker.Container; listing: SandboxListing } | undefined> {
+    const listing = (await this.list()).find((s) => s.id === id || s.name === id);
+    if (!listing) return undefined;
+    return { container: this.docker.getContainer(listing.name), listing };
+  }
+
+  async remove(listing: SandboxListing): Promise<void> {
+    await this.docker.getContainer(listing.name).remove({ force: true, v: true }).catch(ignoreGone);
+    await removeWhenFree(() => this.docker.getVolume(volumeName(listing.id)).remove());
+    await this.docker.getNetwork(networkName(listing.id)).remove().catch(ignoreGone);
+  }
+
+  /**
+   * Remove what is ours and should not exist any more: expired sandboxes, sandboxes whose owning
+   * process on this machine is dead, containers that never started or already stopped, and
+   * volumes and networks left without their container. `all` removes every lanes sandbox.
+   */
+  async reap(opts: { all?: boolean } = {}): Promise<ReapResult> {
+    const now = Date.now();
+    const result: ReapResult = { containers: [], volumes: [], networks: [] };
+    const live = new Set<string>();
+    for (const s of await this.list()) {
+      const stale = s.state !== "running" && now - s.createdAt > ORPHAN_GRACE_MS;
+      if (opts.all || (s.expiresAt > 0 && s.expiresAt < now) || ownerIsDead(s.owner) || stale) {
+        await this.docker.getContainer(s.name).remove({ force: true, v: true }).catch(ignoreGone);
+        result.containers.push(s.name);
+      } else live.add(s.id);
+    }
+    const orphaned = (labels: Record<string, string>, createdAt: number) => {
+      const id = labels[LABEL.sandbox] ?? "";
+      if (opts.all) return true;
+      if (live.has(id)) return false;
+      const owner = labels[LABEL.owner] ?? "";
+      return ownerIsDead(owner) || now - createdAt > ORPHAN_GRACE_MS || Number(labels[LABEL.expires] ?? Infinity) < now;
+    };
+    const { Volumes } = await this.docker.listVolumes({ filters: MANAGED_FILTER });
+    for (const v of Volumes ?? []) {
+      const created = Date.parse((v as { CreatedAt?: string }).CreatedAt ?? "") || 0;
+      if (orphaned(v.Labels ?? {}, created)) {
+        await removeWhenFree(() => this.docker.getVolume(v.Name).remove(), 5).catch(() => {});
+        result.volumes.push(v.Name);
+      }
+    }
+    for (const n of await this.docker.listNetworks({ filters: MANAGED_FILTER })) {
+      if (orphaned(n.Labels ?? {}, Date.parse(n.Created) || 0)) {
+        await this.docker.getNetwork(n.Id).remove().catch(() => {});
+        result.networks.push(n.Name);
+      }
+    }
+    return result;
+  }
+
+  private async poolMembers(profileName: string): Promise<Docker.ContainerInfo[]> {
+    const all = await this.docker.listContainers({ filters: { label: [`${LABEL.managed}=true`, `${LABEL.profile}=${profileName}`, `${LABEL.pool}=true`], status: ["running"] } });
+    const now = Date.now();
+    return all.filter((c) => (c.Names?.[0] ?? "").endsWith("--pool") && Number(c.Labels?.[LABEL.expires] ?? 0) > now + 60_000);
+  }
+
+  /** Take a warm pool member by renaming it to us; a rename that loses a race just tries the next. */
+  private async claim(profileName: string, owner: string) {
+    for (const c of await this.poolMembers(profileName)) {
+      const id = c.Labels?.[LABEL.sandbox];
+      if (!id) continue;
+      const container = this.docker.getContainer(c.Id);
+      try {
+        await container.rename({ name: containerName(id, owner) });
+      } catch {
+        continue;
+      }
+      const labels = c.Labels ?? {};
+      const info = this.info(id, labels[LABEL.profile] ?? profileName, c.Image, c.Id, c.Created * 1000, Number(labels[LABEL.expires]));
+      return { container, volume: volumeName(id), network: c.HostConfig?.NetworkMode === networkName(id) ? networkName(id) : undefined, info };
+    }
+    return undefined;
+  }
+
+  private async create(profileName: string, profile: Profile, owner: string, runId: string, pool: boolean, detached: boolean) {
+    const id = randomBytes(5).toString("hex");
+    const createdAt = Date.now();
+    const expiresAt = createdAt + parseDuration(profile.ttl);
+    const labels = labelsFor({ sandboxId: id, runId, owner, profile: profileName, expiresAt, pool });
+    const volume = volumeName(id);
+    await this.docker.createVolume({ Name: volume, Labels: labels });
+    let network: string | undefined;
+    let container: Docker.Container | undefined;
+    try {
+      if (profile.network === "open") {
+        network = networkName(id);
+        await this.docker.createNetwork({ Name: network, Driver: "bridge", Labels: labels, CheckDuplicate: true });
+      }
+      container = await this.docker.createContainer(containerOptions({ name: containerName(id, owner), profile, labels, volume, network, detached }));
+      await container.start();
+    } catch (err) {
+      await this.removeParts({ container, volume, network }).catch(() => {});
+      throw this.explainCreate(err, profile);
+    }
+    return { container, volume, network, info: this.info(id, profileName, profile.image, container.id, createdAt, expiresAt) };
+  }
+
+  private info(id: string, profile: string, image: string, containerId: string, createdAt: number, expiresAt: number): Omit<SandboxInfo, "baseCommit" | "fromPool"> {
+    return { id, host: this.name, profile, image, containerId, createdAt, expiresAt };
+  }
+
+  /**
+   * Hold PID 1's stdin (the lifeline) and talk to the shim over it; where the image has no
+   * python3, PID 1 is `cat`, the stream stays the lifeline and commands go over Docker exec.
+   */
+  private async connect(container: Docker.Container): Promise<Executor> {
+    const channel = await Channel.attach(container);
+    if (await channel.hello()) return channel;
+    return dockerExecutor(container, () => channel.close());
+  }
+
+  /** Copy the repository in and commit it as the base the diff is taken against. */
+  private async prepareWorkspace(container: Docker.Container, executor: Executor, repo: string | undefined): Promise<string> {
+    if (repo) {
+      const files = await listWorkspaceFiles(repo);
+      if (files.length > 50_000) throw new LanesError("usage", `${repo} has ${files.length} files; that is too many to copy into a sandbox`, { hint: "point --repo at a git repository (ignored files are not copied)" });
+      await container.putArchive(packWorkspace(repo, files) as unknown as NodeJS.ReadableStream, { path: WORKSPACE });
+    }
+    const script = "git init -q . && git add -A -f && git -c user.name=lanes -c user.email=lanes@localhost -c commit.gpgsign=false commit -q --no-verify --allow-empty -m 'lanes: base' && git rev-parse HEAD";
+    const r = await executor.exec({ command: script, cwd: WORKSPACE, timeoutMs: 120_000, maxOutputBytes: WHOLE });
+    if (r.exitCode !== 0) throw new LanesError("sandbox", `could not prepare the workspace: ${r.stderr.trim() || `exit ${r.exitCode}`}`, { hint: "the sandbox image needs git (see templates/sandbox/Dockerfile)" });
+    return r.stdout.trim();
+  }
+
+  private async removeParts(p: { container?: Docker.Container | undefined; volume: string; network?: string | undefined }): Promise<void> {
+    if (p.container) await p.container.remove({ force: true, v: true }).catch(ignoreGone);
+    await removeWhenFree(() => this.docker.getVolume(p.volume).remove());
+    if (p.network) await this.docker.getNetwork(p.network).remove().catch(ignoreGone);
+  }
+
+  private explainCreate(err: unknown, profile: Profile): Error {
+    const e = err as { statusCode?: number; message?: string };
+    if (e.statusCode === 404 && /image/i.test(e.message ?? "")) {
+      return new LanesError("sandbox", `image ${profile.image} is not on host ${this.name}`, {
+        hint: this.name === "local" ? "build it: lanes images build (or scripts/build-image.sh)" : `build it there: lanes images build --host ${this.name}, or copy it: lanes images push ${profile.image} --host ${this.name}`,
+        cause: err,
+      });
+    }
+    if (err instanceof LanesError) return err;
+    return new LanesError("sandbox", `could not start a sandbox on host ${this.name}: ${e.message ?? String(err)}`, { cause: err });
+  }
+}
+
+export function volumeName(id: string): string {
+  return `lanes-ws-${id}`;
+}
+export function networkName(id: string): string {
+  return `lanes-net-${id}`;
+}

@@ -1,0 +1,76 @@
+/**
+ * The repository as a tar stream for the sandbox: git-tracked files plus untracked files that
+ * are not ignored (what `git status` would show), owned by the sandbox user. The host checkout
+ * is never mounted. Outside a git repository every file but .git is taken.
+ */
+import { createReadStream } from "node:fs";
+import { lstat, readdir, readlink } from "node:fs/promises";
+import { join, posix } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { execa } from "execa";
+import tar from "tar-stream";
+
+const UID = 1000;
+const GID = 1000;
+
+export async function listWorkspaceFiles(repo: string): Promise<string[]> {
+  const inGit = await execa("git", ["rev-parse", "--is-inside-work-tree"], { cwd: repo, reject: false });
+  if (inGit.exitCode === 0 && inGit.stdout.trim() === "true") {
+    const r = await execa("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: repo });
+    return [...new Set(r.stdout.split("\0").filter(Boolean))];
+  }
+  const out: string[] = [];
+  const walk = async (rel: string) => {
+    for (const entry of await readdir(join(repo, rel), { withFileTypes: true })) {
+      if (entry.name === ".git") continue;
+      const p = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) await walk(p);
+      else out.push(p);
+    }
+  };
+  await walk("");
+  return out;
+}
+
+/** A tar of `files` (paths relative to `repo`), with directories listed so none is root-owned. */
+export function packWorkspace(repo: string, files: string[]): tar.Pack {
+  const pack = tar.pack();
+  void (async () => {
+    const dirs = new Set<string>();
+    for (const f of files) for (let d = posix.dirname(f); d !== "." && !dirs.has(d); d = posix.dirname(d)) dirs.add(d);
+    for (const d of [...dirs].sort()) await entry(pack, { name: `${d}/`, type: "directory", mode: 0o755 });
+    for (const f of files) {
+      const abs = join(repo, f);
+      let st;
+      try {
+        st = await lstat(abs);
+      } catch {
+        continue; // tracked but deleted in the working tree: not part of it
+      }
+      if (st.isSymbolicLink()) await entry(pack, { name: f, type: "symlink", linkname: await readlink(abs), mode: 0o777 });
+      else if (st.isFile()) await entry(pack, { name: f, type: "file", size: st.size, mode: st.mode & 0o7777, mtime: st.mtime }, abs);
+      // submodules (directories in the index) and special files are skipped
+    }
+    pack.finalize();
+  })().catch((err) => pack.destroy(err as Error));
+  return pack;
+}
+
+function entry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, file?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sink = pack.entry({ uid: UID, gid: GID, uname: "lanes", gname: "lanes", ...header }, (err) => (err ? reject(err) : resolve()));
+    if (file) pipeline(createReadStream(file), sink).catch(reject);
+    else if (header.type !== "file") sink.end("");
+  });
+}
+
+/** A tar holding one file (and its parent directories) for writeFile. */
+export function packOne(path: string, content: Buffer, mode = 0o644): tar.Pack {
+  const pack = tar.pack();
+  const parts = path.split("/").slice(0, -1);
+  for (let i = 1; i <= parts.length; i++) pack.entry({ name: `${parts.slice(0, i).join("/")}/`, type: "directory", mode: 0o755, uid: UID, gid: GID });
+  pack.entry({ name: path, mode, uid: UID, gid: GID, size: content.length }, content);
+  pack.finalize();
+  return pack;
+}
+

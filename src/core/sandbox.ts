@@ -1,0 +1,69 @@
+/**
+ * The sandbox port: what the agent loop and the CLI need from an isolated place to run commands.
+ * Command failures are data (an Observation), never exceptions; a broken host is a LanesError.
+ */
+export interface ExecRequest {
+  /** Shell command, run with bash -c in the workspace. */
+  command: string;
+  /** Enforced inside the container (Docker cannot kill an exec). */
+  timeoutMs: number;
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Bytes kept of stdout and of stderr; beyond it the middle is cut and marked. */
+  maxOutputBytes?: number;
+}
+
+export interface Observation {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut: boolean;
+  /** Bytes cut from the middle of stdout + stderr (0 = nothing cut). */
+  truncatedBytes: number;
+}
+
+export interface SandboxInfo {
+  id: string;
+  host: string;
+  profile: string;
+  image: string;
+  containerId: string;
+  /** Base commit of the copied workspace; diffs are taken against it. */
+  baseCommit: string;
+  createdAt: number;
+  expiresAt: number;
+  fromPool: boolean;
+}
+
+export interface Sandbox {
+  readonly info: SandboxInfo;
+  exec(req: ExecRequest, signal?: AbortSignal): Promise<Observation>;
+  readFile(path: string): Promise<Buffer>;
+  writeFile(path: string, content: string | Buffer, mode?: number): Promise<void>;
+  /** `git diff --binary` of the workspace against the base commit, untracked files included. */
+  diff(): Promise<string>;
+  /** Remove the container, its volume and network. Idempotent. */
+  release(): Promise<void>;
+}
+
+/** Where a command's output is cut: keep the head and the tail, mark what was dropped. */
+export function truncationMarker(bytes: number): string {
+  return `\n[... lanes: ${bytes} bytes truncated ...]\n`;
+}
+
+export const TRUNCATION_RE = /\n\[\.\.\. lanes: (\d+) bytes truncated \.\.\.\]\n/;
+
+export function parseDuration(text: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text);
+  if (!m) throw new Error(`not a duration: ${text}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "ms" | "s" | "m" | "h" | "d"];
+  return Number(m[1]) * unit;
+}
+
+export function parseMemory(text: string): number {
+  const m = /^(\d+)([kmg]?)$/i.exec(text);
+  if (!m) throw new Error(`not a size: ${text}`);
+  const unit = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g"];
+  return Number(m[1]) * unit;
+}
