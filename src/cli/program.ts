@@ -16,6 +16,9 @@ const commands: Record<string, Loader> = {
   config: () => import("./commands/config.js"),
   init: () => import("./commands/init.js"),
   doctor: () => import("./commands/doctor.js"),
+  sandbox: () => import("./commands/sandbox.js"),
+  hosts: () => import("./commands/hosts.js"),
+  images: () => import("./commands/images.js"),
 };
 
 function lazy(module: keyof typeof commands, fn: string) {
@@ -84,6 +87,76 @@ export function buildProgram(version: string): Command {
     .addOption(new Option("--timeout <ms>", "time limit per check").default("5000"))
     .addHelpText("after", examples("lanes doctor", "lanes doctor --json"))
     .action(lazy("doctor", "doctor"));
+
+  const sandbox = program.command("sandbox").description("hardened Docker sandboxes by hand (the agent runs in the same ones)");
+  const placement = (c: Command) =>
+    c.option("--host <name>", "Docker host (default: the profile's)").option("--profile <name>", "sandbox profile (default: the lane's)").option("--no-workspace", "do not copy the repository in");
+  placement(sandbox.command("up"))
+    .description("start a sandbox with a copy of the repository; it lives until its TTL or `sandbox rm`")
+    .addHelpText("after", examples("lanes sandbox up", "lanes sandbox up --host gpu-box --profile compat --json"))
+    .action(lazy("sandbox", "up"));
+  sandbox
+    .command("exec")
+    .argument("<id>", "sandbox id (from `sandbox up` or `sandbox ls`)")
+    .argument("<command...>", "command (after --); one argument is run as a shell line")
+    .option("--timeout <duration>", "time limit, enforced inside the sandbox", "10m")
+    .description("run a command in a sandbox; passes its output through and exits with its code")
+    .addHelpText("after", examples("lanes sandbox exec 3f9c2a1b7e -- npm test", "lanes sandbox exec 3f9c2a1b7e -- 'ls -la | head'"))
+    .action(lazy("sandbox", "exec"));
+  placement(sandbox.command("run"))
+    .argument("<command...>", "command (after --)")
+    .option("--timeout <duration>", "time limit, enforced inside the sandbox", "10m")
+    .option("--diff", "print the workspace diff afterwards")
+    .description("run one command in a fresh sandbox holding a copy of the repository, then remove it")
+    .addHelpText("after", examples("lanes sandbox run -- npm test", "lanes sandbox run --diff -- 'sed -i s/foo/bar/ src/x.js'"))
+    .action(lazy("sandbox", "run"));
+  sandbox.command("ls").description("list lanes sandboxes on every configured host").action(lazy("sandbox", "ls"));
+  sandbox.command("rm").argument("<id...>", "sandbox ids").description("remove sandboxes (container, workspace volume, network)").action(lazy("sandbox", "rm"));
+  sandbox
+    .command("gc")
+    .option("--all", "remove every lanes sandbox, not only expired and orphaned ones")
+    .description("remove expired and orphaned sandboxes now (this also runs at the start of every sandbox command)")
+    .action(lazy("sandbox", "gc"));
+
+  const hosts = program.command("hosts").description("Docker engines sandboxes run on (local socket, tcp + mutual TLS, ssh)");
+  hosts
+    .command("add")
+    .argument("<name>", "a name for the host")
+    .requiredOption("--url <url>", "tcp://ADDR:2376, ssh://USER@HOST or unix:///path")
+    .option("--tls-ca <file>", "CA that signed the engine's certificate")
+    .option("--tls-cert <file>", "client certificate")
+    .option("--tls-key <file>", "client key")
+    .option("--capacity <n>", "most sandboxes at once on this host")
+    .option("--no-check", "add it without connecting first")
+    .description("register a Docker host in your user settings (checked first)")
+    .addHelpText("after", examples("lanes hosts add gpu-box --url tcp://10.0.0.5:2376 --tls-ca ca.pem --tls-cert cert.pem --tls-key key.pem"))
+    .action(lazy("hosts", "add"));
+  hosts.command("ls").description("list configured hosts").action(lazy("hosts", "ls"));
+  hosts
+    .command("check")
+    .argument("[name]", "host (default: all)")
+    .option("--timeout <ms>", "time limit", "5000")
+    .description("reachability, Docker and API version, images present, running sandboxes, capacity")
+    .action(lazy("hosts", "check"));
+  hosts.command("rm").argument("<name>", "host").description("remove a host from your user settings").action(lazy("hosts", "rm"));
+
+  const images = program.command("images").description("sandbox images without a registry");
+  images
+    .command("build")
+    .option("--host <name>", "build on this host (default: the profile's)")
+    .option("--profile <name>", "profile whose image to build (default: the lane's)")
+    .option("--base <image>", "base image (BASE build arg); default: lanes-base:bookworm-1 when present")
+    .option("--tag <image>", "tag (default: the profile's image)")
+    .description("build the sandbox image from .lanes/sandbox (or lanes' template)")
+    .addHelpText("after", examples("lanes images build", "lanes images build --host gpu-box --base debian:bookworm-slim"))
+    .action(lazy("images", "build"));
+  images
+    .command("push")
+    .argument("<image>", "image on the local engine")
+    .requiredOption("--host <name>", "remote host to copy it to")
+    .description("stream an image from the local engine to a remote one (save → load)")
+    .addHelpText("after", examples("lanes images push lanes-sandbox:latest --host gpu-box"))
+    .action(lazy("images", "push"));
 
   return program;
 }

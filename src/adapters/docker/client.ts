@@ -50,11 +50,17 @@ export function explainDockerError(name: string, host: Host, err: unknown): Lane
   const code = e?.code ?? "";
   if (code === "ENOENT") return new LanesError("sandbox", `Docker host ${where}: no Docker socket there`, { hint: start, cause: err });
   if (code === "EACCES") return new LanesError("sandbox", `Docker host ${where}: permission denied on the socket`, { hint: "add your user to the docker group (then log in again) or use rootless Docker", cause: err });
-  if (code === "ECONNREFUSED") return new LanesError("sandbox", `Docker host ${where}: connection refused`, { hint: start, cause: err });
+  if (code === "ECONNREFUSED") return new LanesError("sandbox", `Docker host ${where}: connection refused (nothing listens there)`, { hint: start, cause: err });
   if (code === "ETIMEDOUT" || code === "ABORT_ERR" || e?.name === "AbortError" || code === "EHOSTUNREACH" || code === "ENETUNREACH")
-    return new LanesError("sandbox", `Docker host ${where}: no answer (${code || "timed out"})`, { hint: `${start}; check the address and any firewall`, cause: err });
-  if (/certificate|ssl|tls|alert/i.test(`${code} ${e?.message ?? ""}`))
-    return new LanesError("sandbox", `Docker host ${where}: TLS handshake failed (${e.message})`, { hint: `check hosts.${name}.tls: the CA must sign the engine's certificate, and the engine must trust your client certificate`, cause: err });
+    return new LanesError("sandbox", `Docker host ${where}: timed out, no answer (${code || "timeout"})`, { hint: `${start}; check the address, routing and any firewall`, cause: err });
+  if (/ALERT_BAD_CERTIFICATE|CERTIFICATE_REQUIRED|ALERT_UNKNOWN_CA|ALERT_HANDSHAKE_FAILURE/.test(code))
+    return new LanesError("sandbox", `Docker host ${where}: the engine rejected our client certificate (${code})`, { hint: `hosts.${name}.tls.cert must be signed by the CA the engine trusts (its --tlscacert)`, cause: err });
+  if (/UNABLE_TO_VERIFY|SELF_SIGNED|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ALTNAME|UNABLE_TO_GET_ISSUER/.test(code))
+    return new LanesError("sandbox", `Docker host ${where}: the engine's certificate is not trusted (${code}: ${e.message})`, { hint: `hosts.${name}.tls.ca must be the CA that signed the engine's certificate, issued for this address`, cause: err });
+  if ((err as { statusCode?: number }).statusCode === 400 && /HTTPS/i.test(e?.message ?? ""))
+    return new LanesError("sandbox", `Docker host ${where}: the engine requires TLS`, { hint: `lanes hosts add ${name} --url ${host.url ?? ""} --tls-ca CA --tls-cert CERT --tls-key KEY`, cause: err });
+  if (/ssl|tls/i.test(code))
+    return new LanesError("sandbox", `Docker host ${where}: TLS handshake failed (${code})`, { hint: `check hosts.${name}.tls (ca, cert, key)`, cause: err });
   return new LanesError("sandbox", `Docker host ${where}: ${e?.message ?? String(err)}`, { hint: start, cause: err });
 }
 

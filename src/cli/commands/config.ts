@@ -1,10 +1,11 @@
 /** `lanes config get|set|path|validate`. */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { updateUserSettings } from "../../adapters/config/user-settings.js";
 import { parse as parseYaml, parseDocument, stringify } from "yaml";
 import { ConfigError, LanesError } from "../../core/errors.js";
 import { valueAt } from "../../adapters/config/locate.js";
 import { closest } from "../../adapters/config/suggest.js";
-import { dataDir, userConfigDir, userConfigFile } from "../../adapters/config/paths.js";
+import { dataDir, userConfigFile } from "../../adapters/config/paths.js";
 import type { CommandContext } from "../context.js";
 import { loadFor as load } from "../load-config.js";
 
@@ -40,27 +41,23 @@ export async function set(ctx: CommandContext<{ project?: boolean }>): Promise<v
     value = text;
   }
   const loaded = load(ctx); // refuses to edit on top of a broken file
-  const file = ctx.opts.project ? loaded.projectFile : userConfigFile();
-  if (!file) throw new LanesError("usage", "no lanes.yaml in this repository", { hint: "create one with `lanes init`, or drop --project to set it in your user settings" });
-
-  const before = existsSync(file) ? readFileSync(file, "utf8") : undefined;
+  let file: string;
   if (ctx.opts.project) {
-    const doc = parseDocument(before ?? "");
+    if (!loaded.projectFile) throw new LanesError("usage", "no lanes.yaml in this repository", { hint: "create one with `lanes init`, or drop --project to set it in your user settings" });
+    file = loaded.projectFile;
+    const before = readFileSync(file, "utf8");
+    const doc = parseDocument(before);
     doc.setIn(path, value);
     writeFileSync(file, String(doc));
+    try {
+      load(ctx);
+    } catch (err) {
+      writeFileSync(file, before); // never leave a file that no longer validates
+      if (err instanceof ConfigError) throw new ConfigError(err.problems, `nothing was changed: ${key} = ${JSON.stringify(value)} would make the configuration invalid`);
+      throw err;
+    }
   } else {
-    const { default: Conf } = await import("conf");
-    const store = new Conf<Record<string, unknown>>({ projectName: "lanes", projectSuffix: "", cwd: userConfigDir() });
-    store.set(path.join("."), value);
-  }
-  try {
-    load(ctx);
-  } catch (err) {
-    // Never leave a file that no longer validates: put the old contents back, then report.
-    if (before === undefined) writeFileSync(file, "{}\n");
-    else writeFileSync(file, before);
-    if (err instanceof ConfigError) throw new ConfigError(err.problems, `nothing was changed: ${key} = ${JSON.stringify(value)} would make the configuration invalid`);
-    throw err;
+    file = await updateUserSettings((store) => store.set(path.join("."), value), () => load(ctx), `${key} = ${JSON.stringify(value)}`);
   }
   ctx.out.result({ ok: true, file, key, value }, (r) => `set ${r.key} = ${JSON.stringify(r.value)} in ${r.file}`);
 }

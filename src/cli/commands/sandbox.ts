@@ -1,0 +1,158 @@
+/** `lanes sandbox up|exec|run|ls|rm|gc`: sandboxes by hand. */
+import { LanesError } from "../../core/errors.js";
+import type { Observation } from "../../core/sandbox.js";
+import type { Config } from "../../adapters/config/schema.js";
+import type { SandboxListing } from "../../adapters/docker/host.js";
+import { openHost, ping, reapAll } from "../../app/docker-hosts.js";
+import type { CommandContext } from "../context.js";
+import { loadFor } from "../load-config.js";
+
+interface PlaceOpts {
+  host?: string;
+  profile?: string;
+  workspace?: boolean;
+  timeout?: string;
+  diff?: boolean;
+}
+
+/** The profile: --profile, else the lane's; the host: --host, else the profile's. */
+function place(config: Config, ctx: CommandContext<PlaceOpts>) {
+  const laneName = ctx.mode.lane ?? config.defaults.lane;
+  const profileName = ctx.opts.profile ?? config.lanes[laneName]?.sandbox ?? "default";
+  const profile = config.sandbox.profiles[profileName];
+  if (!profile) throw new LanesError("usage", `unknown sandbox profile "${profileName}" (profiles: ${Object.keys(config.sandbox.profiles).join(", ")})`);
+  const hostName = ctx.opts.host ?? profile.host;
+  return { profileName, profile: { ...profile, host: hostName }, hostName };
+}
+
+export async function up(ctx: CommandContext<PlaceOpts>): Promise<void> {
+  const { config, root } = loadFor(ctx);
+  const { profileName, profile, hostName } = place(config, ctx);
+  await reapAll(config);
+  const host = await openHost(config, hostName);
+  await ping(config, host);
+  const sb = await host.acquire({ profileName, profile, repo: ctx.opts.workspace === false ? undefined : root, detached: true });
+  await host.settle();
+  const i = sb.info;
+  ctx.out.result({ id: i.id, host: i.host, image: i.image, profile: i.profile, container: i.containerId, baseCommit: i.baseCommit, expiresAt: new Date(i.expiresAt).toISOString() }, (r) =>
+    [`${r.id}  host ${r.host}  image ${r.image}  profile ${r.profile}`, `expires ${r.expiresAt}; run commands with: lanes sandbox exec ${r.id} -- CMD`].join("\n"),
+  );
+}
+
+async function findSandbox(config: Config, id: string) {
+  for (const name of Object.keys(config.hosts)) {
+    const host = await openHost(config, name);
+    try {
+      await ping(config, host, 3000);
+    } catch {
+      continue;
+    }
+    const found = await host.find(id);
+    if (found) return { host, ...found };
+  }
+  throw new LanesError("sandbox", `no sandbox ${id} on any configured host`, { hint: "`lanes sandbox ls` lists them" });
+}
+
+function commandLine(argv: string[]): string {
+  // One argument is a shell command as typed; several are quoted word by word.
+  if (argv.length === 1) return argv[0]!;
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(" ");
+}
+
+function passThrough(ctx: CommandContext<unknown>, obs: Observation): number {
+  if (ctx.mode.kind === "json") ctx.out.result(obs, () => "");
+  else {
+    process.stdout.write(obs.stdout);
+    process.stderr.write(obs.stderr);
+    if (obs.timedOut) ctx.out.warn(`the command was stopped after its time limit`);
+  }
+  return obs.exitCode;
+}
+
+export async function exec(ctx: CommandContext<PlaceOpts>): Promise<number> {
+  const [id, ...argv] = ctx.args as [string, ...string[]];
+  if (!argv.length) throw new LanesError("usage", "no command given", { hint: `lanes sandbox exec ${id} -- ls -la` });
+  const { config } = loadFor(ctx);
+  const { host, container } = await findSandbox(config, id);
+  const obs = await host.executorFor(container).exec({ command: commandLine(argv), timeoutMs: timeoutOf(ctx), cwd: "/workspace" });
+  return passThrough(ctx, obs);
+}
+
+/** One command in a fresh sandbox holding a copy of the repository, then the sandbox is gone. */
+export async function run(ctx: CommandContext<PlaceOpts>): Promise<number> {
+  const argv = ctx.args;
+  if (!argv.length) throw new LanesError("usage", "no command given", { hint: "lanes sandbox run -- npm test" });
+  const { config, root } = loadFor(ctx);
+  const { profileName, profile, hostName } = place(config, ctx);
+  await reapAll(config);
+  const host = await openHost(config, hostName);
+  await ping(config, host);
+  const ac = new AbortController();
+  const onSignal = () => ac.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const sb = await host.acquire({ profileName, profile, repo: ctx.opts.workspace === false ? undefined : root });
+  try {
+    if (ctx.mode.kind !== "json") ctx.out.info(`sandbox ${sb.info.id} on ${sb.info.host} (${sb.info.fromPool ? "warm" : "cold"})`);
+    const obs = await sb.exec({ command: commandLine(argv), timeoutMs: timeoutOf(ctx) }, ac.signal);
+    if (ac.signal.aborted) return 130;
+    const code = passThrough(ctx, obs);
+    if (ctx.opts.diff) process.stdout.write(await sb.diff());
+    return code;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await sb.release();
+    await host.settle();
+  }
+}
+
+function timeoutOf(ctx: CommandContext<PlaceOpts>): number {
+  const text = ctx.opts.timeout ?? "10m";
+  const m = /^(\d+)(ms|s|m|h)?$/.exec(text);
+  if (!m || Number(m[1]) <= 0) throw new LanesError("usage", `--timeout ${text} is not a duration`, { hint: "e.g. --timeout 30s or --timeout 10m" });
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"];
+}
+
+export async function ls(ctx: CommandContext): Promise<void> {
+  const { config } = loadFor(ctx);
+  await reapAll(config);
+  const all: SandboxListing[] = [];
+  const unreachable: string[] = [];
+  for (const name of Object.keys(config.hosts)) {
+    try {
+      const host = await openHost(config, name);
+      await ping(config, host, 3000);
+      all.push(...(await host.list()));
+    } catch (err) {
+      unreachable.push(name);
+      if (ctx.mode.kind !== "json") ctx.out.warn((err as Error).message);
+    }
+  }
+  ctx.out.result(ctx.mode.kind === "json" ? { sandboxes: all, unreachable } : all, () =>
+    all.length
+      ? all.map((s) => `${s.id}  ${s.host.padEnd(8)} ${s.state.padEnd(8)} ${s.pool ? "warm pool" : s.owner.padEnd(20)}  ${s.profile.padEnd(8)} ${s.image}  expires ${new Date(s.expiresAt).toISOString()}`).join("\n")
+      : "no lanes sandboxes",
+  );
+}
+
+export async function rm(ctx: CommandContext): Promise<void> {
+  const { config } = loadFor(ctx);
+  const removed: string[] = [];
+  for (const id of ctx.args) {
+    const { host, listing } = await findSandbox(config, id);
+    await host.remove(listing);
+    removed.push(id);
+  }
+  ctx.out.result({ removed }, (r) => r.removed.map((id) => `removed ${id}`).join("\n"));
+}
+
+export async function gc(ctx: CommandContext<{ all?: boolean }>): Promise<void> {
+  const { config } = loadFor(ctx);
+  const results = await reapAll(config, { all: ctx.opts.all === true });
+  ctx.out.result({ hosts: results }, (r) =>
+    r.hosts
+      .map((h) => (h.result ? `${h.host}: removed ${h.result.containers.length} containers, ${h.result.volumes.length} volumes, ${h.result.networks.length} networks` : `${h.host}: skipped (${h.error})`))
+      .join("\n"),
+  );
+}
