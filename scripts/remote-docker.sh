@@ -52,6 +52,9 @@ up() {
     ip -n "$NS" link set lanes-veth1 up
     ip -n "$NS" link set lo up
   fi
+  # A port that drops every packet, for the "engine does not answer" (timeout) test.
+  ip netns exec "$NS" iptables -C INPUT -p tcp --dport 2398 -j DROP 2>/dev/null \
+    || ip netns exec "$NS" iptables -A INPUT -p tcp --dport 2398 -j DROP
   mkdir -p "$STATE/data" "$STATE/exec"
   if [ -f "$STATE/docker.pid" ] && ! kill -0 "$(cat "$STATE/docker.pid")" 2>/dev/null; then rm -f "$STATE/docker.pid"; fi
   log "starting the remote dockerd (log: $STATE/dockerd.log)"

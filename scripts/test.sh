@@ -4,5 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The second Docker engine (tcp + mutual TLS in a network namespace) for the remote-host tests.
+bash scripts/remote-docker.sh up >/dev/null
+trap 'bash scripts/remote-docker.sh down' EXIT
 npx vitest run
 bash scripts/test-node-lts.sh

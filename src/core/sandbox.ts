@@ -67,3 +67,8 @@ export function parseMemory(text: string): number {
   const unit = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g"];
   return Number(m[1]) * unit;
 }
+
+/** What a command "returns" when its caller gave up before it started (SIGINT, abort). */
+export function abortedObservation(): Observation {
+  return { exitCode: 130, stdout: "", stderr: "aborted before it started", durationMs: 0, timedOut: false, truncatedBytes: 0 };
+}

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
 import { LanesError } from "../../core/errors.js";
-import type { ExecRequest, Observation } from "../../core/sandbox.js";
+import { abortedObservation, type ExecRequest, type Observation } from "../../core/sandbox.js";
 
 export const SHIM_SOURCE = readFileSync(new URL("./shim.py", import.meta.url), "utf8");
 
@@ -63,6 +63,7 @@ export class Channel {
   }
 
   async exec(req: ExecRequest, signal?: AbortSignal): Promise<Observation> {
+    if (signal?.aborted) return abortedObservation();
     const body = { cmd: req.command, timeout: req.timeoutMs / 1000, cwd: req.cwd, env: req.env, limit: req.maxOutputBytes ?? 100_000 };
     const started = performance.now();
     const id = this.nextId;
@@ -76,6 +77,7 @@ export class Channel {
     }
   }
 
+  /** Stop everything running here; used when the holder is about to release the sandbox. */
   close(): void {
     this.closed = true;
     this.stream.destroy();

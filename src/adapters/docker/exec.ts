@@ -7,7 +7,7 @@
 import type Docker from "dockerode";
 import type { Duplex } from "node:stream";
 import { randomBytes } from "node:crypto";
-import { TRUNCATION_RE, type ExecRequest, type Observation } from "../../core/sandbox.js";
+import { abortedObservation, TRUNCATION_RE, type ExecRequest, type Observation } from "../../core/sandbox.js";
 
 const WRAPPER = `
 t=$1 lim=$2 id=$3 cmd=$4
@@ -24,6 +24,7 @@ exit $c
 export const DEFAULT_MAX_OUTPUT = 100_000;
 
 export async function runExec(container: Docker.Container, req: ExecRequest, signal?: AbortSignal): Promise<Observation> {
+  if (signal?.aborted) return abortedObservation();
   const id = randomBytes(6).toString("hex");
   const seconds = Math.max(0.001, req.timeoutMs / 1000).toFixed(3);
   const limit = req.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;

@@ -60,7 +60,7 @@ export class DockerHost {
     if (o.profile.pool > 0) this.refill(o.profileName, o.profile);
     let executor: Executor | undefined;
     try {
-      executor = o.detached ? dockerExecutor(parts.container) : await this.connect(parts.container);
+      executor = o.detached ? dockerExecutor(parts.container) : await this.connect(parts.container, parts.channel);
       const baseCommit = await this.prepareWorkspace(parts.container, executor, o.repo);
       const info: SandboxInfo = { ...parts.info, baseCommit, fromPool: claimed !== undefined };
       return new DockerSandbox(info, this.docker, parts.container, parts.volume, parts.network, executor);
@@ -183,7 +183,7 @@ export class DockerHost {
       }
       const labels = c.Labels ?? {};
       const info = this.info(id, labels[LABEL.profile] ?? profileName, c.Image, c.Id, c.Created * 1000, Number(labels[LABEL.expires]));
-      return { container, volume: volumeName(id), network: c.HostConfig?.NetworkMode === networkName(id) ? networkName(id) : undefined, info };
+      return { container, volume: volumeName(id), network: c.HostConfig?.NetworkMode === networkName(id) ? networkName(id) : undefined, channel: undefined, info };
     }
     return undefined;
   }
@@ -197,18 +197,22 @@ export class DockerHost {
     await this.docker.createVolume({ Name: volume, Labels: labels });
     let network: string | undefined;
     let container: Docker.Container | undefined;
+    let channel: Channel | undefined;
     try {
       if (profile.network === "open") {
         network = networkName(id);
         await this.docker.createNetwork({ Name: network, Driver: "bridge", Labels: labels, CheckDuplicate: true });
       }
       container = await this.docker.createContainer(containerOptions({ name: containerName(id, owner), profile, labels, volume, network, detached }));
+      // Hold stdin before PID 1 starts, so there is no moment in which our death would leak it.
+      if (!detached && !pool) channel = await Channel.attach(container);
       await container.start();
     } catch (err) {
+      channel?.close();
       await this.removeParts({ container, volume, network }).catch(() => {});
       throw this.explainCreate(err, profile);
     }
-    return { container, volume, network, info: this.info(id, profileName, profile.image, container.id, createdAt, expiresAt) };
+    return { container, volume, network, channel, info: this.info(id, profileName, profile.image, container.id, createdAt, expiresAt) };
   }
 
   private info(id: string, profile: string, image: string, containerId: string, createdAt: number, expiresAt: number): Omit<SandboxInfo, "baseCommit" | "fromPool"> {
@@ -219,8 +223,8 @@ export class DockerHost {
    * Hold PID 1's stdin (the lifeline) and talk to the shim over it; where the image has no
    * python3, PID 1 is `cat`, the stream stays the lifeline and commands go over Docker exec.
    */
-  private async connect(container: Docker.Container): Promise<Executor> {
-    const channel = await Channel.attach(container);
+  private async connect(container: Docker.Container, attached: Channel | undefined): Promise<Executor> {
+    const channel = attached ?? (await Channel.attach(container));
     if (await channel.hello()) return channel;
     return dockerExecutor(container, () => channel.close());
   }

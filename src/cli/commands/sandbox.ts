@@ -93,6 +93,7 @@ export async function run(ctx: CommandContext<PlaceOpts>): Promise<number> {
   process.once("SIGTERM", onSignal);
   const sb = await host.acquire({ profileName, profile, repo: ctx.opts.workspace === false ? undefined : root });
   try {
+    if (ac.signal.aborted) return 130;
     if (ctx.mode.kind !== "json") ctx.out.info(`sandbox ${sb.info.id} on ${sb.info.host} (${sb.info.fromPool ? "warm" : "cold"})`);
     const obs = await sb.exec({ command: commandLine(argv), timeoutMs: timeoutOf(ctx) }, ac.signal);
     if (ac.signal.aborted) return 130;

@@ -1,0 +1,132 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync, cpSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Sandbox } from "../../src/core/sandbox.js";
+import { requireImage } from "../helpers/docker.js";
+import { fixtureRepo, localHost, profile } from "../helpers/sandbox.js";
+
+let sb: Sandbox;
+let repo: string;
+const host = localHost();
+
+beforeAll(async () => {
+  requireImage();
+  repo = fixtureRepo();
+  sb = await host.acquire({ profileName: "default", profile: profile({ pids: 64, memory: "256m" }), repo });
+});
+afterAll(async () => {
+  await sb?.release();
+});
+
+const sh = (command: string, timeoutMs = 10_000) => sb.exec({ command, timeoutMs });
+
+describe("isolation inside a real sandbox", () => {
+  it("runs as uid 1000", async () => {
+    expect((await sh("id -u; id -g")).stdout).toBe("1000\n1000\n");
+  });
+  it("cannot write / or /etc (read-only root)", async () => {
+    const r = await sh("touch /x; echo $?; touch /etc/x; echo $?");
+    expect(r.stdout).toBe("1\n1\n");
+    expect(r.stderr).toContain("Read-only file system");
+  });
+  it("has no capabilities and no-new-privileges", async () => {
+    const status = (await sh("cat /proc/self/status")).stdout;
+    for (const cap of ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]) expect(status).toMatch(new RegExp(`${cap}:\\s+0000000000000000`));
+    expect(status).toMatch(/NoNewPrivs:\s+1/);
+  });
+  it("cannot see host files or the Docker socket", async () => {
+    const marker = join(mkdtempSync(join(tmpdir(), "lanes-host-")), "host-only-marker");
+    writeFileSync(marker, "x");
+    const r = await sh(`test -e ${marker} && echo visible; ls /var/run/docker.sock /run/docker.sock 2>&1; find / -xdev -name 'docker.sock' 2>/dev/null | wc -l`);
+    expect(r.stdout).not.toContain("visible");
+    expect(r.stdout).toContain("No such file or directory");
+    expect(r.stdout.trim().split("\n").pop()).toBe("0");
+  });
+  it("has only loopback with network none, and cannot resolve or connect", async () => {
+    const r = await sh("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; getent hosts example.com || echo noresolve; timeout 3 bash -c 'echo > /dev/tcp/10.77.0.2/2376' 2>/dev/null || echo noconnect");
+    expect(r.stdout).toBe("lo\nnoresolve\nnoconnect\n");
+  });
+  it("stops a fork bomb at the pids limit and survives it", async () => {
+    const r = await sh("for i in $(seq 1 300); do sleep 30 & done 2>/dev/null; ps -e --no-headers | wc -l", 8_000);
+    expect(Number(r.stdout.trim().split("\n").pop())).toBeLessThanOrEqual(64);
+    await sh("pkill -u 1000 sleep || true");
+    expect((await sh("echo alive")).stdout).toBe("alive\n");
+  });
+  it("kills a memory hog at the memory limit and survives it", async () => {
+    const r = await sh("python3 -c 'a = bytearray(768 * 1024 * 1024); print(len(a))'", 20_000);
+    expect(r.exitCode).toBe(137); // SIGKILL from the OOM killer
+    expect(r.stdout).toBe("");
+    expect((await sh("echo alive")).stdout).toBe("alive\n");
+  });
+});
+
+describe("workspace copy", () => {
+  it("brings tracked files with their modes, symlinks and untracked files, owned by the sandbox user", async () => {
+    const r = await sh("stat -c '%a %u %n' run.sh src/lib/math.js notes.txt; readlink link.md; cat notes.txt; ./run.sh");
+    expect(r.stdout).toBe("755 1000 run.sh\n644 1000 src/lib/math.js\n644 1000 notes.txt\nREADME.md\nuntracked\nran\n");
+  });
+  it("leaves ignored files out", async () => {
+    expect((await sh("test -e debug.log && echo present || echo absent")).stdout).toBe("absent\n");
+  });
+  it("lets the sandbox user create files in copied directories", async () => {
+    expect((await sh("touch src/lib/new.js && echo ok")).stdout).toBe("ok\n");
+    await sh("rm src/lib/new.js");
+  });
+  it("diffs exactly the edit, as a patch that applies to the host checkout", async () => {
+    await sh("sed -i 's/a - b/a + b/' src/lib/math.js");
+    await sb.writeFile("src/lib/extra.js", "export const one = 1;\n");
+    const patch = await sb.diff();
+    expect(patch.match(/^diff --git /gm)).toHaveLength(2);
+    expect(patch).toContain("-export const add = (a, b) => a - b;\n+export const add = (a, b) => a + b;\n");
+    const copy = mkdtempSync(join(tmpdir(), "lanes-apply-"));
+    cpSync(repo, copy, { recursive: true, verbatimSymlinks: true });
+    writeFileSync(join(copy, "p.diff"), patch);
+    const apply = spawnSync("git", ["apply", "p.diff"], { cwd: copy, encoding: "utf8" });
+    expect(apply.status, apply.stderr).toBe(0);
+    expect(readFileSync(join(copy, "src/lib/math.js"), "utf8")).toBe("export const add = (a, b) => a + b;\n");
+    expect(readFileSync(join(copy, "src/lib/extra.js"), "utf8")).toBe("export const one = 1;\n");
+    const status = spawnSync("git", ["status", "--porcelain"], { cwd: copy, encoding: "utf8" }).stdout;
+    expect(status.split("\n").filter(Boolean).sort()).toEqual(["?? link.md", "?? notes.txt", "?? p.diff", "?? src/lib/extra.js", " M src/lib/math.js"].sort());
+  });
+  it("reads back what it writes, and refuses paths outside the workspace", async () => {
+    await sb.writeFile("deep/a/b.txt", "bytes\u0000\u00ff");
+    expect((await sb.readFile("deep/a/b.txt")).equals(Buffer.from("bytes\u0000\u00ff"))).toBe(true);
+    await expect(sb.writeFile("/etc/passwd", "x")).rejects.toThrow(/outside the workspace/);
+    await expect(sb.readFile("no/such/file")).rejects.toThrow(/no such file/);
+  });
+});
+
+describe("exec", () => {
+  it("returns the exit code, with stdout and stderr separate", async () => {
+    const r = await sh("echo out; echo err >&2; exit 3");
+    expect([r.exitCode, r.stdout, r.stderr, r.timedOut]).toEqual([3, "out\n", "err\n", false]);
+  });
+  it("stops `sleep 100` with a 1 s limit in about a second, and the process is gone", async () => {
+    const r = await sh("sleep 100", 1000);
+    expect(r.timedOut).toBe(true);
+    expect(r.durationMs).toBeGreaterThanOrEqual(1000);
+    expect(r.durationMs).toBeLessThan(3000);
+    expect((await sh("ps -eo comm= | grep -c '^sleep$' || true")).stdout.trim()).toBe("0");
+  });
+  it("truncates 50 MB of output head+tail and marks the cut", async () => {
+    const r = await sb.exec({ command: "head -c 50000000 /dev/zero | tr '\\0' a; printf END", timeoutMs: 30_000, maxOutputBytes: 10_000 });
+    expect(r.exitCode).toBe(0);
+    expect(r.truncatedBytes).toBe(50_000_003 - 10_000);
+    expect(r.stdout).toMatch(/^a{5000}\n\[\.\.\. lanes: 49990003 bytes truncated \.\.\.\]\na{4997}END$/);
+  });
+  it("is not held open by a background process that keeps stdout", async () => {
+    const r = await sh("sleep 30 & echo started");
+    expect(r.stdout).toBe("started\n");
+    expect(r.durationMs).toBeLessThan(2000);
+    await sh("pkill sleep || true");
+  });
+  it("stops a running command when the caller aborts", async () => {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 300);
+    const r = await sb.exec({ command: "sleep 60", timeoutMs: 60_000 }, ac.signal);
+    expect(r.durationMs).toBeLessThan(5000);
+    expect(r.exitCode).not.toBe(0);
+  });
+});
