@@ -38,6 +38,8 @@ export interface SandboxInfo {
 
 export interface Sandbox {
   readonly info: SandboxInfo;
+  /** Resolves when the workspace is in place and committed as the base (operations wait for it). */
+  ready(): Promise<void>;
   exec(req: ExecRequest, signal?: AbortSignal): Promise<Observation>;
   readFile(path: string): Promise<Buffer>;
   writeFile(path: string, content: string | Buffer, mode?: number): Promise<void>;

@@ -11,7 +11,7 @@ import { parseDuration, parseMemory } from "../../core/sandbox.js";
 import type { Profile } from "../config/schema.js";
 import { SHIM_SOURCE } from "./channel.js";
 
-const ATTACHED_PID1 = 'if command -v python3 >/dev/null 2>&1; then exec timeout "$1" python3 -u -c "$2"; else exec timeout "$1" cat; fi';
+const ATTACHED_PID1 = 'if command -v python3 >/dev/null 2>&1; then exec timeout "$1" python3 -S -u -c "$2"; else exec timeout "$1" cat; fi';
 
 export const WORKSPACE = "/workspace";
 export const SANDBOX_USER = "1000:1000";
@@ -51,7 +51,8 @@ export function containerOptions(opts: {
         "/tmp": "rw,nosuid,nodev,size=256m",
         "/home/lanes": "rw,nosuid,nodev,size=64m,uid=1000,gid=1000,mode=0700",
       },
-      Mounts: [{ Type: "volume", Source: opts.volume, Target: WORKSPACE }],
+      // Docker creates the named volume with these labels, saving a round trip.
+      Mounts: [{ Type: "volume", Source: opts.volume, Target: WORKSPACE, VolumeOptions: { Labels: opts.labels, NoCopy: false, DriverConfig: { Name: "local", Options: {} } } }],
       PidsLimit: profile.pids,
       Memory: memory,
       MemorySwap: memory, // no swap: a memory hog is killed, not slowed

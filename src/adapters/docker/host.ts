@@ -53,21 +53,33 @@ export class DockerHost {
     readonly docker: Docker,
   ) {}
 
+  /**
+   * A sandbox with the repository copied in. The slow parts overlap: the host lists the files
+   * while the container starts, and the copy runs while the shim comes up. The base commit (what
+   * diffs are taken against) is made right after, in the background; every sandbox operation
+   * waits for it, so nothing can touch the workspace first (`sandbox.ready()`).
+   */
   async acquire(o: AcquireOptions): Promise<DockerSandbox> {
     const owner = o.detached ? "detached" : selfOwner();
+    const files = o.repo ? listWorkspaceFiles(o.repo) : Promise.resolve([]);
+    files.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
     const claimed = o.profile.pool > 0 && !o.detached ? await this.claim(o.profileName, owner) : undefined;
     const parts = claimed ?? (await this.create(o.profileName, o.profile, owner, o.runId ?? "", false, o.detached === true));
-    if (o.profile.pool > 0) this.refill(o.profileName, o.profile);
     let executor: Executor | undefined;
     try {
-      executor = o.detached ? dockerExecutor(parts.container) : await this.connect(parts.container, parts.channel);
-      const baseCommit = await this.prepareWorkspace(parts.container, executor, o.repo);
-      const info: SandboxInfo = { ...parts.info, baseCommit, fromPool: claimed !== undefined };
-      return new DockerSandbox(info, this.docker, parts.container, parts.volume, parts.network, executor);
+      const [ex] = await Promise.all([o.detached ? dockerExecutor(parts.container) : this.connect(parts.container, parts.channel), this.copyIn(parts.container, o.repo, await files)]);
+      executor = ex;
+      const info: SandboxInfo = { ...parts.info, baseCommit: "", fromPool: claimed !== undefined };
+      const base = commitBase(executor).then((hash) => {
+        info.baseCommit = hash;
+      });
+      return new DockerSandbox(info, this.docker, parts.container, parts.volume, parts.network, executor, base);
     } catch (err) {
       executor?.close();
       await this.removeParts(parts).catch(() => {});
       throw err;
+    } finally {
+      if (o.profile.pool > 0) void this.refill(o.profileName, o.profile, true);
     }
   }
 
@@ -82,8 +94,10 @@ export class DockerHost {
   }
 
   /** Start pool members until `profile.pool` unclaimed ones exist. */
-  refill(profileName: string, profile: Profile): Promise<void> {
+  refill(profileName: string, profile: Profile, afterCurrentWork = false): Promise<void> {
     const job = (async () => {
+      // After an acquire, start only once it has returned, so the new member does not compete with it.
+      if (afterCurrentWork) await new Promise((r) => setImmediate(r));
       const have = (await this.poolMembers(profileName)).length;
       for (let i = have; i < profile.pool; i++) await this.create(profileName, profile, "pool", "", true, false);
     })().catch(() => {}); // a failed refill only means the next acquire is cold
@@ -193,8 +207,7 @@ export class DockerHost {
     const createdAt = Date.now();
     const expiresAt = createdAt + parseDuration(profile.ttl);
     const labels = labelsFor({ sandboxId: id, runId, owner, profile: profileName, expiresAt, pool });
-    const volume = volumeName(id);
-    await this.docker.createVolume({ Name: volume, Labels: labels });
+    const volume = volumeName(id); // created with its labels by createContainer (see container-spec)
     let network: string | undefined;
     let container: Docker.Container | undefined;
     let channel: Channel | undefined;
@@ -229,17 +242,10 @@ export class DockerHost {
     return dockerExecutor(container, () => channel.close());
   }
 
-  /** Copy the repository in and commit it as the base the diff is taken against. */
-  private async prepareWorkspace(container: Docker.Container, executor: Executor, repo: string | undefined): Promise<string> {
-    if (repo) {
-      const files = await listWorkspaceFiles(repo);
-      if (files.length > 50_000) throw new LanesError("usage", `${repo} has ${files.length} files; that is too many to copy into a sandbox`, { hint: "point --repo at a git repository (ignored files are not copied)" });
-      await container.putArchive(packWorkspace(repo, files) as unknown as NodeJS.ReadableStream, { path: WORKSPACE });
-    }
-    const script = "git init -q . && git add -A -f && git -c user.name=lanes -c user.email=lanes@localhost -c commit.gpgsign=false commit -q --no-verify --allow-empty -m 'lanes: base' && git rev-parse HEAD";
-    const r = await executor.exec({ command: script, cwd: WORKSPACE, timeoutMs: 120_000, maxOutputBytes: WHOLE });
-    if (r.exitCode !== 0) throw new LanesError("sandbox", `could not prepare the workspace: ${r.stderr.trim() || `exit ${r.exitCode}`}`, { hint: "the sandbox image needs git (see templates/sandbox/Dockerfile)" });
-    return r.stdout.trim();
+  private async copyIn(container: Docker.Container, repo: string | undefined, files: string[]): Promise<void> {
+    if (!repo || !files.length) return;
+    if (files.length > 50_000) throw new LanesError("usage", `${repo} has ${files.length} files; that is too many to copy into a sandbox`, { hint: "point --repo at a git repository (ignored files are not copied)" });
+    await container.putArchive(packWorkspace(repo, files) as unknown as NodeJS.ReadableStream, { path: WORKSPACE });
   }
 
   private async removeParts(p: { container?: Docker.Container | undefined; volume: string; network?: string | undefined }): Promise<void> {
@@ -266,4 +272,12 @@ export function volumeName(id: string): string {
 }
 export function networkName(id: string): string {
   return `lanes-net-${id}`;
+}
+
+/** Commit the copied workspace as the base that diffs are taken against. */
+async function commitBase(executor: Executor): Promise<string> {
+  const script = "git init -q . && git add -A -f && git -c user.name=lanes -c user.email=lanes@localhost -c commit.gpgsign=false commit -q --no-verify --allow-empty -m 'lanes: base' && git rev-parse HEAD";
+  const r = await executor.exec({ command: script, cwd: WORKSPACE, timeoutMs: 120_000, maxOutputBytes: WHOLE });
+  if (r.exitCode !== 0) throw new LanesError("sandbox", `could not prepare the workspace: ${r.stderr.trim() || `exit ${r.exitCode}`}`, { hint: "the sandbox image needs git (see templates/sandbox/Dockerfile)" });
+  return r.stdout.trim();
 }

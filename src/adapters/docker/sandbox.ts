@@ -26,13 +26,24 @@ export class DockerSandbox implements Sandbox {
     private readonly volume: string,
     private readonly network: string | undefined,
     private readonly executor: Executor,
-  ) {}
+    /** The base commit being made; every operation waits for it. */
+    private readonly base: Promise<void>,
+  ) {
+    base.catch(() => {}); // reported by the first operation that waits for it
+  }
 
-  exec(req: ExecRequest, signal?: AbortSignal): Promise<Observation> {
+  /** Resolves once the workspace is copied and committed as the base. */
+  ready(): Promise<void> {
+    return this.base;
+  }
+
+  async exec(req: ExecRequest, signal?: AbortSignal): Promise<Observation> {
+    await this.base;
     return this.executor.exec({ cwd: WORKSPACE, ...req }, signal);
   }
 
   async readFile(path: string): Promise<Buffer> {
+    await this.base;
     const abs = this.resolve(path);
     let archive: NodeJS.ReadableStream;
     try {
@@ -63,6 +74,7 @@ export class DockerSandbox implements Sandbox {
   }
 
   async writeFile(path: string, content: string | Buffer, mode = 0o644): Promise<void> {
+    await this.base;
     const rel = posix.relative(WORKSPACE, this.resolve(path));
     await this.container.putArchive(packOne(rel, Buffer.from(content), mode) as unknown as NodeJS.ReadableStream, { path: WORKSPACE });
   }

@@ -3,7 +3,7 @@
 # command (no Docker exec round trips), time limits are enforced here by killing the command's
 # process group, and when the lanes process holding stdin goes away, stdin ends and so does
 # the sandbox (the dead-man's switch).
-import json, os, signal, subprocess, sys, tempfile, threading, time
+import json, os, signal, subprocess, sys, threading, time
 
 lock = threading.Lock()
 procs = {}
@@ -38,11 +38,18 @@ def stop(p):
         except subprocess.TimeoutExpired:
             pass
 
+def scratch(name):
+    # An anonymous file in /tmp (unlinked at once), without importing tempfile: start-up matters.
+    path = "/tmp/.lanes-%d-%s-%s" % (os.getpid(), threading.get_ident(), name)
+    f = open(path, "w+b")
+    os.unlink(path)
+    return f
+
 def run(req):
     t0 = time.monotonic()
     env = dict(os.environ)
     env.update(req.get("env") or {})
-    with tempfile.TemporaryFile(dir="/tmp") as out, tempfile.TemporaryFile(dir="/tmp") as err:
+    with scratch("out") as out, scratch("err") as err:
         try:
             p = subprocess.Popen(["bash", "-c", req["cmd"]], cwd=req.get("cwd") or "/workspace", env=env,
                                  stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)

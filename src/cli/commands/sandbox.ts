@@ -32,6 +32,7 @@ export async function up(ctx: CommandContext<PlaceOpts>): Promise<void> {
   const host = await openHost(config, hostName);
   await ping(config, host);
   const sb = await host.acquire({ profileName, profile, repo: ctx.opts.workspace === false ? undefined : root, detached: true });
+  await sb.ready();
   await host.settle();
   const i = sb.info;
   ctx.out.result({ id: i.id, host: i.host, image: i.image, profile: i.profile, container: i.containerId, baseCommit: i.baseCommit, expiresAt: new Date(i.expiresAt).toISOString() }, (r) =>

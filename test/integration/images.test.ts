@@ -1,0 +1,44 @@
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { gitRepo, lanes, tempHome } from "../helpers/cli.js";
+import { requireImage } from "../helpers/docker.js";
+
+beforeAll(() => requireImage());
+
+describe("images without a registry", () => {
+  it("builds the sandbox image from the template on the offline base", async () => {
+    const { dir, env } = tempHome();
+    const repo = gitRepo(dir);
+    const tag = `lanes-sandbox:test-${process.pid}`;
+    try {
+      const r = await lanes(["images", "build", "--tag", tag, "--json"], { cwd: repo, env, timeoutMs: 180_000 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, image: tag, host: "local" });
+      const user = spawnSync("docker", ["run", "--rm", "--network", "none", tag, "id", "-u"], { encoding: "utf8" });
+      expect(user.stdout).toBe("1000\n");
+    } finally {
+      spawnSync("docker", ["rmi", "-f", tag]);
+    }
+  }, 200_000);
+
+  it("names the command that builds a missing image, with exit 5", async () => {
+    const { dir, env } = tempHome();
+    const repo = gitRepo(dir);
+    writeFileSync(join(repo, "lanes.yaml"), "sandbox:\n  profiles:\n    default: { image: 'lanes-missing:0' }\n");
+    const r = await lanes(["sandbox", "run", "--", "true"], { cwd: repo, env });
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain("image lanes-missing:0 is not on host local");
+    expect(r.stderr).toContain("lanes images build");
+  });
+
+  it("refuses to push an image the local engine does not have", async () => {
+    const { dir, env } = tempHome();
+    const repo = gitRepo(dir);
+    writeFileSync(join(repo, "lanes.yaml"), "hosts:\n  other: { url: 'unix:///var/run/docker.sock' }\n");
+    const r = await lanes(["images", "push", "lanes-missing:0", "--host", "other"], { cwd: repo, env });
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain("image lanes-missing:0 is not on the local engine");
+  });
+});
