@@ -19,6 +19,7 @@ const commands: Record<string, Loader> = {
   sandbox: () => import("./commands/sandbox.js"),
   hosts: () => import("./commands/hosts.js"),
   images: () => import("./commands/images.js"),
+  endpoints: () => import("./commands/endpoints.js"),
 };
 
 function lazy(module: keyof typeof commands, fn: string) {
@@ -157,6 +158,24 @@ export function buildProgram(version: string): Command {
     .description("stream an image from the local engine to a remote one (save → load)")
     .addHelpText("after", examples("lanes images push lanes-sandbox:latest --host gpu-box"))
     .action(lazy("images", "push"));
+
+  const endpoints = program.command("endpoints").description("model endpoints of every tier (llama.cpp, hosted OpenAI-compatible APIs)");
+  endpoints.command("ls").description("tier, endpoint, model, price (or unpriced) and context window").action(lazy("endpoints", "ls"));
+  endpoints
+    .command("check")
+    .argument("[name]", "endpoint id or tier (default: all)")
+    .option("--timeout <ms>", "time limit per endpoint", "5000")
+    .description("reachable, latency, model served, context window; llama.cpp health and slots. Exit 6 when one is down")
+    .addHelpText("after", examples("lanes endpoints check", "lanes endpoints check local --json"))
+    .action(lazy("endpoints", "check"));
+  endpoints
+    .command("replay")
+    .argument("<file>", "replay script (YAML or JSON; see the README)")
+    .option("--port <n>", "port (default: any free one)")
+    .option("--host <addr>", "address to listen on", "127.0.0.1")
+    .description("serve a replay script as an OpenAI-compatible endpoint; prints its URL")
+    .addHelpText("after", examples("lanes endpoints replay examples/fix-add.replay.yaml --port 8099"))
+    .action(lazy("endpoints", "replay"));
 
   return program;
 }

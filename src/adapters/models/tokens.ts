@@ -1,0 +1,69 @@
+/**
+ * Counting prompt tokens before anything is sent. OpenAI-family models: gpt-tokenizer with the
+ * model's encoding (special tokens counted as plain text, never an exception). llama.cpp: its
+ * own /tokenize (see llama.ts). Anything else: an estimate, labelled approximate.
+ */
+import type { Message, ToolSpec } from "../../core/models.js";
+
+export interface TokenCount {
+  tokens: number;
+  exact: boolean;
+  method: string;
+}
+
+type Encode = (text: string, opts?: { disallowedSpecial?: Set<string> }) => number[];
+const encoders = new Map<string, Promise<Encode>>();
+
+/** Which encoding an OpenAI-family model uses, or undefined for other models. */
+export function encodingFor(model: string): "o200k_base" | "cl100k_base" | undefined {
+  const m = model.toLowerCase().replace(/^openai\//, "");
+  if (/^(gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o1|o3|o4|chatgpt-4o|gpt-oss)/.test(m)) return "o200k_base";
+  if (/^(gpt-4|gpt-3\.5)/.test(m)) return "cl100k_base";
+  return undefined;
+}
+
+function encoder(name: "o200k_base" | "cl100k_base"): Promise<Encode> {
+  let e = encoders.get(name);
+  if (!e) {
+    e = (name === "o200k_base" ? import("gpt-tokenizer/encoding/o200k_base") : import("gpt-tokenizer/encoding/cl100k_base")).then((m) => m.encode as Encode);
+    encoders.set(name, e);
+  }
+  return e;
+}
+
+/** The text a chat request is made of, in the order the model sees it. */
+export function chatParts(messages: Message[], tools: ToolSpec[] = []): string[] {
+  const parts: string[] = [];
+  for (const m of messages) {
+    parts.push(m.role, m.content ?? "");
+    for (const c of m.toolCalls ?? []) parts.push(c.name, c.arguments);
+  }
+  if (tools.length) parts.push(JSON.stringify(tools.map((t) => ({ type: "function", function: t }))));
+  return parts;
+}
+
+/** OpenAI's chat framing: ~3 tokens per message plus 3 to prime the reply. */
+const PER_MESSAGE = 3;
+const REPLY_PRIMING = 3;
+
+export async function countChatTokens(model: string, messages: Message[], tools: ToolSpec[] = []): Promise<TokenCount> {
+  const enc = encodingFor(model);
+  if (!enc) return approximate(messages, tools);
+  const encode = await encoder(enc);
+  const plain = { disallowedSpecial: new Set<string>() }; // "<|endoftext|>" in a file is text
+  let tokens = REPLY_PRIMING + messages.length * PER_MESSAGE;
+  for (const part of chatParts(messages, tools)) tokens += encode(part, plain).length;
+  return { tokens, exact: true, method: `gpt-tokenizer ${enc}` };
+}
+
+export async function countText(model: string, text: string): Promise<TokenCount> {
+  const enc = encodingFor(model);
+  if (!enc) return { tokens: Math.ceil(text.length / 4), exact: false, method: "approximate (4 characters per token)" };
+  const encode = await encoder(enc);
+  return { tokens: encode(text, { disallowedSpecial: new Set() }).length, exact: true, method: `gpt-tokenizer ${enc}` };
+}
+
+export function approximate(messages: Message[], tools: ToolSpec[] = []): TokenCount {
+  const chars = chatParts(messages, tools).reduce((n, p) => n + p.length, 0);
+  return { tokens: Math.ceil(chars / 4) + REPLY_PRIMING + messages.length * PER_MESSAGE, exact: false, method: "approximate (4 characters per token)" };
+}

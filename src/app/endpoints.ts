@@ -1,0 +1,29 @@
+/** Endpoints from configuration: every tier's endpoints as callable clients, with their prices. */
+import type { Config } from "../adapters/config/schema.js";
+import { parseDuration } from "../core/sandbox.js";
+import { OpenAIEndpoint, type EndpointSpec } from "../adapters/models/openai-endpoint.js";
+import { contextWindowOf, resolvePrice, tierKind } from "../adapters/models/prices.js";
+
+export function endpointSpecs(config: Config): EndpointSpec[] {
+  return Object.entries(config.tiers).flatMap(([tier, t]) =>
+    t.endpoints.map((ep) => ({
+      id: ep.id,
+      tier,
+      tierKind: tierKind(config, tier),
+      baseURL: ep.baseURL,
+      model: ep.model,
+      apiKeyEnv: ep.apiKeyEnv,
+      price: resolvePrice(config, tier, ep),
+      contextWindow: contextWindowOf(ep),
+      maxOutputTokens: ep.maxOutputTokens,
+      timeoutMs: parseDuration(ep.timeout),
+      rpm: ep.rpm,
+      tpm: ep.tpm,
+      fallbacks: ep.fallbacks,
+    })),
+  );
+}
+
+export function buildEndpoints(config: Config, env: Record<string, string | undefined> = process.env): Map<string, OpenAIEndpoint> {
+  return new Map(endpointSpecs(config).map((s) => [s.id, new OpenAIEndpoint(s, env)]));
+}
