@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BIN, ROOT, gitRepo, lanes, tempHome } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
+import { closedPort } from "../helpers/endpoints.js";
 
 beforeAll(() => requireImage());
 
@@ -55,18 +56,19 @@ describe("lanes doctor against the real Docker engine", () => {
   });
 
   it("reports an endpoint that is down with its URL, and an unset key variable without its value", async () => {
+    const port = await closedPort();
     const yaml = [
       "tiers:",
       "  local:",
-      "    endpoints: [{ id: llama, baseURL: 'http://127.0.0.1:9/v1', model: m, price: { gpuHourUsd: 0 } }]",
+      `    endpoints: [{ id: llama, baseURL: 'http://127.0.0.1:${port}/v1', model: m, price: { gpuHourUsd: 0 } }]`,
       "  standard:",
-      "    endpoints: [{ id: hosted, baseURL: 'http://127.0.0.1:9/v1', model: m, apiKeyEnv: LANES_TEST_UNSET_KEY }]",
+      `    endpoints: [{ id: hosted, baseURL: 'http://127.0.0.1:${port}/v1', model: m, apiKeyEnv: LANES_TEST_UNSET_KEY }]`,
     ].join("\n");
     const { repo, env } = project(yaml);
     const r = await lanes(["doctor", "--json"], { cwd: repo, env });
     expect(r.code).toBe(6);
     const checks = JSON.parse(r.stdout).checks;
-    expect(checks.find((c: { name: string }) => c.name === "endpoint local/llama")).toMatchObject({ ok: false, detail: expect.stringContaining("http://127.0.0.1:9/v1/models unreachable"), hint: expect.stringContaining("llama-server") });
+    expect(checks.find((c: { name: string }) => c.name === "endpoint local/llama")).toMatchObject({ ok: false, detail: expect.stringContaining(`http://127.0.0.1:${port}/v1/models unreachable (ECONNREFUSED)`), hint: expect.stringContaining("llama-server") });
     expect(checks.find((c: { name: string }) => c.name === "endpoint standard/hosted")).toMatchObject({ ok: false, detail: "LANES_TEST_UNSET_KEY is not set" });
   });
 });
