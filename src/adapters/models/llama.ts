@@ -80,3 +80,10 @@ export async function metrics(baseURL: string, signal?: AbortSignal): Promise<Re
   }
   return out;
 }
+
+/** A `delay` reason when every slot of a local server is busy; undefined when one is free. */
+export async function slotsDelay(baseURL: string, signal?: AbortSignal): Promise<string | undefined> {
+  const s = await slots(baseURL, signal).catch(() => undefined);
+  if (!s || s.total === 0 || s.busy < s.total) return undefined;
+  return `all ${s.total} llama.cpp slot(s) at ${serverOrigin(baseURL)} are busy`;
+}
