@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# A real llama.cpp server and a tiny model for the local-tier tests (cached; ~5 min the first time).
+bash scripts/llama-server.sh >/dev/null
 # The second Docker engine (tcp + mutual TLS in a network namespace) for the remote-host tests.
 bash scripts/remote-docker.sh up >/dev/null
 trap 'bash scripts/remote-docker.sh down' EXIT
