@@ -77,7 +77,8 @@ export const laneSchema = z.strictObject({
   schedule: z
     .strictObject({
       window: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$/, "a window such as 22:00-06:00"),
-      timezone: z.string().default("UTC"),
+      // Only UTC for now: a window is "HH:MM-HH:MM" in UTC.
+      timezone: z.literal("UTC").default("UTC"),
     })
     .optional(),
   /** Command run in the sandbox after the agent finishes; its exit status decides success. */
