@@ -1,0 +1,271 @@
+/**
+ * The ledger: SQLite (WAL) in the data directory, safe across processes. Money moves in one
+ * direction only — reserve (a hold on every bucket a run touches, all or nothing) → charge
+ * (from held to used, never past the hold) → settle (release what was not charged) — each step
+ * one BEGIN IMMEDIATE transaction, so concurrent runs can never overspend a bucket. A hold whose
+ * process died is charged at its worst case when it expires, never released to zero.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { randomBytes } from "node:crypto";
+import Database from "better-sqlite3";
+import { LanesError } from "../../core/errors.js";
+import type { BucketSpec, BucketStatus, Unit } from "../../core/quota.js";
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE buckets (key TEXT PRIMARY KEY, unit TEXT NOT NULL, lim REAL NOT NULL, kind TEXT NOT NULL, resets_at TEXT NOT NULL,
+     used REAL NOT NULL DEFAULT 0, held REAL NOT NULL DEFAULT 0);
+   CREATE TABLE holds (id TEXT PRIMARY KEY, run_id TEXT NOT NULL, lane TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+     status TEXT NOT NULL, settled_at INTEGER, price_version TEXT);
+   CREATE TABLE hold_buckets (hold_id TEXT NOT NULL, bucket_key TEXT NOT NULL, unit TEXT NOT NULL, reserved REAL NOT NULL, charged REAL NOT NULL DEFAULT 0,
+     PRIMARY KEY (hold_id, bucket_key));
+   CREATE TABLE hold_caps (hold_id TEXT NOT NULL, unit TEXT NOT NULL, cap REAL NOT NULL, charged REAL NOT NULL DEFAULT 0, PRIMARY KEY (hold_id, unit));
+   CREATE TABLE charges (id INTEGER PRIMARY KEY AUTOINCREMENT, hold_id TEXT NOT NULL, at INTEGER NOT NULL, unit TEXT NOT NULL, amount REAL NOT NULL, note TEXT);
+   CREATE TABLE history (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, lane TEXT NOT NULL, template TEXT NOT NULL, tier TEXT NOT NULL,
+     steps INTEGER NOT NULL, completion_per_step REAL NOT NULL, observation_per_step REAL NOT NULL, seconds_per_step REAL NOT NULL, cost_usd REAL,
+     prompt_tps REAL, completion_tps REAL);
+   CREATE INDEX holds_open ON holds (status, lane);
+   CREATE INDEX history_key ON history (lane, template, id);`,
+];
+
+export type Amounts = Partial<Record<Unit, number>>;
+
+export interface Hold {
+  id: string;
+  runId: string;
+  lane: string;
+  expiresAt: number;
+  caps: Amounts;
+}
+
+export interface HoldState {
+  id: string;
+  status: "open" | "settled" | "expired";
+  caps: Amounts;
+  charged: Amounts;
+}
+
+export interface HistoryRow {
+  lane: string;
+  template: string;
+  tier: string;
+  steps: number;
+  completionPerStep: number;
+  observationPerStep: number;
+  secondsPerStep: number;
+  costUsd: number | null;
+  promptTps?: number | undefined;
+  completionTps?: number | undefined;
+}
+
+/** The run's hold cannot pay for this charge: nothing was charged. */
+export class HoldExhausted extends LanesError {
+  constructor(unit: string, asked: number, left: number) {
+    super("quota", `the run's hold has ${left.toFixed(6)} ${unit} left; ${asked.toFixed(6)} was asked`, { details: { unit, asked, left } });
+  }
+}
+
+export class Ledger {
+  private constructor(
+    private readonly db: Database.Database,
+    readonly path: string,
+  ) {}
+
+  static open(path: string): Ledger {
+    mkdirSync(dirname(path), { recursive: true });
+    let db: Database.Database;
+    try {
+      db = new Database(path, { timeout: 10_000 });
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      const version = db.pragma("user_version", { simple: true }) as number;
+      for (let v = version; v < MIGRATIONS.length; v++) {
+        db.transaction(() => {
+          db.exec(MIGRATIONS[v]!);
+          db.pragma(`user_version = ${v + 1}`);
+        }).immediate();
+      }
+    } catch (err) {
+      throw explain(err, path);
+    }
+    const ledger = new Ledger(db, path);
+    ledger.expire();
+    return ledger;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /**
+   * Reserve `caps` in every bucket (each bucket takes the amount of its unit). All or nothing:
+   * if any hard bucket would go over its limit, nothing is held and the error names it.
+   */
+  reserve(opts: { runId: string; lane: string; buckets: BucketSpec[]; caps: Amounts; ttlMs: number; priceVersion?: string }): Hold {
+    const id = `h_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
+    const now = Date.now();
+    const tx = this.db.transaction(() => {
+      this.expire(now);
+      for (const b of opts.buckets) this.upsertBucket(b);
+      for (const b of opts.buckets) {
+        const amount = opts.caps[b.unit] ?? 0;
+        if (amount <= 0) continue;
+        const row = this.db.prepare("SELECT used, held, lim, kind, resets_at FROM buckets WHERE key = ?").get(b.key) as { used: number; held: number; lim: number; kind: string; resets_at: string };
+        if (row.kind === "hard" && row.used + row.held + amount > row.lim + 1e-9) {
+          throw new LanesError("quota", `quota ${b.key} cannot hold this run: used ${fmt(row.used, b.unit)} + held ${fmt(row.held, b.unit)} + this run's cap ${fmt(amount, b.unit)} > limit ${fmt(row.lim, b.unit)}`, {
+            hint: `it resets ${row.resets_at}; lower the lane's cap, or raise the limit in lanes.yaml`,
+            details: { bucket: b.key, used: row.used, held: row.held, limit: row.lim, requested: amount, resetsAt: row.resets_at },
+          });
+        }
+      }
+      this.db.prepare("INSERT INTO holds (id, run_id, lane, created_at, expires_at, status, price_version) VALUES (?, ?, ?, ?, ?, 'open', ?)").run(id, opts.runId, opts.lane, now, now + opts.ttlMs, opts.priceVersion ?? null);
+      for (const [unit, cap] of Object.entries(opts.caps)) this.db.prepare("INSERT INTO hold_caps (hold_id, unit, cap) VALUES (?, ?, ?)").run(id, unit, cap);
+      for (const b of opts.buckets) {
+        const amount = opts.caps[b.unit] ?? 0;
+        if (amount <= 0) continue;
+        this.db.prepare("UPDATE buckets SET held = held + ? WHERE key = ?").run(amount, b.key);
+        this.db.prepare("INSERT INTO hold_buckets (hold_id, bucket_key, unit, reserved) VALUES (?, ?, ?, ?)").run(id, b.key, b.unit, amount);
+      }
+    });
+    this.run(() => tx.immediate());
+    return { id, runId: opts.runId, lane: opts.lane, expiresAt: now + opts.ttlMs, caps: opts.caps };
+  }
+
+  /** Charge `amount` of `unit` against the hold, before the spending happens. Refuses past the cap. */
+  charge(holdId: string, unit: Unit, amount: number, note = ""): void {
+    if (amount <= 0) return;
+    const tx = this.db.transaction(() => {
+      const hold = this.db.prepare("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
+      if (!hold) throw new LanesError("failed", `no hold ${holdId}`);
+      if (hold.status !== "open") throw new LanesError("quota", `hold ${holdId} is ${hold.status}; nothing more can be charged to it`);
+      const cap = this.db.prepare("SELECT cap, charged FROM hold_caps WHERE hold_id = ? AND unit = ?").get(holdId, unit) as { cap: number; charged: number } | undefined;
+      const left = cap ? cap.cap - cap.charged : 0;
+      if (amount > left + 1e-12) throw new HoldExhausted(unit, amount, left);
+      this.db.prepare("UPDATE hold_caps SET charged = charged + ? WHERE hold_id = ? AND unit = ?").run(amount, holdId, unit);
+      for (const hb of this.db.prepare("SELECT bucket_key FROM hold_buckets WHERE hold_id = ? AND unit = ?").all(holdId, unit) as { bucket_key: string }[]) {
+        this.db.prepare("UPDATE buckets SET used = used + ?, held = held - ? WHERE key = ?").run(amount, amount, hb.bucket_key);
+        this.db.prepare("UPDATE hold_buckets SET charged = charged + ? WHERE hold_id = ? AND bucket_key = ?").run(amount, holdId, hb.bucket_key);
+      }
+      this.db.prepare("INSERT INTO charges (hold_id, at, unit, amount, note) VALUES (?, ?, ?, ?, ?)").run(holdId, Date.now(), unit, amount, note);
+    });
+    this.run(() => tx.immediate());
+  }
+
+  /** Release what the hold did not charge. Idempotent: settling twice is settling once. */
+  settle(holdId: string): HoldState {
+    const tx = this.db.transaction(() => {
+      const hold = this.db.prepare("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
+      if (!hold) throw new LanesError("failed", `no hold ${holdId}`);
+      if (hold.status === "open") {
+        for (const hb of this.db.prepare("SELECT bucket_key, reserved, charged FROM hold_buckets WHERE hold_id = ?").all(holdId) as { bucket_key: string; reserved: number; charged: number }[]) {
+          this.db.prepare("UPDATE buckets SET held = held - ? WHERE key = ?").run(hb.reserved - hb.charged, hb.bucket_key);
+        }
+        this.db.prepare("UPDATE holds SET status = 'settled', settled_at = ? WHERE id = ?").run(Date.now(), holdId);
+      }
+    });
+    this.run(() => tx.immediate());
+    return this.hold(holdId);
+  }
+
+  /** Expired holds (their process died or hung) are charged what they reserved: the worst case. */
+  expire(now = Date.now()): number {
+    const expired = this.db.prepare("SELECT id FROM holds WHERE status = 'open' AND expires_at < ?").all(now) as { id: string }[];
+    if (!expired.length) return 0;
+    const tx = this.db.transaction(() => {
+      for (const { id } of this.db.prepare("SELECT id FROM holds WHERE status = 'open' AND expires_at < ?").all(now) as { id: string }[]) {
+        for (const c of this.db.prepare("SELECT unit, cap, charged FROM hold_caps WHERE hold_id = ?").all(id) as { unit: string; cap: number; charged: number }[]) {
+          if (c.cap - c.charged > 0) this.db.prepare("INSERT INTO charges (hold_id, at, unit, amount, note) VALUES (?, ?, ?, ?, 'expired: charged at worst case')").run(id, now, c.unit, c.cap - c.charged);
+        }
+        this.db.prepare("UPDATE hold_caps SET charged = cap WHERE hold_id = ?").run(id);
+        for (const hb of this.db.prepare("SELECT bucket_key, reserved, charged FROM hold_buckets WHERE hold_id = ?").all(id) as { bucket_key: string; reserved: number; charged: number }[]) {
+          const rest = hb.reserved - hb.charged;
+          this.db.prepare("UPDATE buckets SET used = used + ?, held = held - ? WHERE key = ?").run(rest, rest, hb.bucket_key);
+        }
+        this.db.prepare("UPDATE hold_buckets SET charged = reserved WHERE hold_id = ?").run(id);
+        this.db.prepare("UPDATE holds SET status = 'expired', settled_at = ? WHERE id = ?").run(now, id);
+      }
+    });
+    this.run(() => tx.immediate());
+    return expired.length;
+  }
+
+  hold(holdId: string): HoldState {
+    const h = this.db.prepare("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: HoldState["status"] } | undefined;
+    if (!h) throw new LanesError("failed", `no hold ${holdId}`);
+    const caps: Amounts = {};
+    const charged: Amounts = {};
+    for (const c of this.db.prepare("SELECT unit, cap, charged FROM hold_caps WHERE hold_id = ?").all(holdId) as { unit: Unit; cap: number; charged: number }[]) {
+      caps[c.unit] = c.cap;
+      charged[c.unit] = c.charged;
+    }
+    return { id: holdId, status: h.status, caps, charged };
+  }
+
+  /** Current state of the given buckets (defined from config: limits updated, missing ones at zero). */
+  status(buckets: BucketSpec[]): BucketStatus[] {
+    return buckets.map((b) => {
+      const row = this.db.prepare("SELECT used, held FROM buckets WHERE key = ?").get(b.key) as { used: number; held: number } | undefined;
+      return { key: b.key, unit: b.unit, used: row?.used ?? 0, held: row?.held ?? 0, limit: b.limit, kind: b.kind, resetsAt: b.resetsAt };
+    });
+  }
+
+  /** Open holds of a lane: its runs in flight, for the concurrency rule. */
+  running(lane: string): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM holds WHERE status = 'open' AND lane = ? AND expires_at >= ?").get(lane, Date.now()) as { n: number }).n;
+  }
+
+  /** Sum of all charge rows (for reconciliation). */
+  totalCharged(unit: Unit = "usd"): number {
+    return (this.db.prepare("SELECT COALESCE(SUM(amount), 0) AS s FROM charges WHERE unit = ?").get(unit) as { s: number }).s;
+  }
+
+  addHistory(row: HistoryRow): void {
+    this.db
+      .prepare("INSERT INTO history (at, lane, template, tier, steps, completion_per_step, observation_per_step, seconds_per_step, cost_usd, prompt_tps, completion_tps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .run(Date.now(), row.lane, row.template, row.tier, row.steps, row.completionPerStep, row.observationPerStep, row.secondsPerStep, row.costUsd, row.promptTps ?? null, row.completionTps ?? null);
+  }
+
+  /** The last `limit` runs of this lane and task template, newest first. */
+  history(lane: string, template: string, limit = 50): HistoryRow[] {
+    return (this.db.prepare("SELECT * FROM history WHERE lane = ? AND template = ? ORDER BY id DESC LIMIT ?").all(lane, template, limit) as Record<string, number | string | null>[]).map((r) => ({
+      lane: String(r.lane),
+      template: String(r.template),
+      tier: String(r.tier),
+      steps: Number(r.steps),
+      completionPerStep: Number(r.completion_per_step),
+      observationPerStep: Number(r.observation_per_step),
+      secondsPerStep: Number(r.seconds_per_step),
+      costUsd: r.cost_usd === null ? null : Number(r.cost_usd),
+      promptTps: r.prompt_tps === null ? undefined : Number(r.prompt_tps),
+      completionTps: r.completion_tps === null ? undefined : Number(r.completion_tps),
+    }));
+  }
+
+  private upsertBucket(b: BucketSpec): void {
+    this.db
+      .prepare("INSERT INTO buckets (key, unit, lim, kind, resets_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET lim = excluded.lim, kind = excluded.kind, resets_at = excluded.resets_at")
+      .run(b.key, b.unit, b.limit, b.kind, b.resetsAt);
+  }
+
+  private run<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof LanesError) throw err;
+      throw explain(err, this.path);
+    }
+  }
+}
+
+function fmt(n: number, unit: Unit): string {
+  return unit === "usd" ? `$${n.toFixed(2)}` : `${Math.round(n)} ${unit}`;
+}
+
+function explain(err: unknown, path: string): LanesError {
+  const code = (err as { code?: string }).code ?? "";
+  if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT")
+    return new LanesError("usage", `the ledger at ${path} is not a readable SQLite database (${code})`, { hint: "it was left untouched; move it aside (it holds your records) and lanes starts a new one", cause: err });
+  if (code === "SQLITE_BUSY" || code === "SQLITE_LOCKED")
+    return new LanesError("usage", `the ledger at ${path} stayed locked by another process for 10 s`, { hint: "wait for the other lanes process, or check for a stuck one", cause: err });
+  return new LanesError("usage", `the ledger at ${path} failed: ${(err as Error).message}`, { cause: err });
+}

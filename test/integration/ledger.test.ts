@@ -1,0 +1,106 @@
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { Ledger } from "../../src/adapters/store/ledger.js";
+import type { BucketSpec } from "../../src/core/quota.js";
+import { ROOT, tempHome } from "../helpers/cli.js";
+
+const bucket = (o: Partial<BucketSpec> = {}): BucketSpec => ({ key: "team:t:month:2026-11", scope: "team", id: "t", period: "month", unit: "usd", limit: 10, kind: "hard", resetsAt: "2026-12-01T00:00:00.000Z", ...o });
+const fresh = () => Ledger.open(join(tempHome().dir, "ledger.db"));
+
+describe("ledger reservations", () => {
+  it("8 processes x 50 concurrent reservations never exceed the bucket's limit, and charges reconcile", async () => {
+    const path = join(tempHome().dir, "ledger.db");
+    Ledger.open(path).close();
+    const worker = join(ROOT, "test/helpers/ledger-worker.mjs");
+    const runs = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        new Promise<{ reserved: number; denied: number; charged: number }>((resolve, reject) => {
+          const p = spawn(process.execPath, [worker, path, "50", "0.5", "10"], { stdio: ["ignore", "pipe", "pipe"] });
+          let out = "";
+          let err = "";
+          p.stdout.on("data", (d) => (out += d));
+          p.stderr.on("data", (d) => (err += d));
+          p.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(err))));
+        }),
+      ),
+    );
+    const reserved = runs.reduce((n, r) => n + r.reserved, 0);
+    const charged = runs.reduce((n, r) => n + r.charged, 0);
+    expect(runs.reduce((n, r) => n + r.reserved + r.denied, 0)).toBe(400);
+    expect(reserved).toBe(20); // exactly what $10 pays at $0.50 each: never one more
+    const ledger = Ledger.open(path);
+    const [s] = ledger.status([bucket({ key: "team:race:month:2026-11" })]);
+    expect(s!.used).toBeCloseTo(10, 9);
+    expect(s!.held).toBeCloseTo(0, 9);
+    expect(ledger.totalCharged()).toBeCloseTo(charged, 9);
+  }, 60_000);
+
+  it("denies a reservation that would cross a hard limit, naming the bucket, and holds nothing", () => {
+    const l = fresh();
+    l.reserve({ runId: "a", lane: "x", buckets: [bucket()], caps: { usd: 8 }, ttlMs: 60_000 });
+    expect(() => l.reserve({ runId: "b", lane: "x", buckets: [bucket(), bucket({ key: "user:u:day:2026-11-22", limit: 100 })], caps: { usd: 3 }, ttlMs: 60_000 })).toThrow(/quota team:t:month:2026-11 cannot hold this run: used \$0\.00 \+ held \$8\.00 \+ this run's cap \$3\.00 > limit \$10\.00/);
+    expect(l.status([bucket({ key: "user:u:day:2026-11-22", limit: 100 })])[0]!.held).toBe(0); // all or nothing
+  });
+
+  it("lets a soft bucket hold past its limit (policy asks instead)", () => {
+    const l = fresh();
+    l.reserve({ runId: "a", lane: "x", buckets: [bucket({ kind: "soft" })], caps: { usd: 12 }, ttlMs: 60_000 });
+    expect(l.status([bucket()])[0]!.held).toBe(12);
+  });
+
+  it("refuses a charge past the hold and charges nothing", () => {
+    const l = fresh();
+    const h = l.reserve({ runId: "a", lane: "x", buckets: [bucket()], caps: { usd: 1 }, ttlMs: 60_000 });
+    l.charge(h.id, "usd", 0.75);
+    expect(() => l.charge(h.id, "usd", 0.5)).toThrow(/hold has 0\.250000 usd left/);
+    expect(l.hold(h.id).charged.usd).toBeCloseTo(0.75, 12);
+  });
+
+  it("settles to what was charged, and settling twice is settling once", () => {
+    const l = fresh();
+    const h = l.reserve({ runId: "a", lane: "x", buckets: [bucket()], caps: { usd: 2 }, ttlMs: 60_000 });
+    l.charge(h.id, "usd", 0.5);
+    const first = l.settle(h.id);
+    const second = l.settle(h.id);
+    expect(second).toEqual(first);
+    expect(first.status).toBe("settled");
+    expect(l.status([bucket()])[0]).toMatchObject({ used: 0.5, held: 0 });
+    expect(() => l.charge(h.id, "usd", 0.1)).toThrow(/settled/);
+  });
+
+  it("charges an expired hold at its worst case, never releasing it to zero", () => {
+    const l = fresh();
+    const h = l.reserve({ runId: "a", lane: "x", buckets: [bucket()], caps: { usd: 2 }, ttlMs: 1 });
+    l.charge(h.id, "usd", 0.5);
+    expect(l.expire(Date.now() + 10)).toBe(1);
+    expect(l.hold(h.id)).toMatchObject({ status: "expired", charged: { usd: 2 } });
+    expect(l.status([bucket()])[0]).toMatchObject({ used: 2, held: 0 });
+    expect(l.settle(h.id).status).toBe("expired");
+  });
+
+  it("counts a lane's open holds as its runs in flight", () => {
+    const l = fresh();
+    const a = l.reserve({ runId: "a", lane: "async", buckets: [bucket()], caps: { usd: 1 }, ttlMs: 60_000 });
+    l.reserve({ runId: "b", lane: "async", buckets: [bucket()], caps: { usd: 1 }, ttlMs: 60_000 });
+    expect(l.running("async")).toBe(2);
+    l.settle(a.id);
+    expect(l.running("async")).toBe(1);
+    expect(l.running("eval")).toBe(0);
+  });
+
+  it("keeps history of actuals per lane and task template", () => {
+    const l = fresh();
+    for (let i = 1; i <= 4; i++) l.addHistory({ lane: "async", template: "fix", tier: "local", steps: i, completionPerStep: 100 * i, observationPerStep: 50, secondsPerStep: 2, costUsd: 0.01 * i });
+    l.addHistory({ lane: "eval", template: "fix", tier: "local", steps: 99, completionPerStep: 1, observationPerStep: 1, secondsPerStep: 1, costUsd: 0 });
+    const h = l.history("async", "fix");
+    expect(h.map((r) => r.steps)).toEqual([4, 3, 2, 1]);
+  });
+
+  it("says clearly when the file is not a database, and leaves it alone", () => {
+    const path = join(tempHome().dir, "ledger.db");
+    writeFileSync(path, "this is not sqlite, it is someone's notes ".repeat(200));
+    expect(() => Ledger.open(path)).toThrow(/ledger at .* is not a readable SQLite database/);
+  });
+});
