@@ -20,6 +20,10 @@ const commands: Record<string, Loader> = {
   hosts: () => import("./commands/hosts.js"),
   images: () => import("./commands/images.js"),
   endpoints: () => import("./commands/endpoints.js"),
+  plan: () => import("./commands/plan.js"),
+  approve: () => import("./commands/approve.js"),
+  quota: () => import("./commands/quota.js"),
+  audit: () => import("./commands/audit.js"),
 };
 
 function lazy(module: keyof typeof commands, fn: string) {
@@ -88,6 +92,25 @@ export function buildProgram(version: string): Command {
     .addOption(new Option("--timeout <ms>", "time limit per check").default("5000"))
     .addHelpText("after", examples("lanes doctor", "lanes doctor --json"))
     .action(lazy("doctor", "doctor"));
+
+  program
+    .command("plan")
+    .argument("<task>", "the task: text, or @file")
+    .option("--out <file>", "save the plan (approve it with `lanes approve FILE`, run it with `lanes run --plan FILE`)")
+    .option("--check", "exit with the verdict: 0 allow, 3 ask or policy deny, 4 quota deny or delay (a CI pre-check)")
+    .description("show the lane, tier, cost class (p50–p90, cap), quota impact and the policy decision — spends and reserves nothing")
+    .addHelpText("after", examples('lanes plan "fix the failing test"', "lanes plan @task.md --lane premium --json", 'lanes plan "bump deps" --out plan.json --check'))
+    .action(lazy("plan", "plan"));
+  program
+    .command("approve")
+    .argument("<plan>", "a plan file from `lanes plan --out`")
+    .description("approve a saved plan (in a terminal; without one, --yes) — records who, signs with LANES_APPROVAL_KEY when set")
+    .addHelpText("after", examples("lanes approve plan.json", "LANES_APPROVAL_KEY=… lanes approve plan.json --yes"))
+    .action(lazy("approve", "approve"));
+  program.command("quota").description("every quota bucket: used, held, limit, level, when it resets").action(lazy("quota", "quota"));
+  const audit = program.command("audit").description("the decision trail (append-only, hash-chained)");
+  audit.command("ls").option("--since <when>", "30m, 12h, 7d or a date").description("list records").action(lazy("audit", "ls"));
+  audit.command("verify").description("check the hash chain; exit 1 naming the first broken record").action(lazy("audit", "verify"));
 
   const sandbox = program.command("sandbox").description("hardened Docker sandboxes by hand (the agent runs in the same ones)");
   const placement = (c: Command) =>

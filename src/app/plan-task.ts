@@ -1,0 +1,149 @@
+/**
+ * `lanes plan`: everything decided before anything runs — lane, tier, endpoint, exact prompt
+ * tokens, projected cost (p50–p90) and class, the hold to reserve, each quota bucket's impact,
+ * and the policy decision with its reasons. It spends nothing and reserves nothing; it reads the
+ * ledger and the repository, and asks a local llama.cpp server for exact counts and free slots.
+ */
+import { createHash } from "node:crypto";
+import { execa } from "execa";
+import type { Config } from "../adapters/config/schema.js";
+import { LanesError } from "../core/errors.js";
+import { firstMessages, TOOLS } from "../core/agent-prompt.js";
+import { COST_CLASS_LABEL, type CostClass } from "../core/cost.js";
+import { DEFAULT_PROFILE, estimate, percentiles, type History } from "../core/estimate.js";
+import { decide, scheduleState, type Decision, type QuotaImpact } from "../core/policy.js";
+import { levelOf, type QuotaLevel } from "../core/quota.js";
+import { parseDuration } from "../core/sandbox.js";
+import { canonical } from "../adapters/store/audit.js";
+import type { Ledger } from "../adapters/store/ledger.js";
+import { priceTable } from "../adapters/models/prices.js";
+import { listWorkspaceFiles } from "../adapters/docker/workspace.js";
+import { buildEndpoints } from "./endpoints.js";
+import { bucketsFor } from "./buckets.js";
+import type { Identity } from "./identity.js";
+
+export const PLAN_VERSION = 1;
+
+export interface Plan {
+  version: number;
+  createdAt: string;
+  task: { text: string; template: string };
+  repo: { root: string; head: string | null };
+  lane: string;
+  tier: string;
+  endpoint: { id: string; model: string; baseURL: string };
+  tokens: { prompt: number; exact: boolean; method: string };
+  cost: { p50Usd: number | null; p90Usd: number | null; capUsd: number; class: CostClass | "unpriced"; label: string; assumptions: string[] };
+  quota: { bucket: string; unit: string; used: number; held: number; projected: number; cap: number; limit: number; kind: string; level: QuotaLevel; resetsAt: string }[];
+  decision: Decision;
+  identity: Identity;
+  inputs: { policyHash: string; priceVersion: string };
+  planHash: string;
+  approval?: { by: string; at: string; how: "interactive" | "yes"; signature?: string };
+}
+
+export interface PlanRequest {
+  config: Config;
+  root: string;
+  task: string;
+  template?: string | undefined;
+  lane: string;
+  tier?: string | undefined;
+  who: Identity;
+  ledger: Ledger;
+  now?: Date;
+}
+
+export async function planTask(r: PlanRequest): Promise<Plan> {
+  const { config } = r;
+  const now = r.now ?? new Date();
+  const lane = config.lanes[r.lane];
+  if (!lane) throw new LanesError("usage", `unknown lane "${r.lane}" (lanes: ${Object.keys(config.lanes).join(", ")})`);
+  const tierName = r.tier ?? lane.tiers[0]!;
+  const tier = config.tiers[tierName];
+  if (!tier) throw new LanesError("usage", `unknown tier "${tierName}" (tiers: ${Object.keys(config.tiers).join(", ")})`);
+  const endpoints = buildEndpoints(config);
+  const ep = [...endpoints.values()].find((e) => e.spec.tier === tierName);
+  if (!ep) throw new LanesError("usage", `tier ${tierName} has no endpoints`, { hint: `add one under tiers.${tierName}.endpoints in lanes.yaml (see \`lanes init\`), or pick another tier with --tier` });
+
+  const [files, head] = await Promise.all([listWorkspaceFiles(r.root).catch(() => []), gitHead(r.root)]);
+  const messages = firstMessages(r.task, files);
+  const tokens = await ep.countTokens({ messages, tools: TOOLS });
+  const template = r.template ?? "adhoc";
+  const price = ep.spec.price.kind === "priced" ? ep.spec.price.price : undefined;
+  const local = ep.spec.tierKind === "local";
+  const est = estimate({ promptTokens: tokens.tokens, promptExact: tokens.exact, price, capUsd: lane.budget.capUsd, maxSteps: lane.limits.steps, history: historyOf(r.ledger, r.lane, template), defaults: DEFAULT_PROFILE, bounds: config.costClasses, local });
+
+  const wallSeconds = parseDuration(lane.limits.wallTime) / 1000;
+  const caps = { usd: lane.budget.capUsd, sandbox_seconds: wallSeconds, gpu_seconds: local ? wallSeconds : 0 };
+  const projected = { usd: est.p90Usd ?? lane.budget.capUsd, sandbox_seconds: est.p90.sandboxSeconds, gpu_seconds: est.p90.gpuSeconds };
+  const specs = bucketsFor(config, r.who, now, r.lane);
+  const quota: QuotaImpact[] = r.ledger.status(specs).map((s) => ({ ...s, projected: projected[s.unit], cap: caps[s.unit] }));
+
+  let endpointBusy: string | undefined;
+  if (local) {
+    const { slotsDelay } = await import("../adapters/models/llama.js");
+    endpointBusy = await slotsDelay(ep.spec.baseURL, AbortSignal.timeout(2000)).catch(() => undefined);
+  }
+  const decision = decide({
+    lane: { name: r.lane, tiers: lane.tiers, approval: lane.approval, allowHosted: lane.allowHosted, concurrency: lane.concurrency },
+    tier: { name: tierName, kind: ep.spec.tierKind },
+    cost: { class: est.class, p90Usd: est.p90Usd, capUsd: est.capUsd },
+    quota,
+    rules: config.rules.quota,
+    running: r.ledger.running(r.lane),
+    schedule: lane.schedule ? scheduleState(lane.schedule.window, now) : undefined,
+    endpointBusy,
+  });
+
+  const body: Omit<Plan, "planHash"> = {
+    version: PLAN_VERSION,
+    createdAt: now.toISOString(),
+    task: { text: r.task, template },
+    repo: { root: r.root, head },
+    lane: r.lane,
+    tier: tierName,
+    endpoint: { id: ep.id, model: ep.spec.model, baseURL: ep.spec.baseURL },
+    tokens: { prompt: tokens.tokens, exact: tokens.exact, method: tokens.method },
+    cost: { p50Usd: est.p50Usd, p90Usd: est.p90Usd, capUsd: est.capUsd, class: est.class, label: est.class === "unpriced" ? "unpriced" : COST_CLASS_LABEL[est.class], assumptions: est.assumptions },
+    quota: quota.map((q) => ({ bucket: q.key, unit: q.unit, used: q.used, held: q.held, projected: q.projected, cap: q.cap, limit: q.limit, kind: q.kind, level: levelOf(q.used, q.held, q.limit, config.rules.quota), resetsAt: q.resetsAt })),
+    decision,
+    identity: r.who,
+    inputs: { policyHash: policyHash(config), priceVersion: priceTable().version },
+  };
+  return { ...body, planHash: planHashOf(body) };
+}
+
+function historyOf(ledger: Ledger, lane: string, template: string): History | undefined {
+  const rows = ledger.history(lane, template);
+  if (!rows.length) return undefined;
+  const pick = (f: (r: (typeof rows)[number]) => number) => percentiles(rows.map(f));
+  const steps = pick((r) => r.steps);
+  const comp = pick((r) => r.completionPerStep);
+  const obs = pick((r) => r.observationPerStep);
+  const secs = pick((r) => r.secondsPerStep);
+  const tps = rows.map((r) => r.completionTps).filter((x): x is number => x !== undefined);
+  const ptps = rows.map((r) => r.promptTps).filter((x): x is number => x !== undefined);
+  return {
+    runs: rows.length,
+    p50: { steps: steps.p50, completionPerStep: comp.p50, observationPerStep: obs.p50, secondsPerStep: secs.p50 },
+    p90: { steps: steps.p90, completionPerStep: comp.p90, observationPerStep: obs.p90, secondsPerStep: secs.p90 },
+    ...(tps.length ? { completionTokensPerSecond: percentiles(tps).p50 } : {}),
+    ...(ptps.length ? { promptTokensPerSecond: percentiles(ptps).p50 } : {}),
+  };
+}
+
+export async function gitHead(root: string): Promise<string | null> {
+  const r = await execa("git", ["rev-parse", "HEAD"], { cwd: root, reject: false });
+  return r.exitCode === 0 ? r.stdout.trim() : null;
+}
+
+/** A digest of the effective policy (every layer merged): any change makes saved plans stale. */
+export function policyHash(config: Config): string {
+  return createHash("sha256").update(canonical(config)).digest("hex").slice(0, 16);
+}
+
+export function planHashOf(body: Omit<Plan, "planHash" | "approval">): string {
+  const { approval: _a, planHash: _p, ...rest } = body as Plan;
+  return createHash("sha256").update(canonical(rest)).digest("hex");
+}

@@ -1,0 +1,14 @@
+/** The ledger and the audit trail in the data directory (LANES_HOME). */
+import { join } from "node:path";
+import { dataDir } from "../adapters/config/paths.js";
+import { AuditLog, currentActor } from "../adapters/store/audit.js";
+import type { Ledger } from "../adapters/store/ledger.js";
+
+export async function openLedger(): Promise<Ledger> {
+  const { Ledger } = await import("../adapters/store/ledger.js");
+  return Ledger.open(join(dataDir(), "ledger.db"));
+}
+
+export function openAudit(user?: string): AuditLog {
+  return new AuditLog(join(dataDir(), "audit.jsonl"), currentActor(process.env, user));
+}

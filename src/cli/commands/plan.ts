@@ -1,0 +1,45 @@
+/** `lanes plan TASK`: the plan, the cost class, the quota impact and the decision — nothing spent. */
+import { readFileSync, writeFileSync } from "node:fs";
+import { LanesError } from "../../core/errors.js";
+import { exitCodeFor } from "../../core/policy.js";
+import { identityOf } from "../../app/identity.js";
+import { planTask, type Plan } from "../../app/plan-task.js";
+import { openAudit, openLedger } from "../../app/records.js";
+import { planText } from "../../report/plan-text.js";
+import type { CommandContext } from "../context.js";
+import { loadFor } from "../load-config.js";
+
+export function taskText(arg: string | undefined): string {
+  if (!arg) throw new LanesError("usage", "no task given", { hint: 'lanes plan "fix the failing test" (or @task.md)' });
+  if (arg.startsWith("@")) {
+    try {
+      return readFileSync(arg.slice(1), "utf8").trim();
+    } catch (err) {
+      throw new LanesError("usage", `cannot read task file ${arg.slice(1)}: ${(err as Error).message}`);
+    }
+  }
+  return arg;
+}
+
+export async function makePlan(ctx: CommandContext<unknown>, task: string, tier?: string): Promise<Plan> {
+  const { config, root } = loadFor(ctx);
+  const ledger = await openLedger();
+  try {
+    const who = await identityOf(config, root);
+    return await planTask({ config, root, task, lane: ctx.mode.lane ?? config.defaults.lane, tier: tier ?? ctx.mode.tier ?? config.defaults.tier, who, ledger });
+  } finally {
+    ledger.close();
+  }
+}
+
+export async function plan(ctx: CommandContext<{ out?: string; check?: boolean }>): Promise<number> {
+  const p = await makePlan(ctx, taskText(ctx.args[0]));
+  openAudit(p.identity.user).append({ action: "plan", decision: p.decision, inputs: { lane: p.lane, tier: p.tier, endpoint: p.endpoint.id, estimate: p.cost, quota: p.quota, policyHash: p.inputs.policyHash, priceVersion: p.inputs.priceVersion, planHash: p.planHash } });
+  if (ctx.opts.out) writeFileSync(ctx.opts.out, `${JSON.stringify(p, null, 2)}\n`);
+  if (ctx.mode.kind === "interactive") {
+    const { renderPlan } = await import("../../ui/render-plan.js");
+    await renderPlan(p);
+  } else ctx.out.result(p, (x) => planText(x, ctx.out.style));
+  if (ctx.opts.out) ctx.out.info(`plan written to ${ctx.opts.out}; approve it with: lanes approve ${ctx.opts.out}`);
+  return ctx.opts.check ? exitCodeFor(p.decision) : 0;
+}
