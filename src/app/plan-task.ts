@@ -138,9 +138,13 @@ export async function gitHead(root: string): Promise<string | null> {
   return r.exitCode === 0 ? r.stdout.trim() : null;
 }
 
-/** A digest of the effective policy (every layer merged): any change makes saved plans stale. */
+/**
+ * A digest of the effective policy (every layer merged): any change makes saved plans stale.
+ * `defaults` (which lane and tier --lane/--tier picked) is left out: the plan records those.
+ */
 export function policyHash(config: Config): string {
-  return createHash("sha256").update(canonical(config)).digest("hex").slice(0, 16);
+  const { defaults: _d, ...policy } = config;
+  return createHash("sha256").update(canonical(policy)).digest("hex").slice(0, 16);
 }
 
 export function planHashOf(body: Omit<Plan, "planHash" | "approval">): string {

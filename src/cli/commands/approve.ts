@@ -16,8 +16,6 @@ export async function approve(ctx: CommandContext): Promise<number> {
   const { config, root } = loadFor(ctx);
   const ledger = await openLedger();
   try {
-    const stale = await staleness(plan, { config, root, ledger, key: process.env.LANES_APPROVAL_KEY, ignoreSignature: true });
-    if (stale.length) throw new LanesError("approval", `plan ${file} is stale: ${stale.join("; ")}`, { hint: `make a new one: lanes plan … --out ${file}`, details: { stale } });
     const approver = (await identityOf(config, root)).user;
     const audit = openAudit(approver);
     const lane = config.lanes[plan.lane]!;
@@ -28,6 +26,9 @@ export async function approve(ctx: CommandContext): Promise<number> {
       const code = exitCodeFor(plan.decision);
       throw new LanesError(code === 4 ? "quota" : "approval", `plan ${file} is denied by policy; no approval (and no --yes) can pass a deny`, { details: { reasons: plan.decision.reasons } });
     }
+
+    const stale = await staleness(plan, { config, root, ledger, key: process.env.LANES_APPROVAL_KEY, ignoreSignature: true });
+    if (stale.length) throw new LanesError("approval", `plan ${file} is stale: ${stale.join("; ")}`, { hint: `make a new one: lanes plan … --out ${file}`, details: { stale } });
 
     let how: "interactive" | "yes";
     if (ctx.mode.kind === "interactive") {

@@ -1,0 +1,140 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { gitRepo, lanes, tempHome } from "../helpers/cli.js";
+
+const TIERS = `tiers:
+  standard:
+    endpoints: [{ id: hosted, baseURL: "http://127.0.0.1:1/v1", model: gpt-4.1-mini }]
+  premium:
+    endpoints: [{ id: top, baseURL: "http://127.0.0.1:1/v1", model: gpt-5 }]
+  local:
+    endpoints: [{ id: llama, baseURL: "http://127.0.0.1:1/v1", model: tiny, price: { gpuHourUsd: 0 } }]
+`;
+
+function project(extra = "") {
+  const home = tempHome();
+  const repo = gitRepo(home.dir, "repo", { "src/add.js": "export const add = (a, b) => a - b;\n" });
+  writeFileSync(join(repo, "lanes.yaml"), TIERS + extra);
+  return { ...home, repo, env: { ...home.env, LANES_USER: "ana" } };
+}
+
+describe("lanes plan", () => {
+  it("prints the documented JSON shape, spends nothing and reserves nothing", async () => {
+    const { repo, env } = project("budgets:\n  - { scope: team, period: month, limit: 200 }\n");
+    const r = await lanes(["plan", "fix the failing test", "--json", "--lane", "eval"], { cwd: repo, env });
+    expect(r.code, r.stderr).toBe(0);
+    const p = JSON.parse(r.stdout);
+    expect(p).toMatchObject({
+      lane: "eval",
+      tier: "standard",
+      endpoint: { id: "hosted", model: "gpt-4.1-mini" },
+      tokens: { prompt: expect.any(Number), exact: true },
+      cost: { p50Usd: expect.any(Number), p90Usd: expect.any(Number), capUsd: 2, class: expect.stringMatching(/^C[0-4]$/), assumptions: expect.any(Array) },
+      quota: [{ bucket: expect.stringMatching(/^team:default:month:\d{4}-\d{2}$/), unit: "usd", used: 0, held: 0, projected: expect.any(Number), limit: 200, level: "ok", resetsAt: expect.any(String) }],
+      decision: { verdict: "allow", reasons: [{ rule: "approval.auto", level: "advisory", message: expect.any(String) }] },
+      planHash: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    expect(p.cost.p50Usd).toBeLessThan(p.cost.p90Usd);
+    const q = await lanes(["quota", "--json"], { cwd: repo, env });
+    expect(JSON.parse(q.stdout).buckets[0]).toMatchObject({ used: 0, held: 0 });
+  });
+
+  it.each([
+    ["allow", "", ["--lane", "eval"], 0],
+    ["ask (lane always asks)", "", ["--lane", "premium"], 3],
+    ["policy deny (hosted tier in a local-only lane)", "", ["--lane", "regulated", "--tier", "standard"], 3],
+    ["quota deny (cap over a hard limit)", "budgets:\n  - { scope: team, period: month, limit: 1 }\n", ["--lane", "eval"], 4],
+    ["delay (schedule window closed)", `lanes:\n  eval: { schedule: { window: "${closedWindow()}" } }\n`, ["--lane", "eval"], 4],
+  ])("--check exits with the verdict: %s", async (_, extra, args, code) => {
+    const { repo, env } = project(extra as string);
+    const r = await lanes(["plan", "fix it", "--check", "--json", ...(args as string[])], { cwd: repo, env });
+    expect(r.code, r.stderr).toBe(code);
+  });
+
+  it("without --check, exits 0 and shows the decision in plain text", async () => {
+    const { repo, env } = project();
+    const r = await lanes(["plan", "fix it", "--lane", "premium"], { cwd: repo, env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("decision ASK");
+    expect(r.stdout).toContain("approval.always (soft)");
+  });
+
+  it("says when a tier has no endpoints (exit 2)", async () => {
+    const home = tempHome();
+    const repo = gitRepo(home.dir);
+    const r = await lanes(["plan", "x"], { cwd: repo, env: home.env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("tier local has no endpoints");
+  });
+});
+
+describe("lanes approve", () => {
+  it("with no terminal and no --yes exits 3 in under 2 s with stdin closed, and says how to approve", async () => {
+    const { repo, env, dir } = project();
+    const file = join(dir, "plan.json");
+    await lanes(["plan", "fix it", "--lane", "eval", "--out", file], { cwd: repo, env });
+    const r = await lanes(["approve", file], { cwd: repo, env });
+    expect(r.code).toBe(3);
+    expect(r.ms).toBeLessThan(2000);
+    expect(r.stderr).toContain("pass --yes");
+    expect(JSON.parse(readFileSync(file, "utf8")).approval).toBeUndefined();
+  });
+
+  it("--yes never passes a deny", async () => {
+    const { repo, env, dir } = project("budgets:\n  - { scope: team, period: month, limit: 1 }\n");
+    const file = join(dir, "plan.json");
+    await lanes(["plan", "fix it", "--lane", "eval", "--out", file], { cwd: repo, env });
+    const r = await lanes(["approve", file, "--yes"], { cwd: repo, env });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain("no approval (and no --yes) can pass a deny");
+    expect(JSON.parse(readFileSync(file, "utf8")).approval).toBeUndefined();
+  });
+
+  it("--yes is not enough for a lane that needs a person in a terminal", async () => {
+    const { repo, env, dir } = project();
+    const file = join(dir, "plan.json");
+    await lanes(["plan", "fix it", "--lane", "premium", "--out", file], { cwd: repo, env });
+    const r = await lanes(["approve", file, "--yes"], { cwd: repo, env });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("requires a person to approve in a terminal");
+  });
+
+  it("records the approver, signs with LANES_APPROVAL_KEY, and audits it", async () => {
+    const { repo, env, dir } = project();
+    const file = join(dir, "plan.json");
+    await lanes(["plan", "fix it", "--lane", "eval", "--out", file], { cwd: repo, env });
+    const r = await lanes(["approve", file, "--yes"], { cwd: repo, env: { ...env, LANES_APPROVAL_KEY: "k1" } });
+    expect(r.code, r.stderr).toBe(0);
+    const p = JSON.parse(readFileSync(file, "utf8"));
+    expect(p.approval).toMatchObject({ by: "ana", how: "yes", signature: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const log = JSON.parse((await lanes(["audit", "ls", "--json"], { cwd: repo, env })).stdout);
+    expect(log.map((x: { action: string }) => x.action)).toEqual(["plan", "approve"]);
+    expect(log[1].outcome).toEqual({ by: "ana", how: "yes" });
+  });
+});
+
+describe("lanes audit", () => {
+  it("verify passes, then fails after one byte of one record changes, naming it", async () => {
+    const { repo, env } = project();
+    for (let i = 0; i < 3; i++) await lanes(["plan", `task ${i}`, "--lane", "eval"], { cwd: repo, env });
+    expect((await lanes(["audit", "verify"], { cwd: repo, env })).code).toBe(0);
+    const file = join(env.LANES_HOME!, "audit.jsonl");
+    const lines = readFileSync(file, "utf8").split("\n");
+    const second = JSON.parse(lines[1]!);
+    expect(lines[1]).toContain('"lane":"eval"');
+    lines[1] = lines[1]!.replace('"lane":"eval"', '"lane":"evaL"'); // one byte
+    writeFileSync(file, lines.join("\n"));
+    const r = await lanes(["audit", "verify", "--json"], { cwd: repo, env });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, line: 2, id: second.id, reason: expect.stringContaining("was changed") });
+  });
+});
+
+function closedWindow(): string {
+  const h = (new Date().getUTCHours() + 2) % 24;
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${pad(h)}:00-${pad((h + 1) % 24)}:00`;
+}
+void spawnSync;
