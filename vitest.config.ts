@@ -9,5 +9,7 @@ export default defineConfig({
     restoreMocks: true,
     // The machine has 2 cores and tests start real containers: keep parallelism modest.
     maxWorkers: 2,
+    // ink's colours are part of what the UI tests assert (yellow from 80%, red from 95%).
+    env: { FORCE_COLOR: "1" },
   },
 });

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# tmux drives the real-terminal approval test.
+command -v tmux >/dev/null 2>&1 || { [ "$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null; }
 # A real llama.cpp server and a tiny model for the local-tier tests (cached; ~5 min the first time).
 bash scripts/llama-server.sh >/dev/null
 # The second Docker engine (tcp + mutual TLS in a network namespace) for the remote-host tests.

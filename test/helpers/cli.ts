@@ -25,6 +25,7 @@ export function tempHome(prefix = "lanes-test-"): Sandbox {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const env: NodeJS.ProcessEnv = { ...process.env, LANES_CONFIG_DIR: join(dir, "config"), LANES_HOME: join(dir, "home"), NO_COLOR: "1" };
   for (const k of Object.keys(env)) if (k.startsWith("LANES_") && !["LANES_CONFIG_DIR", "LANES_HOME"].includes(k)) delete env[k];
+  delete env.FORCE_COLOR;
   return { dir, env };
 }
 
@@ -46,7 +47,8 @@ export function gitRepo(parent: string, name = "repo", files: Record<string, str
 export function lanes(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    const { FORCE_COLOR: _colour, ...plainEnv } = process.env;
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: opts.env ?? plainEnv, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));

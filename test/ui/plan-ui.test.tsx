@@ -1,0 +1,75 @@
+import { stripVTControlCharacters } from "node:util";
+import { render } from "ink-testing-library";
+import { describe, expect, it, vi } from "vitest";
+import type { Plan } from "../../src/app/plan-task.js";
+import { ApprovalPrompt } from "../../src/ui/ApprovalPrompt.js";
+import { PlanPanel } from "../../src/ui/PlanPanel.js";
+import { QuotaBar } from "../../src/ui/QuotaBar.js";
+
+const quota = (used: number): Plan["quota"][number] => ({ bucket: "team:core:month:2026-11", unit: "usd", used, held: 0, projected: 1, cap: 2, limit: 100, kind: "hard", level: "ok", resetsAt: new Date(Date.now() + 3 * 86_400_000).toISOString() });
+const plan: Plan = {
+  version: 1,
+  createdAt: "2026-11-22T00:00:00.000Z",
+  task: { text: "fix", template: "adhoc" },
+  repo: { root: "/r", head: null },
+  lane: "async",
+  tier: "standard",
+  endpoint: { id: "hosted", model: "gpt-4.1-mini", baseURL: "http://x/v1" },
+  tokens: { prompt: 1234, exact: true, method: "gpt-tokenizer o200k_base" },
+  cost: { p50Usd: 0.012, p90Usd: 0.074, capUsd: 0.5, class: "C1", label: "$", assumptions: [] },
+  quota: [quota(50)],
+  decision: { verdict: "ask", reasons: [{ rule: "approval.always", level: "soft", message: "lane async requires a human approval for every run" }] },
+  identity: { user: "ana", team: "core", project: "r" },
+  inputs: { policyHash: "p", priceVersion: "v" },
+  planHash: "h",
+};
+
+// ink renders colours as ANSI codes: 33 yellow, 31 red, 32 green.
+const colourOf = (frame: string) => (frame.includes("\u001b[31m") ? "red" : frame.includes("\u001b[33m") ? "yellow" : frame.includes("\u001b[32m") ? "green" : "none");
+
+describe("QuotaBar", () => {
+  it.each([
+    [50, "green", "50%"],
+    [85, "yellow", "85%"],
+    [97, "red", "97%"],
+  ])("at %s%% is %s", (used, colour, pct) => {
+    const { lastFrame } = render(<QuotaBar q={quota(used)} />);
+    const frame = lastFrame()!;
+    expect(colourOf(frame.slice(frame.indexOf("2026-11") + 7))).toBe(colour);
+    expect(frame).toContain(pct);
+    expect(frame).toContain("resets in 3d");
+  });
+});
+
+describe("PlanPanel", () => {
+  it("shows lane, tier, endpoint, the class badge with its range and cap, quota and reasons", () => {
+    const frame = stripVTControlCharacters(render(<PlanPanel plan={plan} />).lastFrame()!);
+    for (const s of ["lane async", "tier standard", "endpoint hosted", " C1 $ ", "$0.012 – $0.074", "cap $0.500", "1,234 tokens (exact)", "team:core:month:2026-11", "ASK", "approval.always"]) expect(frame).toContain(s);
+  });
+});
+
+describe("ApprovalPrompt", () => {
+  it("answers only an explicit key: Enter does nothing, y approves, n denies, t switches", async () => {
+    const onAnswer = vi.fn();
+    const { stdin } = render(<ApprovalPrompt canApprove canSwitch onAnswer={onAnswer} />);
+    const press = async (k: string) => {
+      stdin.write(k);
+      await new Promise((r) => setTimeout(r, 20));
+    };
+    await press("\r");
+    await press(" ");
+    expect(onAnswer).not.toHaveBeenCalled();
+    await press("t");
+    await press("n");
+    await press("y");
+    expect(onAnswer.mock.calls.map((c) => c[0])).toEqual(["switch", "deny", "approve"]);
+  });
+  it("cannot approve a denied plan", async () => {
+    const onAnswer = vi.fn();
+    const { stdin, lastFrame } = render(<ApprovalPrompt canApprove={false} canSwitch={false} onAnswer={onAnswer} />);
+    expect(lastFrame()).toContain("cannot be approved");
+    stdin.write("y");
+    await new Promise((r) => setTimeout(r, 20));
+    expect(onAnswer).not.toHaveBeenCalled();
+  });
+});
