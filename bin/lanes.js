@@ -9,5 +9,7 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   process.stdout.write(`${JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version}\n`);
 } else {
   nodeModule.enableCompileCache?.();
+  // Commands that count tokens start loading the encoding on the other core right away.
+  if (args.some((a) => a === "plan" || a === "run" || a === "batch")) (await import("../dist/adapters/models/tokens.js")).prefetchEncoding("o200k_base");
   await import("../dist/cli/main.js");
 }

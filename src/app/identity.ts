@@ -1,7 +1,7 @@
 /** Who a run is charged to: user, team and project, from config and the environment. */
 import { basename } from "node:path";
 import { userInfo } from "node:os";
-import { execa } from "execa";
+import { git } from "../adapters/git.js";
 import type { Config } from "../adapters/config/schema.js";
 
 export interface Identity {
@@ -13,8 +13,8 @@ export interface Identity {
 export async function identityOf(config: Config, root: string): Promise<Identity> {
   let user = config.identity.user;
   if (!user) {
-    const email = await execa("git", ["config", "user.email"], { cwd: root, reject: false });
-    user = email.exitCode === 0 && email.stdout.trim() ? email.stdout.trim() : safeUser();
+    const email = await git(["config", "user.email"], root);
+    user = email.code === 0 && email.stdout.trim() ? email.stdout.trim() : safeUser();
   }
   return { user, team: config.identity.team ?? "default", project: config.identity.project ?? basename(root) };
 }

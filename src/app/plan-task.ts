@@ -5,7 +5,6 @@
  * ledger and the repository, and asks a local llama.cpp server for exact counts and free slots.
  */
 import { createHash } from "node:crypto";
-import { execa } from "execa";
 import type { Config } from "../adapters/config/schema.js";
 import { LanesError } from "../core/errors.js";
 import { firstMessages, TOOLS } from "../core/agent-prompt.js";
@@ -18,6 +17,7 @@ import { canonical } from "../adapters/store/audit.js";
 import type { Ledger } from "../adapters/store/ledger.js";
 import { priceTable } from "../adapters/models/prices.js";
 import { listWorkspaceFiles } from "../adapters/docker/workspace.js";
+import { git } from "../adapters/git.js";
 import { buildEndpoints } from "./endpoints.js";
 import { bucketsFor } from "./buckets.js";
 import type { Identity } from "./identity.js";
@@ -134,8 +134,8 @@ function historyOf(ledger: Ledger, lane: string, template: string): History | un
 }
 
 export async function gitHead(root: string): Promise<string | null> {
-  const r = await execa("git", ["rev-parse", "HEAD"], { cwd: root, reject: false });
-  return r.exitCode === 0 ? r.stdout.trim() : null;
+  const r = await git(["rev-parse", "HEAD"], root);
+  return r.code === 0 ? r.stdout.trim() : null;
 }
 
 /**

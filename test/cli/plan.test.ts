@@ -17,7 +17,7 @@ function project(extra = "") {
   const home = tempHome();
   const repo = gitRepo(home.dir, "repo", { "src/add.js": "export const add = (a, b) => a - b;\n" });
   writeFileSync(join(repo, "lanes.yaml"), TIERS + extra);
-  return { ...home, repo, env: { ...home.env, LANES_USER: "ana" } };
+  return { ...home, repo, env: { ...home.env, LANES_USER: "ana" } as NodeJS.ProcessEnv };
 }
 
 describe("lanes plan", () => {

@@ -34,7 +34,7 @@ describe("the approval prompt in a real terminal (tmux)", () => {
     const repo = gitRepo(dir);
     writeFileSync(join(repo, "lanes.yaml"), YAML);
     const file = join(dir, "plan.json");
-    const env2 = { ...env, LANES_USER: "ana" };
+    const env2: NodeJS.ProcessEnv = { ...env, LANES_USER: "ana" };
     expect((await lanes(["plan", "fix it", "--lane", "review", "--out", file], { cwd: repo, env: env2 })).code).toBe(0);
 
     const session = `lanes-${process.pid}`;

@@ -10,9 +10,8 @@ const bucket = (o: Partial<BucketSpec> = {}): BucketSpec => ({ key: "team:t:mont
 const fresh = () => Ledger.open(join(tempHome().dir, "ledger.db"));
 
 describe("ledger reservations", () => {
-  it("8 processes x 50 concurrent reservations never exceed the bucket's limit, and charges reconcile", async () => {
-    const path = join(tempHome().dir, "ledger.db");
-    Ledger.open(path).close();
+  it("8 processes x 50 concurrent reservations (on a ledger they create together) never exceed the bucket's limit, and charges reconcile", async () => {
+    const path = join(tempHome().dir, "ledger.db"); // new: the 8 processes also race to create it
     const worker = join(ROOT, "test/helpers/ledger-worker.mjs");
     const runs = await Promise.all(
       Array.from({ length: 8 }, () =>

@@ -7,18 +7,16 @@ import { createReadStream } from "node:fs";
 import { lstat, readdir, readlink } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { execa } from "execa";
+import { git } from "../git.js";
 import tar from "tar-stream";
 
 const UID = 1000;
 const GID = 1000;
 
 export async function listWorkspaceFiles(repo: string): Promise<string[]> {
-  const inGit = await execa("git", ["rev-parse", "--is-inside-work-tree"], { cwd: repo, reject: false });
-  if (inGit.exitCode === 0 && inGit.stdout.trim() === "true") {
-    const r = await execa("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: repo });
-    return [...new Set(r.stdout.split("\0").filter(Boolean))];
-  }
+  // One git call: outside a work tree it fails, and the directory is walked instead.
+  const r = await git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], repo);
+  if (r.code === 0) return [...new Set(r.stdout.split("\0").filter(Boolean))];
   const out: string[] = [];
   const walk = async (rel: string) => {
     for (const entry of await readdir(join(repo, rel), { withFileTypes: true })) {

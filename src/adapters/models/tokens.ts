@@ -22,6 +22,55 @@ export function encodingFor(model: string): "o200k_base" | "cl100k_base" | undef
   return undefined;
 }
 
+type Counter = (parts: string[]) => Promise<number>;
+const workers = new Map<string, Promise<Counter | undefined>>();
+
+/**
+ * Start loading an encoding in a worker thread now, so a later count does not wait for it on
+ * the main thread. Harmless if never used (the worker does not keep the process alive).
+ */
+export function prefetchEncoding(name: "o200k_base" | "cl100k_base"): void {
+  if (workers.has(name) || encoders.has(name)) return;
+  workers.set(
+    name,
+    (async () => {
+      try {
+        const { Worker } = await import("node:worker_threads");
+        const url = new URL("./token-worker.js", import.meta.url);
+        const { existsSync } = await import("node:fs");
+        const { fileURLToPath } = await import("node:url");
+        if (!existsSync(fileURLToPath(url))) return undefined; // running from TypeScript sources
+        const w = new Worker(url, { workerData: { encoding: name } });
+        const pending = new Map<number, (n: number) => void>();
+        let next = 1;
+        const ready = new Promise<void>((resolve, reject) => {
+          w.once("error", reject);
+          w.on("message", (m: { ready?: boolean; id?: number; tokens?: number }) => {
+            if (m.ready) resolve();
+            else if (m.id !== undefined) pending.get(m.id)?.(m.tokens!);
+          });
+        });
+        await ready;
+        // Idle, it must not keep lanes running; while a count is in flight it must.
+        w.unref();
+        return (parts: string[]) =>
+          new Promise<number>((resolve) => {
+            const id = next++;
+            pending.set(id, (n) => {
+              pending.delete(id);
+              if (!pending.size) w.unref();
+              resolve(n);
+            });
+            w.ref();
+            w.postMessage({ id, parts });
+          });
+      } catch {
+        return undefined;
+      }
+    })(),
+  );
+}
+
 function encoder(name: "o200k_base" | "cl100k_base"): Promise<Encode> {
   let e = encoders.get(name);
   if (!e) {
@@ -49,9 +98,12 @@ const REPLY_PRIMING = 3;
 export async function countChatTokens(model: string, messages: Message[], tools: ToolSpec[] = []): Promise<TokenCount> {
   const enc = encodingFor(model);
   if (!enc) return approximate(messages, tools);
+  const framing = REPLY_PRIMING + messages.length * PER_MESSAGE;
+  const worker = await workers.get(enc);
+  if (worker) return { tokens: framing + (await worker(chatParts(messages, tools))), exact: true, method: `gpt-tokenizer ${enc}` };
   const encode = await encoder(enc);
   const plain = { disallowedSpecial: new Set<string>() }; // "<|endoftext|>" in a file is text
-  let tokens = REPLY_PRIMING + messages.length * PER_MESSAGE;
+  let tokens = framing;
   for (const part of chatParts(messages, tools)) tokens += encode(part, plain).length;
   return { tokens, exact: true, method: `gpt-tokenizer ${enc}` };
 }

@@ -66,10 +66,19 @@ export class HoldExhausted extends LanesError {
 }
 
 export class Ledger {
+  /** Prepared statements, compiled once per SQL text (preparing costs more than running). */
+  private readonly statements = new Map<string, Database.Statement>();
+
   private constructor(
     private readonly db: Database.Database,
     readonly path: string,
   ) {}
+
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) this.statements.set(text, (st = this.db.prepare(text)));
+    return st;
+  }
 
   static open(path: string): Ledger {
     mkdirSync(dirname(path), { recursive: true });
@@ -78,12 +87,17 @@ export class Ledger {
       db = new Database(path, { timeout: 10_000 });
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
-      const version = db.pragma("user_version", { simple: true }) as number;
-      for (let v = version; v < MIGRATIONS.length; v++) {
-        db.transaction(() => {
-          db.exec(MIGRATIONS[v]!);
-          db.pragma(`user_version = ${v + 1}`);
-        }).immediate();
+      // Versioned migrations, each step re-checking the version under the write lock: several
+      // processes opening a new ledger at once must not run the same migration twice.
+      const step = db.transaction(() => {
+        const v = db.pragma("user_version", { simple: true }) as number;
+        if (v >= MIGRATIONS.length) return false;
+        db.exec(MIGRATIONS[v]!);
+        db.pragma(`user_version = ${v + 1}`);
+        return true;
+      });
+      while (step.immediate()) {
+        /* next migration */
       }
     } catch (err) {
       throw explain(err, path);
@@ -110,7 +124,7 @@ export class Ledger {
       for (const b of opts.buckets) {
         const amount = opts.caps[b.unit] ?? 0;
         if (amount <= 0) continue;
-        const row = this.db.prepare("SELECT used, held, lim, kind, resets_at FROM buckets WHERE key = ?").get(b.key) as { used: number; held: number; lim: number; kind: string; resets_at: string };
+        const row = this.sql("SELECT used, held, lim, kind, resets_at FROM buckets WHERE key = ?").get(b.key) as { used: number; held: number; lim: number; kind: string; resets_at: string };
         if (row.kind === "hard" && row.used + row.held + amount > row.lim + 1e-9) {
           throw new LanesError("quota", `quota ${b.key} cannot hold this run: used ${fmt(row.used, b.unit)} + held ${fmt(row.held, b.unit)} + this run's cap ${fmt(amount, b.unit)} > limit ${fmt(row.lim, b.unit)}`, {
             hint: `it resets ${row.resets_at}; lower the lane's cap, or raise the limit in lanes.yaml`,
@@ -118,13 +132,13 @@ export class Ledger {
           });
         }
       }
-      this.db.prepare("INSERT INTO holds (id, run_id, lane, created_at, expires_at, status, price_version) VALUES (?, ?, ?, ?, ?, 'open', ?)").run(id, opts.runId, opts.lane, now, now + opts.ttlMs, opts.priceVersion ?? null);
-      for (const [unit, cap] of Object.entries(opts.caps)) this.db.prepare("INSERT INTO hold_caps (hold_id, unit, cap) VALUES (?, ?, ?)").run(id, unit, cap);
+      this.sql("INSERT INTO holds (id, run_id, lane, created_at, expires_at, status, price_version) VALUES (?, ?, ?, ?, ?, 'open', ?)").run(id, opts.runId, opts.lane, now, now + opts.ttlMs, opts.priceVersion ?? null);
+      for (const [unit, cap] of Object.entries(opts.caps)) this.sql("INSERT INTO hold_caps (hold_id, unit, cap) VALUES (?, ?, ?)").run(id, unit, cap);
       for (const b of opts.buckets) {
         const amount = opts.caps[b.unit] ?? 0;
         if (amount <= 0) continue;
-        this.db.prepare("UPDATE buckets SET held = held + ? WHERE key = ?").run(amount, b.key);
-        this.db.prepare("INSERT INTO hold_buckets (hold_id, bucket_key, unit, reserved) VALUES (?, ?, ?, ?)").run(id, b.key, b.unit, amount);
+        this.sql("UPDATE buckets SET held = held + ? WHERE key = ?").run(amount, b.key);
+        this.sql("INSERT INTO hold_buckets (hold_id, bucket_key, unit, reserved) VALUES (?, ?, ?, ?)").run(id, b.key, b.unit, amount);
       }
     });
     this.run(() => tx.immediate());
@@ -135,18 +149,18 @@ export class Ledger {
   charge(holdId: string, unit: Unit, amount: number, note = ""): void {
     if (amount <= 0) return;
     const tx = this.db.transaction(() => {
-      const hold = this.db.prepare("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
+      const hold = this.sql("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
       if (!hold) throw new LanesError("failed", `no hold ${holdId}`);
       if (hold.status !== "open") throw new LanesError("quota", `hold ${holdId} is ${hold.status}; nothing more can be charged to it`);
-      const cap = this.db.prepare("SELECT cap, charged FROM hold_caps WHERE hold_id = ? AND unit = ?").get(holdId, unit) as { cap: number; charged: number } | undefined;
+      const cap = this.sql("SELECT cap, charged FROM hold_caps WHERE hold_id = ? AND unit = ?").get(holdId, unit) as { cap: number; charged: number } | undefined;
       const left = cap ? cap.cap - cap.charged : 0;
       if (amount > left + 1e-12) throw new HoldExhausted(unit, amount, left);
-      this.db.prepare("UPDATE hold_caps SET charged = charged + ? WHERE hold_id = ? AND unit = ?").run(amount, holdId, unit);
-      for (const hb of this.db.prepare("SELECT bucket_key FROM hold_buckets WHERE hold_id = ? AND unit = ?").all(holdId, unit) as { bucket_key: string }[]) {
-        this.db.prepare("UPDATE buckets SET used = used + ?, held = held - ? WHERE key = ?").run(amount, amount, hb.bucket_key);
-        this.db.prepare("UPDATE hold_buckets SET charged = charged + ? WHERE hold_id = ? AND bucket_key = ?").run(amount, holdId, hb.bucket_key);
+      this.sql("UPDATE hold_caps SET charged = charged + ? WHERE hold_id = ? AND unit = ?").run(amount, holdId, unit);
+      for (const hb of this.sql("SELECT bucket_key FROM hold_buckets WHERE hold_id = ? AND unit = ?").all(holdId, unit) as { bucket_key: string }[]) {
+        this.sql("UPDATE buckets SET used = used + ?, held = held - ? WHERE key = ?").run(amount, amount, hb.bucket_key);
+        this.sql("UPDATE hold_buckets SET charged = charged + ? WHERE hold_id = ? AND bucket_key = ?").run(amount, holdId, hb.bucket_key);
       }
-      this.db.prepare("INSERT INTO charges (hold_id, at, unit, amount, note) VALUES (?, ?, ?, ?, ?)").run(holdId, Date.now(), unit, amount, note);
+      this.sql("INSERT INTO charges (hold_id, at, unit, amount, note) VALUES (?, ?, ?, ?, ?)").run(holdId, Date.now(), unit, amount, note);
     });
     this.run(() => tx.immediate());
   }
@@ -154,13 +168,13 @@ export class Ledger {
   /** Release what the hold did not charge. Idempotent: settling twice is settling once. */
   settle(holdId: string): HoldState {
     const tx = this.db.transaction(() => {
-      const hold = this.db.prepare("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
+      const hold = this.sql("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
       if (!hold) throw new LanesError("failed", `no hold ${holdId}`);
       if (hold.status === "open") {
-        for (const hb of this.db.prepare("SELECT bucket_key, reserved, charged FROM hold_buckets WHERE hold_id = ?").all(holdId) as { bucket_key: string; reserved: number; charged: number }[]) {
-          this.db.prepare("UPDATE buckets SET held = held - ? WHERE key = ?").run(hb.reserved - hb.charged, hb.bucket_key);
+        for (const hb of this.sql("SELECT bucket_key, reserved, charged FROM hold_buckets WHERE hold_id = ?").all(holdId) as { bucket_key: string; reserved: number; charged: number }[]) {
+          this.sql("UPDATE buckets SET held = held - ? WHERE key = ?").run(hb.reserved - hb.charged, hb.bucket_key);
         }
-        this.db.prepare("UPDATE holds SET status = 'settled', settled_at = ? WHERE id = ?").run(Date.now(), holdId);
+        this.sql("UPDATE holds SET status = 'settled', settled_at = ? WHERE id = ?").run(Date.now(), holdId);
       }
     });
     this.run(() => tx.immediate());
@@ -169,20 +183,20 @@ export class Ledger {
 
   /** Expired holds (their process died or hung) are charged what they reserved: the worst case. */
   expire(now = Date.now()): number {
-    const expired = this.db.prepare("SELECT id FROM holds WHERE status = 'open' AND expires_at < ?").all(now) as { id: string }[];
+    const expired = this.sql("SELECT id FROM holds WHERE status = 'open' AND expires_at < ?").all(now) as { id: string }[];
     if (!expired.length) return 0;
     const tx = this.db.transaction(() => {
-      for (const { id } of this.db.prepare("SELECT id FROM holds WHERE status = 'open' AND expires_at < ?").all(now) as { id: string }[]) {
-        for (const c of this.db.prepare("SELECT unit, cap, charged FROM hold_caps WHERE hold_id = ?").all(id) as { unit: string; cap: number; charged: number }[]) {
-          if (c.cap - c.charged > 0) this.db.prepare("INSERT INTO charges (hold_id, at, unit, amount, note) VALUES (?, ?, ?, ?, 'expired: charged at worst case')").run(id, now, c.unit, c.cap - c.charged);
+      for (const { id } of this.sql("SELECT id FROM holds WHERE status = 'open' AND expires_at < ?").all(now) as { id: string }[]) {
+        for (const c of this.sql("SELECT unit, cap, charged FROM hold_caps WHERE hold_id = ?").all(id) as { unit: string; cap: number; charged: number }[]) {
+          if (c.cap - c.charged > 0) this.sql("INSERT INTO charges (hold_id, at, unit, amount, note) VALUES (?, ?, ?, ?, 'expired: charged at worst case')").run(id, now, c.unit, c.cap - c.charged);
         }
-        this.db.prepare("UPDATE hold_caps SET charged = cap WHERE hold_id = ?").run(id);
-        for (const hb of this.db.prepare("SELECT bucket_key, reserved, charged FROM hold_buckets WHERE hold_id = ?").all(id) as { bucket_key: string; reserved: number; charged: number }[]) {
+        this.sql("UPDATE hold_caps SET charged = cap WHERE hold_id = ?").run(id);
+        for (const hb of this.sql("SELECT bucket_key, reserved, charged FROM hold_buckets WHERE hold_id = ?").all(id) as { bucket_key: string; reserved: number; charged: number }[]) {
           const rest = hb.reserved - hb.charged;
-          this.db.prepare("UPDATE buckets SET used = used + ?, held = held - ? WHERE key = ?").run(rest, rest, hb.bucket_key);
+          this.sql("UPDATE buckets SET used = used + ?, held = held - ? WHERE key = ?").run(rest, rest, hb.bucket_key);
         }
-        this.db.prepare("UPDATE hold_buckets SET charged = reserved WHERE hold_id = ?").run(id);
-        this.db.prepare("UPDATE holds SET status = 'expired', settled_at = ? WHERE id = ?").run(now, id);
+        this.sql("UPDATE hold_buckets SET charged = reserved WHERE hold_id = ?").run(id);
+        this.sql("UPDATE holds SET status = 'expired', settled_at = ? WHERE id = ?").run(now, id);
       }
     });
     this.run(() => tx.immediate());
@@ -190,11 +204,11 @@ export class Ledger {
   }
 
   hold(holdId: string): HoldState {
-    const h = this.db.prepare("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: HoldState["status"] } | undefined;
+    const h = this.sql("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: HoldState["status"] } | undefined;
     if (!h) throw new LanesError("failed", `no hold ${holdId}`);
     const caps: Amounts = {};
     const charged: Amounts = {};
-    for (const c of this.db.prepare("SELECT unit, cap, charged FROM hold_caps WHERE hold_id = ?").all(holdId) as { unit: Unit; cap: number; charged: number }[]) {
+    for (const c of this.sql("SELECT unit, cap, charged FROM hold_caps WHERE hold_id = ?").all(holdId) as { unit: Unit; cap: number; charged: number }[]) {
       caps[c.unit] = c.cap;
       charged[c.unit] = c.charged;
     }
@@ -204,19 +218,19 @@ export class Ledger {
   /** Current state of the given buckets (defined from config: limits updated, missing ones at zero). */
   status(buckets: BucketSpec[]): BucketStatus[] {
     return buckets.map((b) => {
-      const row = this.db.prepare("SELECT used, held FROM buckets WHERE key = ?").get(b.key) as { used: number; held: number } | undefined;
+      const row = this.sql("SELECT used, held FROM buckets WHERE key = ?").get(b.key) as { used: number; held: number } | undefined;
       return { key: b.key, unit: b.unit, used: row?.used ?? 0, held: row?.held ?? 0, limit: b.limit, kind: b.kind, resetsAt: b.resetsAt };
     });
   }
 
   /** Open holds of a lane: its runs in flight, for the concurrency rule. */
   running(lane: string): number {
-    return (this.db.prepare("SELECT COUNT(*) AS n FROM holds WHERE status = 'open' AND lane = ? AND expires_at >= ?").get(lane, Date.now()) as { n: number }).n;
+    return (this.sql("SELECT COUNT(*) AS n FROM holds WHERE status = 'open' AND lane = ? AND expires_at >= ?").get(lane, Date.now()) as { n: number }).n;
   }
 
   /** Sum of all charge rows (for reconciliation). */
   totalCharged(unit: Unit = "usd"): number {
-    return (this.db.prepare("SELECT COALESCE(SUM(amount), 0) AS s FROM charges WHERE unit = ?").get(unit) as { s: number }).s;
+    return (this.sql("SELECT COALESCE(SUM(amount), 0) AS s FROM charges WHERE unit = ?").get(unit) as { s: number }).s;
   }
 
   addHistory(row: HistoryRow): void {
@@ -227,7 +241,7 @@ export class Ledger {
 
   /** The last `limit` runs of this lane and task template, newest first. */
   history(lane: string, template: string, limit = 50): HistoryRow[] {
-    return (this.db.prepare("SELECT * FROM history WHERE lane = ? AND template = ? ORDER BY id DESC LIMIT ?").all(lane, template, limit) as Record<string, number | string | null>[]).map((r) => ({
+    return (this.sql("SELECT * FROM history WHERE lane = ? AND template = ? ORDER BY id DESC LIMIT ?").all(lane, template, limit) as Record<string, number | string | null>[]).map((r) => ({
       lane: String(r.lane),
       template: String(r.template),
       tier: String(r.tier),
