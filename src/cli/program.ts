@@ -24,6 +24,8 @@ const commands: Record<string, Loader> = {
   approve: () => import("./commands/approve.js"),
   quota: () => import("./commands/quota.js"),
   audit: () => import("./commands/audit.js"),
+  run: () => import("./commands/run.js"),
+  runs: () => import("./commands/runs.js"),
 };
 
 function lazy(module: keyof typeof commands, fn: string) {
@@ -101,6 +103,20 @@ export function buildProgram(version: string): Command {
     .description("show the lane, tier, cost class (p50–p90, cap), quota impact and the policy decision — spends and reserves nothing")
     .addHelpText("after", examples('lanes plan "fix the failing test"', "lanes plan @task.md --lane premium --json", 'lanes plan "bump deps" --out plan.json --check'))
     .action(lazy("plan", "plan"));
+  program
+    .command("run")
+    .argument("[task]", "the task: text, @file, or a task template name (with --set key=value)")
+    .option("--plan <file>", "run a saved, approved plan (refused when stale)")
+    .option("--endpoint <name>", "an endpoint id, or replay:FILE to replay a script (no API key needed)")
+    .option("--set <key=value...>", "template variables")
+    .option("--apply", "apply the patch to the working tree (refused if the tree changed meanwhile)")
+    .option("--branch <name>", "commit the patch on a new branch (the working tree is not touched)")
+    .description("plan, decide, reserve, run the agent in a hardened sandbox, check, and bring back a patch")
+    .addHelpText("after", examples('lanes run "fix the failing test" --yes', "lanes run fix-failing-test --set test_command='npm test' --apply", "lanes run --plan plan.json --json", "lanes run @task.md --endpoint replay:examples/demo/fix.replay.yaml"))
+    .action(lazy("run", "run"));
+  const runs = program.command("runs").description("past runs: status, cost against projection, timeline");
+  runs.command("ls").description("recent runs").action(lazy("runs", "ls"));
+  runs.command("show").argument("<id>", "run id (a prefix is enough)").description("the timeline of a run: model, tool and sandbox time, tokens, tool calls, cost").action(lazy("runs", "show"));
   program
     .command("approve")
     .argument("<plan>", "a plan file from `lanes plan --out`")

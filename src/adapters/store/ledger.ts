@@ -26,7 +26,27 @@ const MIGRATIONS: string[] = [
      prompt_tps REAL, completion_tps REAL);
    CREATE INDEX holds_open ON holds (status, lane);
    CREATE INDEX history_key ON history (lane, template, id);`,
+  `CREATE TABLE runs (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, lane TEXT NOT NULL, tier TEXT NOT NULL, task TEXT NOT NULL,
+     status TEXT NOT NULL, check_result TEXT NOT NULL, cost_usd REAL NOT NULL, p90_usd REAL, cap_usd REAL NOT NULL, steps INTEGER NOT NULL,
+     duration_ms INTEGER NOT NULL, hold_id TEXT, dir TEXT NOT NULL);`,
 ];
+
+export interface RunRow {
+  id: string;
+  createdAt: number;
+  lane: string;
+  tier: string;
+  task: string;
+  status: string;
+  check: string;
+  costUsd: number;
+  p90Usd: number | null;
+  capUsd: number;
+  steps: number;
+  durationMs: number;
+  holdId: string | null;
+  dir: string;
+}
 
 export type Amounts = Partial<Record<Unit, number>>;
 
@@ -165,6 +185,33 @@ export class Ledger {
     this.run(() => tx.immediate());
   }
 
+  /**
+   * Give back part of an earlier charge on an open hold (a call charged at its worst case cost
+   * less). The amount returns from used to held, so it stays reserved for this run.
+   */
+  refund(holdId: string, unit: Unit, amount: number, note = ""): void {
+    if (amount <= 0) return;
+    const tx = this.db.transaction(() => {
+      const hold = this.sql("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
+      if (hold?.status !== "open") throw new LanesError("quota", `hold ${holdId} is not open; nothing can be refunded to it`);
+      const cap = this.sql("SELECT charged FROM hold_caps WHERE hold_id = ? AND unit = ?").get(holdId, unit) as { charged: number } | undefined;
+      const back = Math.min(amount, cap?.charged ?? 0);
+      if (back <= 0) return;
+      this.sql("UPDATE hold_caps SET charged = charged - ? WHERE hold_id = ? AND unit = ?").run(back, holdId, unit);
+      for (const hb of this.sql("SELECT bucket_key FROM hold_buckets WHERE hold_id = ? AND unit = ?").all(holdId, unit) as { bucket_key: string }[]) {
+        this.sql("UPDATE buckets SET used = used - ?, held = held + ? WHERE key = ?").run(back, back, hb.bucket_key);
+        this.sql("UPDATE hold_buckets SET charged = charged - ? WHERE hold_id = ? AND bucket_key = ?").run(back, holdId, hb.bucket_key);
+      }
+      this.sql("INSERT INTO charges (hold_id, at, unit, amount, note) VALUES (?, ?, ?, ?, ?)").run(holdId, Date.now(), unit, -back, note);
+    });
+    this.run(() => tx.immediate());
+  }
+
+  /** Sum of a hold's charge rows (refunds included). */
+  chargedOn(holdId: string, unit: Unit = "usd"): number {
+    return (this.sql("SELECT COALESCE(SUM(amount), 0) AS s FROM charges WHERE hold_id = ? AND unit = ?").get(holdId, unit) as { s: number }).s;
+  }
+
   /** Release what the hold did not charge. Idempotent: settling twice is settling once. */
   settle(holdId: string): HoldState {
     const tx = this.db.transaction(() => {
@@ -255,6 +302,21 @@ export class Ledger {
     }));
   }
 
+  saveRun(r: RunRow): void {
+    this.sql("INSERT OR REPLACE INTO runs (id, created_at, lane, tier, task, status, check_result, cost_usd, p90_usd, cap_usd, steps, duration_ms, hold_id, dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").run(
+      r.id, r.createdAt, r.lane, r.tier, r.task, r.status, r.check, r.costUsd, r.p90Usd, r.capUsd, r.steps, r.durationMs, r.holdId, r.dir,
+    );
+  }
+
+  runs(limit = 50): RunRow[] {
+    return (this.sql("SELECT * FROM runs ORDER BY created_at DESC LIMIT ?").all(limit) as Record<string, unknown>[]).map(toRun);
+  }
+
+  run1(id: string): RunRow | undefined {
+    const r = this.sql("SELECT * FROM runs WHERE id = ? OR id LIKE ? ORDER BY created_at DESC LIMIT 1").get(id, `${id}%`) as Record<string, unknown> | undefined;
+    return r ? toRun(r) : undefined;
+  }
+
   private upsertBucket(b: BucketSpec): void {
     this.db
       .prepare("INSERT INTO buckets (key, unit, lim, kind, resets_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET lim = excluded.lim, kind = excluded.kind, resets_at = excluded.resets_at")
@@ -269,6 +331,13 @@ export class Ledger {
       throw explain(err, this.path);
     }
   }
+}
+
+function toRun(r: Record<string, unknown>): RunRow {
+  return {
+    id: String(r.id), createdAt: Number(r.created_at), lane: String(r.lane), tier: String(r.tier), task: String(r.task), status: String(r.status), check: String(r.check_result),
+    costUsd: Number(r.cost_usd), p90Usd: r.p90_usd === null ? null : Number(r.p90_usd), capUsd: Number(r.cap_usd), steps: Number(r.steps), durationMs: Number(r.duration_ms), holdId: r.hold_id === null ? null : String(r.hold_id), dir: String(r.dir),
+  };
 }
 
 function fmt(n: number, unit: Unit): string {

@@ -1,0 +1,156 @@
+/**
+ * One run, end to end: reserve the hold → acquire a sandbox with the repository → the agent loop
+ * → the check → patch, summary and trajectory → settle → audit → release. A failed attempt may
+ * escalate to the lane's next tier, which is a new plan and a new decision — never silent.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { LanesError } from "../core/errors.js";
+import { runAgent, type AgentResult, type ModelPort } from "../core/agent.js";
+import { firstMessages, TOOLS } from "../core/agent-prompt.js";
+import { redact } from "../core/redact.js";
+import type { RunEvent } from "../core/run-events.js";
+import { parseDuration } from "../core/sandbox.js";
+import type { Config } from "../adapters/config/schema.js";
+import { dataDir } from "../adapters/config/paths.js";
+import type { AuditLog } from "../adapters/store/audit.js";
+import type { Ledger } from "../adapters/store/ledger.js";
+import { listWorkspaceFiles } from "../adapters/docker/workspace.js";
+import type { OpenAIEndpoint } from "../adapters/models/openai-endpoint.js";
+import { priceTable } from "../adapters/models/prices.js";
+import { bucketsFor } from "./buckets.js";
+import { openHost, ping } from "./docker-hosts.js";
+import { HoldMeter } from "./meter.js";
+import type { Plan } from "./plan-task.js";
+
+export interface RunRequest {
+  config: Config;
+  root: string;
+  plan: Plan;
+  endpoint: OpenAIEndpoint;
+  ledger: Ledger;
+  audit: AuditLog;
+  emit: (e: RunEvent) => void;
+  signal: AbortSignal;
+  /** The check command (task's, else lane's). */
+  check?: string | undefined;
+  runId?: string;
+}
+
+export interface Attempt {
+  runId: string;
+  dir: string;
+  tier: string;
+  agent: AgentResult;
+  check: "passed" | "failed" | "unchecked";
+  patch: string | null;
+  costUsd: number;
+  durationMs: number;
+}
+
+export async function runAttempt(r: RunRequest): Promise<Attempt> {
+  const { config, plan, ledger, audit, emit } = r;
+  const lane = config.lanes[plan.lane]!;
+  const runId = r.runId ?? `r${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+  const dir = join(dataDir(), "runs", runId);
+  mkdirSync(dir, { recursive: true });
+  const started = Date.now();
+  const wallMs = parseDuration(lane.limits.wallTime);
+  const local = r.endpoint.spec.tierKind === "local";
+  const caps = { usd: lane.budget.capUsd, sandbox_seconds: wallMs / 1000, ...(local ? { gpu_seconds: wallMs / 1000 } : {}) };
+  const buckets = bucketsFor(config, plan.identity, new Date(), plan.lane);
+
+  const hold = ledger.reserve({ runId, lane: plan.lane, buckets, caps, ttlMs: wallMs + 10 * 60_000, priceVersion: priceTable().version });
+  audit.append({ action: "reserve", runId, inputs: { holdId: hold.id, caps, buckets: buckets.map((b) => b.key), planHash: plan.planHash } });
+  emit({ type: "run_start", runId, lane: plan.lane, tier: plan.tier, endpoint: r.endpoint.id, class: plan.cost.class, p50Usd: plan.cost.p50Usd, p90Usd: plan.cost.p90Usd, capUsd: lane.budget.capUsd });
+
+  const meter = new HoldMeter(ledger, hold.id, lane.budget.capUsd, r.endpoint.spec.price.kind === "priced" ? r.endpoint.spec.price.price : undefined);
+  let sandbox: Awaited<ReturnType<Awaited<ReturnType<typeof openHost>>["acquire"]>> | undefined;
+  let host: Awaited<ReturnType<typeof openHost>> | undefined;
+  let agent: AgentResult | undefined;
+  let check: Attempt["check"] = "unchecked";
+  let patch: string | null = null;
+  let sandboxSeconds = 0;
+  try {
+    const profile = config.sandbox.profiles[lane.sandbox]!;
+    host = await openHost(config, profile.host);
+    await ping(config, host);
+    const t0 = Date.now();
+    sandbox = await host.acquire({ profileName: lane.sandbox, profile, repo: r.root, runId });
+    emit({ type: "sandbox_ready", id: sandbox.info.id, host: sandbox.info.host, fromPool: sandbox.info.fromPool, ms: Date.now() - t0 });
+
+    const files = await listWorkspaceFiles(r.root).catch(() => []);
+    const model: ModelPort = {
+      countPrompt: async (messages) => (await r.endpoint.countTokens({ messages, tools: TOOLS })).tokens,
+      complete: (req, hooks) => r.endpoint.complete(req, { ...hooks, stream: true }),
+    };
+    agent = await runAgent(
+      firstMessages(plan.task.text, files),
+      { model, sandbox, meter, emit, redact: local ? undefined : redact },
+      { steps: lane.limits.steps, wallTimeMs: wallMs, commandTimeoutMs: parseDuration(lane.limits.commandTimeout), maxTokensPerCall: r.endpoint.spec.maxOutputTokens ?? 4096, minTokensPerCall: 16 },
+      r.signal,
+    );
+    if (agent.status === "finished" && r.check && !r.signal.aborted) {
+      const t1 = Date.now();
+      const o = await sandbox.exec({ command: r.check, timeoutMs: parseDuration(lane.limits.commandTimeout) });
+      check = o.exitCode === 0 ? "passed" : "failed";
+      emit({ type: "check", command: r.check, exitCode: o.exitCode, passed: check === "passed", ms: Date.now() - t1 });
+      agent.trajectory.push({ step: agent.steps, at: Date.now() - started, kind: "note", data: { check: r.check, exitCode: o.exitCode, stdout: o.stdout.slice(-4000), stderr: o.stderr.slice(-4000) } });
+    }
+    if (!r.signal.aborted || agent.status !== "interrupted") {
+      const diff = await sandbox.diff().catch(() => "");
+      if (diff) {
+        patch = join(dir, "patch.diff");
+        writeFileSync(patch, diff);
+      }
+    }
+  } finally {
+    sandboxSeconds = (Date.now() - started) / 1000;
+    if (sandbox) await sandbox.release().catch(() => {});
+    await host?.settle();
+    try {
+      ledger.charge(hold.id, "sandbox_seconds", Math.min(sandboxSeconds, caps.sandbox_seconds), "sandbox time");
+    } catch {
+      /* the hold's sandbox time is capped; the rest is not chargeable */
+    }
+    const settled = ledger.settle(hold.id);
+    audit.append({ action: "settle", runId, inputs: { holdId: hold.id }, outcome: { status: agent?.status ?? "error", charged: settled.charged, overageUsd: meter.overageUsd } });
+  }
+  const costUsd = ledger.chargedOn(hold.id, "usd");
+  const durationMs = Date.now() - started;
+  writeFileSync(join(dir, "trajectory.json"), `${JSON.stringify({ runId, plan: { lane: plan.lane, tier: plan.tier, endpoint: r.endpoint.id, planHash: plan.planHash, cost: plan.cost, decision: plan.decision }, status: agent.status, summary: agent.summary, check, steps: agent.steps, usage: agent.usage, redactions: agent.redactions, modelMs: agent.modelMs, toolMs: agent.toolMs, sandboxSeconds, costUsd, capUsd: lane.budget.capUsd, trajectory: agent.trajectory, messages: agent.messages }, null, 2)}\n`);
+  writeFileSync(join(dir, "summary.txt"), `${agent.status}: ${agent.summary}\n`);
+  ledger.saveRun({ id: runId, createdAt: started, lane: plan.lane, tier: plan.tier, task: plan.task.text.slice(0, 500), status: agent.status, check, costUsd, p90Usd: plan.cost.p90Usd, capUsd: lane.budget.capUsd, steps: agent.steps, durationMs, holdId: hold.id, dir });
+  if (agent.steps > 0 && agent.status !== "interrupted") {
+    const obs = agent.trajectory.filter((t) => t.kind === "tool").reduce((n, t) => n + String(t.data.observation ?? "").length / 4, 0);
+    ledger.addHistory({ lane: plan.lane, template: plan.task.template, tier: plan.tier, steps: agent.steps, completionPerStep: agent.usage.completionTokens / agent.steps, observationPerStep: obs / agent.steps, secondsPerStep: durationMs / 1000 / agent.steps, costUsd });
+  }
+  return { runId, dir, tier: plan.tier, agent, check, patch, costUsd, durationMs };
+}
+
+/** Did the attempt succeed? A finish with a passing (or no) check. */
+export function succeeded(a: Attempt): boolean {
+  return a.agent.status === "finished" && a.check !== "failed";
+}
+
+/** Exit code of a finished run. */
+export function exitCodeOf(a: Attempt): number {
+  if (succeeded(a)) return 0;
+  switch (a.agent.status) {
+    case "interrupted":
+      return 130;
+    case "budget_exhausted":
+      return 4;
+    case "model_error":
+      return 6;
+    default:
+      return 1;
+  }
+}
+
+export function requireEndpoint(endpoints: Map<string, OpenAIEndpoint>, plan: Plan): OpenAIEndpoint {
+  const ep = endpoints.get(plan.endpoint.id);
+  if (!ep) throw new LanesError("usage", `endpoint ${plan.endpoint.id} of the plan is not configured any more`);
+  return ep;
+}

@@ -1,0 +1,175 @@
+/** `lanes run TASK`: plan → decision and approval → hold → sandbox → agent → check → patch → settle. */
+import { LanesError } from "../../core/errors.js";
+import { exitCodeFor } from "../../core/policy.js";
+import type { RunEvent } from "../../core/run-events.js";
+import type { Config } from "../../adapters/config/schema.js";
+import { applyPatch, commitOnBranch, treeState } from "../../app/apply-patch.js";
+import { buildEndpoints } from "../../app/endpoints.js";
+import { identityOf } from "../../app/identity.js";
+import { planTask, type Plan } from "../../app/plan-task.js";
+import { openAudit, openLedger } from "../../app/records.js";
+import { exitCodeOf, requireEndpoint, runAttempt, succeeded, type Attempt } from "../../app/run-task.js";
+import { readPlan, staleness } from "../../app/saved-plan.js";
+import { resolveTask } from "../../app/templates.js";
+import { planText } from "../../report/plan-text.js";
+import { eventLine } from "../../report/run-text.js";
+import type { CommandContext } from "../context.js";
+import { loadFor } from "../load-config.js";
+
+interface RunOpts {
+  plan?: string;
+  apply?: boolean;
+  branch?: string;
+  endpoint?: string;
+  set?: string[];
+}
+
+export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
+  const loaded = loadFor(ctx);
+  const { root } = loaded;
+  const config = structuredClone(loaded.config);
+  const ac = new AbortController();
+  const onSignal = () => ac.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const emit = renderer(ctx);
+  const replay = await useEndpoint(config, ctx, root);
+  const ledger = await openLedger();
+  try {
+    const who = await identityOf(config, root);
+    const audit = openAudit(who.user);
+    const saved = ctx.opts.plan ? readPlan(ctx.opts.plan) : undefined;
+    const task = saved ? { text: saved.task.text, template: saved.task.template, check: undefined, lane: saved.lane } : resolveTask(root, ctx.args[0], ctx.opts.set ?? []);
+    const laneName = saved?.lane ?? ctx.mode.lane ?? task.lane ?? config.defaults.lane;
+    const lane = config.lanes[laneName];
+    if (!lane) throw new LanesError("usage", `unknown lane "${laneName}"`);
+    const check = task.check ?? lane.check;
+    let plan: Plan;
+    if (saved) {
+      const stale = await staleness(saved, { config, root, ledger, key: process.env.LANES_APPROVAL_KEY });
+      if (stale.length) throw new LanesError("approval", `plan ${ctx.opts.plan} is stale: ${stale.join("; ")}`, { hint: `make and approve a new one: lanes plan … --out ${ctx.opts.plan} && lanes approve ${ctx.opts.plan}`, details: { stale } });
+      plan = saved;
+    } else plan = await planTask({ config, root, task: task.text, template: task.template, lane: laneName, tier: ctx.mode.tier ?? config.defaults.tier, who, ledger });
+
+    const approvedBy = await gate(ctx, plan, config, { saved: saved !== undefined, audit, replan: (tier) => planTask({ config, root, task: task.text, template: task.template, lane: laneName, tier, who, ledger }) });
+    if (typeof approvedBy !== "string") return approvedBy;
+    emit({ type: "decision", stage: "plan", tier: plan.tier, decision: plan.decision, ...(approvedBy ? { approvedBy } : {}) });
+
+    const before = ctx.opts.apply ? await treeState(root) : "";
+    const endpoints = buildEndpoints(config);
+    let attempt: Attempt = await runAttempt({ config, root, plan, endpoint: requireEndpoint(endpoints, plan), ledger, audit, emit, signal: ac.signal, check });
+
+    // Escalation: a failed attempt may go to the lane's next tier — a new plan, a new decision.
+    let escalationRefused: string | undefined;
+    while (!succeeded(attempt) && ["finished", "step_limit", "loop_detected"].includes(attempt.agent.status) && !ac.signal.aborted) {
+      const next = lane.tiers[lane.tiers.indexOf(plan.tier) + 1];
+      if (!next || lane.escalation === "never") break;
+      const reason = attempt.agent.status === "finished" ? `the check \`${check}\` failed on ${plan.tier}` : `${attempt.agent.status} on ${plan.tier}`;
+      const nextPlan = await planTask({ config, root, task: task.text, template: task.template, lane: laneName, tier: next, who, ledger });
+      emit({ type: "escalation", from: plan.tier, to: next, reason });
+      emit({ type: "decision", stage: "escalation", tier: next, decision: nextPlan.decision });
+      audit.append({ action: "escalate", runId: attempt.runId, decision: nextPlan.decision, inputs: { from: plan.tier, to: next, reason, estimate: nextPlan.cost, planHash: nextPlan.planHash } });
+      const ok = await approveEscalation(ctx, nextPlan, lane.escalation);
+      if (ok !== true) {
+        escalationRefused = `${reason}; escalating to ${next} (${nextPlan.cost.class}, p90 ${nextPlan.cost.p90Usd?.toFixed(4) ?? "unpriced"}) needs approval: ${ok}`;
+        break;
+      }
+      plan = nextPlan;
+      attempt = await runAttempt({ config, root, plan, endpoint: requireEndpoint(endpoints, plan), ledger, audit, emit, signal: ac.signal, check });
+    }
+
+    let finalPatch = attempt.patch;
+    if (attempt.patch && succeeded(attempt)) {
+      if (ctx.opts.apply) await applyPatch(root, attempt.patch, before);
+      if (ctx.opts.branch) await commitOnBranch(root, attempt.patch, ctx.opts.branch, `lanes: ${task.text.split("\n")[0]!.slice(0, 60)}\n\n${attempt.agent.summary}\n\nrun ${attempt.runId}`);
+    } else if (!attempt.patch) finalPatch = null;
+    emit({ type: "run_end", runId: attempt.runId, status: ac.signal.aborted ? "interrupted" : attempt.agent.status, check: attempt.check, patch: finalPatch, cost: { actualUsd: attempt.costUsd, p90Usd: plan.cost.p90Usd, capUsd: plan.cost.capUsd }, steps: attempt.agent.steps, durationMs: attempt.durationMs, usage: attempt.agent.usage });
+    if (ac.signal.aborted) return 130;
+    if (escalationRefused) {
+      ctx.out.warn(escalationRefused);
+      return 3;
+    }
+    return exitCodeOf(attempt);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    ledger.close();
+    await replay?.close();
+  }
+}
+
+/** The approval gate: returns who approved ("" when policy allowed it), or the exit code to stop with. */
+async function gate(ctx: CommandContext<RunOpts>, plan: Plan, config: Config, o: { saved: boolean; audit: ReturnType<typeof openAudit>; replan: (tier: string) => Promise<Plan> }): Promise<string | number> {
+  const d = plan.decision;
+  const lane = config.lanes[plan.lane]!;
+  const stop = (code: number, message: string, hint?: string) => {
+    o.audit.append({ action: d.verdict === "delay" ? "delay" : "deny", decision: d, inputs: { planHash: plan.planHash, lane: plan.lane, tier: plan.tier } });
+    if (ctx.mode.kind !== "json") process.stderr.write(`${planText(plan, ctx.out.style)}\n`);
+    throw new LanesError(code === 4 ? "quota" : "approval", message, { ...(hint ? { hint } : {}), details: { decision: d } });
+  };
+  if (d.verdict === "deny") return stop(exitCodeFor(d), `denied: ${d.reasons.filter((r) => r.level === "hard").map((r) => r.message).join("; ")}`);
+  if (d.verdict === "delay") return stop(4, `delayed: ${d.reasons.filter((r) => r.rule.startsWith("lane.") || r.rule.startsWith("endpoint.")).map((r) => r.message).join("; ")}`, d.retryAt ? `retry after ${d.retryAt}` : "retry when a run of this lane finishes");
+  if (d.verdict === "allow") return "";
+  if (o.saved && plan.approval) return plan.approval.by;
+  if (ctx.mode.kind === "interactive") {
+    const { askApproval } = await import("../../ui/render-plan.js");
+    const others = lane.tiers.filter((t) => config.tiers[t]?.endpoints.length);
+    const result = await askApproval(plan, others.length > 1 ? (cur) => o.replan(others[(others.indexOf(cur.tier) + 1) % others.length]!) : undefined);
+    if (result.answer === "deny") return stop(3, "you denied the run");
+    Object.assign(plan, result.plan);
+    const by = plan.identity.user;
+    o.audit.append({ action: "approve", decision: plan.decision, inputs: { planHash: plan.planHash }, outcome: { by, how: "interactive" } });
+    return by;
+  }
+  if (ctx.mode.yes && lane.approval.mode !== "always") {
+    o.audit.append({ action: "approve", decision: d, inputs: { planHash: plan.planHash }, outcome: { by: plan.identity.user, how: "yes" } });
+    return plan.identity.user;
+  }
+  return stop(3, `approval needed (${d.reasons.filter((r) => r.level === "soft").map((r) => r.rule).join(", ")}) and there is no terminal to ask in`, lane.approval.mode === "always" ? `lane ${plan.lane} needs a person: lanes plan … --out plan.json, then lanes approve plan.json in a terminal, then lanes run --plan plan.json` : "pass --yes, or use a saved, approved plan (lanes plan --out / lanes approve / lanes run --plan)");
+}
+
+async function approveEscalation(ctx: CommandContext<RunOpts>, plan: Plan, mode: "ask" | "allow" | "never"): Promise<true | string> {
+  if (plan.decision.verdict === "deny") return `policy denies it (${plan.decision.reasons.filter((r) => r.level === "hard").map((r) => r.rule).join(", ")})`;
+  if (plan.decision.verdict === "delay") return "it is delayed";
+  if (mode === "allow" && plan.decision.verdict === "allow") return true;
+  if (ctx.mode.kind === "interactive") {
+    const { askApproval } = await import("../../ui/render-plan.js");
+    return (await askApproval(plan, undefined)).answer === "approve" ? true : "you denied it";
+  }
+  return "no terminal to ask in, and the lane's escalation is not `allow`";
+}
+
+/** --endpoint NAME picks a configured endpoint; --endpoint replay:FILE serves a replay script in-process. */
+async function useEndpoint(config: Config, ctx: CommandContext<RunOpts>, root: string): Promise<{ close(): Promise<void> } | undefined> {
+  const spec = ctx.opts.endpoint;
+  if (!spec) return undefined;
+  const laneName = ctx.mode.lane ?? config.defaults.lane;
+  const tierName = ctx.mode.tier ?? config.lanes[laneName]?.tiers[0] ?? "standard";
+  const tier = config.tiers[tierName];
+  if (!tier) throw new LanesError("usage", `unknown tier "${tierName}"`);
+  if (!spec.startsWith("replay:")) {
+    const ep = Object.values(config.tiers).flatMap((t) => t.endpoints).find((e) => e.id === spec);
+    if (!ep) throw new LanesError("usage", `no endpoint named "${spec}"`, { hint: "`lanes endpoints ls` lists them; or use replay:FILE" });
+    tier.endpoints = [ep, ...tier.endpoints.filter((e) => e.id !== spec)];
+    return undefined;
+  }
+  const { loadScript } = await import("../../adapters/models/replay-script.js");
+  const { startReplayServer } = await import("../../adapters/models/replay-server.js");
+  const { resolve } = await import("node:path");
+  const script = loadScript(resolve(process.cwd(), spec.slice("replay:".length)));
+  const server = await startReplayServer(script);
+  const existing = tier.endpoints[0];
+  tier.endpoints = [{ id: "replay", baseURL: server.url, model: script.model, timeout: "60s", fallbacks: [], ...(existing?.price && tier.kind === "local" ? { price: existing.price } : {}), ...(tier.kind === "local" && !existing?.price ? { price: { gpuHourUsd: 0 } } : {}) }];
+  void root;
+  return server;
+}
+
+function renderer(ctx: CommandContext<unknown>): (e: RunEvent) => void {
+  if (ctx.mode.kind === "json") return (e) => process.stdout.write(`${JSON.stringify(e)}\n`);
+  return (e) => {
+    const line = eventLine(e);
+    if (!line) return;
+    if (e.type === "run_end") process.stdout.write(`${line}\n`);
+    else if (!ctx.mode.quiet) process.stderr.write(`${line}\n`);
+  };
+}

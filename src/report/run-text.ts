@@ -1,0 +1,32 @@
+/** A run's events as plain lines, for CI logs and pipes. */
+import type { RunEvent } from "../core/run-events.js";
+import { money } from "./plan-text.js";
+
+export function eventLine(e: RunEvent): string | undefined {
+  switch (e.type) {
+    case "run_start":
+      return `run ${e.runId}: lane ${e.lane}, tier ${e.tier} (${e.endpoint}), ${e.class} ${money(e.p50Usd)}–${money(e.p90Usd)}, cap ${money(e.capUsd)}`;
+    case "decision":
+      return `${e.stage} decision for tier ${e.tier}: ${e.decision.verdict.toUpperCase()}${e.approvedBy ? ` (approved by ${e.approvedBy})` : ""} — ${e.decision.reasons.map((r) => r.rule).join(", ")}`;
+    case "sandbox_ready":
+      return `sandbox ${e.id} on ${e.host} ready in ${e.ms} ms${e.fromPool ? " (warm)" : ""}`;
+    case "model_call":
+      return `  step ${e.step}: model ${e.tokensIn}→${e.tokensOut} tokens, ${money(e.costUsd)} (spent ${money(e.spentUsd)}), ${e.ms} ms`;
+    case "tool_start":
+      return `  step ${e.step}: ${e.tool} ${e.summary}`;
+    case "tool_end":
+      return `  step ${e.step}: ${e.tool} → ${e.error ? `error ${e.error}` : e.exitCode !== undefined ? `exit ${e.exitCode}` : "ok"} in ${e.ms} ms${e.truncatedBytes ? ` (output cut by ${e.truncatedBytes} bytes)` : ""}`;
+    case "warning":
+      return `warning: ${e.message}`;
+    case "endpoint":
+      return `  endpoint: ${e.event.type} ${JSON.stringify({ ...e.event, type: undefined })}`;
+    case "agent_end":
+      return `agent ${e.status} after ${e.steps} steps${e.summary ? `: ${e.summary}` : ""}`;
+    case "check":
+      return `check \`${e.command}\`: ${e.passed ? "passed" : `failed (exit ${e.exitCode})`} in ${e.ms} ms`;
+    case "escalation":
+      return `escalation ${e.from} → ${e.to}: ${e.reason}`;
+    case "run_end":
+      return `run ${e.runId} ${e.status}; check ${e.check}; cost ${money(e.cost.actualUsd)} (p90 ${money(e.cost.p90Usd)}, cap ${money(e.cost.capUsd)}); ${e.steps} steps in ${(e.durationMs / 1000).toFixed(1)} s${e.patch ? `; patch ${e.patch}` : "; no changes"}`;
+  }
+}
