@@ -11,8 +11,13 @@ if [ "$major" -lt 20 ] || { [ "$major" -eq 20 ] && [ "$minor" -lt 19 ]; }; then
   log "Node >= 20.19 is required (found $(node --version))"; exit 2
 fi
 
-log "installing npm dependencies"
-npm ci --no-audit --no-fund --loglevel=error
+# npm ci only when the lockfile changed since the last install (a stamp in node_modules).
+stamp=node_modules/.lanes-lock-$(sha256sum package-lock.json | cut -c1-16)-$(node -p process.versions.modules)
+if [ ! -f "$stamp" ]; then
+  log "installing npm dependencies"
+  npm ci --no-audit --no-fund --loglevel=error
+  touch "$stamp"
+fi
 log "building"
 npm run build --silent
 bash scripts/ensure-docker.sh

@@ -51,6 +51,7 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
       plan = saved;
     } else plan = await planTask({ config, root, task: task.text, template: task.template, lane: laneName, tier: ctx.mode.tier ?? config.defaults.tier, who, ledger });
 
+    audit.append({ action: "plan", decision: plan.decision, inputs: { lane: plan.lane, tier: plan.tier, endpoint: plan.endpoint.id, estimate: plan.cost, quota: plan.quota, policyHash: plan.inputs.policyHash, priceVersion: plan.inputs.priceVersion, planHash: plan.planHash, saved: saved !== undefined } });
     const approvedBy = await gate(ctx, plan, config, { saved: saved !== undefined, audit, replan: (tier) => planTask({ config, root, task: task.text, template: task.template, lane: laneName, tier, who, ledger }) });
     if (typeof approvedBy !== "string") return approvedBy;
     emit({ type: "decision", stage: "plan", tier: plan.tier, decision: plan.decision, ...(approvedBy ? { approvedBy } : {}) });

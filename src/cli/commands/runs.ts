@@ -41,7 +41,7 @@ export async function show(ctx: CommandContext): Promise<void> {
         `time: model ${(o.timeline.modelMs / 1000).toFixed(2)} s, tools ${(o.timeline.toolMs / 1000).toFixed(2)} s, sandbox ${o.timeline.sandboxSeconds.toFixed(1)} s`,
         `tokens: ${o.tokens.promptTokens} in, ${o.tokens.completionTokens} out; tool calls: ${Object.entries(o.toolCalls).map(([k, v]) => `${k} ${v}`).join(", ") || "none"}; redactions ${o.redactions}`,
         `cost: ${money(o.cost.actualUsd)} actual vs ${money(o.cost.p90Usd)} projected (p90) vs ${money(o.cost.capUsd)} cap`,
-        ...o.steps.map((s) => `  ${String(s.atMs).padStart(6)} ms  step ${s.step} ${s.kind === "tool" ? `${String(s.tool)} → ${String(s.exitCode ?? "ok")} (${String(s.ms)} ms)` : `model ${String(s.tokensIn)}→${String(s.tokensOut)} tokens ${money(Number(s.costUsd ?? 0))} (${String(s.ms)} ms)`}`),
+        ...o.steps.map((s) => `  ${String(s.atMs).padStart(6)} ms  step ${s.step} ${s.kind === "tool" ? `${String(s.tool)} → ${String(s.exitCode ?? "ok")}${s.ms === undefined ? "" : ` (${String(s.ms)} ms)`}` : `model ${String(s.tokensIn)}→${String(s.tokensOut)} tokens ${money(Number(s.costUsd ?? 0))} (${String(s.ms)} ms)`}`),
         `summary: ${o.summary}`,
       ].join("\n"),
     );
