@@ -1,0 +1,145 @@
+import { spawn } from "node:child_process";
+import { hostname } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { BIN, lanes } from "../helpers/cli.js";
+import { requireImage } from "../helpers/docker.js";
+import { labelled } from "../helpers/sandbox.js";
+import { LANES, demoProject, events } from "../helpers/run.js";
+
+beforeAll(() => requireImage());
+const TASK = "Make the failing test pass";
+const run = (p: ReturnType<typeof demoProject>, extra: string[] = []) => lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--json", ...extra], { cwd: p.repo, env: p.env, timeoutMs: 120_000 });
+
+describe("lanes run", () => {
+  it("fixes the sample with the recorded fix: check passes in the sandbox, --apply changes exactly those lines", async () => {
+    const p = demoProject(LANES());
+    const r = await run(p, ["--apply"]);
+    expect(r.code, r.stderr).toBe(0);
+    const ev = events(r.stdout);
+    const end = ev.at(-1)!;
+    expect(end).toMatchObject({ type: "run_end", status: "finished", check: "passed", steps: 5 });
+    expect(end.cost.actualUsd).toBeGreaterThan(0);
+    expect(end.cost.actualUsd).toBeLessThanOrEqual(end.cost.capUsd);
+    expect(ev.find((e) => e.type === "check")).toMatchObject({ command: "node --test", passed: true });
+    const patch = readFileSync(end.patch, "utf8");
+    expect(patch).toContain("-  return a - b;\n+  return a + b;\n");
+    expect(p.git("diff").stdout).toBe(patch);
+    expect(readFileSync(join(p.repo, "test/add.test.js"), "utf8")).toContain("assert.equal(add(2, 3), 5)"); // the test is untouched
+    const show = JSON.parse((await lanes(["runs", "show", end.runId, "--json"], { cwd: p.repo, env: p.env })).stdout);
+    expect(show.cost.actualUsd).toBeCloseTo(show.cost.ledgerUsd, 12); // runs show totals equal the ledger's
+    expect(show.toolCalls).toEqual({ bash: 2, read_file: 1, edit_file: 1, finish: 1 });
+    const audit = JSON.parse((await lanes(["audit", "ls", "--json"], { cwd: p.repo, env: p.env })).stdout).map((a: { action: string }) => a.action);
+    expect(audit).toEqual(["plan", "reserve", "settle"]);
+  });
+
+  it("commits the patch on a new branch with --branch, leaving the working tree alone", async () => {
+    const p = demoProject(LANES());
+    const r = await run(p, ["--branch", "lanes/fix-add"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(p.git("status", "--porcelain").stdout).toBe("");
+    expect(p.git("show", "lanes/fix-add:src/add.js").stdout).toContain("return a + b;");
+  });
+
+  it("stops a model that keeps calling with budget_exhausted (exit 4); charges never exceed the cap", async () => {
+    const p = demoProject(LANES().replace("capUsd: 0.25", "capUsd: 0.002"), "model: gpt-4.1-mini\nrepeatLast: true\nturns:\n  - tools: [{ bash: { command: 'echo $RANDOM' } }]\n    usage: { prompt_tokens: 900, completion_tokens: 300 }\n");
+    const r = await run(p);
+    expect(r.code, r.stderr).toBe(4);
+    const end = events(r.stdout).at(-1)!;
+    expect(end.status).toBe("budget_exhausted");
+    expect(end.cost.actualUsd).toBeLessThanOrEqual(0.002);
+    const show = JSON.parse((await lanes(["runs", "show", end.runId, "--json"], { cwd: p.repo, env: p.env })).stdout);
+    expect(show.cost.ledgerUsd).toBeLessThanOrEqual(0.002 + 1e-12);
+    const q = JSON.parse((await lanes(["quota", "--json"], { cwd: p.repo, env: p.env })).stdout);
+    expect(q.buckets).toEqual([]); // no budgets configured here: nothing else to check
+  });
+
+  it("warns at 3 identical actions and stops at 5 with loop_detected (exit 1)", async () => {
+    const p = demoProject(LANES(), "model: gpt-4.1-mini\nrepeatLast: true\nturns:\n  - tools: [{ bash: { command: ls } }]\n");
+    const r = await run(p);
+    expect(r.code).toBe(1);
+    const end = events(r.stdout).at(-1)!;
+    expect(end.status).toBe("loop_detected");
+    const t = JSON.parse(readFileSync(join(p.env.LANES_HOME!, "runs", end.runId, "trajectory.json"), "utf8"));
+    const obs = t.trajectory.filter((e: { kind: string }) => e.kind === "tool").map((e: { data: { observation: string } }) => e.data.observation);
+    expect(obs).toHaveLength(4);
+    expect(obs[1]).not.toContain("exact bash call");
+    expect(obs[2]).toContain("you have made this exact bash call 3 times");
+  });
+
+  it("stops at the lane's step limit (exit 1)", async () => {
+    const p = demoProject(LANES().replace("steps: 12", "steps: 3"), "model: gpt-4.1-mini\nturns:\n  - tools: [{ bash: { command: 'echo 1' } }]\n  - tools: [{ bash: { command: 'echo 2' } }]\n  - tools: [{ bash: { command: 'echo 3' } }]\n  - tools: [{ bash: { command: 'echo 4' } }]\n");
+    const r = await run(p);
+    expect(r.code).toBe(1);
+    expect(events(r.stdout).at(-1)).toMatchObject({ status: "step_limit", steps: 3 });
+  });
+
+  it("enforces the per-command time limit inside the sandbox and tells the model", async () => {
+    const p = demoProject(LANES().replace("commandTimeout: 30s", "commandTimeout: 1s"), "model: gpt-4.1-mini\nturns:\n  - tools: [{ bash: { command: 'sleep 30' } }]\n  - tools: [{ finish: { summary: gave up } }]\n");
+    const t0 = Date.now();
+    const r = await run(p);
+    expect(Date.now() - t0).toBeLessThan(25_000);
+    const end = events(r.stdout).at(-1)!;
+    const t = JSON.parse(readFileSync(join(p.env.LANES_HOME!, "runs", end.runId, "trajectory.json"), "utf8"));
+    expect(t.trajectory.find((e: { kind: string }) => e.kind === "tool").data.observation).toContain("exit code: 124 (stopped after the 1 s time limit)");
+    expect(r.code).toBe(1); // finished, but the check fails: the bug is still there
+    expect(end.check).toBe("failed");
+  });
+
+  it("in CI, an ask lane exits 3 before any sandbox starts", async () => {
+    const p = demoProject(LANES().replace("approval: { mode: auto, autoApproveUpTo: C2 }", "approval: { mode: ask }"));
+    const before = labelled("dev.lanes.managed=true").containers.length;
+    const r = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`], { cwd: p.repo, env: { ...p.env, CI: "true" } });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("approval needed (approval.ask)");
+    expect(r.stderr).toContain("pass --yes");
+    expect(labelled("dev.lanes.managed=true").containers.length).toBeLessThanOrEqual(before);
+    const audit = JSON.parse((await lanes(["audit", "ls", "--json"], { cwd: p.repo, env: p.env })).stdout).map((a: { action: string }) => a.action);
+    expect(audit).toEqual(["plan", "deny"]); // no reserve: nothing was held or started
+  });
+
+  it("a failing attempt on the first tier proposes the next one and, without approval in CI, stops with exit 3 and the reason", async () => {
+    const p = demoProject(LANES("", "standard, premium"), "model: gpt-4.1-mini\nturns:\n  - tools: [{ finish: { summary: 'did nothing' } }]\n");
+    const r = await run(p);
+    expect(r.code).toBe(3);
+    const ev = events(r.stdout);
+    expect(ev.find((e) => e.type === "escalation")).toMatchObject({ from: "standard", to: "premium", reason: "the check `node --test` failed on standard" });
+    expect(ev.find((e) => e.type === "decision" && e.stage === "escalation")).toMatchObject({ tier: "premium" });
+    expect(r.stderr).toContain("escalating to premium");
+    expect(r.stderr).toContain("needs approval");
+  });
+
+  it("on SIGINT mid-run exits 130, leaves no container, and settles the hold", async () => {
+    const p = demoProject(LANES("budgets:\n  - { scope: team, period: month, limit: 10 }\n"), "model: gpt-4.1-mini\nturns:\n  - tools: [{ bash: { command: 'sleep 60' } }]\n");
+    const child = spawn(process.execPath, [BIN, "run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--json"], { cwd: p.repo, env: p.env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    const owner = `dev.lanes.owner=${hostname()}:${child.pid}`;
+    for (let i = 0; i < 200 && !out.includes('"tool_start"'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(out).toContain('"tool_start"');
+    child.kill("SIGINT");
+    const code = await new Promise((r) => child.on("exit", r));
+    expect(code).toBe(130);
+    expect(labelled(owner)).toEqual({ containers: [], volumes: [] });
+    const q = JSON.parse((await lanes(["quota", "--json"], { cwd: p.repo, env: p.env })).stdout);
+    expect(q.buckets[0].held).toBe(0);
+    expect(q.buckets[0].used).toBeGreaterThan(0); // the first call was paid for
+  }, 60_000);
+
+  it("runs a fresh approved saved plan, and refuses a stale one with exit 3", async () => {
+    const p = demoProject(LANES().replace("approval: { mode: auto, autoApproveUpTo: C2 }", "approval: { mode: ask }"));
+    const file = join(p.dir, "plan.json");
+    // The saved plan is made against the replay endpoint the run will use.
+    const yaml = readFileSync(join(p.repo, "lanes.yaml"), "utf8");
+    expect((await lanes(["plan", TASK, "--lane", "t", "--out", file], { cwd: p.repo, env: p.env })).code).toBe(0);
+    expect((await lanes(["approve", file, "--yes"], { cwd: p.repo, env: p.env })).code).toBe(0);
+    writeFileSync(join(p.repo, "lanes.yaml"), yaml);
+    const stale = JSON.parse(readFileSync(file, "utf8"));
+    p.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "moved");
+    const r = await lanes(["run", "--plan", file, "--endpoint", `replay:${p.script}`], { cwd: p.repo, env: p.env });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/is stale: the repository HEAD changed/);
+    void stale;
+  });
+});
