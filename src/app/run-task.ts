@@ -119,7 +119,7 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
   }
   const costUsd = ledger.chargedOn(hold.id, "usd");
   const durationMs = Date.now() - started;
-  writeFileSync(join(dir, "trajectory.json"), `${JSON.stringify({ runId, plan: { lane: plan.lane, tier: plan.tier, endpoint: r.endpoint.id, planHash: plan.planHash, cost: plan.cost, decision: plan.decision }, status: agent.status, summary: agent.summary, check, steps: agent.steps, usage: agent.usage, redactions: agent.redactions, modelMs: agent.modelMs, toolMs: agent.toolMs, sandboxSeconds, costUsd, capUsd: lane.budget.capUsd, trajectory: agent.trajectory, messages: agent.messages }, null, 2)}\n`);
+  writeFileSync(join(dir, "trajectory.json"), `${JSON.stringify({ runId, plan: { lane: plan.lane, tier: plan.tier, endpoint: r.endpoint.id, model: r.endpoint.spec.model, planHash: plan.planHash, cost: plan.cost, decision: plan.decision }, status: agent.status, summary: agent.summary, check, steps: agent.steps, usage: agent.usage, redactions: agent.redactions, modelMs: agent.modelMs, toolMs: agent.toolMs, sandboxSeconds, costUsd, capUsd: lane.budget.capUsd, trajectory: agent.trajectory, messages: agent.messages }, null, 2)}\n`);
   writeFileSync(join(dir, "summary.txt"), `${agent.status}: ${agent.summary}\n`);
   ledger.saveRun({ id: runId, createdAt: started, lane: plan.lane, tier: plan.tier, task: plan.task.text.slice(0, 500), status: agent.status, check, costUsd, p90Usd: plan.cost.p90Usd, capUsd: lane.budget.capUsd, steps: agent.steps, durationMs, holdId: hold.id, dir });
   if (agent.steps > 0 && agent.status !== "interrupted") {

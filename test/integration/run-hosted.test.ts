@@ -27,7 +27,7 @@ async function hostedReplay(p: ReturnType<typeof demoProject>, script: string): 
 describe("lanes run against a hosted (replay) endpoint", () => {
   it("runs a fresh saved plan that a person approved, with no prompt and no --yes", async () => {
     const p = demoProject("{}\n");
-    const env = { ...p.env, LANES_TEST_KEY: "sk-test-never-printed-0000", CI: "true", LANES_APPROVAL_KEY: "sign-me" };
+    const env: NodeJS.ProcessEnv = { ...p.env, LANES_TEST_KEY: "sk-test-never-printed-0000", CI: "true", LANES_APPROVAL_KEY: "sign-me" };
     await hostedReplay(p, join(DEMO, "fix-add.replay.yaml"));
     const file = join(p.dir, "plan.json");
     expect((await lanes(["plan", "Make the failing test pass", "--lane", "t", "--out", file, "--check"], { cwd: p.repo, env })).code).toBe(3); // ask
@@ -50,7 +50,7 @@ describe("lanes run against a hosted (replay) endpoint", () => {
     const script = join(p.dir, "leak.yaml");
     writeFileSync(script, "model: gpt-4.1-mini\nturns:\n  - tools: [{ read_file: { path: .env.example } }]\n  - tools: [{ bash: { command: 'cat .env.example; grep -r sk-live . | head -3' } }]\n  - tools: [{ finish: { summary: looked } }]\n");
     const url = await hostedReplay(p, script);
-    const env = { ...p.env, LANES_TEST_KEY: "k" };
+    const env: NodeJS.ProcessEnv = { ...p.env, LANES_TEST_KEY: "k" };
     const r = await lanes(["run", "look at the env file", "--lane", "t", "--yes", "--json"], { cwd: p.repo, env, timeoutMs: 120_000 });
     expect(r.code).toBe(1); // finished, check fails (nothing was fixed)
     const received = JSON.stringify(await (await fetch(url.replace(/\/v1$/, "/_replay/requests"))).json());

@@ -34,6 +34,16 @@ describe("lanes run", () => {
     expect(audit).toEqual(["plan", "reserve", "settle"]);
   });
 
+  it("replays a recorded run's trajectory (--endpoint replay:trajectory.json) to the same patch", async () => {
+    const p = demoProject(LANES());
+    const first = events((await run(p)).stdout).at(-1)!;
+    const again = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${join(p.env.LANES_HOME!, "runs", first.runId, "trajectory.json")}`, "--json"], { cwd: p.repo, env: p.env, timeoutMs: 120_000 });
+    expect(again.code, again.stderr).toBe(0);
+    const second = events(again.stdout).at(-1)!;
+    expect(second.runId).not.toBe(first.runId);
+    expect(readFileSync(second.patch, "utf8")).toBe(readFileSync(first.patch, "utf8"));
+  });
+
   it("commits the patch on a new branch with --branch, leaving the working tree alone", async () => {
     const p = demoProject(LANES());
     const r = await run(p, ["--branch", "lanes/fix-add"]);

@@ -73,3 +73,20 @@ describe("ApprovalPrompt", () => {
     expect(onAnswer).not.toHaveBeenCalled();
   });
 });
+
+describe("RunView", () => {
+  it("shows each step's tool, command and exit code, the cost bar against the cap, and the end", async () => {
+    const { RunView } = await import("../../src/ui/RunView.js");
+    const events = [
+      { type: "run_start", runId: "r1", lane: "demo", tier: "standard", endpoint: "hosted", class: "C1", p50Usd: 0.01, p90Usd: 0.03, capUsd: 0.1 },
+      { type: "tool_start", step: 1, tool: "bash", summary: "npm test" },
+      { type: "tool_end", step: 1, tool: "bash", exitCode: 1, ms: 420 },
+      { type: "model_call", step: 2, tokensIn: 10, tokensOut: 5, costUsd: 0.05, spentUsd: 0.085, capUsd: 0.1, ms: 5, maxTokens: 100 },
+      { type: "run_end", runId: "r1", status: "finished", check: "passed", patch: "/p.diff", cost: { actualUsd: 0.085, p90Usd: 0.03, capUsd: 0.1 }, steps: 2, durationMs: 1000, usage: { promptTokens: 1, completionTokens: 1, cachedTokens: 0, estimated: false } },
+    ] as never[];
+    const frame = render(<RunView events={events} elapsedMs={1500} />).lastFrame()!;
+    const text = stripVTControlCharacters(frame);
+    for (const s of ["run r1", "step 1 bash npm test → exit 1 420 ms", "$0.085 of $0.100 · 1.5 s", "finished · check passed"]) expect(text).toContain(s);
+    expect(frame).toContain("\u001b[33m"); // 85% of the cap: yellow
+  });
+});

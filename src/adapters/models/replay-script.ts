@@ -40,7 +40,29 @@ export type ReplayScript = z.output<typeof scriptSchema>;
 export function loadScript(file: string): ReplayScript {
   const layer = readLayer(file, file);
   if ("problems" in layer) throw new ConfigError(layer.problems, "fix the replay script");
+  if (Array.isArray(layer.raw.trajectory) && typeof layer.raw.runId === "string") return fromTrajectory(layer.raw);
   return parseScript(layer);
+}
+
+/** A recorded run (LANES_HOME/runs/ID/trajectory.json) replays its model turns in order. */
+export function fromTrajectory(t: Record<string, unknown>): ReplayScript {
+  const turns: ReplayTurn[] = [];
+  for (const e of t.trajectory as { kind: string; data: { content?: string; toolCalls?: { name: string; arguments: string }[]; usage?: { promptTokens?: number; completionTokens?: number } } }[]) {
+    if (e.kind !== "model") continue;
+    const tools = (e.data.toolCalls ?? []).map((c) => {
+      let args: Record<string, unknown> | string = c.arguments;
+      try {
+        args = JSON.parse(c.arguments) as Record<string, unknown>;
+      } catch {
+        /* keep it raw: it was malformed when recorded too */
+      }
+      return { [c.name]: args };
+    });
+    turns.push({ ...(e.data.content ? { say: e.data.content } : {}), ...(tools.length ? { tools } : {}), usage: { prompt_tokens: e.data.usage?.promptTokens ?? 0, completion_tokens: e.data.usage?.completionTokens ?? 0 } });
+  }
+  if (!turns.length) throw new ConfigError([{ file: String(t.runId), line: 0, column: 0, path: "trajectory", message: "the recorded run has no model turns to replay" }]);
+  const plan = t.plan as { model?: string } | undefined;
+  return { model: plan?.model ?? "replay", repeatLast: false, timings: false, turns };
 }
 
 export function parseScript(layer: Layer): ReplayScript {

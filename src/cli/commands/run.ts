@@ -32,7 +32,10 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
   const onSignal = () => ac.abort();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
-  const emit = renderer(ctx);
+  let live: { emit: (e: RunEvent) => void; done: () => Promise<void> } | undefined;
+  const plainEmit = renderer(ctx);
+  // In a terminal the run is shown live with ink, once the approval (if any) is settled.
+  const emit = (e: RunEvent) => (live ? live.emit(e) : plainEmit(e));
   const replay = await useEndpoint(config, ctx, root);
   const ledger = await openLedger();
   try {
@@ -54,6 +57,7 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
     audit.append({ action: "plan", decision: plan.decision, inputs: { lane: plan.lane, tier: plan.tier, endpoint: plan.endpoint.id, estimate: plan.cost, quota: plan.quota, policyHash: plan.inputs.policyHash, priceVersion: plan.inputs.priceVersion, planHash: plan.planHash, saved: saved !== undefined } });
     const approvedBy = await gate(ctx, plan, config, { saved: saved !== undefined, audit, replan: (tier) => planTask({ config, root, task: task.text, template: task.template, lane: laneName, tier, who, ledger }) });
     if (typeof approvedBy !== "string") return approvedBy;
+    if (ctx.mode.kind === "interactive") live = (await import("../../ui/render-run.js")).liveRun();
     emit({ type: "decision", stage: "plan", tier: plan.tier, decision: plan.decision, ...(approvedBy ? { approvedBy } : {}) });
 
     const before = ctx.opts.apply ? await treeState(root) : "";
@@ -92,6 +96,7 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
     }
     return exitCodeOf(attempt);
   } finally {
+    await live?.done();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     ledger.close();
