@@ -36,6 +36,10 @@ export interface RunRequest {
   /** The check command (task's, else lane's). */
   check?: string | undefined;
   runId?: string;
+  /** Run on this Docker host instead of the profile's (the batch scheduler spreads tasks). */
+  hostName?: string | undefined;
+  /** Called once the hold is reserved, so a crash can be found and charged later. */
+  onStart?: (runId: string, holdId: string) => void;
 }
 
 export interface Attempt {
@@ -63,6 +67,7 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
 
   const hold = ledger.reserve({ runId, lane: plan.lane, buckets, caps, ttlMs: wallMs + 10 * 60_000, priceVersion: priceTable().version });
   audit.append({ action: "reserve", runId, inputs: { holdId: hold.id, caps, buckets: buckets.map((b) => b.key), planHash: plan.planHash } });
+  r.onStart?.(runId, hold.id);
   emit({ type: "run_start", runId, lane: plan.lane, tier: plan.tier, endpoint: r.endpoint.id, class: plan.cost.class, p50Usd: plan.cost.p50Usd, p90Usd: plan.cost.p90Usd, capUsd: lane.budget.capUsd });
 
   const meter = new HoldMeter(ledger, hold.id, lane.budget.capUsd, r.endpoint.spec.price.kind === "priced" ? r.endpoint.spec.price.price : undefined);
@@ -74,7 +79,7 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
   let sandboxSeconds = 0;
   try {
     const profile = config.sandbox.profiles[lane.sandbox]!;
-    host = await openHost(config, profile.host);
+    host = await openHost(config, r.hostName ?? profile.host);
     await ping(config, host);
     const t0 = Date.now();
     sandbox = await host.acquire({ profileName: lane.sandbox, profile, repo: r.root, runId });
@@ -83,7 +88,7 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
     const files = await listWorkspaceFiles(r.root).catch(() => []);
     const model: ModelPort = {
       countPrompt: async (messages) => (await r.endpoint.countTokens({ messages, tools: TOOLS })).tokens,
-      complete: (req, hooks) => r.endpoint.complete(req, { ...hooks, stream: true }),
+      complete: (req, hooks) => r.endpoint.complete({ ...req, conversationId: runId }, { ...hooks, stream: true }),
     };
     agent = await runAgent(
       firstMessages(plan.task.text, files),

@@ -26,6 +26,7 @@ const commands: Record<string, Loader> = {
   audit: () => import("./commands/audit.js"),
   run: () => import("./commands/run.js"),
   runs: () => import("./commands/runs.js"),
+  batch: () => import("./commands/batch.js"),
 };
 
 function lazy(module: keyof typeof commands, fn: string) {
@@ -114,6 +115,16 @@ export function buildProgram(version: string): Command {
     .description("plan, decide, reserve, run the agent in a hardened sandbox, check, and bring back a patch")
     .addHelpText("after", examples('lanes run "fix the failing test" --yes', "lanes run fix-failing-test --set test_command='npm test' --apply", "lanes run --plan plan.json --json", "lanes run @task.md --endpoint replay:examples/demo/fix.replay.yaml"))
     .action(lazy("run", "run"));
+  program
+    .command("batch")
+    .argument("[file]", "batch file (YAML): tasks, or a matrix of repositories x a task or template")
+    .option("--concurrency <n>", "sandboxes at once (capped by the lane's concurrency)")
+    .option("--resume <id>", "resume a batch after a crash: runs only what did not finish")
+    .option("--dry-run", "print the aggregated plan and exit")
+    .option("--fail-fast", "stop scheduling after the first failed task")
+    .description("one plan, one approval and one budget for many tasks in parallel sandboxes")
+    .addHelpText("after", examples("lanes batch refactor.yaml --dry-run", "lanes batch refactor.yaml --yes --concurrency 4 --json", "lanes batch --resume b1k2x3y4z5"))
+    .action(lazy("batch", "batch"));
   const runs = program.command("runs").description("past runs: status, cost against projection, timeline");
   runs.command("ls").description("recent runs").action(lazy("runs", "ls"));
   runs.command("show").argument("<id>", "run id (a prefix is enough)").description("the timeline of a run: model, tool and sandbox time, tokens, tool calls, cost").action(lazy("runs", "show"));

@@ -62,6 +62,8 @@ export interface CompletionRequest {
   /** Clamped by the caller to what the budget can still pay for. */
   maxTokens: number;
   temperature?: number;
+  /** Names the conversation (the run) in a header; providers ignore it, the replay server keys on it. */
+  conversationId?: string;
 }
 
 /** Per million tokens; `gpuHourUsd` for local tiers (cost = GPU time x rate). */

@@ -144,7 +144,7 @@ export class OpenAIEndpoint {
       ...(this.spec.tierKind === "hosted" && encodingFor(this.spec.model) ? { max_completion_tokens: req.maxTokens } : { max_tokens: req.maxTokens }),
       ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
     };
-    const options = { signal: hooks.signal ?? null, timeout: this.spec.timeoutMs, maxRetries: 0 };
+    const options = { signal: hooks.signal ?? null, timeout: this.spec.timeoutMs, maxRetries: 0, ...(req.conversationId ? { headers: { "x-lanes-conversation": req.conversationId } } : {}) };
     if (hooks.stream === false) {
       const r = await client.chat.completions.create({ ...body, stream: false }, options);
       const choice = r.choices[0];

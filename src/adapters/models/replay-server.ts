@@ -5,6 +5,7 @@
  * the tests and the demo, and `lanes endpoints replay FILE` serves it by hand. It records what it
  * received (GET /_replay/requests) so tests can see exactly what lanes sent.
  */
+import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Message } from "../../core/models.js";
@@ -21,7 +22,9 @@ export interface ReplayServer {
 
 export async function startReplayServer(script: ReplayScript, opts: { port?: number; host?: string } = {}): Promise<ReplayServer> {
   const requests: Record<string, unknown>[] = [];
-  let next = 0;
+  // Each conversation walks the script on its own, so parallel runs (a batch) replay correctly.
+  // A conversation is named by lanes' x-lanes-conversation header, else by its first messages.
+  const cursors = new Map<string, number>();
   const server: Server = createServer((req, res) => {
     void handle(req, res).catch((err) => {
       if (!res.headersSent) json(res, 500, { error: { message: String(err), type: "replay_error" } });
@@ -36,8 +39,11 @@ export async function startReplayServer(script: ReplayScript, opts: { port?: num
     if (req.method === "GET" && url.pathname === "/v1/models") return json(res, 200, { object: "list", data: [{ id: script.model, object: "model", owned_by: "lanes-replay" }] });
     if (req.method !== "POST" || url.pathname !== "/v1/chat/completions") return json(res, 404, { error: { message: `no route ${req.method} ${url.pathname}`, type: "not_found" } });
     const body = JSON.parse(await readBody(req)) as { messages?: unknown[]; stream?: boolean; stream_options?: { include_usage?: boolean }; max_tokens?: number; max_completion_tokens?: number };
-    requests.push(body);
-    const turn = next < script.turns.length ? script.turns[next++] : script.repeatLast ? script.turns[script.turns.length - 1] : undefined;
+    requests.push({ ...body, conversation: req.headers["x-lanes-conversation"] ?? null });
+    const key = String(req.headers["x-lanes-conversation"] ?? createHash("sha1").update(JSON.stringify((body.messages ?? []).slice(0, 2))).digest("hex"));
+    const next = cursors.get(key) ?? 0;
+    cursors.set(key, next + 1);
+    const turn = next < script.turns.length ? script.turns[next] : script.repeatLast ? script.turns[script.turns.length - 1] : undefined;
     if (!turn) return json(res, 500, { error: { message: `replay script exhausted after ${script.turns.length} turns`, type: "replay_exhausted" } });
     if (turn.delayMs) await new Promise((r) => setTimeout(r, turn.delayMs));
     if (turn.fault === "rate_limit") {

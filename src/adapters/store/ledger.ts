@@ -29,7 +29,27 @@ const MIGRATIONS: string[] = [
   `CREATE TABLE runs (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, lane TEXT NOT NULL, tier TEXT NOT NULL, task TEXT NOT NULL,
      status TEXT NOT NULL, check_result TEXT NOT NULL, cost_usd REAL NOT NULL, p90_usd REAL, cap_usd REAL NOT NULL, steps INTEGER NOT NULL,
      duration_ms INTEGER NOT NULL, hold_id TEXT, dir TEXT NOT NULL);`,
+  `CREATE TABLE batches (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, file TEXT NOT NULL, name TEXT NOT NULL, cap_usd REAL NOT NULL, status TEXT NOT NULL);
+   CREATE TABLE batch_tasks (batch_id TEXT NOT NULL, idx INTEGER NOT NULL, repo TEXT NOT NULL, task TEXT NOT NULL, status TEXT NOT NULL,
+     run_id TEXT, hold_id TEXT, host TEXT, cost_usd REAL NOT NULL DEFAULT 0, check_result TEXT, patch TEXT, detail TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+     PRIMARY KEY (batch_id, idx));`,
 ];
+
+export interface BatchTaskRow {
+  batchId: string;
+  idx: number;
+  repo: string;
+  task: string;
+  status: string;
+  runId: string | null;
+  holdId: string | null;
+  host: string | null;
+  costUsd: number;
+  check: string | null;
+  patch: string | null;
+  detail: string | null;
+  attempts: number;
+}
 
 export interface RunRow {
   id: string;
@@ -315,6 +335,51 @@ export class Ledger {
   run1(id: string): RunRow | undefined {
     const r = this.sql("SELECT * FROM runs WHERE id = ? OR id LIKE ? ORDER BY created_at DESC LIMIT 1").get(id, `${id}%`) as Record<string, unknown> | undefined;
     return r ? toRun(r) : undefined;
+  }
+
+  createBatch(b: { id: string; file: string; name: string; capUsd: number; tasks: { repo: string; task: string }[] }): void {
+    const tx = this.db.transaction(() => {
+      this.sql("INSERT INTO batches (id, created_at, file, name, cap_usd, status) VALUES (?, ?, ?, ?, ?, 'running')").run(b.id, Date.now(), b.file, b.name, b.capUsd);
+      b.tasks.forEach((t, i) => this.sql("INSERT INTO batch_tasks (batch_id, idx, repo, task, status) VALUES (?, ?, ?, ?, 'pending')").run(b.id, i, t.repo, t.task));
+    });
+    this.run(() => tx.immediate());
+  }
+
+  batch(id: string): { id: string; file: string; name: string; capUsd: number; status: string; createdAt: number } | undefined {
+    const r = this.sql("SELECT * FROM batches WHERE id = ?").get(id) as Record<string, unknown> | undefined;
+    return r ? { id: String(r.id), file: String(r.file), name: String(r.name), capUsd: Number(r.cap_usd), status: String(r.status), createdAt: Number(r.created_at) } : undefined;
+  }
+
+  setBatchStatus(id: string, status: string): void {
+    this.sql("UPDATE batches SET status = ? WHERE id = ?").run(status, id);
+  }
+
+  batchTasks(id: string): BatchTaskRow[] {
+    return (this.sql("SELECT * FROM batch_tasks WHERE batch_id = ? ORDER BY idx").all(id) as Record<string, unknown>[]).map((r) => ({
+      batchId: String(r.batch_id), idx: Number(r.idx), repo: String(r.repo), task: String(r.task), status: String(r.status), runId: (r.run_id as string | null) ?? null, holdId: (r.hold_id as string | null) ?? null,
+      host: (r.host as string | null) ?? null, costUsd: Number(r.cost_usd), check: (r.check_result as string | null) ?? null, patch: (r.patch as string | null) ?? null, detail: (r.detail as string | null) ?? null, attempts: Number(r.attempts),
+    }));
+  }
+
+  updateBatchTask(batchId: string, idx: number, f: Partial<Pick<BatchTaskRow, "status" | "runId" | "holdId" | "host" | "costUsd" | "check" | "patch" | "detail">> & { attemptStarted?: boolean }): void {
+    const cols: Record<string, string> = { status: "status", runId: "run_id", holdId: "hold_id", host: "host", costUsd: "cost_usd", check: "check_result", patch: "patch", detail: "detail" };
+    const sets: string[] = [];
+    const vals: unknown[] = [];
+    for (const [k, col] of Object.entries(cols)) {
+      if (k in f) {
+        sets.push(`${col} = ?`);
+        vals.push((f as Record<string, unknown>)[k] ?? null);
+      }
+    }
+    if (f.attemptStarted) sets.push("attempts = attempts + 1");
+    if (!sets.length) return;
+    this.sql(`UPDATE batch_tasks SET ${sets.join(", ")} WHERE batch_id = ? AND idx = ?`).run(...vals, batchId, idx);
+  }
+
+  /** A crashed run's hold is charged its worst case at once (its process is gone), never released. */
+  expireHold(holdId: string): void {
+    this.sql("UPDATE holds SET expires_at = 0 WHERE id = ? AND status = 'open'").run(holdId);
+    this.expire();
   }
 
   private upsertBucket(b: BucketSpec): void {

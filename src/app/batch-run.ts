@@ -1,0 +1,133 @@
+/**
+ * Running a batch: a pool of workers over the tasks, each task in its own sandbox with its own
+ * hold, spread over the batch's hosts up to each host's capacity. Scheduling stops when the
+ * batch budget cannot cover the next task's cap (the rest: not_started, budget). State lives in
+ * the ledger, so `--resume` after a crash runs only what did not finish — and charges a crashed
+ * attempt's hold its worst case, never forgetting it.
+ */
+import type { Config } from "../adapters/config/schema.js";
+import type { AuditLog } from "../adapters/store/audit.js";
+import type { Ledger } from "../adapters/store/ledger.js";
+import { buildEndpoints } from "./endpoints.js";
+import type { BatchTask } from "./batch-plan.js";
+import { requireEndpoint, runAttempt, succeeded } from "./run-task.js";
+
+export type TaskStatus = "pending" | "running" | "succeeded" | "failed" | "denied" | "not_started" | "interrupted";
+
+export interface BatchEvent {
+  type: "task";
+  batchId: string;
+  idx: number;
+  repo: string;
+  status: TaskStatus;
+  host?: string;
+  runId?: string;
+  steps?: number;
+  check?: string;
+  costUsd?: number;
+  durationMs?: number;
+  detail?: string;
+}
+
+export interface BatchRun {
+  config: Config;
+  batchId: string;
+  tasks: BatchTask[];
+  ledger: Ledger;
+  audit: AuditLog;
+  capUsd: number;
+  concurrency: number;
+  hosts: string[];
+  failFast: boolean;
+  signal: AbortSignal;
+  emit: (e: BatchEvent) => void;
+}
+
+export async function runBatch(b: BatchRun): Promise<void> {
+  const rows = new Map(b.ledger.batchTasks(b.batchId).map((r) => [r.idx, r]));
+  let spent = 0;
+  const queue: BatchTask[] = [];
+  for (const t of b.tasks) {
+    const row = rows.get(t.idx);
+    if (row && ["succeeded", "failed", "denied"].includes(row.status)) {
+      spent += row.costUsd; // finished before: never run twice
+      continue;
+    }
+    if (row?.status === "running" && row.holdId) {
+      // The process that ran it is gone: its hold is charged its worst case, then it runs again.
+      b.ledger.expireHold(row.holdId);
+      const charged = b.ledger.chargedOn(row.holdId);
+      spent += charged;
+      b.ledger.updateBatchTask(b.batchId, t.idx, { status: "pending", costUsd: charged, detail: `a crashed attempt (${row.runId}) was charged $${charged.toFixed(4)}` });
+    }
+    if (t.plan.decision.verdict === "deny") {
+      b.ledger.updateBatchTask(b.batchId, t.idx, { status: "denied", detail: t.plan.decision.reasons.filter((r) => r.level === "hard").map((r) => r.rule).join(", ") });
+      b.emit({ type: "task", batchId: b.batchId, idx: t.idx, repo: t.repo, status: "denied" });
+      continue;
+    }
+    queue.push(t);
+  }
+
+  const endpoints = buildEndpoints(b.config);
+  const inUse = new Map(b.hosts.map((h) => [h, 0]));
+  let reserved = 0;
+  let stop: string | undefined;
+  const pickHost = async (): Promise<string | undefined> => {
+    for (;;) {
+      for (const h of b.hosts) if ((inUse.get(h) ?? 0) < (b.config.hosts[h]?.capacity ?? 1)) return h;
+      if (b.signal.aborted) return undefined;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  const worker = async () => {
+    for (;;) {
+      const t = queue.shift();
+      if (!t) return;
+      const cap = t.plan.cost.capUsd;
+      if (stop || b.signal.aborted || spent + reserved + cap > b.capUsd + 1e-9) {
+        stop ??= b.signal.aborted ? "interrupted" : "budget";
+        b.ledger.updateBatchTask(b.batchId, t.idx, { status: "not_started", detail: stop });
+        b.emit({ type: "task", batchId: b.batchId, idx: t.idx, repo: t.repo, status: "not_started", detail: stop });
+        continue;
+      }
+      const host = await pickHost();
+      if (!host) {
+        queue.unshift(t);
+        continue;
+      }
+      reserved += cap;
+      inUse.set(host, (inUse.get(host) ?? 0) + 1);
+      b.ledger.updateBatchTask(b.batchId, t.idx, { status: "running", host, attemptStarted: true });
+      b.emit({ type: "task", batchId: b.batchId, idx: t.idx, repo: t.repo, status: "running", host });
+      try {
+        const a = await runAttempt({
+          config: b.config,
+          root: t.repo,
+          plan: t.plan,
+          endpoint: requireEndpoint(endpoints, t.plan),
+          ledger: b.ledger,
+          audit: b.audit,
+          emit: () => {},
+          signal: b.signal,
+          check: t.check,
+          hostName: host,
+          onStart: (runId, holdId) => b.ledger.updateBatchTask(b.batchId, t.idx, { runId, holdId }),
+        });
+        spent += a.costUsd;
+        const status: TaskStatus = a.agent.status === "interrupted" ? "interrupted" : succeeded(a) ? "succeeded" : "failed";
+        b.ledger.updateBatchTask(b.batchId, t.idx, { status, costUsd: a.costUsd, check: a.check, patch: a.patch, detail: a.agent.status === "finished" ? a.agent.summary.slice(0, 300) : a.agent.status });
+        b.emit({ type: "task", batchId: b.batchId, idx: t.idx, repo: t.repo, status, host, runId: a.runId, steps: a.agent.steps, check: a.check, costUsd: a.costUsd, durationMs: a.durationMs, ...(status === "failed" ? { detail: a.check === "failed" ? "check failed" : a.agent.status } : {}) });
+        if (status === "failed" && b.failFast) stop = "fail-fast";
+      } catch (err) {
+        b.ledger.updateBatchTask(b.batchId, t.idx, { status: "failed", detail: (err as Error).message.slice(0, 300) });
+        b.emit({ type: "task", batchId: b.batchId, idx: t.idx, repo: t.repo, status: "failed", host, detail: (err as Error).message });
+        if (b.failFast) stop = "fail-fast";
+      } finally {
+        reserved -= cap;
+        inUse.set(host, (inUse.get(host) ?? 1) - 1);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, b.concurrency) }, worker));
+}

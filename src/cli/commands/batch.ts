@@ -1,0 +1,148 @@
+/** `lanes batch FILE`: one plan, one approval and one budget for many tasks in parallel sandboxes. */
+import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
+import { LanesError } from "../../core/errors.js";
+import { dataDir } from "../../adapters/config/paths.js";
+import { loadBatch } from "../../app/batch-file.js";
+import { batchExitCode, planBatch, type BatchPlan } from "../../app/batch-plan.js";
+import { runBatch, type BatchEvent } from "../../app/batch-run.js";
+import { identityOf } from "../../app/identity.js";
+import { openAudit, openLedger } from "../../app/records.js";
+import { annotations, buildReport, markdown } from "../../report/batch-report.js";
+import { money } from "../../report/plan-text.js";
+import type { CommandContext } from "../context.js";
+import { loadFor } from "../load-config.js";
+
+interface BatchOpts {
+  concurrency?: string;
+  resume?: string;
+  dryRun?: boolean;
+  failFast?: boolean;
+}
+
+export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
+  const { config, root } = loadFor(ctx);
+  const ledger = await openLedger();
+  const ac = new AbortController();
+  setMaxListeners(0, ac.signal); // every task and command in flight listens on it
+  const onSignal = () => ac.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const resumed = ctx.opts.resume ? ledger.batch(ctx.opts.resume) : undefined;
+    if (ctx.opts.resume && !resumed) throw new LanesError("usage", `no batch ${ctx.opts.resume} to resume`);
+    const file = resumed?.file ?? (ctx.args[0] ? resolve(ctx.args[0]) : undefined);
+    if (!file) throw new LanesError("usage", "no batch file given", { hint: "lanes batch batch.yaml (or --resume ID)" });
+    const { batch: b, items } = loadBatch(file);
+    const laneName = b.lane ?? ctx.mode.lane ?? config.defaults.lane;
+    const lane = config.lanes[laneName];
+    if (!lane) throw new LanesError("usage", `unknown lane "${laneName}"`);
+    const who = await identityOf(config, root);
+    const audit = openAudit(who.user);
+    if (ctx.mode.kind !== "json") ctx.out.info(`planning ${items.length} tasks…`);
+    const plan = await planBatch({ config, batch: b, items, who, ledger, lane: laneName, tier: b.tier ?? ctx.mode.tier });
+    if (resumed && ledger.batchTasks(resumed.id).length !== plan.tasks.length) throw new LanesError("usage", `batch ${resumed.id} had ${ledger.batchTasks(resumed.id).length} tasks; ${file} now gives ${plan.tasks.length}`, { hint: "resume with the same batch file" });
+    show(ctx, plan);
+    if (ctx.opts.dryRun) return 0;
+
+    const name = b.name ?? file.split("/").pop()!;
+    if (!resumed) {
+      const verdict = plan.decision.verdict;
+      if (verdict === "deny" || verdict === "delay") {
+        audit.append({ action: verdict === "deny" ? "deny" : "delay", decision: plan.decision, inputs: { batch: name, tasks: plan.totals } });
+        throw new LanesError(batchExitCode(plan) === 4 ? "quota" : "approval", `batch ${verdict === "deny" ? "denied" : "delayed"}: ${plan.decision.reasons.filter((r) => r.level !== "advisory").map((r) => r.message).join("; ")}`);
+      }
+      if (verdict === "ask") {
+        let approved = false;
+        if (ctx.mode.kind === "interactive") approved = await askYesNo();
+        else if (ctx.mode.yes && lane.approval.mode !== "always") approved = true;
+        else throw new LanesError("approval", `the batch needs approval (${plan.decision.reasons.filter((r) => r.level === "soft").map((r) => r.rule).join(", ")}) and there is no terminal to ask in`, { hint: lane.approval.mode === "always" ? `lane ${laneName} needs a person: run lanes batch in a terminal` : "pass --yes to approve the whole batch" });
+        if (!approved) {
+          audit.append({ action: "deny", decision: plan.decision, inputs: { batch: name }, outcome: { by: who.user } });
+          throw new LanesError("approval", "you denied the batch");
+        }
+        audit.append({ action: "approve", decision: plan.decision, inputs: { batch: name, tasks: plan.totals }, outcome: { by: who.user, how: ctx.mode.kind === "interactive" ? "interactive" : "yes" } });
+      } else audit.append({ action: "plan", decision: plan.decision, inputs: { batch: name, tasks: plan.totals } });
+    }
+
+    const batchId = resumed?.id ?? `b${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+    if (!resumed) ledger.createBatch({ id: batchId, file, name, capUsd: b.budget.capUsd, tasks: plan.tasks.map((t) => ({ repo: t.repo, task: t.task })) });
+    else ledger.setBatchStatus(batchId, "running");
+    if (ctx.mode.kind !== "json") ctx.out.info(`batch ${batchId}: ${plan.tasks.length} tasks, concurrency ${Math.min(Number(ctx.opts.concurrency ?? b.concurrency), lane.concurrency)}${resumed ? " (resumed)" : ""} — resume after a crash with: lanes batch --resume ${batchId}`);
+    let done = 0;
+    const emit = (e: BatchEvent) => {
+      if (e.status !== "running") done++;
+      if (ctx.mode.kind === "json") process.stdout.write(`${JSON.stringify(e)}\n`);
+      else ctx.out.info(`[${done}/${plan.tasks.length}] #${e.idx} ${e.repo.split("/").pop()} ${e.status}${e.host ? ` on ${e.host}` : ""}${e.costUsd !== undefined ? ` ${money(e.costUsd)}` : ""}${e.steps !== undefined ? `, ${e.steps} steps` : ""}${e.durationMs !== undefined ? `, ${(e.durationMs / 1000).toFixed(1)} s` : ""}${e.detail ? ` (${e.detail})` : ""}`);
+    };
+    await runBatch({
+      config,
+      batchId,
+      tasks: plan.tasks,
+      ledger,
+      audit,
+      capUsd: b.budget.capUsd,
+      concurrency: Math.min(Number(ctx.opts.concurrency ?? b.concurrency) || 1, lane.concurrency),
+      hosts: b.hosts ?? [config.sandbox.profiles[lane.sandbox]!.host],
+      failFast: ctx.opts.failFast === true,
+      signal: ac.signal,
+      emit,
+    });
+
+    const rows = ledger.batchTasks(batchId);
+    const report = buildReport(batchId, name, plan, rows);
+    ledger.setBatchStatus(batchId, ac.signal.aborted ? "interrupted" : "done");
+    const dir = join(dataDir(), "batches", batchId);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
+    const md = markdown(report);
+    writeFileSync(join(dir, "report.md"), md);
+    if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, md);
+    if (process.env.GITHUB_ACTIONS === "true") for (const a of annotations(report)) process.stdout.write(`${a}\n`);
+    if (ctx.mode.kind === "json") process.stdout.write(`${JSON.stringify({ type: "batch_end", ...report, reportDir: dir })}\n`);
+    else process.stdout.write(`${md}\nreport: ${dir}/report.md\n`);
+    if (ac.signal.aborted) return 130;
+    if (rows.some((r) => r.status === "not_started" && r.detail === "budget")) return 4;
+    return rows.every((r) => r.status === "succeeded") ? 0 : 1;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    ledger.close();
+  }
+}
+
+function show(ctx: CommandContext<BatchOpts>, p: BatchPlan): void {
+  const out = { type: "batch_plan", lane: p.lane, totals: p.totals, quota: p.quota, denied: p.denied, decision: p.decision, tasks: p.tasks.map((t) => ({ idx: t.idx, repo: t.repo, template: t.template, p50Usd: t.plan.cost.p50Usd, p90Usd: t.plan.cost.p90Usd, capUsd: t.plan.cost.capUsd, class: t.plan.cost.class, verdict: t.plan.decision.verdict })) };
+  if (ctx.mode.kind === "json") {
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+    return;
+  }
+  const lines = [
+    `batch plan: ${p.totals.tasks} tasks in lane ${p.lane}; ${p.totals.class} ${p.totals.label} ${money(p.totals.p50Usd)} – ${money(p.totals.p90Usd)} (sum of p50–p90); caps ${money(p.totals.capsUsd)}; batch budget ${money(p.totals.budgetUsd)}`,
+    ...p.quota.map((q) => `  quota ${q.bucket}: used ${q.used.toFixed(2)} + held ${q.held.toFixed(2)} + batch up to ${q.cap.toFixed(2)} of ${q.limit} ${q.kind} (${q.level})`),
+    ...p.tasks.map((t) => `  #${t.idx} ${t.repo}: ${t.plan.cost.class} ${money(t.plan.cost.p50Usd)}–${money(t.plan.cost.p90Usd)}, cap ${money(t.plan.cost.capUsd)}, ${t.plan.decision.verdict}`),
+    `decision ${p.decision.verdict.toUpperCase()}`,
+    ...p.decision.reasons.map((r) => `  ${r.level === "hard" ? "✗" : r.level === "soft" ? "?" : "✓"} ${r.rule} (${r.level}): ${r.message}`),
+  ];
+  process.stderr.write(`${lines.join("\n")}\n`);
+}
+
+async function askYesNo(): Promise<boolean> {
+  const { render } = await import("ink");
+  const { createElement } = await import("react");
+  const { ApprovalPrompt } = await import("../../ui/ApprovalPrompt.js");
+  return new Promise((resolve) => {
+    const app = render(
+      createElement(ApprovalPrompt, {
+        canApprove: true,
+        canSwitch: false,
+        onAnswer: (a) => {
+          app.unmount();
+          resolve(a === "approve");
+        },
+      }),
+    );
+  });
+}
