@@ -46,6 +46,8 @@ export interface BatchRun {
 export async function runBatch(b: BatchRun): Promise<void> {
   const rows = new Map(b.ledger.batchTasks(b.batchId).map((r) => [r.idx, r]));
   let spent = 0;
+  /** What earlier (crashed) attempts of a task cost: kept, and added to its final cost. */
+  const earlier = new Map<number, number>();
   const queue: BatchTask[] = [];
   for (const t of b.tasks) {
     const row = rows.get(t.idx);
@@ -56,8 +58,9 @@ export async function runBatch(b: BatchRun): Promise<void> {
     if (row?.status === "running" && row.holdId) {
       // The process that ran it is gone: its hold is charged its worst case, then it runs again.
       b.ledger.expireHold(row.holdId);
-      const charged = b.ledger.chargedOn(row.holdId);
+      const charged = row.costUsd + b.ledger.chargedOn(row.holdId);
       spent += charged;
+      earlier.set(t.idx, charged);
       b.ledger.updateBatchTask(b.batchId, t.idx, { status: "pending", costUsd: charged, detail: `a crashed attempt (${row.runId}) was charged $${charged.toFixed(4)}` });
     }
     if (t.plan.decision.verdict === "deny") {
@@ -72,9 +75,15 @@ export async function runBatch(b: BatchRun): Promise<void> {
   const inUse = new Map(b.hosts.map((h) => [h, 0]));
   let reserved = 0;
   let stop: string | undefined;
-  const pickHost = async (): Promise<string | undefined> => {
+  // Taking a host slot is synchronous (check and count in one go), so two workers never take the last one.
+  const takeHost = async (): Promise<string | undefined> => {
     for (;;) {
-      for (const h of b.hosts) if ((inUse.get(h) ?? 0) < (b.config.hosts[h]?.capacity ?? 1)) return h;
+      for (const h of b.hosts) {
+        if ((inUse.get(h) ?? 0) < (b.config.hosts[h]?.capacity ?? 1)) {
+          inUse.set(h, (inUse.get(h) ?? 0) + 1);
+          return h;
+        }
+      }
       if (b.signal.aborted) return undefined;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -91,13 +100,13 @@ export async function runBatch(b: BatchRun): Promise<void> {
         b.emit({ type: "task", batchId: b.batchId, idx: t.idx, repo: t.repo, status: "not_started", detail: stop });
         continue;
       }
-      const host = await pickHost();
+      reserved += cap; // counted before any await, so the budget check above cannot race
+      const host = await takeHost();
       if (!host) {
+        reserved -= cap;
         queue.unshift(t);
         continue;
       }
-      reserved += cap;
-      inUse.set(host, (inUse.get(host) ?? 0) + 1);
       b.ledger.updateBatchTask(b.batchId, t.idx, { status: "running", host, attemptStarted: true });
       b.emit({ type: "task", batchId: b.batchId, idx: t.idx, repo: t.repo, status: "running", host });
       try {
@@ -115,9 +124,10 @@ export async function runBatch(b: BatchRun): Promise<void> {
           onStart: (runId, holdId) => b.ledger.updateBatchTask(b.batchId, t.idx, { runId, holdId }),
         });
         spent += a.costUsd;
+        const costUsd = (earlier.get(t.idx) ?? 0) + a.costUsd;
         const status: TaskStatus = a.agent.status === "interrupted" ? "interrupted" : succeeded(a) ? "succeeded" : "failed";
-        b.ledger.updateBatchTask(b.batchId, t.idx, { status, costUsd: a.costUsd, check: a.check, patch: a.patch, detail: a.agent.status === "finished" ? a.agent.summary.slice(0, 300) : a.agent.status });
-        b.emit({ type: "task", batchId: b.batchId, idx: t.idx, repo: t.repo, status, host, runId: a.runId, steps: a.agent.steps, check: a.check, costUsd: a.costUsd, durationMs: a.durationMs, ...(status === "failed" ? { detail: a.check === "failed" ? "check failed" : a.agent.status } : {}) });
+        b.ledger.updateBatchTask(b.batchId, t.idx, { status, costUsd, check: a.check, patch: a.patch, detail: a.agent.status === "finished" ? a.agent.summary.slice(0, 300) : a.agent.status });
+        b.emit({ type: "task", batchId: b.batchId, idx: t.idx, repo: t.repo, status, host, runId: a.runId, steps: a.agent.steps, check: a.check, costUsd, durationMs: a.durationMs, ...(status === "failed" ? { detail: a.check === "failed" ? "check failed" : a.agent.status } : {}) });
         if (status === "failed" && b.failFast) stop = "fail-fast";
       } catch (err) {
         b.ledger.updateBatchTask(b.batchId, t.idx, { status: "failed", detail: (err as Error).message.slice(0, 300) });
