@@ -11,62 +11,9 @@ import { randomBytes } from "node:crypto";
 import Database from "better-sqlite3";
 import { LanesError } from "../../core/errors.js";
 import type { BucketSpec, BucketStatus, Unit } from "../../core/quota.js";
+import { MIGRATIONS, type BatchTaskRow, type RunRow } from "./ledger-schema.js";
 
-const MIGRATIONS: string[] = [
-  `CREATE TABLE buckets (key TEXT PRIMARY KEY, unit TEXT NOT NULL, lim REAL NOT NULL, kind TEXT NOT NULL, resets_at TEXT NOT NULL,
-     used REAL NOT NULL DEFAULT 0, held REAL NOT NULL DEFAULT 0);
-   CREATE TABLE holds (id TEXT PRIMARY KEY, run_id TEXT NOT NULL, lane TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
-     status TEXT NOT NULL, settled_at INTEGER, price_version TEXT);
-   CREATE TABLE hold_buckets (hold_id TEXT NOT NULL, bucket_key TEXT NOT NULL, unit TEXT NOT NULL, reserved REAL NOT NULL, charged REAL NOT NULL DEFAULT 0,
-     PRIMARY KEY (hold_id, bucket_key));
-   CREATE TABLE hold_caps (hold_id TEXT NOT NULL, unit TEXT NOT NULL, cap REAL NOT NULL, charged REAL NOT NULL DEFAULT 0, PRIMARY KEY (hold_id, unit));
-   CREATE TABLE charges (id INTEGER PRIMARY KEY AUTOINCREMENT, hold_id TEXT NOT NULL, at INTEGER NOT NULL, unit TEXT NOT NULL, amount REAL NOT NULL, note TEXT);
-   CREATE TABLE history (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, lane TEXT NOT NULL, template TEXT NOT NULL, tier TEXT NOT NULL,
-     steps INTEGER NOT NULL, completion_per_step REAL NOT NULL, observation_per_step REAL NOT NULL, seconds_per_step REAL NOT NULL, cost_usd REAL,
-     prompt_tps REAL, completion_tps REAL);
-   CREATE INDEX holds_open ON holds (status, lane);
-   CREATE INDEX history_key ON history (lane, template, id);`,
-  `CREATE TABLE runs (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, lane TEXT NOT NULL, tier TEXT NOT NULL, task TEXT NOT NULL,
-     status TEXT NOT NULL, check_result TEXT NOT NULL, cost_usd REAL NOT NULL, p90_usd REAL, cap_usd REAL NOT NULL, steps INTEGER NOT NULL,
-     duration_ms INTEGER NOT NULL, hold_id TEXT, dir TEXT NOT NULL);`,
-  `CREATE TABLE batches (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, file TEXT NOT NULL, name TEXT NOT NULL, cap_usd REAL NOT NULL, status TEXT NOT NULL);
-   CREATE TABLE batch_tasks (batch_id TEXT NOT NULL, idx INTEGER NOT NULL, repo TEXT NOT NULL, task TEXT NOT NULL, status TEXT NOT NULL,
-     run_id TEXT, hold_id TEXT, host TEXT, cost_usd REAL NOT NULL DEFAULT 0, check_result TEXT, patch TEXT, detail TEXT, attempts INTEGER NOT NULL DEFAULT 0,
-     PRIMARY KEY (batch_id, idx));`,
-];
-
-export interface BatchTaskRow {
-  batchId: string;
-  idx: number;
-  repo: string;
-  task: string;
-  status: string;
-  runId: string | null;
-  holdId: string | null;
-  host: string | null;
-  costUsd: number;
-  check: string | null;
-  patch: string | null;
-  detail: string | null;
-  attempts: number;
-}
-
-export interface RunRow {
-  id: string;
-  createdAt: number;
-  lane: string;
-  tier: string;
-  task: string;
-  status: string;
-  check: string;
-  costUsd: number;
-  p90Usd: number | null;
-  capUsd: number;
-  steps: number;
-  durationMs: number;
-  holdId: string | null;
-  dir: string;
-}
+export type { BatchTaskRow, RunRow } from "./ledger-schema.js";
 
 export type Amounts = Partial<Record<Unit, number>>;
 
