@@ -112,6 +112,7 @@ export function buildProgram(version: string): Command {
     .option("--set <key=value...>", "template variables")
     .option("--apply", "apply the patch to the working tree (refused if the tree changed meanwhile)")
     .option("--branch <name>", "commit the patch on a new branch (the working tree is not touched)")
+    .option("--wait <duration>", "when the plan is delayed (lane full, window closed, slots busy), wait up to this long (e.g. 90s, 10m)")
     .description("plan, decide, reserve, run the agent in a hardened sandbox, check, and bring back a patch")
     .addHelpText("after", examples('lanes run "fix the failing test" --yes', "lanes run fix-failing-test --set test_command='npm test' --apply", "lanes run --plan plan.json --json", "lanes run @task.md --endpoint replay:examples/demo/fix.replay.yaml"))
     .action(lazy("run", "run"));

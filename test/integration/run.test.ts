@@ -137,6 +137,25 @@ describe("lanes run", () => {
     expect(q.buckets[0].used).toBeGreaterThan(0); // the first call was paid for
   }, 60_000);
 
+  it("delays while the lane is full: exits 4 at once without --wait, and waits it out with --wait", async () => {
+    const slow = "model: gpt-4.1-mini\nturns:\n  - tools: [{ bash: { command: 'sleep 4' } }]\n  - tools: [{ finish: { summary: slept } }]\n";
+    const p = demoProject(LANES().replace("    check: node --test\n", "    concurrency: 1\n"), slow);
+    const first = spawn(process.execPath, [BIN, "run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--json"], { cwd: p.repo, env: p.env, stdio: ["ignore", "pipe", "pipe"] });
+    const firstExit = new Promise((r) => first.on("exit", r));
+    let out = "";
+    first.stdout.on("data", (d) => (out += d));
+    for (let i = 0; i < 200 && !out.includes('"tool_start"'); i++) await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    const now = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`], { cwd: p.repo, env: p.env });
+    expect(now.code).toBe(4);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(now.stderr).toContain("lane t is full: 1 of 1 runs in flight");
+    const waited = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--wait", "60s"], { cwd: p.repo, env: p.env, timeoutMs: 90_000 });
+    expect(waited.code, waited.stderr).toBe(0);
+    expect(waited.stderr).toMatch(/waiting \(\d+ s left\): lane t is full/);
+    expect(await firstExit).toBe(0);
+  }, 90_000);
+
   it("runs a fresh approved saved plan, and refuses a stale one with exit 3", async () => {
     const p = demoProject(LANES().replace("approval: { mode: auto, autoApproveUpTo: C2 }", "approval: { mode: ask }"));
     const file = join(p.dir, "plan.json");

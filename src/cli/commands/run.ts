@@ -17,6 +17,7 @@ import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
 
 interface RunOpts {
+  wait?: string;
   plan?: string;
   apply?: boolean;
   branch?: string;
@@ -54,6 +55,9 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
       plan = saved;
     } else plan = await planTask({ config, root, task: task.text, template: task.template, lane: laneName, tier: ctx.mode.tier ?? config.defaults.tier, who, ledger });
 
+    if (plan.decision.verdict === "delay" && ctx.opts.wait && !saved) {
+      plan = await waitOut(ctx, plan, parseWait(ctx.opts.wait), ac.signal, audit, () => planTask({ config, root, task: task.text, template: task.template, lane: laneName, tier: plan.tier, who, ledger }));
+    }
     audit.append({ action: "plan", decision: plan.decision, inputs: { lane: plan.lane, tier: plan.tier, endpoint: plan.endpoint.id, estimate: plan.cost, quota: plan.quota, policyHash: plan.inputs.policyHash, priceVersion: plan.inputs.priceVersion, planHash: plan.planHash, saved: saved !== undefined } });
     const approvedBy = await gate(ctx, plan, config, { saved: saved !== undefined, audit, replan: (tier) => planTask({ config, root, task: task.text, template: task.template, lane: laneName, tier, who, ledger }) });
     if (typeof approvedBy !== "string") return approvedBy;
@@ -104,6 +108,29 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
   }
 }
 
+function parseWait(text: string): number {
+  const m = /^(\d+)(s|m|h)?$/.exec(text);
+  if (!m) throw new LanesError("usage", `--wait ${text} is not a duration`, { hint: "e.g. --wait 90s or --wait 10m" });
+  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "s" | "m" | "h"];
+}
+
+/** Wait (visibly, and audited) for a delay to clear: re-plan every few seconds until it does or time runs out. */
+async function waitOut(ctx: CommandContext<RunOpts>, first: Plan, waitMs: number, signal: AbortSignal, audit: ReturnType<typeof openAudit>, replan: () => Promise<Plan>): Promise<Plan> {
+  const until = Date.now() + waitMs;
+  audit.append({ action: "delay", decision: first.decision, inputs: { planHash: first.planHash, waitMs } });
+  let plan = first;
+  while (plan.decision.verdict === "delay" && Date.now() < until && !signal.aborted) {
+    const why = plan.decision.reasons.filter((r) => r.level === "soft" && (r.rule.startsWith("lane.") || r.rule.startsWith("endpoint."))).map((r) => r.message).join("; ");
+    const retry = plan.decision.retryAt ? Date.parse(plan.decision.retryAt) : Date.now() + 2000;
+    const step = Math.max(200, Math.min(2000, retry - Date.now(), until - Date.now()));
+    if (ctx.mode.kind !== "json") ctx.out.info(`waiting (${Math.ceil((until - Date.now()) / 1000)} s left): ${why}`);
+    else process.stdout.write(`${JSON.stringify({ type: "waiting", reasons: plan.decision.reasons, secondsLeft: Math.ceil((until - Date.now()) / 1000) })}\n`);
+    await new Promise((r) => setTimeout(r, step));
+    plan = await replan();
+  }
+  return plan;
+}
+
 /** The approval gate: returns who approved ("" when policy allowed it), or the exit code to stop with. */
 async function gate(ctx: CommandContext<RunOpts>, plan: Plan, config: Config, o: { saved: boolean; audit: ReturnType<typeof openAudit>; replan: (tier: string) => Promise<Plan> }): Promise<string | number> {
   const d = plan.decision;
@@ -114,7 +141,7 @@ async function gate(ctx: CommandContext<RunOpts>, plan: Plan, config: Config, o:
     throw new LanesError(code === 4 ? "quota" : "approval", message, { ...(hint ? { hint } : {}), details: { decision: d } });
   };
   if (d.verdict === "deny") return stop(exitCodeFor(d), `denied: ${d.reasons.filter((r) => r.level === "hard").map((r) => r.message).join("; ")}`);
-  if (d.verdict === "delay") return stop(4, `delayed: ${d.reasons.filter((r) => r.rule.startsWith("lane.") || r.rule.startsWith("endpoint.")).map((r) => r.message).join("; ")}`, d.retryAt ? `retry after ${d.retryAt}` : "retry when a run of this lane finishes");
+  if (d.verdict === "delay") return stop(4, `delayed: ${d.reasons.filter((r) => r.rule.startsWith("lane.") || r.rule.startsWith("endpoint.")).map((r) => r.message).join("; ")}`, d.retryAt ? `retry after ${d.retryAt}` : "retry when a run of this lane finishes, or pass --wait DURATION");
   if (d.verdict === "allow") return "";
   if (o.saved && plan.approval) return plan.approval.by;
   if (ctx.mode.kind === "interactive") {
