@@ -90,3 +90,22 @@ describe("RunView", () => {
     expect(frame).toContain("\u001b[33m"); // 85% of the cap: yellow
   });
 });
+
+describe("BatchView", () => {
+  it("shows a row per task with status, steps, cost and duration, and the progress and budget bars", async () => {
+    const { BatchView } = await import("../../src/ui/BatchView.js");
+    const rows = [
+      { idx: 0, repo: "/x/repos/svc0", last: { type: "task" as const, batchId: "b", idx: 0, repo: "/x/repos/svc0", status: "succeeded" as const, steps: 5, costUsd: 0.9, durationMs: 2100 } },
+      { idx: 1, repo: "/x/repos/svc1", last: { type: "task" as const, batchId: "b", idx: 1, repo: "/x/repos/svc1", status: "running" as const, host: "remote" } },
+      { idx: 2, repo: "/x/repos/svc2" },
+    ];
+    const frame = render(<BatchView rows={rows} budgetUsd={1} elapsedMs={3000} />).lastFrame()!;
+    const text = stripVTControlCharacters(frame);
+    expect(text).toMatch(/0\s+repos\/svc0\s+succeeded\s+5\s+\$0\.900\s+2\.1 s/);
+    expect(text).toMatch(/1\s+repos\/svc1\s+running\s+on remote/);
+    expect(text).toMatch(/2\s+repos\/svc2\s+pending/);
+    expect(text).toContain("1/3 · 3.0 s");
+    expect(text).toContain("$0.900 of $1.00");
+    expect(frame).toContain("\u001b[33m"); // 90% of the budget: yellow
+  });
+});

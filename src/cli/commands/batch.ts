@@ -72,7 +72,9 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
     else ledger.setBatchStatus(batchId, "running");
     if (ctx.mode.kind !== "json") ctx.out.info(`batch ${batchId}: ${plan.tasks.length} tasks, concurrency ${Math.min(Number(ctx.opts.concurrency ?? b.concurrency), lane.concurrency)}${resumed ? " (resumed)" : ""} — resume after a crash with: lanes batch --resume ${batchId}`);
     let done = 0;
+    const live = ctx.mode.kind === "interactive" ? (await import("../../ui/render-batch.js")).liveBatch(plan.tasks, b.budget.capUsd) : undefined;
     const emit = (e: BatchEvent) => {
+      if (live) return live.emit(e);
       if (e.status !== "running") done++;
       if (ctx.mode.kind === "json") process.stdout.write(`${JSON.stringify(e)}\n`);
       else ctx.out.info(`[${done}/${plan.tasks.length}] #${e.idx} ${e.repo.split("/").pop()} ${e.status}${e.host ? ` on ${e.host}` : ""}${e.costUsd !== undefined ? ` ${money(e.costUsd)}` : ""}${e.steps !== undefined ? `, ${e.steps} steps` : ""}${e.durationMs !== undefined ? `, ${(e.durationMs / 1000).toFixed(1)} s` : ""}${e.detail ? ` (${e.detail})` : ""}`);
@@ -90,6 +92,7 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
       signal: ac.signal,
       emit,
     });
+    await live?.done();
 
     const rows = ledger.batchTasks(batchId);
     const report = buildReport(batchId, name, plan, rows);
