@@ -4,9 +4,11 @@
  * round trips. The same stream is the sandbox's lifeline: while it is open the sandbox lives.
  */
 import { readFileSync } from "node:fs";
+import { StringDecoder } from "node:string_decoder";
 import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
 import { LanesError } from "../../core/errors.js";
+import { onFrames } from "./frames.js";
 import { abortedObservation, type ExecRequest, type Observation } from "../../core/sandbox.js";
 
 export const SHIM_SOURCE = readFileSync(new URL("./shim.py", import.meta.url), "utf8");
@@ -32,15 +34,10 @@ export class Channel {
   private closed = false;
 
   private constructor(private readonly stream: Socketish) {
-    let frames: Buffer = Buffer.alloc(0);
-    stream.on("data", (chunk: Buffer) => {
-      frames = frames.length ? Buffer.concat([frames, chunk]) : chunk;
-      while (frames.length >= 8) {
-        const size = frames.readUInt32BE(4);
-        if (frames.length < 8 + size) break;
-        if (frames[0] === 1) this.onStdout(frames.subarray(8, 8 + size).toString("utf8"));
-        frames = frames.subarray(8 + size);
-      }
+    // A character split across two frames must not be garbled: decode stdout as one stream.
+    const decoder = new StringDecoder("utf8");
+    onFrames(stream, (type, payload) => {
+      if (type === 1) this.onStdout(decoder.write(payload));
     });
     const onClose = () => this.fail(new LanesError("sandbox", "the sandbox's control channel closed (the container ended?)"));
     stream.on("close", onClose);

@@ -7,6 +7,7 @@
 import type Docker from "dockerode";
 import type { Duplex } from "node:stream";
 import { randomBytes } from "node:crypto";
+import { onFrames } from "./frames.js";
 import { abortedObservation, TRUNCATION_RE, type ExecRequest, type Observation } from "../../core/sandbox.js";
 
 const WRAPPER = `
@@ -71,24 +72,12 @@ export async function rawExec(
   }
 }
 
-/**
- * Docker's multiplexed stream: frames of [type, 0, 0, 0, size(4, BE)] + payload. Parsed here
- * rather than with modem.demuxStream, which never ends its outputs (docker-modem's own notes).
- */
+/** Collect both streams of an exec until it ends. */
 function demux(stream: Duplex): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    let pending: Buffer = Buffer.alloc(0);
-    stream.on("data", (chunk: Buffer) => {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      while (pending.length >= 8) {
-        const size = pending.readUInt32BE(4);
-        if (pending.length < 8 + size) break;
-        (pending[0] === 2 ? err : out).push(pending.subarray(8, 8 + size));
-        pending = pending.subarray(8 + size);
-      }
-    });
+    onFrames(stream, (type, payload) => (type === 2 ? err : out).push(payload));
     let done = false;
     const finish = () => {
       if (done) return;
