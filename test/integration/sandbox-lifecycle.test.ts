@@ -88,6 +88,21 @@ describe("no leaks", () => {
   });
 });
 
+describe("network: open", () => {
+  it("gets its own user-defined bridge (never the default one), removed with the sandbox", async () => {
+    const host = localHost();
+    const sb = await host.acquire({ profileName: "open", profile: profile({ network: "open" }) });
+    try {
+      const nets = spawnSync("docker", ["inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", sb.info.containerId], { encoding: "utf8" }).stdout.trim();
+      expect(nets).toBe(`lanes-net-${sb.info.id}`);
+      expect((await sb.exec({ command: "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort", timeoutMs: 5000 })).stdout).toBe("eth0\nlo\n");
+    } finally {
+      await sb.release();
+    }
+    expect(spawnSync("docker", ["network", "inspect", `lanes-net-${sb.info.id}`]).status).not.toBe(0);
+  });
+});
+
 describe("warm pool", () => {
   it("acquires from the pool, never reuses a container, and refills behind the claim", async () => {
     const host = localHost();
