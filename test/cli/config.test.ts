@@ -1,14 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { gitRepo, lanes, tempHome } from "../helpers/cli.js";
-
-function project(yaml?: string) {
-  const home = tempHome();
-  const repo = gitRepo(home.dir);
-  if (yaml !== undefined) writeFileSync(join(repo, "lanes.yaml"), yaml);
-  return { ...home, repo };
-}
+import { lanes, project } from "../helpers/cli.js";
 
 describe("lanes config validate", () => {
   it("exits 0 and says valid for a good file", async () => {

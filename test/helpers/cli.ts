@@ -62,3 +62,11 @@ export function lanes(args: string[], opts: { cwd?: string; env?: NodeJS.Process
     child.stdin.end(opts.input ?? "");
   });
 }
+
+/** A temporary home with a git repository, and optionally a lanes.yaml in it. */
+export function project(yaml?: string) {
+  const home = tempHome();
+  const repo = gitRepo(home.dir);
+  if (yaml !== undefined) writeFileSync(join(repo, "lanes.yaml"), yaml);
+  return { ...home, repo };
+}

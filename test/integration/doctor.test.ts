@@ -2,18 +2,11 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { BIN, ROOT, gitRepo, lanes, tempHome } from "../helpers/cli.js";
+import { BIN, ROOT, lanes, project, tempHome } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
 import { closedPort } from "../helpers/endpoints.js";
 
 beforeAll(() => requireImage());
-
-function project(yaml?: string) {
-  const home = tempHome();
-  const repo = gitRepo(home.dir);
-  if (yaml !== undefined) writeFileSync(join(repo, "lanes.yaml"), yaml);
-  return { ...home, repo };
-}
 
 describe("lanes doctor against the real Docker engine", () => {
   it("reports every check ok with --json and exits 0", async () => {

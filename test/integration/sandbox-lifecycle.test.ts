@@ -16,16 +16,24 @@ const waitFor = async (check: () => boolean, ms: number) => {
   return false;
 };
 
+/** `lanes sandbox run -- sleep 120` in the background, once its container runs. */
+async function sleepingRun() {
+  const { dir, env } = tempHome();
+  const repo = gitRepo(dir);
+  const child = spawn(process.execPath, [BIN, "sandbox", "run", "--", "sleep 120"], { cwd: repo, env, stdio: "ignore" });
+  const exited = new Promise<number | null>((r) => child.on("exit", r));
+  const owner = `dev.lanes.owner=${hostname()}:${child.pid}`;
+  // Running means started, and lanes attaches to stdin before it starts the container.
+  expect(await waitFor(() => labelled(owner, "running").containers.length === 1, 20_000)).toBe(true);
+  return { repo, env, child, exited, owner };
+}
+
 describe("no leaks", () => {
   it("leaves no container or volume after the CLI is SIGKILLed mid-command and lanes starts again", async () => {
-    const { dir, env } = tempHome();
-    const repo = gitRepo(dir);
-    const child = spawn(process.execPath, [BIN, "sandbox", "run", "--", "sleep 120"], { cwd: repo, env, stdio: "ignore" });
-    const owner = `dev.lanes.owner=${hostname()}:${child.pid}`;
-    expect(await waitFor(() => labelled(owner).containers.length === 1, 20_000)).toBe(true);
+    const { repo, env, child, exited, owner } = await sleepingRun();
     expect(labelled(owner).volumes).toHaveLength(1);
     child.kill("SIGKILL");
-    await new Promise((r) => child.on("exit", r));
+    await exited;
     // The next start of lanes reaps what the dead process left.
     const ls = await lanes(["sandbox", "ls", "--json"], { cwd: repo, env });
     expect(ls.code).toBe(0);
@@ -33,12 +41,7 @@ describe("no leaks", () => {
   });
 
   it("ends a sandbox by itself as soon as its owning process dies (the stdin lifeline)", async () => {
-    const { dir, env } = tempHome();
-    const repo = gitRepo(dir);
-    const child = spawn(process.execPath, [BIN, "sandbox", "run", "--", "sleep 120"], { cwd: repo, env, stdio: "ignore" });
-    const owner = `dev.lanes.owner=${hostname()}:${child.pid}`;
-    // Running means started, and lanes attaches to stdin before it starts the container.
-    expect(await waitFor(() => labelled(owner, "running").containers.length === 1, 20_000)).toBe(true);
+    const { repo, env, child, owner } = await sleepingRun();
     child.kill("SIGKILL");
     expect(await waitFor(() => labelled(owner).containers.length === 0, 10_000)).toBe(true);
     await lanes(["sandbox", "gc"], { cwd: repo, env });
@@ -46,13 +49,9 @@ describe("no leaks", () => {
   });
 
   it("releases the sandbox and exits 130 on SIGINT", async () => {
-    const { dir, env } = tempHome();
-    const repo = gitRepo(dir);
-    const child = spawn(process.execPath, [BIN, "sandbox", "run", "--", "sleep 120"], { cwd: repo, env, stdio: "ignore" });
-    const owner = `dev.lanes.owner=${hostname()}:${child.pid}`;
-    expect(await waitFor(() => labelled(owner).containers.length === 1, 20_000)).toBe(true);
+    const { child, exited, owner } = await sleepingRun();
     child.kill("SIGINT");
-    const code = await new Promise((r) => child.on("exit", r));
+    const code = await exited;
     expect(code).toBe(130);
     expect(labelled(owner)).toEqual({ containers: [], volumes: [] });
   });
