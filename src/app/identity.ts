@@ -1,7 +1,7 @@
 /** Who a run is charged to: user, team and project, from config and the environment. */
 import { basename } from "node:path";
-import { userInfo } from "node:os";
 import { git } from "../adapters/git.js";
+import { safeUser } from "../adapters/identity-source.js";
 import type { Config } from "../adapters/config/schema.js";
 
 export interface Identity {
@@ -17,12 +17,4 @@ export async function identityOf(config: Config, root: string): Promise<Identity
     user = email.code === 0 && email.stdout.trim() ? email.stdout.trim() : safeUser();
   }
   return { user, team: config.identity.team ?? "default", project: config.identity.project ?? basename(root) };
-}
-
-function safeUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return "unknown";
-  }
 }

@@ -13,22 +13,28 @@ import { DEFAULT_PROFILE, estimate, percentiles, type History } from "../core/es
 import { decide, scheduleState, type Decision, type QuotaImpact } from "../core/policy.js";
 import { levelOf, type QuotaLevel } from "../core/quota.js";
 import { parseDuration } from "../core/sandbox.js";
-import { canonical } from "../adapters/store/audit.js";
+import { canonical } from "../core/canonical.js";
 import type { Ledger } from "../adapters/store/ledger.js";
 import { priceTable } from "../adapters/models/prices.js";
 import { listWorkspaceFiles } from "../adapters/docker/workspace.js";
 import { git } from "../adapters/git.js";
+import { relaxationsOf, type Relaxation } from "../core/relaxations.js";
+import { treeDigest } from "./tree-pin.js";
 import { buildEndpoints } from "./endpoints.js";
 import { bucketsFor } from "./buckets.js";
 import type { Identity } from "./identity.js";
 
-export const PLAN_VERSION = 1;
+/** 2: the repository is pinned by its content (tree-pin.ts), not by HEAD. */
+export const PLAN_VERSION = 2;
 
 export interface Plan {
   version: number;
   createdAt: string;
   task: { text: string; template: string };
-  repo: { root: string; head: string | null };
+  /** What is pinned: the working tree's content (tree-pin.ts), less the files in `exclude`. */
+  repo: { root: string; head: string | null; tree: string; exclude: string[] };
+  /** Where the run would execute, and how that is looser than the hardened baseline. */
+  sandbox: { host: string; image: string; runtime: string; profile: string; relaxations: Relaxation[] };
   lane: string;
   tier: string;
   endpoint: { id: string; model: string; baseURL: string };
@@ -37,7 +43,9 @@ export interface Plan {
   quota: { bucket: string; unit: string; used: number; held: number; projected: number; cap: number; limit: number; kind: string; level: QuotaLevel; resetsAt: string }[];
   decision: Decision;
   identity: Identity;
-  inputs: { policyHash: string; priceVersion: string };
+  /** Unpriced runs are metered in tokens against this cap instead of dollars. */
+  tokenCap?: number;
+  inputs: { policyHash: string; priceVersion: string; policies: { source: string; sha256: string }[] };
   planHash: string;
   approval?: { by: string; at: string; how: "interactive" | "yes"; signature?: string };
 }
@@ -52,6 +60,13 @@ export interface PlanRequest {
   who: Identity;
   ledger: Ledger;
   now?: Date;
+  /** Repository files the tree pin leaves out (the plan file itself). */
+  exclude?: string[];
+  /** Plan on this endpoint of the tier (a saved plan's), instead of the tier's first. */
+  endpointId?: string;
+  /** Where a configuration value was set ("lanes.yaml:12"), for showing relaxations. */
+  origin?: (path: (string | number)[]) => string;
+  policies?: { source: string; sha256: string }[];
 }
 
 export async function planTask(r: PlanRequest): Promise<Plan> {
@@ -63,10 +78,14 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
   const tier = config.tiers[tierName];
   if (!tier) throw new LanesError("usage", `unknown tier "${tierName}" (tiers: ${Object.keys(config.tiers).join(", ")})`);
   const endpoints = buildEndpoints(config);
-  const ep = [...endpoints.values()].find((e) => e.spec.tier === tierName);
+  const inTier = [...endpoints.values()].filter((e) => e.spec.tier === tierName);
+  const ep = (r.endpointId ? inTier.find((e) => e.id === r.endpointId) : undefined) ?? inTier[0];
   if (!ep) throw new LanesError("usage", `tier ${tierName} has no endpoints`, { hint: `add one under tiers.${tierName}.endpoints in lanes.yaml (see \`lanes init\`), or pick another tier with --tier` });
 
-  const [files, head] = await Promise.all([listWorkspaceFiles(r.root).catch(() => []), gitHead(r.root)]);
+  const files = await listWorkspaceFiles(r.root).catch(() => []);
+  const exclude = r.exclude ?? [];
+  const [head, tree] = await Promise.all([gitHead(r.root), treeDigest(r.root, exclude, files)]);
+  const sandbox = sandboxTarget(config, lane.sandbox, r.origin);
   const messages = firstMessages(r.task, files);
   const tokens = await ep.countTokens({ messages, tools: TOOLS });
   const template = r.template ?? "adhoc";
@@ -86,7 +105,7 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
     endpointBusy = await slotsDelay(ep.spec.baseURL, AbortSignal.timeout(2000)).catch(() => undefined);
   }
   const decision = decide({
-    lane: { name: r.lane, tiers: lane.tiers, approval: lane.approval, allowHosted: lane.allowHosted, concurrency: lane.concurrency },
+    lane: { name: r.lane, tiers: lane.tiers, approval: lane.approval, allowHosted: lane.allowHosted, allowUnpriced: lane.allowUnpriced, concurrency: lane.concurrency },
     tier: { name: tierName, kind: ep.spec.tierKind },
     cost: { class: est.class, p90Usd: est.p90Usd, capUsd: est.capUsd },
     quota,
@@ -94,22 +113,25 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
     running: r.ledger.running(r.lane),
     schedule: lane.schedule ? scheduleState(lane.schedule.window, now) : undefined,
     endpointBusy,
+    sandbox: { profile: sandbox.profile, relaxations: sandbox.relaxations, rule: config.rules.relaxedSandbox },
   });
 
   const body: Omit<Plan, "planHash"> = {
     version: PLAN_VERSION,
     createdAt: now.toISOString(),
     task: { text: r.task, template },
-    repo: { root: r.root, head },
+    repo: { root: r.root, head, tree, exclude },
+    sandbox,
     lane: r.lane,
     tier: tierName,
     endpoint: { id: ep.id, model: ep.spec.model, baseURL: ep.spec.baseURL },
     tokens: { prompt: tokens.tokens, exact: tokens.exact, method: tokens.method },
     cost: { p50Usd: est.p50Usd, p90Usd: est.p90Usd, capUsd: est.capUsd, class: est.class, label: est.class === "unpriced" ? "unpriced" : COST_CLASS_LABEL[est.class], assumptions: est.assumptions },
     quota: quota.map((q) => ({ bucket: q.key, unit: q.unit, used: q.used, held: q.held, projected: q.projected, cap: q.cap, limit: q.limit, kind: q.kind, level: levelOf(q.used, q.held, q.limit, config.rules.quota), resetsAt: q.resetsAt })),
+    ...(est.class === "unpriced" ? { tokenCap: lane.budget.capTokens } : {}),
     decision,
     identity: r.who,
-    inputs: { policyHash: policyHash(config), priceVersion: priceTable().version },
+    inputs: { policyHash: policyHash(config), priceVersion: priceTable().version, policies: r.policies ?? [] },
   };
   return { ...body, planHash: planHashOf(body) };
 }
@@ -131,6 +153,13 @@ function historyOf(ledger: Ledger, lane: string, template: string): History | un
     ...(tps.length ? { completionTokensPerSecond: percentiles(tps).p50 } : {}),
     ...(ptps.length ? { promptTokensPerSecond: percentiles(ptps).p50 } : {}),
   };
+}
+
+/** The sandbox a lane's runs get, and each way its profile is looser than the hardened baseline. */
+export function sandboxTarget(config: Config, profileName: string, origin?: (path: (string | number)[]) => string): Plan["sandbox"] {
+  const p = config.sandbox.profiles[profileName]!;
+  const relaxations = relaxationsOf(p).map((x) => ({ ...x, ...(origin ? { source: origin(["sandbox", "profiles", profileName, x.field]) } : {}) }));
+  return { host: p.host, image: p.image, runtime: "runc", profile: profileName, relaxations };
 }
 
 export async function gitHead(root: string): Promise<string | null> {

@@ -9,6 +9,11 @@ export async function openLedger(): Promise<Ledger> {
   return Ledger.open(join(dataDir(), "ledger.db"));
 }
 
-export function openAudit(user?: string): AuditLog {
-  return new AuditLog(join(dataDir(), "audit.jsonl"), currentActor(process.env, user));
+/** The audit trail, anchored in `ledger` (its head is stored there with every append). */
+export function openAudit(ledger: Ledger, user?: string): AuditLog {
+  return new AuditLog(auditPath(), ledger, currentActor(process.env, user));
+}
+
+export function auditPath(): string {
+  return join(dataDir(), "audit.jsonl");
 }

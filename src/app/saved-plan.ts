@@ -1,67 +1,121 @@
 /**
- * Saved plans (Terraform's `plan -out` / `apply plan`): a plan file is approved by a person (and
- * signed with LANES_APPROVAL_KEY when one is set), and a run from it is refused when it went
- * stale: the file changed, the signature does not verify, the repository's HEAD, the policy or
- * the price table changed, or the quota no longer fits.
+ * Saved plans (Terraform's `plan -out` / `apply plan`). A plan file is evidence, never authority:
+ * at run time lanes makes the plan again under the policy in force and uses *that* decision; the
+ * file only contributes what it pins (the repository's content, the policy, the price table, the
+ * lane, the endpoint), which must still hold, and an approval, which counts only when it can be
+ * verified: an HMAC-SHA256 signature under LANES_APPROVAL_KEY over the whole plan and its approval
+ * block, or an `approve` record for this plan hash in this store's (intact) audit trail.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { canonical } from "../core/canonical.js";
+import { classRank } from "../core/cost.js";
 import { LanesError } from "../core/errors.js";
-import type { Config } from "../adapters/config/schema.js";
-import type { Ledger } from "../adapters/store/ledger.js";
-import { priceTable } from "../adapters/models/prices.js";
-import { bucketsFor } from "./buckets.js";
-import { gitHead, planHashOf, policyHash, type Plan } from "./plan-task.js";
+import type { VerifiedApproval } from "../core/approval.js";
+import type { AuditLog } from "../adapters/store/audit.js";
+import { planHashOf, type Plan } from "./plan-task.js";
+
+const reason = z.object({ rule: z.string(), level: z.enum(["advisory", "soft", "hard"]), message: z.string() });
+const costClass = z.enum(["C0", "C1", "C2", "C3", "C4", "unpriced"]);
+
+/** The fields a run relies on are checked; the rest is covered by the plan hash. */
+const planSchema = z.looseObject({
+  version: z.literal(2),
+  createdAt: z.string(),
+  task: z.object({ text: z.string(), template: z.string() }),
+  repo: z.looseObject({ root: z.string(), head: z.string().nullable(), tree: z.string().regex(/^[0-9a-f]{64}$/), exclude: z.array(z.string()) }),
+  lane: z.string(),
+  tier: z.string(),
+  endpoint: z.object({ id: z.string(), model: z.string(), baseURL: z.string() }),
+  cost: z.looseObject({ p50Usd: z.number().nullable(), p90Usd: z.number().nullable(), capUsd: z.number(), class: costClass }),
+  decision: z.looseObject({ verdict: z.enum(["allow", "ask", "delay", "deny"]), reasons: z.array(reason) }),
+  identity: z.object({ user: z.string(), team: z.string(), project: z.string() }),
+  inputs: z.looseObject({ policyHash: z.string(), priceVersion: z.string() }),
+  planHash: z.string().regex(/^[0-9a-f]{64}$/),
+  approval: z.strictObject({ by: z.string().min(1), at: z.string(), how: z.enum(["interactive", "yes"]), signature: z.string().optional() }).optional(),
+});
+
+const HINT = "make one with `lanes plan TASK --out plan.json`";
 
 export function readPlan(file: string): Plan {
-  let plan: Plan;
+  let raw: unknown;
   try {
-    plan = JSON.parse(readFileSync(file, "utf8")) as Plan;
+    raw = JSON.parse(readFileSync(file, "utf8"));
   } catch (err) {
-    throw new LanesError("usage", `cannot read plan ${file}: ${(err as Error).message}`, { hint: "make one with `lanes plan TASK --out plan.json`" });
+    throw new LanesError("usage", `cannot read plan ${file}: ${(err as Error).message}`, { hint: HINT });
   }
-  if (plan?.version !== 1 || typeof plan.planHash !== "string" || !plan.decision || !plan.cost) throw new LanesError("usage", `${file} is not a lanes plan (version 1)`, { hint: "make one with `lanes plan TASK --out plan.json`" });
-  return plan;
+  const version = (raw as { version?: unknown } | null)?.version;
+  if (version === 1) throw new LanesError("usage", `${file} is a version 1 plan, which pinned HEAD and cannot be verified; plan again`, { hint: HINT });
+  const parsed = planSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.map(String).join(".") || "(top level)";
+    throw new LanesError("usage", `${file} is not a valid lanes plan: ${field}: ${issue.message}`, { hint: HINT, details: { field } });
+  }
+  return parsed.data as unknown as Plan;
 }
 
-export function sign(planHash: string, key: string): string {
-  return createHmac("sha256", key).update(planHash).digest("hex");
+/** What a signature covers: the whole plan (through its hash) and the approval block. */
+function signedText(plan: Plan): string {
+  const { signature: _s, ...approval } = plan.approval ?? ({} as NonNullable<Plan["approval"]>);
+  return canonical({ planHash: plan.planHash, approval });
+}
+
+export function sign(plan: Plan, key: string): string {
+  return createHmac("sha256", key).update(signedText(plan)).digest("hex");
 }
 
 export function approve(plan: Plan, by: string, how: "interactive" | "yes", key: string | undefined): Plan {
-  return { ...plan, approval: { by, at: new Date().toISOString(), how, ...(key ? { signature: sign(plan.planHash, key) } : {}) } };
+  const approved: Plan = { ...plan, approval: { by, at: new Date().toISOString(), how } };
+  return key ? { ...approved, approval: { ...approved.approval!, signature: sign(approved, key) } } : approved;
 }
 
-export interface Current {
-  config: Config;
-  root: string;
-  ledger: Ledger;
-  key: string | undefined;
-  now?: Date;
-  /** Before approval there is no signature to check. */
-  ignoreSignature?: boolean;
-}
-
-/** Every reason the plan can no longer be trusted, in words a user can act on. */
-export async function staleness(plan: Plan, cur: Current): Promise<string[]> {
-  const causes: string[] = [];
-  if (planHashOf(plan) !== plan.planHash) causes.push("the plan file was changed after it was made (its hash does not match)");
-  const sig = plan.approval?.signature;
-  if (cur.ignoreSignature) {
-    // checked at run time
-  } else if (cur.key) {
-    if (!sig) causes.push("the plan is not signed, and LANES_APPROVAL_KEY requires a signature");
-    else if (!safeEqual(sig, sign(plan.planHash, cur.key))) causes.push("the approval signature is invalid for this key");
-  } else if (sig) causes.push("the plan is signed but LANES_APPROVAL_KEY is not set here, so the signature cannot be checked");
-  const head = await gitHead(cur.root);
-  if (head !== plan.repo.head) causes.push(`the repository HEAD changed (${short(plan.repo.head)} → ${short(head)})`);
-  if (policyHash(cur.config) !== plan.inputs.policyHash) causes.push("the policy changed (lanes.yaml, user settings or environment)");
-  if (priceTable().version !== plan.inputs.priceVersion) causes.push(`the price table changed (${plan.inputs.priceVersion} → ${priceTable().version})`);
-  const specs = bucketsFor(cur.config, plan.identity, cur.now ?? new Date(), plan.lane);
-  for (const s of cur.ledger.status(specs)) {
-    const cap = plan.quota.find((q) => q.bucket === s.key)?.cap ?? (s.unit === "usd" ? plan.cost.capUsd : 0);
-    if (s.kind === "hard" && s.used + s.held + cap > s.limit) causes.push(`the quota no longer fits: ${s.key} has ${(s.limit - s.used - s.held).toFixed(2)} left of ${s.limit}, the run holds ${cap}`);
+/**
+ * The plan's approval, if it can be verified; otherwise why it is ignored. A signature that does
+ * not verify is not ignored but refused: someone edited a signed plan, or signed with another key.
+ */
+export function verifyApproval(plan: Plan, key: string | undefined, audit: AuditLog): { approval?: VerifiedApproval; ignored?: string } {
+  const a = plan.approval;
+  if (!a) return {};
+  if (a.signature && key) {
+    if (!safeEqual(a.signature, sign(plan, key))) {
+      throw new LanesError("approval", `the approval signature on this plan does not verify under LANES_APPROVAL_KEY (the plan or its approval was edited, or another key signed it)`, {
+        hint: "approve the plan again with the right key: lanes approve FILE",
+      });
+    }
+    return { approval: { by: a.by, how: a.how, verifiedBy: "signature" } };
   }
+  const recorded = recordedApproval(plan, audit);
+  if (recorded === true) return { approval: { by: a.by, how: a.how, verifiedBy: "record" } };
+  const why = a.signature ? "it is signed but LANES_APPROVAL_KEY is not set here" : key ? "it is not signed" : "it is not signed (LANES_APPROVAL_KEY is not set)";
+  return { ignored: `the approval by ${a.by} in the plan file is ignored: ${why}, and ${recorded}` };
+}
+
+/** true when this store's audit trail verifies and holds an `approve` record for this plan and approver. */
+function recordedApproval(plan: Plan, audit: AuditLog): true | string {
+  const v = audit.verify();
+  if (!v.ok) return `this store's audit trail does not verify (${v.reason}), so no recorded approval can be trusted`;
+  const a = plan.approval!;
+  const found = audit.read().some((r) => r.action === "approve" && r.inputs?.planHash === plan.planHash && r.outcome?.by === a.by);
+  return found || `no approval of plan ${plan.planHash.slice(0, 12)} by ${a.by} is recorded in this store's audit trail`;
+}
+
+/**
+ * Why a saved plan no longer describes what would run now: `fresh` is the same task planned again
+ * now. Returns every cause, in words a user can act on.
+ */
+export function staleness(saved: Plan, fresh: Plan): string[] {
+  const causes: string[] = [];
+  if (planHashOf(saved) !== saved.planHash) causes.push("the plan file was changed after it was made (its hash does not match)");
+  if (fresh.repo.tree !== saved.repo.tree) causes.push("the repository's content changed since the plan was made");
+  if (fresh.inputs.policyHash !== saved.inputs.policyHash) causes.push("the policy changed (org policy, lanes.yaml, user settings or environment)");
+  if (fresh.inputs.priceVersion !== saved.inputs.priceVersion) causes.push(`the price table changed (${saved.inputs.priceVersion} → ${fresh.inputs.priceVersion})`);
+  if (fresh.endpoint.id !== saved.endpoint.id || fresh.endpoint.model !== saved.endpoint.model || fresh.endpoint.baseURL !== saved.endpoint.baseURL) {
+    causes.push(`the endpoint changed (${saved.endpoint.id} ${saved.endpoint.model} → ${fresh.endpoint.id} ${fresh.endpoint.model})`);
+  }
+  const dearer = fresh.cost.class === "unpriced" || saved.cost.class === "unpriced" ? fresh.cost.class !== saved.cost.class : classRank(fresh.cost.class) > classRank(saved.cost.class);
+  if (dearer) causes.push(`the cost class rose from ${saved.cost.class} to ${fresh.cost.class}`);
   return causes;
 }
 
@@ -69,8 +123,4 @@ function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
-}
-
-function short(h: string | null): string {
-  return h ? h.slice(0, 10) : "no commit";
 }

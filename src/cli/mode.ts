@@ -2,6 +2,8 @@
  * The output mode, decided once at start-up. Interactive needs a terminal on both ends and no CI;
  * everything else is plain text or JSON, and never waits for input.
  */
+import { isCI } from "../core/ci.js";
+
 export type OutputKind = "interactive" | "plain" | "json";
 
 export interface GlobalFlags {
@@ -32,10 +34,7 @@ export interface Terminal {
   env: Record<string, string | undefined>;
 }
 
-export function isCI(env: Record<string, string | undefined>): boolean {
-  const ci = env.CI;
-  return ci !== undefined && ci !== "" && ci !== "0" && ci.toLowerCase() !== "false";
-}
+export { isCI };
 
 export function decideMode(flags: GlobalFlags, term: Terminal, cwd: string): Mode {
   const kind: OutputKind = flags.json ? "json" : term.stdinIsTTY && term.stdoutIsTTY && !isCI(term.env) ? "interactive" : "plain";

@@ -64,8 +64,9 @@ export function buildProgram(version: string): Command {
   config
     .command("get")
     .argument("[key]", "dotted path, e.g. lanes.async.budget.capUsd (default: everything)")
+    .option("--explain", "say which layer set the value and which org policy floor applies")
     .description("print the effective configuration (all layers merged)")
-    .addHelpText("after", examples("lanes config get defaults.lane", "lanes config get lanes.premium --json"))
+    .addHelpText("after", examples("lanes config get defaults.lane", "lanes config get lanes.premium --json", "lanes config get lanes.async.budget.capUsd --explain"))
     .action(lazy("config", "get"));
   config
     .command("set")
@@ -138,7 +139,12 @@ export function buildProgram(version: string): Command {
   program.command("quota").description("every quota bucket: used, held, limit, level, when it resets").action(lazy("quota", "quota"));
   const audit = program.command("audit").description("the decision trail (append-only, hash-chained)");
   audit.command("ls").option("--since <when>", "30m, 12h, 7d or a date").description("list records").action(lazy("audit", "ls"));
-  audit.command("verify").description("check the hash chain; exit 1 naming the first broken record").action(lazy("audit", "verify"));
+  audit
+    .command("verify")
+    .option("--repair", "set aside partial or unanchored lines (kept in a side file, and recorded)")
+    .description("check the hash chain against the head anchored in the ledger; exit 1 naming the first bad record")
+    .addHelpText("after", examples("lanes audit verify", "lanes audit verify --repair --json"))
+    .action(lazy("audit", "verify"));
 
   const sandbox = program.command("sandbox").description("hardened Docker sandboxes by hand (the agent runs in the same ones)");
   const placement = (c: Command) =>

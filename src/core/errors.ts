@@ -1,7 +1,7 @@
 /**
  * Typed errors. Anything that is not the task's own failure (a broken config, an unreachable
- * Docker host or endpoint, an approval not given, a quota) is a LanesError carrying the exit code
- * from the SPEC and a hint saying what to do next. Only src/cli/main.ts turns them into exit codes.
+ * Docker host or endpoint, an approval not given, a quota) is a LanesError carrying its exit code
+ * (the table below, also in the README) and a hint saying what to do next. Only src/cli/main.ts turns them into exit codes.
  */
 export const ExitCode = {
   ok: 0,
@@ -15,13 +15,15 @@ export const ExitCode = {
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
-export type ErrorKind = "usage" | "config" | "approval" | "quota" | "sandbox" | "endpoint" | "interrupted" | "failed";
+/** `store`: the ledger could not be read or written (busy past its timeout): the run waits (4). */
+export type ErrorKind = "usage" | "config" | "approval" | "quota" | "store" | "sandbox" | "endpoint" | "interrupted" | "failed";
 
 const exitCodeOf: Record<ErrorKind, ExitCodeValue> = {
   usage: ExitCode.usage,
   config: ExitCode.usage,
   approval: ExitCode.approval,
   quota: ExitCode.quota,
+  store: ExitCode.quota,
   sandbox: ExitCode.sandbox,
   endpoint: ExitCode.endpoint,
   interrupted: ExitCode.interrupted,

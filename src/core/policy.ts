@@ -6,6 +6,7 @@
  */
 import { classRank, type CostClass } from "./cost.js";
 import { levelOf, type BucketStatus } from "./quota.js";
+import { describeRelaxation, type Relaxation } from "./relaxations.js";
 
 export type Verdict = "allow" | "ask" | "delay" | "deny";
 export type ReasonLevel = "advisory" | "soft" | "hard";
@@ -30,7 +31,15 @@ export interface QuotaImpact extends BucketStatus {
 }
 
 export interface DecisionInput {
-  lane: { name: string; tiers: string[]; approval: { mode: "auto" | "ask" | "always"; autoApproveUpTo: CostClass }; allowHosted: boolean; concurrency: number };
+  lane: {
+    name: string;
+    tiers: string[];
+    approval: { mode: "auto" | "ask" | "always"; autoApproveUpTo: CostClass };
+    allowHosted: boolean;
+    /** Unpriced tiers run only when this is true (metered in tokens), else they are denied. */
+    allowUnpriced?: boolean;
+    concurrency: number;
+  };
   tier: { name: string; kind: "local" | "hosted" };
   cost: { class: CostClass | "unpriced"; p90Usd: number | null; capUsd: number };
   quota: QuotaImpact[];
@@ -40,6 +49,8 @@ export interface DecisionInput {
   schedule?: { open: boolean; opensAt?: string; window: string } | undefined;
   /** A reason the endpoint cannot take work now (e.g. every llama.cpp slot busy). */
   endpointBusy?: string | undefined;
+  /** How the sandbox profile is looser than the hardened baseline, and what policy says of it. */
+  sandbox?: { profile: string; relaxations: Relaxation[]; rule: "ask" | "deny" } | undefined;
 }
 
 const ORDER: Verdict[] = ["allow", "ask", "delay", "deny"];
@@ -52,7 +63,16 @@ export function decide(input: DecisionInput): Decision {
   if (!lane.tiers.includes(tier.name)) add("deny", "tier.not_in_lane", "hard", `tier ${tier.name} is not in lane ${lane.name} (tiers: ${lane.tiers.join(", ")})`);
   if (tier.kind === "hosted" && !lane.allowHosted) add("deny", "tier.hosted_forbidden", "hard", `lane ${lane.name} allows only local tiers; ${tier.name} is hosted`);
 
-  if (cost.class === "unpriced") add("ask", "price.unpriced", "soft", `tier ${tier.name} has no price: give it one in lanes.yaml, or approve this run explicitly`);
+  if (cost.class === "unpriced") {
+    if (lane.allowUnpriced) add("ask", "price.unpriced", "soft", `tier ${tier.name} has no price: the run is metered in tokens against the lane's token cap; approve it explicitly`);
+    else add("deny", "price.unpriced", "hard", `tier ${tier.name} has no price, and lane ${lane.name} does not set allowUnpriced: true (give the endpoint a price in lanes.yaml)`);
+  }
+  const sb = input.sandbox;
+  if (sb?.relaxations.length) {
+    const what = `sandbox profile ${sb.profile} is relaxed: ${sb.relaxations.map(describeRelaxation).join("; ")}`;
+    if (sb.rule === "deny") add("deny", "sandbox.relaxed", "hard", `${what} (policy denies relaxed sandboxes)`);
+    else add("ask", "sandbox.relaxed", "soft", what);
+  }
   if (lane.approval.mode === "always") add("ask", "approval.always", "soft", `lane ${lane.name} requires a human approval for every run`);
   else if (lane.approval.mode === "ask") add("ask", "approval.ask", "soft", `lane ${lane.name} asks before every run`);
   else if (cost.class !== "unpriced") {

@@ -1,5 +1,6 @@
 /** A plan as plain text, for terminals without ink and for CI logs. */
 import type { Plan } from "../app/plan-task.js";
+import { describeRelaxation } from "../core/relaxations.js";
 import type { Style } from "../cli/output.js";
 
 type Stylize = (s: Style, t: string) => string;
@@ -25,6 +26,9 @@ export function planText(p: Plan, style: Stylize = (_s, t) => t): string {
     `${style("bold", "lane")} ${p.lane} · ${style("bold", "tier")} ${p.tier} · ${style("bold", "endpoint")} ${p.endpoint.id} (${p.endpoint.model})`,
     `${style("bold", "cost")}  ${p.cost.class} ${p.cost.label}  ${money(p.cost.p50Usd)} – ${money(p.cost.p90Usd)} (p50–p90), cap ${money(p.cost.capUsd)}   prompt ${p.tokens.prompt.toLocaleString("en-US")} tokens (${p.tokens.exact ? "exact" : "approximate"})`,
   ];
+  lines.push(sandboxLine(p));
+  for (const r of p.sandbox.relaxations) lines.push(`  ${style("yellow", "relaxed")} ${describeRelaxation(r)}`);
+  if (p.tokenCap !== undefined) lines.push(`${style("bold", "tokens")} unpriced: metered against a cap of ${p.tokenCap.toLocaleString("en-US")} tokens`);
   for (const q of p.quota) {
     const f = q.limit > 0 ? (q.used + q.held) / q.limit : 1;
     const color: Style = q.level === "ok" ? "green" : q.level === "warn" ? "yellow" : "red";
@@ -35,4 +39,11 @@ export function planText(p: Plan, style: Stylize = (_s, t) => t): string {
   for (const r of p.decision.reasons) lines.push(`  ${r.level === "hard" ? "✗" : r.level === "soft" ? "?" : "✓"} ${r.rule} (${r.level}): ${r.message}`);
   lines.push(style("dim", `assumptions: ${p.cost.assumptions.join("; ")}`));
   return lines.join("\n");
+}
+
+/** Where the run executes: host, image, runtime and profile (hardened, or how many relaxations). */
+export function sandboxLine(p: Plan): string {
+  const n = p.sandbox.relaxations.length;
+  const state = n ? `${n} relaxation${n > 1 ? "s" : ""} from the hardened baseline` : "hardened";
+  return `sandbox ${p.sandbox.host} · ${p.sandbox.image} · ${p.sandbox.runtime} · profile ${p.sandbox.profile} (${state})`;
 }

@@ -1,5 +1,7 @@
 /** The plan: lane, tier, endpoint, cost badge, quota bars and the decision with its reasons. */
 import { Box, Text } from "ink";
+import { describeRelaxation } from "../core/relaxations.js";
+import { sandboxLine } from "../report/plan-text.js";
 import type { Plan } from "../app/plan-task.js";
 import { CostBadge } from "./CostBadge.js";
 import { QuotaBar } from "./QuotaBar.js";
@@ -21,6 +23,16 @@ export function PlanPanel({ plan }: { plan: Plan }) {
           · prompt {plan.tokens.prompt.toLocaleString("en-US")} tokens ({plan.tokens.exact ? "exact" : "approximate"})
         </Text>
       </Text>
+      <Text>
+        <Text bold>{sandboxLine(plan).split(" ")[0]}</Text> {sandboxLine(plan).split(" ").slice(1).join(" ")}
+      </Text>
+      {plan.sandbox.relaxations.map((r) => (
+        <Text key={r.field}>
+          {"  "}
+          <Text color="yellow">relaxed</Text> {describeRelaxation(r)}
+        </Text>
+      ))}
+      {plan.tokenCap !== undefined ? <Text>tokens unpriced: metered against a cap of {plan.tokenCap} tokens</Text> : null}
       {plan.quota.length ? plan.quota.map((q) => <QuotaBar key={q.bucket} q={q} />) : <Text dimColor>no quota buckets configured</Text>}
       <Text>
         <Text bold>decision </Text>

@@ -8,10 +8,11 @@ import { QuotaBar } from "../../src/ui/QuotaBar.js";
 
 const quota = (used: number): Plan["quota"][number] => ({ bucket: "team:core:month:2026-11", unit: "usd", used, held: 0, projected: 1, cap: 2, limit: 100, kind: "hard", level: "ok", resetsAt: new Date(Date.now() + 3 * 86_400_000).toISOString() });
 const plan: Plan = {
-  version: 1,
+  version: 2,
   createdAt: "2026-11-22T00:00:00.000Z",
   task: { text: "fix", template: "adhoc" },
-  repo: { root: "/r", head: null },
+  repo: { root: "/r", head: null, tree: "0".repeat(64), exclude: [] },
+  sandbox: { host: "local", image: "lanes-sandbox:latest", runtime: "runc", profile: "default", relaxations: [] },
   lane: "async",
   tier: "standard",
   endpoint: { id: "hosted", model: "gpt-4.1-mini", baseURL: "http://x/v1" },
@@ -20,7 +21,7 @@ const plan: Plan = {
   quota: [quota(50)],
   decision: { verdict: "ask", reasons: [{ rule: "approval.always", level: "soft", message: "lane async requires a human approval for every run" }] },
   identity: { user: "ana", team: "core", project: "r" },
-  inputs: { policyHash: "p", priceVersion: "v" },
+  inputs: { policyHash: "p", priceVersion: "v", policies: [] },
   planHash: "h",
 };
 

@@ -1,6 +1,7 @@
 /**
- * Layered configuration: built-in defaults < user settings < project lanes.yaml < LANES_*
- * environment < flags. Each file is parsed with positions kept, the layers are merged key by key,
+ * Layered configuration: built-in defaults < org policy < user settings < project lanes.yaml <
+ * LANES_* environment < flags. The org policy's values are floors the layers above may only
+ * tighten (floors.ts), and its budgets are always kept. Each file is parsed with positions kept, the layers are merged key by key,
  * and the result is validated once by the schema; every problem is reported with the file, line
  * and column of the layer that set the offending value. A broken file is an error, never a
  * silent fall-back to defaults.
@@ -10,7 +11,9 @@ import { dirname, join, relative, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { ConfigError, type ConfigProblem } from "../../core/errors.js";
 import { BUILTIN_CONFIG } from "./defaults.js";
-import { toProblems, type Layer } from "./locate.js";
+import { describe, violations } from "./floors.js";
+import { depthIn, locate, toProblems, type Layer, type PathKey } from "./locate.js";
+import { readPolicies } from "./policy.js";
 import { PROJECT_FILE, userConfigFile } from "./paths.js";
 import { configSchema, type Config } from "./schema.js";
 
@@ -24,6 +27,13 @@ export interface LoadOptions {
   repo: string;
   flags?: ConfigFlags;
   env?: Record<string, string | undefined>;
+  /** URL policies fetched beforehand (policy.ts `fetchPolicies`): loading itself is synchronous. */
+  fetchedPolicies?: Map<string, string>;
+}
+
+export interface PolicyInfo {
+  source: string;
+  sha256: string;
 }
 
 export interface LoadedConfig {
@@ -32,6 +42,9 @@ export interface LoadedConfig {
   userFile: string;
   /** The repository root: where lanes.yaml is, else the git root, else the --repo directory. */
   root: string;
+  /** The org policies in force (empty when none). */
+  policies: PolicyInfo[];
+  layers: Layer[];
 }
 
 /** Environment variables that set configuration, and the path each one sets. */
@@ -51,6 +64,12 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
   const problems: ConfigProblem[] = [];
 
   const layers: Layer[] = [{ source: "(built-in defaults)", raw: structuredClone(BUILTIN_CONFIG) as Record<string, unknown> }];
+  const policies = readPolicies(env, opts.fetchedPolicies);
+  for (const p of policies) {
+    const parsed = parseLayer(p.text, p.source);
+    if ("problems" in parsed) problems.push(...parsed.problems);
+    else layers.push({ ...parsed, policy: true });
+  }
   for (const file of [userFile, projectFile]) {
     if (!file || !existsSync(file)) continue;
     const parsed = readLayer(file, displayPath(file));
@@ -63,17 +82,73 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
   if (problems.length) throw new ConfigError(problems);
 
   const merged = layers.reduce<Record<string, unknown>>((acc, l) => deepMerge(acc, l.raw), {});
+  keepPolicyBudgets(merged, layers);
   const result = configSchema.safeParse(merged);
   if (!result.success) {
     const all = result.error.issues.flatMap((issue) => toProblems(issue, layers, merged, configSchema));
     throw new ConfigError(sortProblems(all));
   }
-  return { config: result.data, projectFile, userFile, root };
+  const loosened = floorProblems(layers, result.data as unknown as Record<string, unknown>);
+  if (loosened.length) throw new ConfigError(sortProblems(loosened), "a project may only tighten the org policy; `lanes config get KEY --explain` shows the floor");
+  const policyInfo = policies.map((p) => ({ source: p.source, sha256: p.sha256 }));
+  return { config: result.data, projectFile, userFile, root, policies: policyInfo, layers };
+}
+
+/** A policy's budgets cannot be removed: they are kept beside the budgets of the layers above. */
+function keepPolicyBudgets(merged: Record<string, unknown>, layers: Layer[]): void {
+  const fromPolicy = layers.filter((l) => l.policy).flatMap((l) => (Array.isArray(l.raw.budgets) ? l.raw.budgets : []));
+  if (!fromPolicy.length) return;
+  const above = layers.filter((l) => !l.policy && l.source !== "(built-in defaults)" && Array.isArray(l.raw.budgets)).pop();
+  merged.budgets = [...fromPolicy, ...((above?.raw.budgets as unknown[]) ?? [])];
+}
+
+function floorProblems(layers: Layer[], config: Record<string, unknown>): ConfigProblem[] {
+  return layers.flatMap((policy, i) => {
+    if (!policy.policy) return [];
+    return violations(policy.raw, config).map((v) => {
+      const blamed = layerSetting(layers.slice(i + 1), v.path) ?? policy;
+      const floorAt = locate(policy, v.path);
+      const message = `loosens the org policy: ${describe(v.value)} where ${policy.source}:${floorAt.line} sets ${describe(v.floor)} (a floor: only stricter values are allowed)`;
+      return { file: blamed.origins?.get(String(v.path[0])) ?? blamed.source, ...locate(blamed, v.path), path: v.path.join("."), message };
+    });
+  });
+}
+
+/** The highest layer that sets `path` itself (or, failing that, its deepest part). */
+function layerSetting(layers: Layer[], path: PathKey[]): Layer | undefined {
+  let best: Layer | undefined;
+  let bestDepth = 0;
+  for (const l of layers) {
+    const d = depthIn(l.raw, path);
+    if (d > 0 && d >= bestDepth) [best, bestDepth] = [l, d];
+  }
+  return best;
+}
+
+/** Where a value came from, as "file:line" (or the variable or flag), for plans and `config get --explain`. */
+export function originOf(loaded: Pick<LoadedConfig, "layers">, path: PathKey[]): string {
+  const setting = loaded.layers.filter((l) => depthIn(l.raw, path) === path.length).pop();
+  if (!setting) return "schema default";
+  if (setting.origins) return setting.origins.get(String(path[0])) ?? setting.source;
+  if (!setting.doc) return setting.source;
+  return `${setting.source}:${locate(setting, path).line}`;
+}
+
+/** The org policy's value at `path` (the floor), with where it is set, if a policy sets it. */
+export function floorOf(loaded: Pick<LoadedConfig, "layers">, path: PathKey[]): { value: unknown; at: string } | undefined {
+  const policy = loaded.layers.filter((l) => l.policy && depthIn(l.raw, path) === path.length).pop();
+  if (!policy) return undefined;
+  let v: unknown = policy.raw;
+  for (const k of path) v = (v as Record<string, unknown>)[String(k)];
+  return { value: v, at: `${policy.source}:${locate(policy, path).line}` };
 }
 
 /** Parse one YAML (or JSON) file, keeping positions. */
 export function readLayer(file: string, source: string): Layer | { problems: ConfigProblem[] } {
-  const text = readFileSync(file, "utf8");
+  return parseLayer(readFileSync(file, "utf8"), source);
+}
+
+function parseLayer(text: string, source: string): Layer | { problems: ConfigProblem[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {

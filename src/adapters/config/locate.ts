@@ -18,6 +18,8 @@ export interface Layer {
   lineCounter?: LineCounter;
   /** For env/flag layers: the variable or flag that set each top-level path. */
   origins?: Map<string, string>;
+  /** An org policy layer: its values are floors. */
+  policy?: boolean;
 }
 
 /** Position (1-based) of the value at `path`, or of the key naming the deepest part that exists. */

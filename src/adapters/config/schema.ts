@@ -54,7 +54,13 @@ export const laneSchema = z.strictObject({
   tiers: z.array(name).min(1),
   /** Sandbox profile name. */
   sandbox: name.default("default"),
-  budget: z.strictObject({ capUsd: z.number().positive().default(1) }).prefault({}),
+  budget: z
+    .strictObject({
+      capUsd: z.number().positive().default(1),
+      /** Tokens (prompt + completion) a run may use on an unpriced tier (see allowUnpriced). */
+      capTokens: positiveInt.default(200_000),
+    })
+    .prefault({}),
   approval: z
     .strictObject({
       /** auto: allow up to `autoApproveUpTo`, ask above; ask: always ask; always: ask and never accept --yes. */
@@ -66,6 +72,10 @@ export const laneSchema = z.strictObject({
   escalation: z.enum(["ask", "allow", "never"]).default("ask"),
   /** false forbids hosted tiers in this lane (e.g. regulated). */
   allowHosted: z.boolean().default(true),
+  /** true lets a tier without a price run, metered in tokens against budget.capTokens. */
+  allowUnpriced: z.boolean().default(false),
+  /** A patch that edits lanes.yaml, .lanes/ or CI configuration: ask (default), deny, or allow with --yes in CI. */
+  policyEdits: z.enum(["allow", "ask", "deny"]).default("ask"),
   limits: z
     .strictObject({
       steps: positiveInt.default(30),
@@ -137,6 +147,8 @@ const baseSchema = z.strictObject({
     rules: z
       .strictObject({
         quota: z.strictObject({ warnAt: z.number().min(0).max(1).default(0.8), askAt: z.number().min(0).max(1).default(0.95) }).prefault({}),
+        /** A sandbox profile looser than the hardened baseline: ask a person (default) or deny. */
+        relaxedSandbox: z.enum(["ask", "deny"]).default("ask"),
       })
       .prefault({}),
   });

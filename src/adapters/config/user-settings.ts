@@ -12,14 +12,14 @@ export interface SettingsStore {
   delete(key: string): void;
 }
 
-export async function updateUserSettings(change: (store: SettingsStore) => void, validate: () => void, why: string): Promise<string> {
+export async function updateUserSettings(change: (store: SettingsStore) => void, validate: () => unknown, why: string): Promise<string> {
   const file = userConfigFile();
   const before = existsSync(file) ? readFileSync(file, "utf8") : undefined;
   const { default: Conf } = await import("conf");
   const store = new Conf<Record<string, unknown>>({ projectName: "lanes", projectSuffix: "", cwd: userConfigDir() });
   change(store as unknown as SettingsStore);
   try {
-    validate();
+    await validate();
   } catch (err) {
     writeFileSync(file, before ?? "{}\n");
     if (err instanceof ConfigError) throw new ConfigError(err.problems, `nothing was changed: ${why} would make the configuration invalid`);

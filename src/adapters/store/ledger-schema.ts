@@ -20,6 +20,8 @@ export const MIGRATIONS: string[] = [
    CREATE TABLE batch_tasks (batch_id TEXT NOT NULL, idx INTEGER NOT NULL, repo TEXT NOT NULL, task TEXT NOT NULL, status TEXT NOT NULL,
      run_id TEXT, hold_id TEXT, host TEXT, cost_usd REAL NOT NULL DEFAULT 0, check_result TEXT, patch TEXT, detail TEXT, attempts INTEGER NOT NULL DEFAULT 0,
      PRIMARY KEY (batch_id, idx));`,
+  // The audit trail's head (see audit.ts): a complete trail must end with this record.
+  `CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);`,
 ];
 
 export interface BatchTaskRow {

@@ -11,6 +11,7 @@ import { randomBytes } from "node:crypto";
 import Database from "better-sqlite3";
 import { LanesError } from "../../core/errors.js";
 import type { BucketSpec, BucketStatus, Unit } from "../../core/quota.js";
+import type { AuditAnchor, AuditHead } from "./audit.js";
 import { MIGRATIONS, type BatchTaskRow, type RunRow } from "./ledger-schema.js";
 
 export type { BatchTaskRow, RunRow } from "./ledger-schema.js";
@@ -52,7 +53,7 @@ export class HoldExhausted extends LanesError {
   }
 }
 
-export class Ledger {
+export class Ledger implements AuditAnchor {
   /** Prepared statements, compiled once per SQL text (preparing costs more than running). */
   private readonly statements = new Map<string, Database.Statement>();
 
@@ -96,6 +97,19 @@ export class Ledger {
 
   close(): void {
     this.db.close();
+  }
+
+  /** Run `fn` in one write transaction (nested calls become savepoints). */
+  atomically<T>(fn: () => T): T {
+    return this.run(() => this.db.transaction(fn).immediate());
+  }
+
+  auditHead(): AuditHead | undefined {
+    return this.sql("SELECT seq, hash FROM audit_head WHERE id = 1").get() as AuditHead | undefined;
+  }
+
+  setAuditHead(head: AuditHead): void {
+    this.sql("INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash").run(head.seq, head.hash);
   }
 
   /**
@@ -280,7 +294,9 @@ export class Ledger {
   }
 
   run1(id: string): RunRow | undefined {
-    const r = this.sql("SELECT * FROM runs WHERE id = ? OR id LIKE ? ORDER BY created_at DESC LIMIT 1").get(id, `${id}%`) as Record<string, unknown> | undefined;
+    // A prefix is matched literally: `%` and `_` in it are escaped.
+    const prefix = `${id.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const r = this.sql("SELECT * FROM runs WHERE id = ? OR id LIKE ? ESCAPE '\\' ORDER BY created_at DESC LIMIT 1").get(id, prefix) as Record<string, unknown> | undefined;
     return r ? toRun(r) : undefined;
   }
 
@@ -339,7 +355,8 @@ export class Ledger {
     try {
       return fn();
     } catch (err) {
-      if (err instanceof LanesError) throw err;
+      // Only SQLite's own failures are the ledger's; anything else keeps its identity.
+      if (err instanceof LanesError || !String((err as { code?: unknown }).code ?? "").startsWith("SQLITE")) throw err;
       throw explain(err, this.path);
     }
   }
@@ -361,6 +378,6 @@ function explain(err: unknown, path: string): LanesError {
   if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT")
     return new LanesError("usage", `the ledger at ${path} is not a readable SQLite database (${code})`, { hint: "it was left untouched; move it aside (it holds your records) and lanes starts a new one", cause: err });
   if (code === "SQLITE_BUSY" || code === "SQLITE_LOCKED")
-    return new LanesError("usage", `the ledger at ${path} stayed locked by another process for 10 s`, { hint: "wait for the other lanes process, or check for a stuck one", cause: err });
+    return new LanesError("store", `the ledger at ${path} stayed locked by another process for 10 s`, { hint: "wait for the other lanes process, or check for a stuck one", cause: err });
   return new LanesError("usage", `the ledger at ${path} failed: ${(err as Error).message}`, { cause: err });
 }

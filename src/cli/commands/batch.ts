@@ -23,7 +23,7 @@ interface BatchOpts {
 }
 
 export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
-  const { config, root } = loadFor(ctx);
+  const { config, root } = await loadFor(ctx);
   const ledger = await openLedger();
   const ac = new AbortController();
   setMaxListeners(0, ac.signal); // every task and command in flight listens on it
@@ -40,7 +40,7 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
     const lane = config.lanes[laneName];
     if (!lane) throw new LanesError("usage", `unknown lane "${laneName}"`);
     const who = await identityOf(config, root);
-    const audit = openAudit(who.user);
+    const audit = openAudit(ledger, who.user);
     if (ctx.mode.kind !== "json") ctx.out.info(`planning ${items.length} tasks…`);
     const plan = await planBatch({ config, batch: b, items, who, ledger, lane: laneName, tier: b.tier ?? ctx.mode.tier });
     if (resumed && ledger.batchTasks(resumed.id).length !== plan.tasks.length) throw new LanesError("usage", `batch ${resumed.id} had ${ledger.batchTasks(resumed.id).length} tasks; ${file} now gives ${plan.tasks.length}`, { hint: "resume with the same batch file" });

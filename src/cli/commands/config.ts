@@ -4,6 +4,7 @@ import { updateUserSettings } from "../../adapters/config/user-settings.js";
 import { parse as parseYaml, parseDocument, stringify } from "yaml";
 import { ConfigError, LanesError } from "../../core/errors.js";
 import { valueAt } from "../../adapters/config/locate.js";
+import { floorOf, originOf } from "../../adapters/config/load.js";
 import { closest } from "../../adapters/config/suggest.js";
 import { dataDir, userConfigFile } from "../../adapters/config/paths.js";
 import type { CommandContext } from "../context.js";
@@ -16,8 +17,9 @@ function splitKey(key: string): (string | number)[] {
   return key.split(".").map((k) => (/^\d+$/.test(k) ? Number(k) : k));
 }
 
-export async function get(ctx: CommandContext): Promise<void> {
-  const { config } = load(ctx);
+export async function get(ctx: CommandContext<{ explain?: boolean }>): Promise<void> {
+  const loaded = await load(ctx);
+  const { config } = loaded;
   const key = ctx.args[0];
   const path = key ? splitKey(key) : [];
   const value = valueAt(config, path);
@@ -28,7 +30,17 @@ export async function get(ctx: CommandContext): Promise<void> {
       hint: "`lanes config get` prints every setting",
     });
   }
-  ctx.out.result(ctx.mode.kind === "json" ? { key: key ?? "", value } : value, (v) => (typeof v === "object" && v !== null ? stringify(v).trimEnd() : String(v)));
+  const show = (v: unknown) => (typeof v === "object" && v !== null ? stringify(v).trimEnd() : String(v));
+  if (ctx.opts.explain && key) {
+    const from = originOf(loaded, path);
+    const floor = floorOf(loaded, path);
+    const r = { key, value, from, floor: floor ?? null };
+    ctx.out.result(r, () =>
+      [`${key} = ${show(value)}`, `  set by      ${from}`, `  org policy  ${floor ? `${show(floor.value)} (${floor.at}); layers above may only tighten it` : "no floor (no org policy sets it)"}`].join("\n"),
+    );
+    return;
+  }
+  ctx.out.result(ctx.mode.kind === "json" ? { key: key ?? "", value } : value, show);
 }
 
 export async function set(ctx: CommandContext<{ project?: boolean }>): Promise<void> {
@@ -40,7 +52,7 @@ export async function set(ctx: CommandContext<{ project?: boolean }>): Promise<v
   } catch {
     value = text;
   }
-  const loaded = load(ctx); // refuses to edit on top of a broken file
+  const loaded = (await load(ctx)); // refuses to edit on top of a broken file
   let file: string;
   if (ctx.opts.project) {
     if (!loaded.projectFile) throw new LanesError("usage", "no lanes.yaml in this repository", { hint: "create one with `lanes init`, or drop --project to set it in your user settings" });
@@ -50,7 +62,7 @@ export async function set(ctx: CommandContext<{ project?: boolean }>): Promise<v
     doc.setIn(path, value);
     writeFileSync(file, String(doc));
     try {
-      load(ctx);
+      (await load(ctx));
     } catch (err) {
       writeFileSync(file, before); // never leave a file that no longer validates
       if (err instanceof ConfigError) throw new ConfigError(err.problems, `nothing was changed: ${key} = ${JSON.stringify(value)} would make the configuration invalid`);
@@ -65,7 +77,7 @@ export async function set(ctx: CommandContext<{ project?: boolean }>): Promise<v
 export async function path(ctx: CommandContext): Promise<void> {
   let projectFile: string | undefined;
   try {
-    projectFile = load(ctx).projectFile;
+    projectFile = (await load(ctx)).projectFile;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     projectFile = err.problems[0]?.file;
@@ -75,10 +87,16 @@ export async function path(ctx: CommandContext): Promise<void> {
 }
 
 export async function validate(ctx: CommandContext): Promise<void> {
-  const loaded = load(ctx);
+  const loaded = (await load(ctx));
   const files = [loaded.userFile, loaded.projectFile].filter((f): f is string => f !== undefined && existsSync(f));
   const lanes = Object.keys(loaded.config.lanes);
-  ctx.out.result({ ok: true, files, lanes, errors: [] }, (r) =>
-    [`${ctx.out.style("green", "✓")} configuration is valid`, `  files: ${r.files.length ? r.files.join(", ") : "(built-in defaults only)"}`, `  lanes: ${r.lanes.join(", ")}`].join("\n"),
+  const policies = loaded.policies;
+  ctx.out.result({ ok: true, files, lanes, policies, errors: [] }, (r) =>
+    [
+      `${ctx.out.style("green", "✓")} configuration is valid`,
+      `  files: ${r.files.length ? r.files.join(", ") : "(built-in defaults only)"}`,
+      `  org policy: ${policies.length ? policies.map((p) => `${p.source} (sha256 ${p.sha256.slice(0, 12)})`).join(", ") : "none"}`,
+      `  lanes: ${r.lanes.join(", ")}`,
+    ].join("\n"),
   );
 }

@@ -7,7 +7,7 @@ import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
 
 export async function ls(ctx: CommandContext): Promise<void> {
-  const specs = endpointSpecs(loadFor(ctx).config);
+  const specs = endpointSpecs((await loadFor(ctx)).config);
   const rows = specs.map((s) => ({
     tier: s.tier,
     endpoint: s.id,
@@ -25,7 +25,7 @@ export async function ls(ctx: CommandContext): Promise<void> {
 }
 
 export async function check(ctx: CommandContext<{ timeout: string }>): Promise<number> {
-  const specs = endpointSpecs(loadFor(ctx).config);
+  const specs = endpointSpecs((await loadFor(ctx)).config);
   const wanted = ctx.args[0] ? specs.filter((s) => s.id === ctx.args[0] || s.tier === ctx.args[0]) : specs;
   if (ctx.args[0] && !wanted.length) throw new LanesError("usage", `no endpoint or tier named "${ctx.args[0]}"`, { hint: "`lanes endpoints ls` lists them" });
   const reports = await Promise.all(wanted.map((s) => checkEndpoint(s, process.env, Number(ctx.opts.timeout) || 5000)));

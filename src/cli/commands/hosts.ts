@@ -30,7 +30,7 @@ export async function add(ctx: CommandContext<AddOpts>): Promise<void> {
   let report: HostReport | undefined;
   if (o.check !== false) {
     try {
-      report = await checkHost(loadFor(ctx).config, name);
+      report = await checkHost((await loadFor(ctx)).config, name);
     } catch (err) {
       // An engine we cannot reach is not registered, so nothing half-works later.
       await updateUserSettings((s) => s.delete(`hosts.${name}`), () => loadFor(ctx), `removing host ${name}`);
@@ -42,13 +42,13 @@ export async function add(ctx: CommandContext<AddOpts>): Promise<void> {
 }
 
 export async function ls(ctx: CommandContext): Promise<void> {
-  const { config } = loadFor(ctx);
+  const { config } = await loadFor(ctx);
   const hosts = Object.entries(config.hosts).map(([name, h]) => ({ name, url: h.url ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock", tls: h.tls !== undefined, capacity: h.capacity }));
   ctx.out.result(hosts, (list) => list.map((h) => `${h.name.padEnd(12)} ${h.url}${h.tls ? " (mutual TLS)" : ""}  capacity ${h.capacity}`).join("\n"));
 }
 
 export async function check(ctx: CommandContext<{ timeout: string }>): Promise<void> {
-  const { config } = loadFor(ctx);
+  const { config } = await loadFor(ctx);
   const names = ctx.args.length ? ctx.args : Object.keys(config.hosts);
   const reports: HostReport[] = [];
   for (const name of names) reports.push(await checkHost(config, name, Number(ctx.opts.timeout) || 5000));
@@ -68,7 +68,7 @@ export async function check(ctx: CommandContext<{ timeout: string }>): Promise<v
 
 export async function rm(ctx: CommandContext): Promise<void> {
   const [name] = ctx.args as [string];
-  const { config } = loadFor(ctx);
+  const { config } = await loadFor(ctx);
   if (name === "local") throw new LanesError("usage", `"local" is built in and cannot be removed`);
   if (!(name in config.hosts)) throw new LanesError("usage", `no host named "${name}"`, { hint: "`lanes hosts ls` lists them" });
   const file = await updateUserSettings((s) => s.delete(`hosts.${name}`), () => loadFor(ctx), `removing host ${name}`);

@@ -6,7 +6,7 @@ import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
 
 export async function build(ctx: CommandContext<{ host?: string; profile?: string; base?: string; tag?: string }>): Promise<void> {
-  const { config, root } = loadFor(ctx);
+  const { config, root } = await loadFor(ctx);
   const profileName = ctx.opts.profile ?? config.lanes[ctx.mode.lane ?? config.defaults.lane]?.sandbox ?? "default";
   const profile = config.sandbox.profiles[profileName];
   if (!profile) throw new LanesError("usage", `unknown sandbox profile "${profileName}"`);
@@ -23,7 +23,7 @@ export async function build(ctx: CommandContext<{ host?: string; profile?: strin
 
 export async function push(ctx: CommandContext<{ host: string }>): Promise<void> {
   const [image] = ctx.args as [string];
-  const { config } = loadFor(ctx);
+  const { config } = await loadFor(ctx);
   if (ctx.opts.host === "local") throw new LanesError("usage", "push copies from the local engine to another host; pick a remote --host");
   const [local, remote] = await Promise.all([openHost(config, "local"), openHost(config, ctx.opts.host)]);
   await Promise.all([ping(config, local), ping(config, remote)]);

@@ -1,5 +1,6 @@
 /** `lanes plan TASK`: the plan, the cost class, the quota impact and the decision — nothing spent. */
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { LanesError } from "../../core/errors.js";
 import { exitCodeFor } from "../../core/policy.js";
 import { identityOf } from "../../app/identity.js";
@@ -8,6 +9,8 @@ import { openAudit, openLedger } from "../../app/records.js";
 import { planText } from "../../report/plan-text.js";
 import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
+import { originOf } from "../../adapters/config/load.js";
+import { repoRelative } from "../../app/tree-pin.js";
 
 export function taskText(arg: string | undefined): string {
   if (!arg) throw new LanesError("usage", "no task given", { hint: 'lanes plan "fix the failing test" (or @task.md)' });
@@ -21,21 +24,37 @@ export function taskText(arg: string | undefined): string {
   return arg;
 }
 
-export async function makePlan(ctx: CommandContext<unknown>, task: string, tier?: string): Promise<Plan> {
-  const { config, root } = loadFor(ctx);
+export async function plan(ctx: CommandContext<{ out?: string; check?: boolean }>): Promise<number> {
+  const task = taskText(ctx.args[0]);
+  const loaded = await loadFor(ctx);
+  const { config, root } = loaded;
   const ledger = await openLedger();
+  let p: Plan;
   try {
     const who = await identityOf(config, root);
-    return await planTask({ config, root, task, lane: ctx.mode.lane ?? config.defaults.lane, tier: tier ?? ctx.mode.tier ?? config.defaults.tier, who, ledger });
+    // The plan file itself is left out of the pinned tree: committing it must not make it stale.
+    const here = ctx.opts.out ? repoRelative(root, ctx.opts.out) : undefined;
+    p = await planTask({
+      config,
+      root,
+      task,
+      lane: ctx.mode.lane ?? config.defaults.lane,
+      tier: ctx.mode.tier ?? config.defaults.tier,
+      who,
+      ledger,
+      exclude: here ? [here] : [],
+      origin: (path) => originOf(loaded, path),
+      policies: loaded.policies,
+    });
+    const inputs = { lane: p.lane, tier: p.tier, endpoint: p.endpoint.id, estimate: p.cost, quota: p.quota, policyHash: p.inputs.policyHash, priceVersion: p.inputs.priceVersion, planHash: p.planHash };
+    openAudit(ledger, p.identity.user).append({ action: "plan", decision: p.decision, inputs });
   } finally {
     ledger.close();
   }
-}
-
-export async function plan(ctx: CommandContext<{ out?: string; check?: boolean }>): Promise<number> {
-  const p = await makePlan(ctx, taskText(ctx.args[0]));
-  openAudit(p.identity.user).append({ action: "plan", decision: p.decision, inputs: { lane: p.lane, tier: p.tier, endpoint: p.endpoint.id, estimate: p.cost, quota: p.quota, policyHash: p.inputs.policyHash, priceVersion: p.inputs.priceVersion, planHash: p.planHash } });
-  if (ctx.opts.out) writeFileSync(ctx.opts.out, `${JSON.stringify(p, null, 2)}\n`);
+  if (ctx.opts.out) {
+    mkdirSync(dirname(resolve(ctx.opts.out)), { recursive: true });
+    writeFileSync(ctx.opts.out, `${JSON.stringify(p, null, 2)}\n`);
+  }
   if (ctx.mode.kind === "interactive") {
     const { renderPlan } = await import("../../ui/render-plan.js");
     await renderPlan(p);

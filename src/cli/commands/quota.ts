@@ -8,7 +8,7 @@ import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
 
 export async function quota(ctx: CommandContext): Promise<void> {
-  const { config, root } = loadFor(ctx);
+  const { config, root } = await loadFor(ctx);
   const who = await identityOf(config, root);
   const ledger = await openLedger();
   try {

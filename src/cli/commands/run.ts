@@ -1,6 +1,5 @@
 /** `lanes run TASK`: plan → decision and approval → hold → sandbox → agent → check → patch → settle. */
-import { LanesError } from "../../core/errors.js";
-import { exitCodeFor } from "../../core/policy.js";
+import { ExitCode, LanesError } from "../../core/errors.js";
 import type { RunEvent } from "../../core/run-events.js";
 import type { Config } from "../../adapters/config/schema.js";
 import { applyPatch, commitOnBranch, treeState } from "../../app/apply-patch.js";
@@ -9,7 +8,11 @@ import { identityOf } from "../../app/identity.js";
 import { planTask, type Plan } from "../../app/plan-task.js";
 import { openAudit, openLedger } from "../../app/records.js";
 import { exitCodeOf, requireEndpoint, runAttempt, succeeded, type Attempt } from "../../app/run-task.js";
-import { readPlan, staleness } from "../../app/saved-plan.js";
+import { readPlan, staleness, verifyApproval } from "../../app/saved-plan.js";
+import { repoRelative } from "../../app/tree-pin.js";
+import { originOf } from "../../adapters/config/load.js";
+import type { AuditLog } from "../../adapters/store/audit.js";
+import { resolveApproval, type VerifiedApproval } from "../../core/approval.js";
 import { resolveTask } from "../../app/templates.js";
 import { planText } from "../../report/plan-text.js";
 import { eventLine } from "../../report/run-text.js";
@@ -26,7 +29,7 @@ interface RunOpts {
 }
 
 export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
-  const loaded = loadFor(ctx);
+  const loaded = await loadFor(ctx);
   const { root } = loaded;
   const config = structuredClone(loaded.config);
   const ac = new AbortController();
@@ -41,26 +44,33 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
   const ledger = await openLedger();
   try {
     const who = await identityOf(config, root);
-    const audit = openAudit(who.user);
+    const audit = openAudit(ledger, who.user);
     const saved = ctx.opts.plan ? readPlan(ctx.opts.plan) : undefined;
     const task = saved ? { text: saved.task.text, template: saved.task.template, check: undefined, lane: saved.lane } : resolveTask(root, ctx.args[0], ctx.opts.set ?? []);
     const laneName = saved?.lane ?? ctx.mode.lane ?? task.lane ?? config.defaults.lane;
     const lane = config.lanes[laneName];
     if (!lane) throw new LanesError("usage", `unknown lane "${laneName}"`);
     const check = task.check ?? lane.check;
+    const base = { config, root, who, ledger, origin: (p: (string | number)[]) => originOf(loaded, p), policies: loaded.policies };
     let plan: Plan;
+    let verified: VerifiedApproval | undefined;
     if (saved) {
-      const stale = await staleness(saved, { config, root, ledger, key: process.env.LANES_APPROVAL_KEY });
+      // The file's verdict is never trusted: plan again now, and check what the file pinned.
+      const here = repoRelative(root, ctx.opts.plan!);
+      const exclude = [...new Set([...saved.repo.exclude, ...(here ? [here] : [])])];
+      plan = await planTask({ ...base, task: saved.task.text, template: saved.task.template, lane: saved.lane, tier: saved.tier, endpointId: saved.endpoint.id, exclude });
+      const stale = staleness(saved, plan);
       if (stale.length) throw new LanesError("approval", `plan ${ctx.opts.plan} is stale: ${stale.join("; ")}`, { hint: `make and approve a new one: lanes plan … --out ${ctx.opts.plan} && lanes approve ${ctx.opts.plan}`, details: { stale } });
-      plan = saved;
-    } else plan = await planTask({ config, root, task: task.text, template: task.template, lane: laneName, tier: ctx.mode.tier ?? config.defaults.tier, who, ledger });
+      const v = verifyApproval(saved, process.env.LANES_APPROVAL_KEY || undefined, audit);
+      verified = v.approval;
+      if (v.ignored) ctx.out.warn(v.ignored);
+    } else plan = await planTask({ ...base, task: task.text, template: task.template, lane: laneName, tier: ctx.mode.tier ?? config.defaults.tier });
 
     if (plan.decision.verdict === "delay" && ctx.opts.wait && !saved) {
-      plan = await waitOut(ctx, plan, parseWait(ctx.opts.wait), ac.signal, audit, () => planTask({ config, root, task: task.text, template: task.template, lane: laneName, tier: plan.tier, who, ledger }));
+      plan = await waitOut(ctx, plan, parseWait(ctx.opts.wait), ac.signal, audit, () => planTask({ ...base, task: task.text, template: task.template, lane: laneName, tier: plan.tier }));
     }
     audit.append({ action: "plan", decision: plan.decision, inputs: { lane: plan.lane, tier: plan.tier, endpoint: plan.endpoint.id, estimate: plan.cost, quota: plan.quota, policyHash: plan.inputs.policyHash, priceVersion: plan.inputs.priceVersion, planHash: plan.planHash, saved: saved !== undefined } });
-    const approvedBy = await gate(ctx, plan, config, { saved: saved !== undefined, audit, replan: (tier) => planTask({ config, root, task: task.text, template: task.template, lane: laneName, tier, who, ledger }) });
-    if (typeof approvedBy !== "string") return approvedBy;
+    const approvedBy = await gate(ctx, plan, config, { verified, audit, replan: (tier) => planTask({ ...base, task: task.text, template: task.template, lane: laneName, tier }) });
     if (ctx.mode.kind === "interactive") live = (await import("../../ui/render-run.js")).liveRun();
     emit({ type: "decision", stage: "plan", tier: plan.tier, decision: plan.decision, ...(approvedBy ? { approvedBy } : {}) });
 
@@ -74,7 +84,7 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
       const next = lane.tiers[lane.tiers.indexOf(plan.tier) + 1];
       if (!next || lane.escalation === "never") break;
       const reason = attempt.agent.status === "finished" ? `the check \`${check}\` failed on ${plan.tier}` : `${attempt.agent.status} on ${plan.tier}`;
-      const nextPlan = await planTask({ config, root, task: task.text, template: task.template, lane: laneName, tier: next, who, ledger });
+      const nextPlan = await planTask({ ...base, task: task.text, template: task.template, lane: laneName, tier: next });
       emit({ type: "escalation", from: plan.tier, to: next, reason });
       emit({ type: "decision", stage: "escalation", tier: next, decision: nextPlan.decision });
       audit.append({ action: "escalate", runId: attempt.runId, decision: nextPlan.decision, inputs: { from: plan.tier, to: next, reason, estimate: nextPlan.cost, planHash: nextPlan.planHash } });
@@ -115,7 +125,7 @@ function parseWait(text: string): number {
 }
 
 /** Wait (visibly, and audited) for a delay to clear: re-plan every few seconds until it does or time runs out. */
-async function waitOut(ctx: CommandContext<RunOpts>, first: Plan, waitMs: number, signal: AbortSignal, audit: ReturnType<typeof openAudit>, replan: () => Promise<Plan>): Promise<Plan> {
+async function waitOut(ctx: CommandContext<RunOpts>, first: Plan, waitMs: number, signal: AbortSignal, audit: AuditLog, replan: () => Promise<Plan>): Promise<Plan> {
   const until = Date.now() + waitMs;
   audit.append({ action: "delay", decision: first.decision, inputs: { planHash: first.planHash, waitMs } });
   let plan = first;
@@ -131,34 +141,39 @@ async function waitOut(ctx: CommandContext<RunOpts>, first: Plan, waitMs: number
   return plan;
 }
 
-/** The approval gate: returns who approved ("" when policy allowed it), or the exit code to stop with. */
-async function gate(ctx: CommandContext<RunOpts>, plan: Plan, config: Config, o: { saved: boolean; audit: ReturnType<typeof openAudit>; replan: (tier: string) => Promise<Plan> }): Promise<string | number> {
+/** The approval gate (core/approval.ts decides): who approved ("" when policy allowed it), or it throws. */
+async function gate(
+  ctx: CommandContext<RunOpts>,
+  plan: Plan,
+  config: Config,
+  o: { verified: VerifiedApproval | undefined; audit: AuditLog; replan: (tier: string) => Promise<Plan> },
+): Promise<string> {
   const d = plan.decision;
   const lane = config.lanes[plan.lane]!;
-  const stop = (code: number, message: string, hint?: string) => {
+  const stop = (code: number, message: string, hint?: string): never => {
     o.audit.append({ action: d.verdict === "delay" ? "delay" : "deny", decision: d, inputs: { planHash: plan.planHash, lane: plan.lane, tier: plan.tier } });
     if (ctx.mode.kind !== "json") process.stderr.write(`${planText(plan, ctx.out.style)}\n`);
-    throw new LanesError(code === 4 ? "quota" : "approval", message, { ...(hint ? { hint } : {}), details: { decision: d } });
+    throw new LanesError(code === ExitCode.quota ? "quota" : "approval", message, { ...(hint ? { hint } : {}), details: { decision: d } });
   };
-  if (d.verdict === "deny") return stop(exitCodeFor(d), `denied: ${d.reasons.filter((r) => r.level === "hard").map((r) => r.message).join("; ")}`);
-  if (d.verdict === "delay") return stop(4, `delayed: ${d.reasons.filter((r) => r.rule.startsWith("lane.") || r.rule.startsWith("endpoint.")).map((r) => r.message).join("; ")}`, d.retryAt ? `retry after ${d.retryAt}` : "retry when a run of this lane finishes, or pass --wait DURATION");
-  if (d.verdict === "allow") return "";
-  if (o.saved && plan.approval) return plan.approval.by;
-  if (ctx.mode.kind === "interactive") {
-    const { askApproval } = await import("../../ui/render-plan.js");
-    const others = lane.tiers.filter((t) => config.tiers[t]?.endpoints.length);
-    const result = await askApproval(plan, others.length > 1 ? (cur) => o.replan(others[(others.indexOf(cur.tier) + 1) % others.length]!) : undefined);
-    if (result.answer === "deny") return stop(3, "you denied the run");
-    Object.assign(plan, result.plan);
-    const by = plan.identity.user;
-    o.audit.append({ action: "approve", decision: plan.decision, inputs: { planHash: plan.planHash }, outcome: { by, how: "interactive" } });
-    return by;
+  const interactive = ctx.mode.kind === "interactive";
+  const answer = resolveApproval({ decision: d, mode: lane.approval.mode, interactive, yes: ctx.mode.yes, approval: o.verified, user: plan.identity.user });
+  if (answer.kind === "refuse") return stop(answer.exitCode, answer.message, answer.hint);
+  if (answer.kind === "proceed") {
+    if (answer.how !== "policy") {
+      const how = answer.how === "saved" ? `saved plan (${o.verified!.verifiedBy})` : "yes";
+      o.audit.append({ action: "approve", decision: d, inputs: { planHash: plan.planHash }, outcome: { by: answer.by, how } });
+    }
+    return answer.by;
   }
-  if (ctx.mode.yes && lane.approval.mode !== "always") {
-    o.audit.append({ action: "approve", decision: d, inputs: { planHash: plan.planHash }, outcome: { by: plan.identity.user, how: "yes" } });
-    return plan.identity.user;
-  }
-  return stop(3, `approval needed (${d.reasons.filter((r) => r.level === "soft").map((r) => r.rule).join(", ")}) and there is no terminal to ask in`, lane.approval.mode === "always" ? `lane ${plan.lane} needs a person: lanes plan … --out plan.json, then lanes approve plan.json in a terminal, then lanes run --plan plan.json` : "pass --yes, or use a saved, approved plan (lanes plan --out / lanes approve / lanes run --plan)");
+  const { askApproval } = await import("../../ui/render-plan.js");
+  const others = lane.tiers.filter((t) => config.tiers[t]?.endpoints.length);
+  const next = (cur: Plan) => o.replan(others[(others.indexOf(cur.tier) + 1) % others.length]!);
+  const result = await askApproval(plan, others.length > 1 ? next : undefined);
+  if (result.answer === "deny") return stop(ExitCode.approval, "you denied the run");
+  Object.assign(plan, result.plan);
+  const by = plan.identity.user;
+  o.audit.append({ action: "approve", decision: plan.decision, inputs: { planHash: plan.planHash }, outcome: { by, how: "interactive" } });
+  return by;
 }
 
 async function approveEscalation(ctx: CommandContext<RunOpts>, plan: Plan, mode: "ask" | "allow" | "never"): Promise<true | string> {

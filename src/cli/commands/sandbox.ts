@@ -26,7 +26,7 @@ function place(config: Config, ctx: CommandContext<PlaceOpts>) {
 }
 
 export async function up(ctx: CommandContext<PlaceOpts>): Promise<void> {
-  const { config, root } = loadFor(ctx);
+  const { config, root } = await loadFor(ctx);
   const { profileName, profile, hostName } = place(config, ctx);
   await reapAll(config);
   const host = await openHost(config, hostName);
@@ -73,7 +73,7 @@ function passThrough(ctx: CommandContext<unknown>, obs: Observation): number {
 export async function exec(ctx: CommandContext<PlaceOpts>): Promise<number> {
   const [id, ...argv] = ctx.args as [string, ...string[]];
   if (!argv.length) throw new LanesError("usage", "no command given", { hint: `lanes sandbox exec ${id} -- ls -la` });
-  const { config } = loadFor(ctx);
+  const { config } = await loadFor(ctx);
   const { host, container } = await findSandbox(config, id);
   const obs = await host.executorFor(container).exec({ command: commandLine(argv), timeoutMs: timeoutOf(ctx), cwd: "/workspace" });
   return passThrough(ctx, obs);
@@ -83,7 +83,7 @@ export async function exec(ctx: CommandContext<PlaceOpts>): Promise<number> {
 export async function run(ctx: CommandContext<PlaceOpts>): Promise<number> {
   const argv = ctx.args;
   if (!argv.length) throw new LanesError("usage", "no command given", { hint: "lanes sandbox run -- npm test" });
-  const { config, root } = loadFor(ctx);
+  const { config, root } = await loadFor(ctx);
   const { profileName, profile, hostName } = place(config, ctx);
   await reapAll(config);
   const host = await openHost(config, hostName);
@@ -117,7 +117,7 @@ function timeoutOf(ctx: CommandContext<PlaceOpts>): number {
 }
 
 export async function ls(ctx: CommandContext): Promise<void> {
-  const { config } = loadFor(ctx);
+  const { config } = await loadFor(ctx);
   await reapAll(config);
   const all: SandboxListing[] = [];
   const unreachable: string[] = [];
@@ -139,7 +139,7 @@ export async function ls(ctx: CommandContext): Promise<void> {
 }
 
 export async function rm(ctx: CommandContext): Promise<void> {
-  const { config } = loadFor(ctx);
+  const { config } = await loadFor(ctx);
   const removed: string[] = [];
   for (const id of ctx.args) {
     const { host, listing } = await findSandbox(config, id);
@@ -150,7 +150,7 @@ export async function rm(ctx: CommandContext): Promise<void> {
 }
 
 export async function gc(ctx: CommandContext<{ all?: boolean }>): Promise<void> {
-  const { config } = loadFor(ctx);
+  const { config } = await loadFor(ctx);
   const results = await reapAll(config, { all: ctx.opts.all === true });
   ctx.out.result({ hosts: results }, (r) =>
     r.hosts
