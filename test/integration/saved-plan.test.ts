@@ -1,13 +1,12 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/adapters/config/load.js";
 import { AuditLog } from "../../src/adapters/store/audit.js";
 import { Ledger } from "../../src/adapters/store/ledger.js";
-import { bucketsFor } from "../../src/app/buckets.js";
-import { planHashOf, planTask } from "../../src/app/plan-task.js";
-import { approve, staleness } from "../../src/app/saved-plan.js";
+import { planTask } from "../../src/app/plan-task.js";
+import { staleness } from "../../src/app/saved-plan.js";
 import { ROOT, gitRepo, tempHome } from "../helpers/cli.js";
 
 const YAML = `tiers:
@@ -24,54 +23,50 @@ async function setup() {
   const load = () => loadConfig({ repo, env });
   const ledger = Ledger.open(join(dir, "ledger.db"));
   const who = { user: "ana", team: "core", project: "repo" };
-  const plan = await planTask({ config: load().config, root: repo, task: "fix it", lane: "eval", who, ledger });
-  return { repo, env, dir, load, ledger, who, plan };
+  const plan = (exclude: string[] = []) => planTask({ config: load().config, root: repo, task: "fix it", lane: "eval", who, ledger, exclude });
+  return { repo, dir, plan };
 }
 
 describe("saved plans", () => {
-  it("an approved, signed plan verifies while nothing changed", async () => {
+  it("the same plan made again is fresh", async () => {
     const s = await setup();
-    const approved = approve(s.plan, "ana", "yes", "key-1");
-    expect(await staleness(approved, { config: s.load().config, root: s.repo, ledger: s.ledger, key: "key-1" })).toEqual([]);
+    expect(staleness(await s.plan(), await s.plan())).toEqual([]);
   });
 
-  it("detects each cause of staleness", async () => {
+  it("names each cause of staleness", async () => {
     const s = await setup();
-    const approved = approve(s.plan, "ana", "yes", "key-1");
-    const check = (p = approved, key: string | null = "key-1", config = s.load().config) => staleness(p, { config, root: s.repo, ledger: s.ledger, key: key ?? undefined });
-
-    const edited = { ...approved, cost: { ...approved.cost, capUsd: 999 } };
-    expect(await check(edited)).toContain("the plan file was changed after it was made (its hash does not match)");
-    expect(await check(approved, "another-key")).toContain("the approval signature is invalid for this key");
-    expect(await check(approve(s.plan, "ana", "yes", undefined))).toContain("the plan is not signed, and LANES_APPROVAL_KEY requires a signature");
-    expect(await check(approved, null)).toContain("the plan is signed but LANES_APPROVAL_KEY is not set here, so the signature cannot be checked");
-
-    const older = { ...s.plan, inputs: { ...s.plan.inputs, priceVersion: "2024-01-01" } };
-    const olderSigned = approve({ ...older, planHash: planHashOf(older) }, "ana", "yes", "key-1");
-    expect((await check(olderSigned)).join()).toContain("the price table changed (2024-01-01 →");
+    const saved = await s.plan();
+    expect(staleness({ ...saved, cost: { ...saved.cost, capUsd: 999 } }, saved)).toContain("the plan file was changed after it was made (its hash does not match)");
+    expect(staleness(saved, { ...saved, inputs: { ...saved.inputs, priceVersion: "2099-01-01" } }).join()).toContain("the price table changed");
+    expect(staleness(saved, { ...saved, endpoint: { ...saved.endpoint, model: "gpt-5" } }).join()).toContain("the endpoint changed");
+    expect(staleness(saved, { ...saved, cost: { ...saved.cost, class: "C3" } })).toContain(`the cost class rose from ${saved.cost.class} to C3`);
 
     writeFileSync(join(s.repo, "lanes.yaml"), YAML.replace("limit: 5", "limit: 6"));
-    expect(await check()).toContain("the policy changed (lanes.yaml, user settings or environment)");
-    writeFileSync(join(s.repo, "lanes.yaml"), YAML);
+    expect(staleness(saved, await s.plan())).toEqual(["the repository's content changed since the plan was made", "the policy changed (org policy, lanes.yaml, user settings or environment)"]);
+  });
 
-    const [bucket] = bucketsFor(s.load().config, s.who, new Date(), "eval");
-    s.ledger.reserve({ runId: "other", lane: "eval", buckets: [bucket!], caps: { usd: 4 }, ttlMs: 60_000 });
-    expect((await check()).join()).toMatch(/the quota no longer fits: team:core:month:\S+ has 1\.00 left of 5, the run holds 2/);
-
-    spawnSync("git", ["-C", s.repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "move"]);
-    expect((await check()).join()).toMatch(/the repository HEAD changed \([0-9a-f]{10} → [0-9a-f]{10}\)/);
+  it("the tree pin leaves out the plan file itself", async () => {
+    const s = await setup();
+    const saved = await s.plan(["plan.json"]);
+    writeFileSync(join(s.repo, "plan.json"), JSON.stringify(saved));
+    expect(staleness(saved, await s.plan(["plan.json"]))).toEqual([]);
+    expect(staleness(saved, await s.plan())).toContain("the repository's content changed since the plan was made");
   });
 });
 
 describe("audit trail under concurrent writers", () => {
-  it("4 processes x 25 appends never interleave, and the chain verifies", async () => {
-    const path = join(tempHome().dir, "audit.jsonl");
+  it("4 processes x 25 appends never interleave, the chain verifies and the anchor is the last record", async () => {
+    const { dir } = tempHome();
+    const path = join(dir, "audit.jsonl");
+    const db = join(dir, "ledger.db");
     const worker = join(ROOT, "test/helpers/audit-worker.mjs");
-    await Promise.all(
-      Array.from({ length: 4 }, () => new Promise((resolve, reject) => spawn(process.execPath, [worker, path, "25"], { stdio: "inherit" }).on("exit", (c) => (c === 0 ? resolve(c) : reject(new Error(`exit ${c}`)))))),
-    );
-    const log = new AuditLog(path);
-    expect(log.verify()).toEqual({ ok: true, records: 100 });
+    const exit = () =>
+      new Promise((resolve, reject) => spawn(process.execPath, [worker, path, db, "25"], { stdio: "inherit" }).on("exit", (c) => (c === 0 ? resolve(c) : reject(new Error(`exit ${c}`)))));
+    await Promise.all(Array.from({ length: 4 }, exit));
+    const ledger = Ledger.open(db);
+    const log = new AuditLog(path, ledger);
+    expect(log.verify()).toMatchObject({ ok: true, records: 100, anchored: { seq: 100 } });
     expect(log.read().map((r) => r.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    ledger.close();
   }, 60_000);
 });

@@ -27,6 +27,11 @@ export async function approve(ctx: CommandContext): Promise<number> {
     const audit = openAudit(ledger, approver);
     const lane = config.lanes[saved.lane];
     if (!lane) throw new LanesError("usage", `plan ${file} names lane "${saved.lane}", which is not configured here`);
+    // Without a terminal only --yes can answer, and never for a lane that needs a person: say so at once.
+    if (ctx.mode.kind !== "interactive") {
+      if (lane.approval.mode === "always") throw new LanesError("approval", `lane ${saved.lane} requires a person to approve in a terminal; --yes is not enough`, { hint: `run \`lanes approve ${file}\` in a terminal` });
+      if (!ctx.mode.yes) throw new LanesError("approval", `approving ${file} needs an explicit answer, and there is no terminal to ask in`, { hint: `run \`lanes approve ${file}\` in a terminal, or pass --yes to approve it as ${approver}` });
+    }
     const here = repoRelative(root, file);
     const exclude = [...new Set([...saved.repo.exclude, ...(here ? [here] : [])])];
     const again = (tier: string, endpointId?: string) =>
@@ -58,8 +63,6 @@ export async function approve(ctx: CommandContext): Promise<number> {
       }
       how = "interactive";
     } else {
-      if (lane.approval.mode === "always") throw new LanesError("approval", `lane ${saved.lane} requires a person to approve in a terminal; --yes is not enough`, { hint: `run \`lanes approve ${file}\` in a terminal` });
-      if (!ctx.mode.yes) throw new LanesError("approval", `approving ${file} needs an explicit answer, and there is no terminal to ask in`, { hint: `run \`lanes approve ${file}\` in a terminal, or pass --yes to approve it as ${approver}` });
       how = "yes";
     }
     const approved = approvePlan(plan, approver, how, process.env.LANES_APPROVAL_KEY || undefined);
