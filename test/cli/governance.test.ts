@@ -227,6 +227,16 @@ describe("relaxed sandboxes are shown and decided", () => {
     expect(run.stderr).toContain("sandbox.relaxed");
   });
 
+  it("sandbox up --profile compat in CI without --yes exits 3, and the refusal is audited", async () => {
+    const p = project();
+    const r = await lanes(["sandbox", "up", "--profile", "compat"], { cwd: p.repo, env: p.ci });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("sandbox profile compat is relaxed: readOnlyRoot: false (hardened: true) set in (built-in defaults)");
+    expect(r.stderr).toContain("pass --yes");
+    const log = JSON.parse((await lanes(["audit", "ls", "--json"], { cwd: p.repo, env: p.env })).stdout) as Json[];
+    expect(log.at(-1)).toMatchObject({ action: "deny", decision: { verdict: "ask", reasons: [{ rule: "sandbox.relaxed" }] } });
+  });
+
   it("an org policy can make any relaxation a deny", async () => {
     const p = project("sandbox:\n  profiles:\n    default: { network: open }\n");
     const policy = join(p.dir, "policy.yaml");

@@ -6,6 +6,7 @@ import type { SandboxListing } from "../../adapters/docker/host.js";
 import { openHost, ping, reapAll } from "../../app/docker-hosts.js";
 import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
+import { gateRelaxedSandbox } from "../relaxed-sandbox.js";
 
 interface PlaceOpts {
   host?: string;
@@ -26,8 +27,10 @@ function place(config: Config, ctx: CommandContext<PlaceOpts>) {
 }
 
 export async function up(ctx: CommandContext<PlaceOpts>): Promise<void> {
-  const { config, root } = await loadFor(ctx);
+  const loaded = await loadFor(ctx);
+  const { config, root } = loaded;
   const { profileName, profile, hostName } = place(config, ctx);
+  await gateRelaxedSandbox(ctx, loaded, profileName);
   await reapAll(config);
   const host = await openHost(config, hostName);
   await ping(config, host);
@@ -83,8 +86,10 @@ export async function exec(ctx: CommandContext<PlaceOpts>): Promise<number> {
 export async function run(ctx: CommandContext<PlaceOpts>): Promise<number> {
   const argv = ctx.args;
   if (!argv.length) throw new LanesError("usage", "no command given", { hint: "lanes sandbox run -- npm test" });
-  const { config, root } = await loadFor(ctx);
+  const loaded = await loadFor(ctx);
+  const { config, root } = loaded;
   const { profileName, profile, hostName } = place(config, ctx);
+  await gateRelaxedSandbox(ctx, loaded, profileName);
   await reapAll(config);
   const host = await openHost(config, hostName);
   await ping(config, host);
