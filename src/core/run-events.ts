@@ -16,4 +16,18 @@ export type RunEvent =
   | { type: "agent_end"; status: RunStatus; steps: number; summary: string }
   | { type: "check"; command: string; exitCode: number; passed: boolean; ms: number }
   | { type: "escalation"; from: string; to: string; reason: string }
-  | { type: "run_end"; runId: string; status: string; check: "passed" | "failed" | "unchecked"; patch: string | null; cost: { actualUsd: number; p90Usd: number | null; capUsd: number }; steps: number; durationMs: number; usage: Usage };
+  | {
+      type: "run_end";
+      runId: string;
+      status: string;
+      check: "passed" | "failed" | "unchecked";
+      patch: string | null;
+      /** Files of the patch that edit policy (lanes.yaml, .lanes/, CI configuration). */
+      policyEdits: string[];
+      /** What happened to the patch under --apply/--branch: applied, or not and why. */
+      applied?: { ok: boolean; how: "apply" | "branch"; reason?: string }[];
+      cost: { actualUsd: number; p90Usd: number | null; capUsd: number };
+      steps: number;
+      durationMs: number;
+      usage: Usage;
+    };

@@ -27,6 +27,13 @@ export function eventLine(e: RunEvent): string | undefined {
     case "escalation":
       return `escalation ${e.from} → ${e.to}: ${e.reason}`;
     case "run_end":
-      return `run ${e.runId} ${e.status}; check ${e.check}; cost ${money(e.cost.actualUsd)} (p90 ${money(e.cost.p90Usd)}, cap ${money(e.cost.capUsd)}); ${e.steps} steps in ${(e.durationMs / 1000).toFixed(1)} s${e.patch ? `; patch ${e.patch}` : "; no changes"}`;
+      return `run ${e.runId} ${e.status}; check ${e.check}; cost ${money(e.cost.actualUsd)} (p90 ${money(e.cost.p90Usd)}, cap ${money(e.cost.capUsd)}); ${e.steps} steps in ${(e.durationMs / 1000).toFixed(1)} s${e.patch ? `; patch ${e.patch}` : "; no changes"}${
+        e.policyEdits.length ? `\n  the patch edits policy: ${e.policyEdits.join(", ")}` : ""
+      }${(e.applied ?? []).map((a) => `\n  ${appliedText(a)}`).join("")}`;
   }
+}
+
+function appliedText(a: { ok: boolean; how: "apply" | "branch"; reason?: string }): string {
+  const what = a.how === "apply" ? "applied to the working tree" : "committed on the branch";
+  return a.ok ? `patch ${what}` : `patch not ${what}: ${a.reason ?? "unknown reason"}`;
 }

@@ -156,19 +156,27 @@ describe("lanes run", () => {
     expect(await firstExit).toBe(0);
   }, 90_000);
 
-  it("runs a fresh approved saved plan, and refuses a stale one with exit 3", async () => {
-    const p = demoProject(LANES().replace("approval: { mode: auto, autoApproveUpTo: C2 }", "approval: { mode: ask }"));
-    const file = join(p.dir, "plan.json");
-    // The saved plan is made against the replay endpoint the run will use.
-    const yaml = readFileSync(join(p.repo, "lanes.yaml"), "utf8");
-    expect((await lanes(["plan", TASK, "--lane", "t", "--out", file], { cwd: p.repo, env: p.env })).code).toBe(0);
-    expect((await lanes(["approve", file, "--yes"], { cwd: p.repo, env: p.env })).code).toBe(0);
-    writeFileSync(join(p.repo, "lanes.yaml"), yaml);
-    const stale = JSON.parse(readFileSync(file, "utf8"));
-    p.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "moved");
-    const r = await lanes(["run", "--plan", file, "--endpoint", `replay:${p.script}`], { cwd: p.repo, env: p.env });
-    expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/is stale: the repository HEAD changed/);
-    void stale;
+  it("flags a patch that edits lanes.yaml, and --apply refuses it in CI (exit 3) leaving the tree untouched", async () => {
+    const script = `model: gpt-4.1-mini
+turns:
+  - tools:
+      - edit_file: { path: lanes.yaml, old_string: "capUsd: 0.25", new_string: "capUsd: 25" }
+  - tools:
+      - edit_file: { path: src/add.js, old_string: "return a - b;", new_string: "return a + b;" }
+  - tools:
+      - finish: { summary: "fixed add() and raised my own budget" }
+`;
+    const p = demoProject(LANES(), script);
+    const r = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--json", "--apply"], { cwd: p.repo, env: { ...p.env, CI: "true" }, timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(3);
+    const end = events(r.stdout).at(-1)!;
+    expect(end).toMatchObject({ type: "run_end", check: "passed", policyEdits: ["lanes.yaml"] });
+    expect(end.applied).toEqual([{ ok: false, how: "apply", policy: true, reason: expect.stringContaining("it edits policy (lanes.yaml)") }]);
+    expect(p.git("status", "--porcelain").stdout).toBe("");
+    const show = JSON.parse((await lanes(["runs", "show", end.runId, "--json"], { cwd: p.repo, env: p.env })).stdout);
+    expect(show.patchFiles).toEqual(["lanes.yaml", "src/add.js"]);
+    expect(show.policyEdits).toEqual(["lanes.yaml"]);
+    const audit = JSON.parse((await lanes(["audit", "ls", "--json"], { cwd: p.repo, env: p.env })).stdout);
+    expect(audit.at(-1)).toMatchObject({ action: "deny", decision: { reasons: [{ rule: "patch.policy_edit" }] }, inputs: { policyEdits: ["lanes.yaml"] } });
   });
 });

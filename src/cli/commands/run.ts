@@ -1,7 +1,10 @@
 /** `lanes run TASK`: plan → decision and approval → hold → sandbox → agent → check → patch → settle. */
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline/promises";
 import { ExitCode, LanesError } from "../../core/errors.js";
+import { hunksFor, policyEditsOf } from "../../core/policy-edits.js";
 import type { RunEvent } from "../../core/run-events.js";
-import type { Config } from "../../adapters/config/schema.js";
+import type { Config, Lane } from "../../adapters/config/schema.js";
 import { applyPatch, commitOnBranch, treeState } from "../../app/apply-patch.js";
 import { buildEndpoints } from "../../app/endpoints.js";
 import { identityOf } from "../../app/identity.js";
@@ -97,17 +100,29 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
       attempt = await runAttempt({ config, root, plan, endpoint: requireEndpoint(endpoints, plan), ledger, audit, emit, signal: ac.signal, check });
     }
 
-    let finalPatch = attempt.patch;
-    if (attempt.patch && succeeded(attempt)) {
-      if (ctx.opts.apply) await applyPatch(root, attempt.patch, before);
-      if (ctx.opts.branch) await commitOnBranch(root, attempt.patch, ctx.opts.branch, `lanes: ${task.text.split("\n")[0]!.slice(0, 60)}\n\n${attempt.agent.summary}\n\nrun ${attempt.runId}`);
-    } else if (!attempt.patch) finalPatch = null;
-    emit({ type: "run_end", runId: attempt.runId, status: ac.signal.aborted ? "interrupted" : attempt.agent.status, check: attempt.check, patch: finalPatch, cost: { actualUsd: attempt.costUsd, p90Usd: plan.cost.p90Usd, capUsd: plan.cost.capUsd }, steps: attempt.agent.steps, durationMs: attempt.durationMs, usage: attempt.agent.usage });
+    const patch = attempt.patch;
+    const policyEdits = patch ? policyEditsOf(readFileSync(patch, "utf8")) : [];
+    let applied: Applied[] | undefined;
+    if (ctx.opts.apply || ctx.opts.branch) {
+      const message = `lanes: ${task.text.split("\n")[0]!.slice(0, 60)}\n\n${attempt.agent.summary}\n\nrun ${attempt.runId}`;
+      // A prompt about policy edits needs the terminal: the live view ends first.
+      const endLive = async () => {
+        await live?.done();
+        live = undefined;
+      };
+      applied = await bringHome(ctx, { root, patch, before, passed: succeeded(attempt), policyEdits, lane, audit, runId: attempt.runId, message, endLive });
+    }
+    const status = ac.signal.aborted ? "interrupted" : attempt.agent.status;
+    const cost = { actualUsd: attempt.costUsd, p90Usd: plan.cost.p90Usd, capUsd: plan.cost.capUsd };
+    const usage = attempt.agent.usage;
+    emit({ type: "run_end", runId: attempt.runId, status, check: attempt.check, patch, policyEdits, ...(applied ? { applied } : {}), cost, steps: attempt.agent.steps, durationMs: attempt.durationMs, usage });
     if (ac.signal.aborted) return 130;
     if (escalationRefused) {
       ctx.out.warn(escalationRefused);
       return 3;
     }
+    if (applied?.some((a) => !a.ok && a.policy)) return ExitCode.approval;
+    if (applied?.some((a) => !a.ok) && succeeded(attempt)) return ExitCode.taskFailed;
     return exitCodeOf(attempt);
   } finally {
     await live?.done();
@@ -116,6 +131,55 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
     ledger.close();
     await replay?.close();
   }
+}
+
+type Applied = { ok: boolean; how: "apply" | "branch"; reason?: string; policy?: boolean };
+
+/**
+ * --apply/--branch: bring the patch home when the check passed, and always say what happened.
+ * A patch that edits policy needs its own approval: a person at a terminal who has seen those
+ * hunks, or in CI --yes on a lane whose `policyEdits` is `allow`; `deny` refuses it everywhere.
+ */
+async function bringHome(
+  ctx: CommandContext<RunOpts>,
+  o: { root: string; patch: string | null; before: string; passed: boolean; policyEdits: string[]; lane: Lane; audit: AuditLog; runId: string; message: string; endLive: () => Promise<void> },
+): Promise<Applied[]> {
+  const wanted: ("apply" | "branch")[] = [...(ctx.opts.apply ? ["apply" as const] : []), ...(ctx.opts.branch ? ["branch" as const] : [])];
+  const all = (reason: string, policy = false) => wanted.map((how) => ({ ok: false, how, reason, ...(policy ? { policy } : {}) }));
+  if (!o.patch) return all("the run made no changes");
+  if (!o.passed) return all(`the check did not pass; the patch is kept at ${o.patch}`);
+  if (o.policyEdits.length) {
+    const files = o.policyEdits.join(", ");
+    const mode = o.lane.policyEdits;
+    let by = "";
+    let why = "";
+    if (mode === "deny") why = `it edits policy (${files}) and the lane's policyEdits is deny`;
+    else if (ctx.mode.kind === "interactive") {
+      await o.endLive();
+      process.stderr.write(`\nThe patch edits policy files: ${files}\n${hunksFor(readFileSync(o.patch, "utf8"), o.policyEdits)}\n`);
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      const reply = await rl.question("apply these policy edits too? [y/N] ");
+      rl.close();
+      if (/^y(es)?$/i.test(reply.trim())) by = (await import("../../adapters/identity-source.js")).safeUser();
+      else why = "you declined the policy edits";
+    } else if (ctx.mode.yes && mode === "allow") by = "--yes";
+    else why = `it edits policy (${files}); without a terminal that needs --yes on a lane with policyEdits: allow`;
+    const reasons = [{ rule: "patch.policy_edit", level: "soft", message: `the patch edits ${files}` }];
+    const decision = { verdict: by ? "allow" : "deny", reasons };
+    o.audit.append({ action: by ? "approve" : "deny", runId: o.runId, decision, inputs: { policyEdits: o.policyEdits, patch: o.patch }, ...(by ? { outcome: { by } } : {}) });
+    if (!by) return all(`${why}; the patch is kept at ${o.patch}`, true);
+  }
+  const out: Applied[] = [];
+  for (const how of wanted) {
+    try {
+      if (how === "apply") await applyPatch(o.root, o.patch, o.before);
+      else await commitOnBranch(o.root, o.patch, ctx.opts.branch!, o.message);
+      out.push({ ok: true, how });
+    } catch (err) {
+      out.push({ ok: false, how, reason: (err as Error).message });
+    }
+  }
+  return out;
 }
 
 function parseWait(text: string): number {

@@ -1,5 +1,6 @@
 /** `lanes runs ls|show`. */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { filesOf, isPolicyPath } from "../../core/policy-edits.js";
 import { join } from "node:path";
 import { LanesError } from "../../core/errors.js";
 import { openLedger } from "../../app/records.js";
@@ -25,12 +26,17 @@ export async function show(ctx: CommandContext): Promise<void> {
     const tools: Record<string, number> = {};
     for (const e of t.trajectory) if (e.kind === "tool") tools[String(e.data.tool)] = (tools[String(e.data.tool)] ?? 0) + 1;
     const ledgerCost = ledger.chargedOn(row.holdId ?? "", "usd");
+    const patchFile = join(row.dir, "patch.diff");
+    const patchFiles = existsSync(patchFile) ? filesOf(readFileSync(patchFile, "utf8")) : [];
     const out = {
       ...row,
       summary: t.summary,
       timeline: { modelMs: t.modelMs, toolMs: t.toolMs, sandboxSeconds: t.sandboxSeconds },
       tokens: t.usage,
       toolCalls: tools,
+      patch: patchFiles.length ? patchFile : null,
+      patchFiles,
+      policyEdits: patchFiles.filter(isPolicyPath),
       redactions: t.redactions,
       cost: { actualUsd: row.costUsd, ledgerUsd: ledgerCost, p90Usd: row.p90Usd, capUsd: row.capUsd },
       steps: t.trajectory.filter((e) => e.kind !== "note").map((e): Record<string, unknown> & { step: number; atMs: number; kind: string } => ({ step: e.step, atMs: e.at, kind: e.kind, ...(e.kind === "tool" ? { tool: e.data.tool, exitCode: e.data.exitCode, ms: e.data.ms } : { tokensIn: (e.data.usage as Record<string, number>)?.promptTokens, tokensOut: (e.data.usage as Record<string, number>)?.completionTokens, costUsd: e.data.costUsd, ms: e.data.ms }) })),
@@ -42,6 +48,8 @@ export async function show(ctx: CommandContext): Promise<void> {
         `tokens: ${o.tokens.promptTokens} in, ${o.tokens.completionTokens} out; tool calls: ${Object.entries(o.toolCalls).map(([k, v]) => `${k} ${v}`).join(", ") || "none"}; redactions ${o.redactions}`,
         `cost: ${money(o.cost.actualUsd)} actual vs ${money(o.cost.p90Usd)} projected (p90) vs ${money(o.cost.capUsd)} cap`,
         ...o.steps.map((s) => `  ${String(s.atMs).padStart(6)} ms  step ${s.step} ${s.kind === "tool" ? `${String(s.tool)} → ${String(s.exitCode ?? "ok")}${s.ms === undefined ? "" : ` (${String(s.ms)} ms)`}` : `model ${String(s.tokensIn)}→${String(s.tokensOut)} tokens ${money(Number(s.costUsd ?? 0))} (${String(s.ms)} ms)`}`),
+        `patch: ${o.patch ? `${o.patchFiles.join(", ")} (${o.patch})` : "no changes"}`,
+        ...(o.policyEdits.length ? [`the patch edits policy: ${o.policyEdits.join(", ")}`] : []),
         `summary: ${o.summary}`,
       ].join("\n"),
     );
