@@ -21,7 +21,7 @@ export class HoldMeter implements Meter {
   ) {}
 
   beforeCall(promptTokens: number, wanted: number): number {
-    if (!this.price) return wanted; // an unpriced tier runs only with an explicit approval
+    if (!this.price) return 0; // an unpriced run is metered by TokenMeter, never here
     const left = this.capUsd - this.charged;
     const max = Math.min(wanted, affordableTokens(left, promptTokens, this.price));
     if (max < 1) return 0;
@@ -51,5 +51,51 @@ export class HoldMeter implements Meter {
 
   spentUsd(): number {
     return this.charged;
+  }
+}
+
+/**
+ * An unpriced tier (allowed by `allowUnpriced: true`): no dollar figure exists, so the run is
+ * metered in tokens against the lane's `budget.capTokens`, charged to the hold worst case first
+ * (prompt + max_tokens) and settled to what the call used; a call that failed keeps its worst case.
+ */
+export class TokenMeter implements Meter {
+  readonly capUsd = 0;
+  private used = 0;
+  private pending = 0;
+
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly holdId: string,
+    readonly capTokens: number,
+  ) {}
+
+  beforeCall(promptTokens: number, wanted: number): number {
+    const max = Math.min(wanted, this.capTokens - this.used - promptTokens);
+    if (max < 1) return 0;
+    this.pending = promptTokens + max;
+    this.ledger.charge(this.holdId, "tokens", this.pending, `call worst case (${promptTokens} in, ≤ ${max} out)`);
+    this.used += this.pending;
+    return max;
+  }
+
+  afterCall(_billedUsd: number, tokens?: number): void {
+    if (tokens !== undefined && tokens < this.pending) {
+      this.ledger.refund(this.holdId, "tokens", this.pending - tokens, "call used less than its worst case");
+      this.used -= this.pending - tokens;
+    }
+    this.pending = 0;
+  }
+
+  canAfford(): boolean {
+    return this.used < this.capTokens;
+  }
+
+  spentUsd(): number {
+    return 0;
+  }
+
+  tokensUsed(): number {
+    return this.used;
   }
 }

@@ -21,7 +21,7 @@ import type { OpenAIEndpoint } from "../adapters/models/openai-endpoint.js";
 import { priceTable } from "../adapters/models/prices.js";
 import { bucketsFor } from "./buckets.js";
 import { openHost, ping } from "./docker-hosts.js";
-import { HoldMeter } from "./meter.js";
+import { HoldMeter, TokenMeter } from "./meter.js";
 import type { Plan } from "./plan-task.js";
 
 export interface RunRequest {
@@ -51,6 +51,9 @@ export interface Attempt {
   patch: string | null;
   costUsd: number;
   durationMs: number;
+  /** Metered in tokens: there is no dollar figure, and reports must say so. */
+  unpriced: boolean;
+  overageUsd: number;
 }
 
 export async function runAttempt(r: RunRequest): Promise<Attempt> {
@@ -62,7 +65,8 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
   const started = Date.now();
   const wallMs = parseDuration(lane.limits.wallTime);
   const local = r.endpoint.spec.tierKind === "local";
-  const caps = { usd: lane.budget.capUsd, sandbox_seconds: wallMs / 1000, ...(local ? { gpu_seconds: wallMs / 1000 } : {}) };
+  const priced = r.endpoint.spec.price.kind === "priced";
+  const caps = { usd: lane.budget.capUsd, sandbox_seconds: wallMs / 1000, ...(local ? { gpu_seconds: wallMs / 1000 } : {}), ...(priced ? {} : { tokens: lane.budget.capTokens }) };
   const buckets = bucketsFor(config, plan.identity, new Date(), plan.lane);
 
   const hold = ledger.reserve({ runId, lane: plan.lane, buckets, caps, ttlMs: wallMs + 10 * 60_000, priceVersion: priceTable().version });
@@ -70,7 +74,7 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
   r.onStart?.(runId, hold.id);
   emit({ type: "run_start", runId, lane: plan.lane, tier: plan.tier, endpoint: r.endpoint.id, class: plan.cost.class, p50Usd: plan.cost.p50Usd, p90Usd: plan.cost.p90Usd, capUsd: lane.budget.capUsd });
 
-  const meter = new HoldMeter(ledger, hold.id, lane.budget.capUsd, r.endpoint.spec.price.kind === "priced" ? r.endpoint.spec.price.price : undefined);
+  const meter = r.endpoint.spec.price.kind === "priced" ? new HoldMeter(ledger, hold.id, lane.budget.capUsd, r.endpoint.spec.price.price) : new TokenMeter(ledger, hold.id, lane.budget.capTokens);
   let sandbox: Awaited<ReturnType<Awaited<ReturnType<typeof openHost>>["acquire"]>> | undefined;
   let host: Awaited<ReturnType<typeof openHost>> | undefined;
   let agent: AgentResult | undefined;
@@ -120,18 +124,22 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
       /* the hold's sandbox time is capped; the rest is not chargeable */
     }
     const settled = ledger.settle(hold.id);
-    audit.append({ action: "settle", runId, inputs: { holdId: hold.id }, outcome: { status: agent?.status ?? "error", charged: settled.charged, overageUsd: meter.overageUsd } });
+    audit.append({ action: "settle", runId, inputs: { holdId: hold.id }, outcome: { status: agent?.status ?? "error", charged: settled.charged, overageUsd: overageOf(meter) } });
   }
   const costUsd = ledger.chargedOn(hold.id, "usd");
   const durationMs = Date.now() - started;
   writeFileSync(join(dir, "trajectory.json"), `${JSON.stringify({ runId, plan: { lane: plan.lane, tier: plan.tier, endpoint: r.endpoint.id, model: r.endpoint.spec.model, planHash: plan.planHash, cost: plan.cost, decision: plan.decision }, status: agent.status, summary: agent.summary, check, steps: agent.steps, usage: agent.usage, redactions: agent.redactions, modelMs: agent.modelMs, toolMs: agent.toolMs, sandboxSeconds, costUsd, capUsd: lane.budget.capUsd, trajectory: agent.trajectory, messages: agent.messages }, null, 2)}\n`);
   writeFileSync(join(dir, "summary.txt"), `${agent.status}: ${agent.summary}\n`);
-  ledger.saveRun({ id: runId, createdAt: started, lane: plan.lane, tier: plan.tier, task: plan.task.text.slice(0, 500), status: agent.status, check, costUsd, p90Usd: plan.cost.p90Usd, capUsd: lane.budget.capUsd, steps: agent.steps, durationMs, holdId: hold.id, dir });
+  ledger.saveRun({ id: runId, createdAt: started, lane: plan.lane, tier: plan.tier, task: plan.task.text.slice(0, 500), status: agent.status, check, costUsd, p90Usd: plan.cost.p90Usd, capUsd: lane.budget.capUsd, steps: agent.steps, durationMs, holdId: hold.id, dir, tokens: agent.usage.promptTokens + agent.usage.completionTokens, unpriced: !priced, overageUsd: overageOf(meter) });
   if (agent.steps > 0 && agent.status !== "interrupted") {
     const obs = agent.trajectory.filter((t) => t.kind === "tool").reduce((n, t) => n + String(t.data.observation ?? "").length / 4, 0);
     ledger.addHistory({ lane: plan.lane, template: plan.task.template, tier: plan.tier, steps: agent.steps, completionPerStep: agent.usage.completionTokens / agent.steps, observationPerStep: obs / agent.steps, secondsPerStep: durationMs / 1000 / agent.steps, costUsd });
   }
-  return { runId, dir, tier: plan.tier, agent, check, patch, costUsd, durationMs };
+  return { runId, dir, tier: plan.tier, agent, check, patch, costUsd, durationMs, unpriced: !priced, overageUsd: overageOf(meter) };
+}
+
+function overageOf(meter: HoldMeter | TokenMeter): number {
+  return meter instanceof HoldMeter ? meter.overageUsd : 0;
 }
 
 /** Did the attempt succeed? A finish with a passing (or no) check. */

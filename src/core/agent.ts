@@ -20,8 +20,13 @@ export interface ModelPort {
 export interface Meter {
   /** Charge the worst case of the next call; returns the clamped max_tokens (0 = cannot pay a minimal call). */
   beforeCall(promptTokens: number, wantedMaxTokens: number): number;
-  /** Settle the call to what it was billed (refunding the unused worst case, or charging more). */
-  afterCall(billedUsd: number): void;
+  /**
+   * Settle the call to what it was billed (refunding the unused worst case, or charging more).
+   * `tokens` is what the call used, when it returned; a failed call keeps its worst case.
+   */
+  afterCall(billedUsd: number, tokens?: number): void;
+  /** The run's cap in dollars (0 for a run metered in tokens). */
+  readonly capUsd: number;
   canAfford(usd: number): boolean;
   spentUsd(): number;
 }
@@ -116,13 +121,13 @@ export async function runAgent(first: Message[], deps: AgentDeps, limits: Limits
       log("note", { error: (err as Error).message });
       return end("model_error", (err as Error).message);
     }
-    deps.meter.afterCall(billed);
+    deps.meter.afterCall(billed, completion.usage.promptTokens + completion.usage.completionTokens);
     modelMs += now() - t0;
     usage.promptTokens += completion.usage.promptTokens;
     usage.completionTokens += completion.usage.completionTokens;
     usage.cachedTokens += completion.usage.cachedTokens;
     usage.estimated ||= completion.usage.estimated;
-    deps.emit({ type: "model_call", step: steps, tokensIn: completion.usage.promptTokens, tokensOut: completion.usage.completionTokens, costUsd: billed, spentUsd: deps.meter.spentUsd(), capUsd: 0, ms: now() - t0, maxTokens });
+    deps.emit({ type: "model_call", step: steps, tokensIn: completion.usage.promptTokens, tokensOut: completion.usage.completionTokens, costUsd: billed, spentUsd: deps.meter.spentUsd(), capUsd: deps.meter.capUsd, ms: now() - t0, maxTokens });
     log("model", { content: completion.content, toolCalls: completion.toolCalls, malformed: completion.malformedToolCalls, usage: completion.usage, costUsd: billed, maxTokens, endpoint: completion.endpointId, ms: now() - t0 });
 
     const calls = [...completion.toolCalls, ...completion.malformedToolCalls.map((m) => m.call)];

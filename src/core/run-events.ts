@@ -26,7 +26,8 @@ export type RunEvent =
       policyEdits: string[];
       /** What happened to the patch under --apply/--branch: applied, or not and why. */
       applied?: { ok: boolean; how: "apply" | "branch"; reason?: string }[];
-      cost: { actualUsd: number; p90Usd: number | null; capUsd: number };
+      /** `actualUsd` is null for an unpriced run, which reports its tokens instead. */
+      cost: { actualUsd: number | null; p90Usd: number | null; capUsd: number; tokens: number; overageUsd: number };
       steps: number;
       durationMs: number;
       usage: Usage;

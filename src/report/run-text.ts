@@ -27,7 +27,7 @@ export function eventLine(e: RunEvent): string | undefined {
     case "escalation":
       return `escalation ${e.from} → ${e.to}: ${e.reason}`;
     case "run_end":
-      return `run ${e.runId} ${e.status}; check ${e.check}; cost ${money(e.cost.actualUsd)} (p90 ${money(e.cost.p90Usd)}, cap ${money(e.cost.capUsd)}); ${e.steps} steps in ${(e.durationMs / 1000).toFixed(1)} s${e.patch ? `; patch ${e.patch}` : "; no changes"}${
+      return `run ${e.runId} ${e.status}; check ${e.check}; ${costText(e.cost)}; ${e.steps} steps in ${(e.durationMs / 1000).toFixed(1)} s${e.patch ? `; patch ${e.patch}` : "; no changes"}${
         e.policyEdits.length ? `\n  the patch edits policy: ${e.policyEdits.join(", ")}` : ""
       }${(e.applied ?? []).map((a) => `\n  ${appliedText(a)}`).join("")}`;
   }
@@ -36,4 +36,10 @@ export function eventLine(e: RunEvent): string | undefined {
 function appliedText(a: { ok: boolean; how: "apply" | "branch"; reason?: string }): string {
   const what = a.how === "apply" ? "applied to the working tree" : "committed on the branch";
   return a.ok ? `patch ${what}` : `patch not ${what}: ${a.reason ?? "unknown reason"}`;
+}
+
+function costText(c: { actualUsd: number | null; p90Usd: number | null; capUsd: number; tokens: number; overageUsd: number }): string {
+  if (c.actualUsd === null) return `cost unpriced (${c.tokens.toLocaleString("en-US")} tokens, metered against the lane's token cap)`;
+  const over = c.overageUsd > 0 ? `; the endpoint billed ${money(c.overageUsd)} beyond the hold` : "";
+  return `cost ${money(c.actualUsd)} (p90 ${money(c.p90Usd)}, cap ${money(c.capUsd)})${over}`;
 }

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { BIN, lanes } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
 import { labelled } from "../helpers/sandbox.js";
-import { LANES, demoProject, events } from "../helpers/run.js";
+import { DEMO, LANES, demoProject, events } from "../helpers/run.js";
 
 beforeAll(() => requireImage());
 const TASK = "Make the failing test pass";
@@ -178,5 +178,25 @@ turns:
     expect(show.policyEdits).toEqual(["lanes.yaml"]);
     const audit = JSON.parse((await lanes(["audit", "ls", "--json"], { cwd: p.repo, env: p.env })).stdout);
     expect(audit.at(-1)).toMatchObject({ action: "deny", decision: { reasons: [{ rule: "patch.policy_edit" }] }, inputs: { policyEdits: ["lanes.yaml"] } });
+  });
+  it("an unpriced tier runs only when allowed, metered in tokens against the lane's token cap, and never reports $0.00", async () => {
+    const script = readFileSync(join(DEMO, "fix-add.replay.yaml"), "utf8").replace("model: gpt-4.1-mini", "model: no-such-model");
+    const p = demoProject(LANES("    allowUnpriced: true\n").replace("budget: { capUsd: 0.25 }", "budget: { capUsd: 0.25, capTokens: 60000 }"), script);
+    const ci = { ...p.env, CI: "true" };
+    const denied = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`], { cwd: p.repo, env: ci });
+    expect(denied.code).toBe(3); // unpriced asks even when allowed: --yes is the explicit approval
+    const r = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--json", "--yes"], { cwd: p.repo, env: ci, timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const end = events(r.stdout).at(-1)!;
+    expect(end.cost.actualUsd).toBeNull();
+    expect(end.cost.tokens).toBeGreaterThan(0);
+    const show = await lanes(["runs", "show", end.runId], { cwd: p.repo, env: p.env });
+    expect(show.stdout).toMatch(/cost: unpriced \([\d,]+ tokens\)/);
+    expect(show.stdout).not.toContain("$0.00 actual");
+
+    // A token cap too small for the first call: stopped before it, as budget_exhausted.
+    const small = demoProject(LANES("    allowUnpriced: true\n").replace("budget: { capUsd: 0.25 }", "budget: { capUsd: 0.25, capTokens: 500 }"), script);
+    const stopped = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${small.script}`, "--json", "--yes"], { cwd: small.repo, env: { ...small.env, CI: "true" }, timeoutMs: 120_000 });
+    expect(events(stopped.stdout).at(-1)).toMatchObject({ type: "run_end", status: "budget_exhausted", cost: { actualUsd: null } });
   });
 });

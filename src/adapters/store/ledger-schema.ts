@@ -22,6 +22,10 @@ export const MIGRATIONS: string[] = [
      PRIMARY KEY (batch_id, idx));`,
   // The audit trail's head (see audit.ts): a complete trail must end with this record.
   `CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);`,
+  // Unpriced runs are metered in tokens; an endpoint that bills past the hold leaves an overage.
+  `ALTER TABLE runs ADD COLUMN tokens INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE runs ADD COLUMN unpriced INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE runs ADD COLUMN overage_usd REAL NOT NULL DEFAULT 0;`,
 ];
 
 export interface BatchTaskRow {
@@ -55,4 +59,9 @@ export interface RunRow {
   durationMs: number;
   holdId: string | null;
   dir: string;
+  /** Tokens used (prompt + completion): what an unpriced run is metered in. */
+  tokens: number;
+  unpriced: boolean;
+  /** Billed beyond what the hold could still take: reported, never hidden. */
+  overageUsd: number;
 }

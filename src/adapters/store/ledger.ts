@@ -16,7 +16,9 @@ import { MIGRATIONS, type BatchTaskRow, type RunRow } from "./ledger-schema.js";
 
 export type { BatchTaskRow, RunRow } from "./ledger-schema.js";
 
-export type Amounts = Partial<Record<Unit, number>>;
+/** A hold is capped in the bucket units, and in tokens for an unpriced run. */
+export type HoldUnit = Unit | "tokens";
+export type Amounts = Partial<Record<HoldUnit, number>>;
 
 export interface Hold {
   id: string;
@@ -147,7 +149,7 @@ export class Ledger implements AuditAnchor {
   }
 
   /** Charge `amount` of `unit` against the hold, before the spending happens. Refuses past the cap. */
-  charge(holdId: string, unit: Unit, amount: number, note = ""): void {
+  charge(holdId: string, unit: HoldUnit, amount: number, note = ""): void {
     if (amount <= 0) return;
     const tx = this.db.transaction(() => {
       const hold = this.sql("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
@@ -170,7 +172,7 @@ export class Ledger implements AuditAnchor {
    * Give back part of an earlier charge on an open hold (a call charged at its worst case cost
    * less). The amount returns from used to held, so it stays reserved for this run.
    */
-  refund(holdId: string, unit: Unit, amount: number, note = ""): void {
+  refund(holdId: string, unit: HoldUnit, amount: number, note = ""): void {
     if (amount <= 0) return;
     const tx = this.db.transaction(() => {
       const hold = this.sql("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
@@ -189,7 +191,7 @@ export class Ledger implements AuditAnchor {
   }
 
   /** Sum of a hold's charge rows (refunds included). */
-  chargedOn(holdId: string, unit: Unit = "usd"): number {
+  chargedOn(holdId: string, unit: HoldUnit = "usd"): number {
     return (this.sql("SELECT COALESCE(SUM(amount), 0) AS s FROM charges WHERE hold_id = ? AND unit = ?").get(holdId, unit) as { s: number }).s;
   }
 
@@ -284,8 +286,9 @@ export class Ledger implements AuditAnchor {
   }
 
   saveRun(r: RunRow): void {
-    this.sql("INSERT OR REPLACE INTO runs (id, created_at, lane, tier, task, status, check_result, cost_usd, p90_usd, cap_usd, steps, duration_ms, hold_id, dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").run(
+    this.sql("INSERT OR REPLACE INTO runs (id, created_at, lane, tier, task, status, check_result, cost_usd, p90_usd, cap_usd, steps, duration_ms, hold_id, dir, tokens, unpriced, overage_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").run(
       r.id, r.createdAt, r.lane, r.tier, r.task, r.status, r.check, r.costUsd, r.p90Usd, r.capUsd, r.steps, r.durationMs, r.holdId, r.dir,
+      r.tokens, r.unpriced ? 1 : 0, r.overageUsd,
     );
   }
 
@@ -366,6 +369,7 @@ function toRun(r: Record<string, unknown>): RunRow {
   return {
     id: String(r.id), createdAt: Number(r.created_at), lane: String(r.lane), tier: String(r.tier), task: String(r.task), status: String(r.status), check: String(r.check_result),
     costUsd: Number(r.cost_usd), p90Usd: r.p90_usd === null ? null : Number(r.p90_usd), capUsd: Number(r.cap_usd), steps: Number(r.steps), durationMs: Number(r.duration_ms), holdId: r.hold_id === null ? null : String(r.hold_id), dir: String(r.dir),
+    tokens: Number(r.tokens ?? 0), unpriced: Number(r.unpriced ?? 0) === 1, overageUsd: Number(r.overage_usd ?? 0),
   };
 }
 

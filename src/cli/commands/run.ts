@@ -113,8 +113,9 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
       applied = await bringHome(ctx, { root, patch, before, passed: succeeded(attempt), policyEdits, lane, audit, runId: attempt.runId, message, endLive });
     }
     const status = ac.signal.aborted ? "interrupted" : attempt.agent.status;
-    const cost = { actualUsd: attempt.costUsd, p90Usd: plan.cost.p90Usd, capUsd: plan.cost.capUsd };
     const usage = attempt.agent.usage;
+    const tokens = usage.promptTokens + usage.completionTokens;
+    const cost = { actualUsd: attempt.unpriced ? null : attempt.costUsd, p90Usd: plan.cost.p90Usd, capUsd: plan.cost.capUsd, tokens, overageUsd: attempt.overageUsd };
     emit({ type: "run_end", runId: attempt.runId, status, check: attempt.check, patch, policyEdits, ...(applied ? { applied } : {}), cost, steps: attempt.agent.steps, durationMs: attempt.durationMs, usage });
     if (ac.signal.aborted) return 130;
     if (escalationRefused) {

@@ -4,6 +4,7 @@ import { filesOf, isPolicyPath } from "../../core/policy-edits.js";
 import { join } from "node:path";
 import { LanesError } from "../../core/errors.js";
 import { openLedger } from "../../app/records.js";
+import type { RunRow } from "../../adapters/store/ledger-schema.js";
 import { money } from "../../report/plan-text.js";
 import type { CommandContext } from "../context.js";
 
@@ -11,7 +12,7 @@ export async function ls(ctx: CommandContext): Promise<void> {
   const ledger = await openLedger();
   try {
     const rows = ledger.runs();
-    ctx.out.result(rows, (rs) => (rs.length ? rs.map((r) => `${r.id}  ${new Date(r.createdAt).toISOString()}  ${r.lane}/${r.tier}  ${r.status.padEnd(16)} check ${r.check.padEnd(9)} ${money(r.costUsd)} (p90 ${money(r.p90Usd)}, cap ${money(r.capUsd)})  ${r.steps} steps  ${r.task.split("\n")[0]!.slice(0, 50)}`).join("\n") : "no runs yet"));
+    ctx.out.result(rows, (rs) => (rs.length ? rs.map((r) => `${r.id}  ${new Date(r.createdAt).toISOString()}  ${r.lane}/${r.tier}  ${r.status.padEnd(16)} check ${r.check.padEnd(9)} ${runCost(r)} (p90 ${money(r.p90Usd)}, cap ${money(r.capUsd)})  ${r.steps} steps  ${r.task.split("\n")[0]!.slice(0, 50)}`).join("\n") : "no runs yet"));
   } finally {
     ledger.close();
   }
@@ -38,7 +39,7 @@ export async function show(ctx: CommandContext): Promise<void> {
       patchFiles,
       policyEdits: patchFiles.filter(isPolicyPath),
       redactions: t.redactions,
-      cost: { actualUsd: row.costUsd, ledgerUsd: ledgerCost, p90Usd: row.p90Usd, capUsd: row.capUsd },
+      cost: { actualUsd: row.unpriced ? null : row.costUsd, tokens: row.tokens, overageUsd: row.overageUsd, ledgerUsd: ledgerCost, p90Usd: row.p90Usd, capUsd: row.capUsd },
       steps: t.trajectory.filter((e) => e.kind !== "note").map((e): Record<string, unknown> & { step: number; atMs: number; kind: string } => ({ step: e.step, atMs: e.at, kind: e.kind, ...(e.kind === "tool" ? { tool: e.data.tool, exitCode: e.data.exitCode, ms: e.data.ms } : { tokensIn: (e.data.usage as Record<string, number>)?.promptTokens, tokensOut: (e.data.usage as Record<string, number>)?.completionTokens, costUsd: e.data.costUsd, ms: e.data.ms }) })),
     };
     ctx.out.result(out, (o) =>
@@ -46,7 +47,7 @@ export async function show(ctx: CommandContext): Promise<void> {
         `run ${o.id}: ${o.status}, check ${o.check}; ${o.lane}/${o.tier}; ${o.steps.length ? o.steps[o.steps.length - 1]!.step : 0} steps in ${(o.durationMs / 1000).toFixed(1)} s`,
         `time: model ${(o.timeline.modelMs / 1000).toFixed(2)} s, tools ${(o.timeline.toolMs / 1000).toFixed(2)} s, sandbox ${o.timeline.sandboxSeconds.toFixed(1)} s`,
         `tokens: ${o.tokens.promptTokens} in, ${o.tokens.completionTokens} out; tool calls: ${Object.entries(o.toolCalls).map(([k, v]) => `${k} ${v}`).join(", ") || "none"}; redactions ${o.redactions}`,
-        `cost: ${money(o.cost.actualUsd)} actual vs ${money(o.cost.p90Usd)} projected (p90) vs ${money(o.cost.capUsd)} cap`,
+        `cost: ${runCost(row)} actual vs ${money(o.cost.p90Usd)} projected (p90) vs ${money(o.cost.capUsd)} cap`,
         ...o.steps.map((s) => `  ${String(s.atMs).padStart(6)} ms  step ${s.step} ${s.kind === "tool" ? `${String(s.tool)} → ${String(s.exitCode ?? "ok")}${s.ms === undefined ? "" : ` (${String(s.ms)} ms)`}` : `model ${String(s.tokensIn)}→${String(s.tokensOut)} tokens ${money(Number(s.costUsd ?? 0))} (${String(s.ms)} ms)`}`),
         `patch: ${o.patch ? `${o.patchFiles.join(", ")} (${o.patch})` : "no changes"}`,
         ...(o.policyEdits.length ? [`the patch edits policy: ${o.policyEdits.join(", ")}`] : []),
@@ -56,4 +57,10 @@ export async function show(ctx: CommandContext): Promise<void> {
   } finally {
     ledger.close();
   }
+}
+
+/** A run's cost as a person should read it: unpriced runs in tokens, and any overage spelled out. */
+function runCost(r: RunRow): string {
+  if (r.unpriced) return `unpriced (${r.tokens.toLocaleString("en-US")} tokens)`;
+  return r.overageUsd > 0 ? `${money(r.costUsd)} + ${money(r.overageUsd)} billed beyond the hold` : money(r.costUsd);
 }
