@@ -26,14 +26,22 @@ export interface Check {
 
 const MIN_NODE = [20, 19] as const;
 
-export function planChecks(opts: { repo: string; flags: ConfigFlags }): Check[] {
+export function planChecks(opts: { repo: string; flags: ConfigFlags; fetchedPolicies?: Map<string, string> | undefined }): Check[] {
   const checks: Check[] = [nodeCheck()];
   let config: Config;
   try {
-    const loaded = loadConfig({ repo: opts.repo, flags: opts.flags });
+    const loaded = loadConfig({ repo: opts.repo, flags: opts.flags, ...(opts.fetchedPolicies ? { fetchedPolicies: opts.fetchedPolicies } : {}) });
     config = loaded.config;
     checks.push({ name: "config", exitCode: ExitCode.usage, run: async () => ({ ok: true, detail: `valid (${loaded.projectFile ?? "no lanes.yaml: built-in defaults"})` }) });
+    const policies = loaded.policies.map((p) => `${p.source} (sha256 ${p.sha256.slice(0, 16)}…)`).join(", ");
+    checks.push({ name: "org policy", exitCode: ExitCode.usage, run: async () => ({ ok: true, detail: policies || "none (no /etc/lanes/policy.yaml; LANES_POLICY is not set)" }) });
   } catch (err) {
+    if (err instanceof LanesError && !(err instanceof ConfigError) && err.kind === "config") {
+      // The org policy could not be read or did not match its pin: fail closed, and say so.
+      checks.push({ name: "org policy", exitCode: ExitCode.usage, run: async () => ({ ok: false, detail: err.message, ...(err.hint ? { hint: err.hint } : {}) }) });
+      config = configSchema.parse(structuredClone(BUILTIN_CONFIG));
+      return [...checks, dataDirCheck(), ...Object.entries(config.hosts).map(([name, host]) => hostCheck(name, host, config))];
+    }
     if (!(err instanceof ConfigError)) throw err;
     const first = err.problems[0];
     checks.push({

@@ -188,6 +188,19 @@ budgets:
     expect(e).toMatchObject({ value: 0.2, from: expect.stringMatching(/^lanes\.yaml:\d+$/), floor: { value: 0.5, at: `${policy}:4` } });
   });
 
+  it("doctor shows where the policy came from and its hash", async () => {
+    const p = project();
+    const policy = join(p.dir, "policy.yaml");
+    writeFileSync(policy, POLICY);
+    const r = await lanes(["doctor", "--json"], { cwd: p.repo, env: { ...p.env, LANES_POLICY: policy }, timeoutMs: 60_000 });
+    const check = JSON.parse(r.stdout).checks.find((c: Json) => c.name === "org policy");
+    expect(check).toMatchObject({ ok: true, detail: `${policy} (sha256 ${createHash("sha256").update(POLICY).digest("hex").slice(0, 16)}…)` });
+    writeFileSync(policy, `${POLICY}# edited\n`);
+    const pinned = await lanes(["doctor", "--json"], { cwd: p.repo, env: { ...p.env, LANES_POLICY: `${policy}#sha256=${createHash("sha256").update(POLICY).digest("hex")}` }, timeoutMs: 60_000 });
+    expect(pinned.code).toBe(2);
+    expect(JSON.parse(pinned.stdout).checks.find((c: Json) => c.name === "org policy")).toMatchObject({ ok: false, detail: expect.stringContaining("does not match its pinned sha256") });
+  }, 90_000);
+
   it("loads a policy from a loopback URL pinned by sha256; a mismatch is exit 2", async () => {
     const p = project();
     const server = createServer((_req, res) => res.end(POLICY)).listen(0, "127.0.0.1");

@@ -1,10 +1,12 @@
 /** `lanes doctor`: run the checks and show each result with the next step for a failure. */
+import { fetchPolicies } from "../../adapters/config/policy.js";
 import { doctorExitCode, planChecks, runChecks, type CheckResult } from "../../app/doctor.js";
 import type { CommandContext } from "../context.js";
 
 export async function doctor(ctx: CommandContext<{ timeout: string }>): Promise<number> {
   const timeoutMs = Number(ctx.opts.timeout) > 0 ? Number(ctx.opts.timeout) : 5000;
-  const checks = planChecks({ repo: ctx.mode.repo, flags: { lane: ctx.mode.lane, tier: ctx.mode.tier } });
+  const fetchedPolicies = process.env.LANES_POLICY ? await fetchPolicies(process.env).catch(() => undefined) : undefined;
+  const checks = planChecks({ repo: ctx.mode.repo, flags: { lane: ctx.mode.lane, tier: ctx.mode.tier }, fetchedPolicies });
   let results: CheckResult[];
   if (ctx.mode.kind === "interactive") {
     // ink (and react) load only here, in a terminal.
