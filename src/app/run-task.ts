@@ -69,8 +69,12 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
   const caps = { usd: lane.budget.capUsd, sandbox_seconds: wallMs / 1000, ...(local ? { gpu_seconds: wallMs / 1000 } : {}), ...(priced ? {} : { tokens: lane.budget.capTokens }) };
   const buckets = bucketsFor(config, plan.identity, new Date(), plan.lane);
 
-  const hold = ledger.reserve({ runId, lane: plan.lane, buckets, caps, ttlMs: wallMs + 10 * 60_000, priceVersion: priceTable().version });
-  audit.append({ action: "reserve", runId, inputs: { holdId: hold.id, caps, buckets: buckets.map((b) => b.key), planHash: plan.planHash } });
+  // The hold and the audit record that documents it commit together (and the trail's head with them).
+  const hold = ledger.atomically(() => {
+    const h = ledger.reserve({ runId, lane: plan.lane, buckets, caps, ttlMs: wallMs + 10 * 60_000, priceVersion: priceTable().version });
+    audit.append({ action: "reserve", runId, inputs: { holdId: h.id, caps, buckets: buckets.map((b) => b.key), planHash: plan.planHash } });
+    return h;
+  });
   r.onStart?.(runId, hold.id);
   emit({ type: "run_start", runId, lane: plan.lane, tier: plan.tier, endpoint: r.endpoint.id, class: plan.cost.class, p50Usd: plan.cost.p50Usd, p90Usd: plan.cost.p90Usd, capUsd: lane.budget.capUsd });
 
@@ -123,8 +127,10 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
     } catch {
       /* the hold's sandbox time is capped; the rest is not chargeable */
     }
-    const settled = ledger.settle(hold.id);
-    audit.append({ action: "settle", runId, inputs: { holdId: hold.id }, outcome: { status: agent?.status ?? "error", charged: settled.charged, overageUsd: overageOf(meter) } });
+    ledger.atomically(() => {
+      const settled = ledger.settle(hold.id);
+      audit.append({ action: "settle", runId, inputs: { holdId: hold.id }, outcome: { status: agent?.status ?? "error", charged: settled.charged, overageUsd: overageOf(meter) } });
+    });
   }
   const costUsd = ledger.chargedOn(hold.id, "usd");
   const durationMs = Date.now() - started;
