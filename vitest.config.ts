@@ -7,7 +7,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     restoreMocks: true,
-    // The machine has 2 cores and tests start real containers: keep parallelism modest.
+    // Tests start real containers and servers: keep parallelism modest.
     maxWorkers: 2,
     // ink's colours are part of what the UI tests assert (yellow from 80%, red from 95%).
     env: { FORCE_COLOR: "1" },

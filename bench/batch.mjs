@@ -18,19 +18,41 @@ mkdirSync(join(dir, "repos"));
 for (let i = 0; i < N; i++) {
   const r = join(dir, "repos", `r${String(i).padStart(2, "0")}`);
   cpSync(join(root, "examples/demo/repo"), r, { recursive: true });
-  spawnSync("sh", ["-c", "git init -q -b main && git add -A && git -c user.name=b -c user.email=b@b commit -qm init"], { cwd: r });
+  spawnSync("sh", ["-c", "git init -q -b main && git add -A && git -c user.name=b -c user.email=b@b commit -qm init"], {
+    cwd: r,
+  });
 }
-writeFileSync(join(dir, "script.yaml"), "model: gpt-4.1-mini\nturns:\n  - tools: [{ bash: { command: 'true' } }]\n  - tools: [{ finish: { summary: done } }]\n");
-const replay = spawn(process.execPath, [bin, "endpoints", "replay", join(dir, "script.yaml"), "--json"], { env, stdio: ["ignore", "pipe", "ignore"] });
+writeFileSync(
+  join(dir, "script.yaml"),
+  "model: gpt-4.1-mini\nturns:\n  - tools: [{ bash: { command: 'true' } }]\n  - tools: [{ finish: { summary: done } }]\n",
+);
+const replay = spawn(process.execPath, [bin, "endpoints", "replay", join(dir, "script.yaml"), "--json"], {
+  env,
+  stdio: ["ignore", "pipe", "ignore"],
+});
 const url = await new Promise((resolve) => replay.stdout.once("data", (d) => resolve(JSON.parse(d.toString()).url)));
-writeFileSync(join(dir, "lanes.yaml"), `tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "${url}", model: gpt-4.1-mini }]\nlanes:\n  b: { tiers: [standard], budget: { capUsd: 0.05 }, approval: { mode: auto, autoApproveUpTo: C2 }, check: "true", concurrency: 8 }\nhosts:\n  local: { capacity: 4 }\n`);
+writeFileSync(
+  join(dir, "lanes.yaml"),
+  `tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "${url}", model: gpt-4.1-mini }]\nlanes:\n  b: { tiers: [standard], budget: { capUsd: 0.05 }, approval: { mode: auto, autoApproveUpTo: C2 }, check: "true", concurrency: 8 }\nhosts:\n  local: { capacity: 4 }\n`,
+);
 spawnSync("git", ["init", "-q"], { cwd: dir });
-writeFileSync(join(dir, "batch.yaml"), `lane: b\nbudget: { capUsd: 10 }\nconcurrency: 4\nmatrix:\n  repos: ["repos/*"]\n  task: "bench"\n`);
+writeFileSync(
+  join(dir, "batch.yaml"),
+  `lane: b\nbudget: { capUsd: 10 }\nconcurrency: 4\nmatrix:\n  repos: ["repos/*"]\n  task: "bench"\n`,
+);
 
 let t = performance.now();
-const b = spawnSync(process.execPath, [bin, "batch", "batch.yaml", "--json"], { cwd: dir, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+const b = spawnSync(process.execPath, [bin, "batch", "batch.yaml", "--json"], {
+  cwd: dir,
+  env,
+  encoding: "utf8",
+  maxBuffer: 64 * 1024 * 1024,
+});
 const batchWall = performance.now() - t;
-const events = b.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+const events = b.stdout
+  .split("\n")
+  .filter(Boolean)
+  .map((l) => JSON.parse(l));
 const done = events.filter((e) => e.type === "task" && e.status === "succeeded");
 const sum = done.reduce((n, e) => n + e.durationMs, 0);
 const ideal = sum / 4;
@@ -41,7 +63,11 @@ for (let i = 0; i < N; i++) writeFileSync(join(dir, "repos", `r${String(i).padSt
 let ok = 0;
 t = performance.now();
 for (let i = 0; i < N; i++) {
-  const r = spawnSync(process.execPath, [bin, "run", "bench", "--lane", "b", "--json"], { cwd: join(dir, "repos", `r${String(i).padStart(2, "0")}`), env, encoding: "utf8" });
+  const r = spawnSync(process.execPath, [bin, "run", "bench", "--lane", "b", "--json"], {
+    cwd: join(dir, "repos", `r${String(i).padStart(2, "0")}`),
+    env,
+    encoding: "utf8",
+  });
   if (r.status === 0) ok++;
   else if (ok === 0) console.error(r.stderr);
 }
@@ -50,6 +76,19 @@ replay.kill();
 
 console.log(`batch of ${N} tasks, concurrency 4 (exit ${b.status}; ${done.length} succeeded)`);
 console.log(`  batch wall time                 ${(batchWall / 1000).toFixed(1)} s`);
-console.log(`  ideal (sum of task times / 4)   ${(ideal / 1000).toFixed(1)} s   ratio ${(batchWall / ideal).toFixed(2)}x   target <= 1.3x`);
-console.log(`  shell loop of ${N} lanes run     ${(loopWall / 1000).toFixed(1)} s (${ok} succeeded)   batch is ${(loopWall / batchWall).toFixed(1)}x faster`);
-console.log(JSON.stringify({ bench: "batch", tasks: N, batchMs: Math.round(batchWall), idealMs: Math.round(ideal), ratio: +(batchWall / ideal).toFixed(2), loopMs: Math.round(loopWall) }));
+console.log(
+  `  ideal (sum of task times / 4)   ${(ideal / 1000).toFixed(1)} s   ratio ${(batchWall / ideal).toFixed(2)}x   target <= 1.3x`,
+);
+console.log(
+  `  shell loop of ${N} lanes run     ${(loopWall / 1000).toFixed(1)} s (${ok} succeeded)   batch is ${(loopWall / batchWall).toFixed(1)}x faster`,
+);
+console.log(
+  JSON.stringify({
+    bench: "batch",
+    tasks: N,
+    batchMs: Math.round(batchWall),
+    idealMs: Math.round(ideal),
+    ratio: +(batchWall / ideal).toFixed(2),
+    loopMs: Math.round(loopWall),
+  }),
+);

@@ -16,8 +16,14 @@ const bin = fileURLToPath(new URL("../bin/lanes.js", import.meta.url));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const dir = mkdtempSync(join(tmpdir(), "lanes-bench-plan-"));
 const repo = join(dir, "repo");
-execFileSync("sh", ["-c", `mkdir -p ${repo}/src && cd ${repo} && for i in $(seq 1 30); do echo "export const v$i = $i;" > src/f$i.js; done && git init -q && git add -A && git -c user.name=b -c user.email=b@b commit -qm init`]);
-writeFileSync(join(repo, "lanes.yaml"), `tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "http://127.0.0.1:1/v1", model: gpt-4.1-mini }]\nbudgets:\n  - { scope: team, period: month, limit: 200 }\n  - { scope: user, period: day, limit: 10, kind: soft }\n`);
+execFileSync("sh", [
+  "-c",
+  `mkdir -p ${repo}/src && cd ${repo} && for i in $(seq 1 30); do echo "export const v$i = $i;" > src/f$i.js; done && git init -q && git add -A && git -c user.name=b -c user.email=b@b commit -qm init`,
+]);
+writeFileSync(
+  join(repo, "lanes.yaml"),
+  `tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "http://127.0.0.1:1/v1", model: gpt-4.1-mini }]\nbudgets:\n  - { scope: team, period: month, limit: 200 }\n  - { scope: user, period: day, limit: 10, kind: soft }\n`,
+);
 const env = { ...process.env, LANES_HOME: join(dir, "home"), LANES_CONFIG_DIR: join(dir, "cfg") };
 const wall = (args) => {
   const t = performance.now();
@@ -27,45 +33,109 @@ const wall = (args) => {
 };
 const t = { node: [], version: [], plan: [] };
 for (let i = 0; i < N + 2; i++) {
-  const a = wall(["-e", "0"]), b = wall([bin, "--version"]), c = wall([bin, "plan", "fix the failing test in src/f1.js", "--lane", "eval", "--json"]);
-  if (i >= 2) { t.node.push(a); t.version.push(b); t.plan.push(c); }
+  const a = wall(["-e", "0"]),
+    b = wall([bin, "--version"]),
+    c = wall([bin, "plan", "fix the failing test in src/f1.js", "--lane", "eval", "--json"]);
+  if (i >= 2) {
+    t.node.push(a);
+    t.version.push(b);
+    t.plan.push(c);
+  }
 }
 
 // In-process breakdown of one plan (warm, as the CLI does it once).
 const mark = [];
 let t0 = performance.now();
-const step = (name) => { const now = performance.now(); mark.push([name, now - t0]); t0 = now; };
-process.env.LANES_HOME = env.LANES_HOME; process.env.LANES_CONFIG_DIR = env.LANES_CONFIG_DIR;
-const { loadConfig } = await import("../dist/adapters/config/load.js"); step("import config modules");
-const { config } = loadConfig({ repo, flags: { lane: "eval" } }); step("load + validate lanes.yaml");
-const { identityOf } = await import("../dist/app/identity.js"); const who = await identityOf(config, repo); step("identity (git config)");
-const { openLedger, openAudit } = await import("../dist/app/records.js"); const ledger = await openLedger(); step("open ledger (better-sqlite3)");
-const { planTask } = await import("../dist/app/plan-task.js"); step("import planner (+ openai, gpt-tokenizer)");
-const plan = await planTask({ config, root: repo, task: "fix the failing test in src/f1.js", lane: "eval", who, ledger }); step("planTask (git ls-files, HEAD, count, estimate, decide)");
-openAudit(who.user).append({ action: "plan", decision: plan.decision }); step("audit append");
+const step = (name) => {
+  const now = performance.now();
+  mark.push([name, now - t0]);
+  t0 = now;
+};
+process.env.LANES_HOME = env.LANES_HOME;
+process.env.LANES_CONFIG_DIR = env.LANES_CONFIG_DIR;
+const { loadConfig } = await import("../dist/adapters/config/load.js");
+step("import config modules");
+const { config } = loadConfig({ repo, flags: { lane: "eval" } });
+step("load + validate lanes.yaml");
+const { identityOf } = await import("../dist/app/identity.js");
+const who = await identityOf(config, repo);
+step("identity (git config)");
+const { openLedger, openAudit } = await import("../dist/app/records.js");
+const ledger = await openLedger();
+step("open ledger (better-sqlite3)");
+const { planTask } = await import("../dist/app/plan-task.js");
+step("import planner (+ openai, gpt-tokenizer)");
+const plan = await planTask({
+  config,
+  root: repo,
+  task: "fix the failing test in src/f1.js",
+  lane: "eval",
+  who,
+  ledger,
+});
+step("planTask (git ls-files, HEAD, count, estimate, decide)");
+openAudit(who.user).append({ action: "plan", decision: plan.decision });
+step("audit append");
 ledger.close();
 
 // Ledger throughput.
 const { Ledger } = await import("../dist/adapters/store/ledger.js");
-const bucket = { key: "team:bench:month:2026-11", scope: "team", id: "bench", period: "month", unit: "usd", limit: 1e9, kind: "hard", resetsAt: "2026-12-01T00:00:00.000Z" };
+const bucket = {
+  key: "team:bench:month:2026-11",
+  scope: "team",
+  id: "bench",
+  period: "month",
+  unit: "usd",
+  limit: 1e9,
+  kind: "hard",
+  resetsAt: "2026-12-01T00:00:00.000Z",
+};
 const lpath = join(dir, "ledger-bench.db");
 const l = Ledger.open(lpath);
 const M = 3000;
 let s = performance.now();
-for (let i = 0; i < M; i++) { const h = l.reserve({ runId: `r${i}`, lane: "bench", buckets: [bucket], caps: { usd: 1 }, ttlMs: 60_000 }); l.charge(h.id, "usd", 0.25); l.charge(h.id, "usd", 0.25); l.settle(h.id); }
+for (let i = 0; i < M; i++) {
+  const h = l.reserve({ runId: `r${i}`, lane: "bench", buckets: [bucket], caps: { usd: 1 }, ttlMs: 60_000 });
+  l.charge(h.id, "usd", 0.25);
+  l.charge(h.id, "usd", 0.25);
+  l.settle(h.id);
+}
 const oneProc = M / ((performance.now() - s) / 1000);
 l.close();
 const worker = fileURLToPath(new URL("../test/helpers/ledger-worker.mjs", import.meta.url));
 const per = 500;
 s = performance.now();
-await Promise.all(Array.from({ length: 8 }, () => new Promise((res, rej) => spawn(process.execPath, [worker, join(dir, "ledger-8.db"), String(per), "0.001", "1000000"], { stdio: "ignore" }).on("exit", (c) => (c === 0 ? res() : rej(new Error(`exit ${c}`)))))));
+await Promise.all(
+  Array.from(
+    { length: 8 },
+    () =>
+      new Promise((res, rej) =>
+        spawn(process.execPath, [worker, join(dir, "ledger-8.db"), String(per), "0.001", "1000000"], {
+          stdio: "ignore",
+        }).on("exit", (c) => (c === 0 ? res() : rej(new Error(`exit ${c}`)))),
+      ),
+  ),
+);
 const eightProc = (8 * per) / ((performance.now() - s) / 1000);
 
 console.log(`plan, median of ${N} (small repository, 30 files)`);
 console.log(`  node -e 0              ${median(t.node).toFixed(0)} ms`);
 console.log(`  lanes --version        ${median(t.version).toFixed(0)} ms`);
-console.log(`  lanes plan --json      ${median(t.plan).toFixed(0)} ms   ${(median(t.plan) / median(t.node)).toFixed(1)}x bare node   target <= 400 ms`);
+console.log(
+  `  lanes plan --json      ${median(t.plan).toFixed(0)} ms   ${(median(t.plan) / median(t.node)).toFixed(1)}x bare node   target <= 400 ms`,
+);
 console.log("  breakdown (in-process, first plan):");
 for (const [name, ms] of mark) console.log(`    ${name.padEnd(56)} ${ms.toFixed(1)} ms`);
-console.log(`ledger reserve + 2 charges + settle: ${Math.round(oneProc)} runs/s in one process (target >= 2000); ${Math.round(eightProc)} runs/s with 8 processes (incl. their start-up)`);
-console.log(JSON.stringify({ bench: "plan", n: N, nodeMs: Math.round(median(t.node)), planMs: Math.round(median(t.plan)), breakdown: Object.fromEntries(mark.map(([k, v]) => [k, +v.toFixed(1)])), ledgerRunsPerSec: { oneProcess: Math.round(oneProc), eightProcesses: Math.round(eightProc) } }));
+console.log(
+  `ledger reserve + 2 charges + settle: ${Math.round(oneProc)} runs/s in one process (target >= 2000); ${Math.round(eightProc)} runs/s with 8 processes (incl. their start-up)`,
+);
+console.log(
+  JSON.stringify({
+    bench: "plan",
+    n: N,
+    nodeMs: Math.round(median(t.node)),
+    planMs: Math.round(median(t.plan)),
+    breakdown: Object.fromEntries(mark.map(([k, v]) => [k, +v.toFixed(1)])),
+    ledgerRunsPerSec: { oneProcess: Math.round(oneProc), eightProcesses: Math.round(eightProc) },
+  }),
+);

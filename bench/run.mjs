@@ -24,12 +24,29 @@ const N = Math.max(20, Number(process.argv[2] ?? 40));
 const root = fileURLToPath(new URL("..", import.meta.url));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const server = await startReplayServer(scriptSchema.parse({ model: "gpt-4.1-mini", repeatLast: true, turns: [{ tools: [{ bash: { command: "true" } }], usage: { prompt_tokens: 500, completion_tokens: 10 } }] }));
-const endpoint = new OpenAIEndpoint({ id: "b", tier: "standard", tierKind: "hosted", baseURL: server.url, model: "gpt-4.1-mini", price: { kind: "priced", price: { inputPerMTok: 0.4, outputPerMTok: 1.6 }, source: "bench" }, timeoutMs: 10_000, fallbacks: [] });
+const server = await startReplayServer(
+  scriptSchema.parse({
+    model: "gpt-4.1-mini",
+    repeatLast: true,
+    turns: [{ tools: [{ bash: { command: "true" } }], usage: { prompt_tokens: 500, completion_tokens: 10 } }],
+  }),
+);
+const endpoint = new OpenAIEndpoint({
+  id: "b",
+  tier: "standard",
+  tierKind: "hosted",
+  baseURL: server.url,
+  model: "gpt-4.1-mini",
+  price: { kind: "priced", price: { inputPerMTok: 0.4, outputPerMTok: 1.6 }, source: "bench" },
+  timeoutMs: 10_000,
+  fallbacks: [],
+});
 const host = new DockerHost("local", new Docker());
 const repo = mkdtempSync(join(tmpdir(), "lanes-bench-run-"));
 cpSync(join(root, "examples/demo/repo"), repo, { recursive: true });
-execFileSync("sh", ["-c", "git init -q && git add -A && git -c user.name=b -c user.email=b@b commit -qm init"], { cwd: repo });
+execFileSync("sh", ["-c", "git init -q && git add -A && git -c user.name=b -c user.email=b@b commit -qm init"], {
+  cwd: repo,
+});
 const sb = await host.acquire({ profileName: "bench", profile: profileSchema.parse({}), repo });
 await sb.ready();
 
@@ -39,7 +56,13 @@ const tb = [];
 const te = [];
 for (let i = 0; i < N; i++) {
   let t = performance.now();
-  const s = await bare.chat.completions.create({ model: "gpt-4.1-mini", messages: [{ role: "user", content: "hi" }], tools: TOOLS.map((f) => ({ type: "function", function: f })), stream: true, stream_options: { include_usage: true } });
+  const s = await bare.chat.completions.create({
+    model: "gpt-4.1-mini",
+    messages: [{ role: "user", content: "hi" }],
+    tools: TOOLS.map((f) => ({ type: "function", function: f })),
+    stream: true,
+    stream_options: { include_usage: true },
+  });
   for await (const _ of s);
   tb.push(performance.now() - t);
   t = performance.now();
@@ -51,8 +74,26 @@ for (let i = 0; i < N; i++) {
 const stepTimes = [];
 let last = performance.now();
 const meter = { beforeCall: (_p, w) => w, afterCall: () => {}, canAfford: () => true, spentUsd: () => 0 };
-const model = { countPrompt: async (m) => (await endpoint.countTokens({ messages: m, tools: TOOLS })).tokens, complete: (req, hooks) => endpoint.complete(req, { ...hooks, stream: true }) };
-await runAgent(firstMessages("bench", ["a.js"]), { model, sandbox: sb, meter, emit: (e) => { if (e.type === "tool_end") { const now = performance.now(); stepTimes.push(now - last); last = now; } } }, { steps: N, wallTimeMs: 600_000, commandTimeoutMs: 10_000, maxTokensPerCall: 256, minTokensPerCall: 1 });
+const model = {
+  countPrompt: async (m) => (await endpoint.countTokens({ messages: m, tools: TOOLS })).tokens,
+  complete: (req, hooks) => endpoint.complete(req, { ...hooks, stream: true }),
+};
+await runAgent(
+  firstMessages("bench", ["a.js"]),
+  {
+    model,
+    sandbox: sb,
+    meter,
+    emit: (e) => {
+      if (e.type === "tool_end") {
+        const now = performance.now();
+        stepTimes.push(now - last);
+        last = now;
+      }
+    },
+  },
+  { steps: N, wallTimeMs: 600_000, commandTimeoutMs: 10_000, maxTokensPerCall: 256, minTokensPerCall: 1 },
+);
 await sb.release();
 await server.close();
 const step = median(stepTimes.slice(2));
@@ -62,12 +103,30 @@ const overhead = step - median(tb) - median(te);
 const demo = mkdtempSync(join(tmpdir(), "lanes-bench-demo-"));
 cpSync(join(root, "examples/demo/repo"), join(demo, "repo"), { recursive: true });
 cpSync(join(root, "examples/demo/lanes.yaml"), join(demo, "repo/lanes.yaml"));
-execFileSync("sh", ["-c", "git init -q && git add -A && git -c user.name=b -c user.email=b@b commit -qm init"], { cwd: join(demo, "repo") });
+execFileSync("sh", ["-c", "git init -q && git add -A && git -c user.name=b -c user.email=b@b commit -qm init"], {
+  cwd: join(demo, "repo"),
+});
 const env = { ...process.env, LANES_HOME: join(demo, "home"), LANES_CONFIG_DIR: join(demo, "cfg") };
 const t0 = performance.now();
-const r = spawnSync(process.execPath, [join(root, "bin/lanes.js"), "run", "Make the failing test pass", "--lane", "demo", "--endpoint", `replay:${join(root, "examples/demo/fix-add.replay.yaml")}`, "--json"], { cwd: join(demo, "repo"), env, encoding: "utf8" });
+const r = spawnSync(
+  process.execPath,
+  [
+    join(root, "bin/lanes.js"),
+    "run",
+    "Make the failing test pass",
+    "--lane",
+    "demo",
+    "--endpoint",
+    `replay:${join(root, "examples/demo/fix-add.replay.yaml")}`,
+    "--json",
+  ],
+  { cwd: join(demo, "repo"), env, encoding: "utf8" },
+);
 const wall = performance.now() - t0;
-const events = r.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+const events = r.stdout
+  .split("\n")
+  .filter(Boolean)
+  .map((l) => JSON.parse(l));
 const end = events.at(-1);
 const traj = JSON.parse(readFileSync(join(env.LANES_HOME, "runs", end.runId, "trajectory.json"), "utf8"));
 const sandboxReady = events.find((e) => e.type === "sandbox_ready");
@@ -79,6 +138,24 @@ console.log(`  bare openai streaming call        ${median(tb).toFixed(1)} ms`);
 console.log(`  bare sandbox exec of true         ${median(te).toFixed(1)} ms`);
 console.log(`  orchestration overhead per step   ${overhead.toFixed(1)} ms   target <= 15 ms`);
 console.log(`demo end to end (lanes run, exit ${r.status}): ${(wall / 1000).toFixed(2)} s wall`);
-console.log(`  sandbox ready ${sandboxReady?.ms} ms; model ${traj.modelMs} ms; tools ${traj.toolMs} ms; check ${check?.ms} ms; ${end.steps} steps; rest (start-up, plan, hold, patch, settle, release) ${(wall - traj.modelMs - traj.toolMs - (check?.ms ?? 0) - (sandboxReady?.ms ?? 0)).toFixed(0)} ms`);
-console.log(JSON.stringify({ bench: "run", stepMs: +step.toFixed(1), bareCallMs: +median(tb).toFixed(1), bareExecMs: +median(te).toFixed(1), overheadMs: +overhead.toFixed(1), demo: { wallMs: Math.round(wall), sandboxMs: sandboxReady?.ms, modelMs: traj.modelMs, toolMs: traj.toolMs, checkMs: check?.ms, exit: r.status } }));
+console.log(
+  `  sandbox ready ${sandboxReady?.ms} ms; model ${traj.modelMs} ms; tools ${traj.toolMs} ms; check ${check?.ms} ms; ${end.steps} steps; rest (start-up, plan, hold, patch, settle, release) ${(wall - traj.modelMs - traj.toolMs - (check?.ms ?? 0) - (sandboxReady?.ms ?? 0)).toFixed(0)} ms`,
+);
+console.log(
+  JSON.stringify({
+    bench: "run",
+    stepMs: +step.toFixed(1),
+    bareCallMs: +median(tb).toFixed(1),
+    bareExecMs: +median(te).toFixed(1),
+    overheadMs: +overhead.toFixed(1),
+    demo: {
+      wallMs: Math.round(wall),
+      sandboxMs: sandboxReady?.ms,
+      modelMs: traj.modelMs,
+      toolMs: traj.toolMs,
+      checkMs: check?.ms,
+      exit: r.status,
+    },
+  }),
+);
 void writeFileSync;

@@ -11,7 +11,10 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   nodeModule.enableCompileCache?.();
   // Commands that count tokens start loading the encoding on the other core right away.
   // The command is the first word that is not a flag or the value of one (--repo/--lane/--tier).
-  const command = args.find((a, i) => !a.startsWith("-") && !["--repo", "--lane", "--tier"].includes(args[i - 1] ?? ""));
-  if (command === "plan" || command === "run" || command === "batch") (await import("../dist/adapters/models/tokens.js")).prefetchEncoding("o200k_base");
+  const command = args.find(
+    (a, i) => !a.startsWith("-") && !["--repo", "--lane", "--tier"].includes(args[i - 1] ?? ""),
+  );
+  if (command === "plan" || command === "run" || command === "batch")
+    (await import("../dist/adapters/models/tokens.js")).prefetchEncoding("o200k_base");
   await import("../dist/cli/main.js");
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real llama.cpp server for the local tier's tests, with no model hub:
 #  - llama.cpp's source comes from the npm package node-llama-cpp (llama/gitRelease.bundle);
-#  - only the llama-server target is built (CPU, -DLLAMA_CURL=OFF), about 4 minutes on 2 cores;
+#  - only the llama-server target is built (CPU, -DLLAMA_CURL=OFF), a few minutes the first time;
 #  - a tiny random-weight model is generated with the source's gguf-py (scripts/tiny-model.py).
 # Everything is cached outside the clone, keyed by the node-llama-cpp version, so later runs
 # take a second. Prints the paths as KEY=VALUE lines.

@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Lint (typescript-eslint and the layers' import boundaries) and format (Prettier, 120 columns).
+npx eslint src test bench
+npx prettier --check . >/dev/null || { npx prettier --list-different .; echo "run: npm run format" >&2; exit 1; }
 # tmux drives the real-terminal approval test.
 command -v tmux >/dev/null 2>&1 || { [ "$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null; }
 # A real llama.cpp server and a tiny model for the local-tier tests (cached; ~5 min the first time).

@@ -13,7 +13,11 @@ export interface GitResult {
 export function git(args: string[], cwd: string): Promise<GitResult> {
   return new Promise((resolve) => {
     execFile("git", args, { cwd, maxBuffer: 256 * 1024 * 1024, encoding: "utf8" }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : 127) : 0;
+      const code = err
+        ? typeof (err as { code?: unknown }).code === "number"
+          ? (err as { code: number }).code
+          : 127
+        : 0;
       resolve({ code, stdout, stderr });
     });
   });

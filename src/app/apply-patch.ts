@@ -13,30 +13,53 @@ import { git } from "../adapters/git.js";
 
 /** A fingerprint of HEAD plus every uncommitted change (tracked and untracked). */
 export async function treeState(root: string): Promise<string> {
-  const [head, status, diff] = await Promise.all([git(["rev-parse", "HEAD"], root), git(["status", "--porcelain=v1", "-z", "--untracked-files=all"], root), git(["diff", "HEAD", "--binary"], root)]);
+  const [head, status, diff] = await Promise.all([
+    git(["rev-parse", "HEAD"], root),
+    git(["status", "--porcelain=v1", "-z", "--untracked-files=all"], root),
+    git(["diff", "HEAD", "--binary"], root),
+  ]);
   return createHash("sha256").update(head.stdout).update(status.stdout).update(diff.stdout).digest("hex");
 }
 
 export async function applyPatch(root: string, patch: string, before: string): Promise<void> {
-  if ((await treeState(root)) !== before) throw new LanesError("failed", "not applying the patch: the working tree changed while the run was going", { hint: `apply it yourself when ready: git apply ${patch}` });
+  if ((await treeState(root)) !== before)
+    throw new LanesError("failed", "not applying the patch: the working tree changed while the run was going", {
+      hint: `apply it yourself when ready: git apply ${patch}`,
+    });
   const r = await git(["apply", "--whitespace=nowarn", patch], root);
-  if (r.code !== 0) throw new LanesError("failed", `git apply failed: ${r.stderr.trim()}`, { hint: `the patch is at ${patch}` });
+  if (r.code !== 0)
+    throw new LanesError("failed", `git apply failed: ${r.stderr.trim()}`, { hint: `the patch is at ${patch}` });
 }
 
 export async function commitOnBranch(root: string, patch: string, branch: string, message: string): Promise<string> {
-  if ((await git(["check-ref-format", "--branch", branch], root)).code !== 0) throw new LanesError("usage", `"${branch}" is not a valid branch name`);
-  if ((await git(["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`], root)).code === 0) throw new LanesError("usage", `branch ${branch} already exists`, { hint: "pick another --branch name" });
+  if ((await git(["check-ref-format", "--branch", branch], root)).code !== 0)
+    throw new LanesError("usage", `"${branch}" is not a valid branch name`);
+  if ((await git(["rev-parse", "--verify", "--quiet", `refs/heads/${branch}`], root)).code === 0)
+    throw new LanesError("usage", `branch ${branch} already exists`, { hint: "pick another --branch name" });
   const dir = mkdtempSync(join(tmpdir(), "lanes-index-"));
   const env = { ...process.env, GIT_INDEX_FILE: join(dir, "index") };
   const run = (args: string[]) =>
     new Promise<string>((resolve, reject) =>
-      execFile("git", args, { cwd: root, env }, (err, stdout, stderr) => (err ? reject(new LanesError("failed", `git ${args[0]} failed: ${stderr.trim()}`)) : resolve(stdout.trim()))),
+      execFile("git", args, { cwd: root, env }, (err, stdout, stderr) =>
+        err ? reject(new LanesError("failed", `git ${args[0]} failed: ${stderr.trim()}`)) : resolve(stdout.trim()),
+      ),
     );
   try {
     await run(["read-tree", "HEAD"]);
     await run(["apply", "--cached", "--whitespace=nowarn", patch]);
     const tree = await run(["write-tree"]);
-    const commit = await run(["-c", "user.name=lanes", "-c", "user.email=lanes@localhost", "commit-tree", tree, "-p", "HEAD", "-m", message]);
+    const commit = await run([
+      "-c",
+      "user.name=lanes",
+      "-c",
+      "user.email=lanes@localhost",
+      "commit-tree",
+      tree,
+      "-p",
+      "HEAD",
+      "-m",
+      message,
+    ]);
     await run(["update-ref", `refs/heads/${branch}`, commit]);
     return commit;
   } finally {

@@ -11,7 +11,12 @@ import { readLayer } from "../adapters/config/load.js";
 import { toProblems } from "../adapters/config/locate.js";
 
 const setSchema = z.record(z.string(), z.string()).default({});
-const taskSchema = z.strictObject({ repo: z.string(), task: z.string().optional(), template: z.string().optional(), set: setSchema });
+const taskSchema = z.strictObject({
+  repo: z.string(),
+  task: z.string().optional(),
+  template: z.string().optional(),
+  set: setSchema,
+});
 
 export const batchSchema = z
   .strictObject({
@@ -24,12 +29,27 @@ export const batchSchema = z
     /** Docker hosts to spread tasks over, each up to its capacity (default: the profile's host). */
     hosts: z.array(z.string()).optional(),
     tasks: z.array(taskSchema).optional(),
-    matrix: z.strictObject({ repos: z.array(z.string()).min(1), task: z.string().optional(), template: z.string().optional(), set: setSchema }).optional(),
+    matrix: z
+      .strictObject({
+        repos: z.array(z.string()).min(1),
+        task: z.string().optional(),
+        template: z.string().optional(),
+        set: setSchema,
+      })
+      .optional(),
   })
   .superRefine((b, ctx) => {
-    if (!b.tasks?.length && !b.matrix) ctx.addIssue({ code: "custom", path: ["tasks"], message: "give tasks: [...] or a matrix: { repos, task | template }" });
-    for (const [i, t] of (b.tasks ?? []).entries()) if (!t.task && !t.template) ctx.addIssue({ code: "custom", path: ["tasks", i], message: "each task needs task: TEXT or template: NAME" });
-    if (b.matrix && !b.matrix.task && !b.matrix.template) ctx.addIssue({ code: "custom", path: ["matrix"], message: "the matrix needs task: TEXT or template: NAME" });
+    if (!b.tasks?.length && !b.matrix)
+      ctx.addIssue({
+        code: "custom",
+        path: ["tasks"],
+        message: "give tasks: [...] or a matrix: { repos, task | template }",
+      });
+    for (const [i, t] of (b.tasks ?? []).entries())
+      if (!t.task && !t.template)
+        ctx.addIssue({ code: "custom", path: ["tasks", i], message: "each task needs task: TEXT or template: NAME" });
+    if (b.matrix && !b.matrix.task && !b.matrix.template)
+      ctx.addIssue({ code: "custom", path: ["matrix"], message: "the matrix needs task: TEXT or template: NAME" });
   });
 
 export type BatchFile = z.output<typeof batchSchema>;
@@ -46,14 +66,20 @@ export function loadBatch(file: string): { batch: BatchFile; items: BatchItem[] 
   const layer = readLayer(file, file);
   if ("problems" in layer) throw new ConfigError(layer.problems, "fix the batch file");
   const r = batchSchema.safeParse(layer.raw);
-  if (!r.success) throw new ConfigError(r.error.issues.flatMap((i) => toProblems(i, [layer], layer.raw, batchSchema)), "fix the batch file");
+  if (!r.success)
+    throw new ConfigError(
+      r.error.issues.flatMap((i) => toProblems(i, [layer], layer.raw, batchSchema)),
+      "fix the batch file",
+    );
   const b = r.data;
   const base = dirname(resolve(file));
   const items: BatchItem[] = [];
-  for (const t of b.tasks ?? []) items.push({ repo: checkRepo(resolve(base, t.repo)), task: t.template ?? t.task!, set: t.set });
+  for (const t of b.tasks ?? [])
+    items.push({ repo: checkRepo(resolve(base, t.repo)), task: t.template ?? t.task!, set: t.set });
   if (b.matrix) {
     const repos = b.matrix.repos.flatMap((p) => expand(base, p));
-    if (!repos.length) throw new LanesError("usage", `the matrix's repos (${b.matrix.repos.join(", ")}) match no directory`);
+    if (!repos.length)
+      throw new LanesError("usage", `the matrix's repos (${b.matrix.repos.join(", ")}) match no directory`);
     for (const repo of repos) items.push({ repo, task: b.matrix.template ?? b.matrix.task!, set: b.matrix.set });
   }
   return { batch: b, items };
@@ -73,6 +99,7 @@ function expand(base: string, pattern: string): string[] {
 }
 
 function checkRepo(p: string): string {
-  if (!existsSync(p) || !statSync(p).isDirectory()) throw new LanesError("usage", `batch repository ${p} does not exist`);
+  if (!existsSync(p) || !statSync(p).isDirectory())
+    throw new LanesError("usage", `batch repository ${p} does not exist`);
   return p;
 }

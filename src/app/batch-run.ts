@@ -44,7 +44,7 @@ export interface BatchRun {
 }
 
 export async function runBatch(b: BatchRun): Promise<void> {
-  const rows = new Map(b.ledger.batchTasks(b.batchId).map((r) => [r.idx, r]));
+  const rows = new Map(b.ledger.batchStore.tasks(b.batchId).map((r) => [r.idx, r]));
   let spent = 0;
   /** What earlier (crashed) attempts of a task cost: kept, and added to its final cost. */
   const earlier = new Map<number, number>();
@@ -61,10 +61,20 @@ export async function runBatch(b: BatchRun): Promise<void> {
       const charged = row.costUsd + b.ledger.chargedOn(row.holdId);
       spent += charged;
       earlier.set(t.idx, charged);
-      b.ledger.updateBatchTask(b.batchId, t.idx, { status: "pending", costUsd: charged, detail: `a crashed attempt (${row.runId}) was charged $${charged.toFixed(4)}` });
+      b.ledger.batchStore.updateTask(b.batchId, t.idx, {
+        status: "pending",
+        costUsd: charged,
+        detail: `a crashed attempt (${row.runId}) was charged $${charged.toFixed(4)}`,
+      });
     }
     if (t.plan.decision.verdict === "deny") {
-      b.ledger.updateBatchTask(b.batchId, t.idx, { status: "denied", detail: t.plan.decision.reasons.filter((r) => r.level === "hard").map((r) => r.rule).join(", ") });
+      b.ledger.batchStore.updateTask(b.batchId, t.idx, {
+        status: "denied",
+        detail: t.plan.decision.reasons
+          .filter((r) => r.level === "hard")
+          .map((r) => r.rule)
+          .join(", "),
+      });
       b.emit({ type: "task", batchId: b.batchId, idx: t.idx, repo: t.repo, status: "denied" });
       continue;
     }
@@ -96,7 +106,7 @@ export async function runBatch(b: BatchRun): Promise<void> {
       const cap = t.plan.cost.capUsd;
       if (stop || b.signal.aborted || spent + reserved + cap > b.capUsd + 1e-9) {
         stop ??= b.signal.aborted ? "interrupted" : "budget";
-        b.ledger.updateBatchTask(b.batchId, t.idx, { status: "not_started", detail: stop });
+        b.ledger.batchStore.updateTask(b.batchId, t.idx, { status: "not_started", detail: stop });
         b.emit({ type: "task", batchId: b.batchId, idx: t.idx, repo: t.repo, status: "not_started", detail: stop });
         continue;
       }
@@ -107,7 +117,7 @@ export async function runBatch(b: BatchRun): Promise<void> {
         queue.unshift(t);
         continue;
       }
-      b.ledger.updateBatchTask(b.batchId, t.idx, { status: "running", host, attemptStarted: true });
+      b.ledger.batchStore.updateTask(b.batchId, t.idx, { status: "running", host, attemptStarted: true });
       b.emit({ type: "task", batchId: b.batchId, idx: t.idx, repo: t.repo, status: "running", host });
       try {
         const a = await runAttempt({
@@ -121,17 +131,48 @@ export async function runBatch(b: BatchRun): Promise<void> {
           signal: b.signal,
           check: t.check,
           hostName: host,
-          onStart: (runId, holdId) => b.ledger.updateBatchTask(b.batchId, t.idx, { runId, holdId }),
+          onStart: (runId, holdId) => b.ledger.batchStore.updateTask(b.batchId, t.idx, { runId, holdId }),
         });
         spent += a.costUsd;
         const costUsd = (earlier.get(t.idx) ?? 0) + a.costUsd;
-        const status: TaskStatus = a.agent.status === "interrupted" ? "interrupted" : succeeded(a) ? "succeeded" : "failed";
-        b.ledger.updateBatchTask(b.batchId, t.idx, { status, costUsd, check: a.check, patch: a.patch, detail: a.agent.status === "finished" ? a.agent.summary.slice(0, 300) : a.agent.status });
-        b.emit({ type: "task", batchId: b.batchId, idx: t.idx, repo: t.repo, status, host, runId: a.runId, steps: a.agent.steps, check: a.check, costUsd, durationMs: a.durationMs, ...(status === "failed" ? { detail: a.check === "failed" ? "check failed" : a.agent.status } : {}) });
+        const status: TaskStatus =
+          a.agent.status === "interrupted" ? "interrupted" : succeeded(a) ? "succeeded" : "failed";
+        b.ledger.batchStore.updateTask(b.batchId, t.idx, {
+          status,
+          costUsd,
+          check: a.check,
+          patch: a.patch,
+          detail: a.agent.status === "finished" ? a.agent.summary.slice(0, 300) : a.agent.status,
+        });
+        b.emit({
+          type: "task",
+          batchId: b.batchId,
+          idx: t.idx,
+          repo: t.repo,
+          status,
+          host,
+          runId: a.runId,
+          steps: a.agent.steps,
+          check: a.check,
+          costUsd,
+          durationMs: a.durationMs,
+          ...(status === "failed" ? { detail: a.check === "failed" ? "check failed" : a.agent.status } : {}),
+        });
         if (status === "failed" && b.failFast) stop = "fail-fast";
       } catch (err) {
-        b.ledger.updateBatchTask(b.batchId, t.idx, { status: "failed", detail: (err as Error).message.slice(0, 300) });
-        b.emit({ type: "task", batchId: b.batchId, idx: t.idx, repo: t.repo, status: "failed", host, detail: (err as Error).message });
+        b.ledger.batchStore.updateTask(b.batchId, t.idx, {
+          status: "failed",
+          detail: (err as Error).message.slice(0, 300),
+        });
+        b.emit({
+          type: "task",
+          batchId: b.batchId,
+          idx: t.idx,
+          repo: t.repo,
+          status: "failed",
+          host,
+          detail: (err as Error).message,
+        });
         if (b.failFast) stop = "fail-fast";
       } finally {
         reserved -= cap;

@@ -17,9 +17,26 @@ export function bucketsFor(config: Config, who: Identity, now: Date, lane?: stri
       id = b.id ?? lane ?? "*";
       if (id === "*") continue;
     }
-    if (b.scope !== "lane" && b.id && lane && ((b.scope === "user" && b.id !== who.user) || (b.scope === "team" && b.id !== who.team) || (b.scope === "project" && b.id !== who.project))) continue;
+    if (
+      b.scope !== "lane" &&
+      b.id &&
+      lane &&
+      ((b.scope === "user" && b.id !== who.user) ||
+        (b.scope === "team" && b.id !== who.team) ||
+        (b.scope === "project" && b.id !== who.project))
+    )
+      continue;
     const p = periodOf(b.period, now);
-    out.push({ key: bucketKey(b.scope, id, b.period, p.id, b.unit), scope: b.scope, id, period: b.period, unit: b.unit, limit: b.limit, kind: b.kind, resetsAt: p.resetsAt.toISOString() });
+    out.push({
+      key: bucketKey(b.scope, id, b.period, p.id, b.unit),
+      scope: b.scope,
+      id,
+      period: b.period,
+      unit: b.unit,
+      limit: b.limit,
+      kind: b.kind,
+      resetsAt: p.resetsAt.toISOString(),
+    });
   }
   return out;
 }

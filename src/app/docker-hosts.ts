@@ -8,19 +8,36 @@ import type { DockerHost, ReapResult } from "../adapters/docker/host.js";
 
 export async function openHost(config: Config, name: string): Promise<DockerHost> {
   const host = config.hosts[name];
-  if (!host) throw new LanesError("usage", `unknown host "${name}" (configured: ${Object.keys(config.hosts).join(", ")})`, { hint: "register it with `lanes hosts add NAME --url tcp://ADDR:2376 --tls-ca … --tls-cert … --tls-key …`" });
-  const [{ dockerFor }, { DockerHost }] = await Promise.all([import("../adapters/docker/client.js"), import("../adapters/docker/host.js")]);
+  if (!host)
+    throw new LanesError("usage", `unknown host "${name}" (configured: ${Object.keys(config.hosts).join(", ")})`, {
+      hint: "register it with `lanes hosts add NAME --url tcp://ADDR:2376 --tls-ca … --tls-cert … --tls-key …`",
+    });
+  const [{ dockerFor }, { DockerHost }] = await Promise.all([
+    import("../adapters/docker/client.js"),
+    import("../adapters/docker/host.js"),
+  ]);
   return new DockerHost(name, dockerFor(name, host));
 }
 
 /** Run `fn` against a host with a deadline, turning connection failures into clear errors. */
-export async function withDeadline<T>(config: Config, name: string, timeoutMs: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withDeadline<T>(
+  config: Config,
+  name: string,
+  timeoutMs: number,
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), timeoutMs);
   try {
     return await Promise.race([
       fn(ac.signal),
-      new Promise<never>((_, reject) => ac.signal.addEventListener("abort", () => reject(Object.assign(new Error("timed out"), { code: "ETIMEDOUT" })), { once: true })),
+      new Promise<never>((_, reject) =>
+        ac.signal.addEventListener(
+          "abort",
+          () => reject(Object.assign(new Error("timed out"), { code: "ETIMEDOUT" })),
+          { once: true },
+        ),
+      ),
     ]);
   } catch (err) {
     if (err instanceof LanesError) throw err;
@@ -37,7 +54,10 @@ export async function ping(config: Config, host: DockerHost, timeoutMs = 5000): 
 }
 
 /** The reaper on every configured host, concurrently; an unreachable host is skipped. */
-export async function reapAll(config: Config, opts: { all?: boolean; timeoutMs?: number } = {}): Promise<{ host: string; result?: ReapResult; error?: string }[]> {
+export async function reapAll(
+  config: Config,
+  opts: { all?: boolean; timeoutMs?: number } = {},
+): Promise<{ host: string; result?: ReapResult; error?: string }[]> {
   return Promise.all(
     Object.keys(config.hosts).map(async (name) => {
       try {
@@ -70,9 +90,21 @@ export async function checkHost(config: Config, name: string, timeoutMs = 5000):
   return withDeadline(config, name, timeoutMs, async (signal) => {
     const api = engine(host.docker);
     await api.ping({ abortSignal: signal });
-    const [version, info, list] = await Promise.all([api.version({ abortSignal: signal }), api.info({ abortSignal: signal }), host.list()]);
-    const wanted = [...new Set(Object.values(config.sandbox.profiles).filter((p) => p.host === name).map((p) => p.image))];
-    const images = await Promise.all(wanted.map(async (image) => ({ image, present: await imageExists(host.docker, image, signal) })));
+    const [version, info, list] = await Promise.all([
+      api.version({ abortSignal: signal }),
+      api.info({ abortSignal: signal }),
+      host.list(),
+    ]);
+    const wanted = [
+      ...new Set(
+        Object.values(config.sandbox.profiles)
+          .filter((p) => p.host === name)
+          .map((p) => p.image),
+      ),
+    ];
+    const images = await Promise.all(
+      wanted.map(async (image) => ({ image, present: await imageExists(host.docker, image, signal) })),
+    );
     const security = info.SecurityOptions ?? [];
     return {
       name,
@@ -81,9 +113,20 @@ export async function checkHost(config: Config, name: string, timeoutMs = 5000):
       version: version.Version,
       apiVersion: version.ApiVersion,
       images,
-      sandboxes: { running: list.filter((s) => s.state === "running" && !s.pool).length, pool: list.filter((s) => s.pool && s.state === "running").length },
-      capacity: { sandboxes: cfg.capacity, ...(info.NCPU ? { cpus: info.NCPU } : {}), ...(info.MemTotal ? { memoryBytes: info.MemTotal } : {}) },
-      security: { userns: security.some((s) => s.includes("name=userns")), rootless: security.some((s) => s.includes("name=rootless")), gvisor: Object.keys(info.Runtimes ?? {}).includes("runsc") },
+      sandboxes: {
+        running: list.filter((s) => s.state === "running" && !s.pool).length,
+        pool: list.filter((s) => s.pool && s.state === "running").length,
+      },
+      capacity: {
+        sandboxes: cfg.capacity,
+        ...(info.NCPU ? { cpus: info.NCPU } : {}),
+        ...(info.MemTotal ? { memoryBytes: info.MemTotal } : {}),
+      },
+      security: {
+        userns: security.some((s) => s.includes("name=userns")),
+        rootless: security.some((s) => s.includes("name=rootless")),
+        gvisor: Object.keys(info.Runtimes ?? {}).includes("runsc"),
+      },
     };
   });
 }

@@ -26,28 +26,56 @@ export interface Check {
 
 const MIN_NODE = [20, 19] as const;
 
-export function planChecks(opts: { repo: string; flags: ConfigFlags; fetchedPolicies?: Map<string, string> | undefined }): Check[] {
+export function planChecks(opts: {
+  repo: string;
+  flags: ConfigFlags;
+  fetchedPolicies?: Map<string, string> | undefined;
+}): Check[] {
   const checks: Check[] = [nodeCheck()];
   let config: Config;
   try {
-    const loaded = loadConfig({ repo: opts.repo, flags: opts.flags, ...(opts.fetchedPolicies ? { fetchedPolicies: opts.fetchedPolicies } : {}) });
+    const loaded = loadConfig({
+      repo: opts.repo,
+      flags: opts.flags,
+      ...(opts.fetchedPolicies ? { fetchedPolicies: opts.fetchedPolicies } : {}),
+    });
     config = loaded.config;
-    checks.push({ name: "config", exitCode: ExitCode.usage, run: async () => ({ ok: true, detail: `valid (${loaded.projectFile ?? "no lanes.yaml: built-in defaults"})` }) });
+    checks.push({
+      name: "config",
+      exitCode: ExitCode.usage,
+      run: async () => ({ ok: true, detail: `valid (${loaded.projectFile ?? "no lanes.yaml: built-in defaults"})` }),
+    });
     const policies = loaded.policies.map((p) => `${p.source} (sha256 ${p.sha256.slice(0, 16)}…)`).join(", ");
-    checks.push({ name: "org policy", exitCode: ExitCode.usage, run: async () => ({ ok: true, detail: policies || "none (no /etc/lanes/policy.yaml; LANES_POLICY is not set)" }) });
+    checks.push({
+      name: "org policy",
+      exitCode: ExitCode.usage,
+      run: async () => ({ ok: true, detail: policies || "none (no /etc/lanes/policy.yaml; LANES_POLICY is not set)" }),
+    });
   } catch (err) {
     if (err instanceof LanesError && !(err instanceof ConfigError) && err.kind === "config") {
       // The org policy could not be read or did not match its pin: fail closed, and say so.
-      checks.push({ name: "org policy", exitCode: ExitCode.usage, run: async () => ({ ok: false, detail: err.message, ...(err.hint ? { hint: err.hint } : {}) }) });
+      checks.push({
+        name: "org policy",
+        exitCode: ExitCode.usage,
+        run: async () => ({ ok: false, detail: err.message, ...(err.hint ? { hint: err.hint } : {}) }),
+      });
       config = configSchema.parse(structuredClone(BUILTIN_CONFIG));
-      return [...checks, dataDirCheck(), ...Object.entries(config.hosts).map(([name, host]) => hostCheck(name, host, config))];
+      return [
+        ...checks,
+        dataDirCheck(),
+        ...Object.entries(config.hosts).map(([name, host]) => hostCheck(name, host, config)),
+      ];
     }
     if (!(err instanceof ConfigError)) throw err;
     const first = err.problems[0];
     checks.push({
       name: "config",
       exitCode: ExitCode.usage,
-      run: async () => ({ ok: false, detail: `${err.problems.length} problem(s); first: ${first ? formatProblem(first) : err.message}`, hint: "run `lanes config validate` for the full list and fix the file" }),
+      run: async () => ({
+        ok: false,
+        detail: `${err.problems.length} problem(s); first: ${first ? formatProblem(first) : err.message}`,
+        hint: "run `lanes config validate` for the full list and fix the file",
+      }),
     });
     // Still check Docker and the data directory with the built-in defaults.
     config = configSchema.parse(structuredClone(BUILTIN_CONFIG));
@@ -55,10 +83,19 @@ export function planChecks(opts: { repo: string; flags: ConfigFlags; fetchedPoli
   checks.push(dataDirCheck());
   for (const [name, host] of Object.entries(config.hosts)) checks.push(hostCheck(name, host, config));
   for (const [tierName, tier] of Object.entries(config.tiers)) {
-    for (const ep of tier.endpoints) checks.push(endpointCheck(tierName, tier.kind ?? (tierName === "local" ? "local" : "hosted"), ep));
+    for (const ep of tier.endpoints)
+      checks.push(endpointCheck(tierName, tier.kind ?? (tierName === "local" ? "local" : "hosted"), ep));
   }
   if (!Object.values(config.tiers).some((t) => t.endpoints.length)) {
-    checks.push({ name: "endpoints", exitCode: ExitCode.endpoint, run: async () => ({ ok: true, detail: "none configured yet", hint: "add endpoints to a tier in lanes.yaml (see the comments `lanes init` wrote)" }) });
+    checks.push({
+      name: "endpoints",
+      exitCode: ExitCode.endpoint,
+      run: async () => ({
+        ok: true,
+        detail: "none configured yet",
+        hint: "add endpoints to a tier in lanes.yaml (see the comments `lanes init` wrote)",
+      }),
+    });
   }
   return checks;
 }
@@ -70,7 +107,13 @@ function nodeCheck(): Check {
     run: async () => {
       const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
       const ok = major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1]);
-      return ok ? { ok, detail: `Node ${process.versions.node}` } : { ok, detail: `Node ${process.versions.node} is too old`, hint: `install Node ${MIN_NODE.join(".")} or newer` };
+      return ok
+        ? { ok, detail: `Node ${process.versions.node}` }
+        : {
+            ok,
+            detail: `Node ${process.versions.node} is too old`,
+            hint: `install Node ${MIN_NODE.join(".")} or newer`,
+          };
     },
   };
 }
@@ -86,7 +129,11 @@ function dataDirCheck(): Check {
         accessSync(dir, constants.W_OK);
         return { ok: true, detail: dir };
       } catch (err) {
-        return { ok: false, detail: `${dir} is not writable (${(err as Error).message})`, hint: "set LANES_HOME to a writable directory" };
+        return {
+          ok: false,
+          detail: `${dir} is not writable (${(err as Error).message})`,
+          hint: "set LANES_HOME to a writable directory",
+        };
       }
     },
   };
@@ -97,12 +144,16 @@ function hostCheck(name: string, host: Config["hosts"][string], config: Config):
     name: `docker host ${name}`,
     exitCode: ExitCode.sandbox,
     run: async (signal) => {
-      const { dockerFor, engine, explainDockerError, hostLabel, imageExists } = await import("../adapters/docker/client.js");
+      const { dockerFor, engine, explainDockerError, hostLabel, imageExists } =
+        await import("../adapters/docker/client.js");
       try {
         const docker = dockerFor(name, host);
         const api = engine(docker);
         await api.ping({ abortSignal: signal });
-        const [version, info] = await Promise.all([api.version({ abortSignal: signal }), api.info({ abortSignal: signal })]);
+        const [version, info] = await Promise.all([
+          api.version({ abortSignal: signal }),
+          api.info({ abortSignal: signal }),
+        ]);
         const security: string[] = info.SecurityOptions ?? [];
         const runtimes = Object.keys(info.Runtimes ?? {});
         const features = [
@@ -110,12 +161,24 @@ function hostCheck(name: string, host: Config["hosts"][string], config: Config):
           `rootless ${security.some((s) => s.includes("name=rootless")) ? "yes" : "no"}`,
           `gVisor ${runtimes.includes("runsc") ? "yes" : "no"}`,
         ];
-        const images = [...new Set(Object.values(config.sandbox.profiles).filter((p) => p.host === name).map((p) => p.image))];
+        const images = [
+          ...new Set(
+            Object.values(config.sandbox.profiles)
+              .filter((p) => p.host === name)
+              .map((p) => p.image),
+          ),
+        ];
         const missing: string[] = [];
         for (const image of images) if (!(await imageExists(docker, image, signal))) missing.push(image);
-        const detail = `${hostLabel(name, host)}: Docker ${version.Version} (API ${version.ApiVersion}), ${info.ContainersRunning ?? 0} running; ${features.join(", ")}`;
+        const detail =
+          `${hostLabel(name, host)}: Docker ${version.Version} (API ${version.ApiVersion}), ${info.ContainersRunning ?? 0}` +
+          ` running; ${features.join(", ")}`;
         if (missing.length) {
-          return { ok: false, detail: `${detail}; image ${missing.join(", ")} missing`, hint: "build it: scripts/build-image.sh (offline) or `docker build -t lanes-sandbox:latest .lanes/sandbox`" };
+          return {
+            ok: false,
+            detail: `${detail}; image ${missing.join(", ")} missing`,
+            hint: "build it: scripts/build-image.sh (offline) or `docker build -t lanes-sandbox:latest .lanes/sandbox`",
+          };
         }
         return { ok: true, detail: images.length ? `${detail}; images present` : detail };
       } catch (err) {
@@ -126,7 +189,11 @@ function hostCheck(name: string, host: Config["hosts"][string], config: Config):
   };
 }
 
-function endpointCheck(tierName: string, kind: "local" | "hosted", ep: Config["tiers"][string]["endpoints"][number]): Check {
+function endpointCheck(
+  tierName: string,
+  kind: "local" | "hosted",
+  ep: Config["tiers"][string]["endpoints"][number],
+): Check {
   return {
     name: `endpoint ${tierName}/${ep.id}`,
     exitCode: ExitCode.endpoint,
@@ -135,20 +202,39 @@ function endpointCheck(tierName: string, kind: "local" | "hosted", ep: Config["t
       const headers: Record<string, string> = {};
       if (ep.apiKeyEnv) {
         const key = process.env[ep.apiKeyEnv];
-        if (!key) return { ok: false, detail: `${ep.apiKeyEnv} is not set`, hint: `export ${ep.apiKeyEnv}=… (the key stays in the environment; lanes never stores it)` };
+        if (!key)
+          return {
+            ok: false,
+            detail: `${ep.apiKeyEnv} is not set`,
+            hint: `export ${ep.apiKeyEnv}=… (the key stays in the environment; lanes never stores it)`,
+          };
         headers.authorization = `Bearer ${key}`;
       }
       const started = performance.now();
       try {
         const res = await fetch(url, { headers, signal });
         const ms = Math.round(performance.now() - started);
-        if (res.status === 401 || res.status === 403) return { ok: false, detail: `${url} answered ${res.status} (key rejected)`, hint: `check the key in ${ep.apiKeyEnv ?? "the apiKeyEnv variable"}` };
-        if (res.status === 503 && kind === "local") return { ok: true, detail: `${url}: loading the model (503), ${ms} ms` };
-        if (res.status >= 500) return { ok: false, detail: `${url} answered ${res.status}`, hint: "the server is up but failing; check its logs" };
+        if (res.status === 401 || res.status === 403)
+          return {
+            ok: false,
+            detail: `${url} answered ${res.status} (key rejected)`,
+            hint: `check the key in ${ep.apiKeyEnv ?? "the apiKeyEnv variable"}`,
+          };
+        if (res.status === 503 && kind === "local")
+          return { ok: true, detail: `${url}: loading the model (503), ${ms} ms` };
+        if (res.status >= 500)
+          return {
+            ok: false,
+            detail: `${url} answered ${res.status}`,
+            hint: "the server is up but failing; check its logs",
+          };
         return { ok: true, detail: `${url}: ${res.status}, ${ms} ms, model ${ep.model}` };
       } catch (err) {
         const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-        const hint = kind === "local" ? `start llama-server on that port (llama-server -m MODEL.gguf --port ${new URL(ep.baseURL).port || 8080} --jinja)` : "check baseURL and your network";
+        const hint =
+          kind === "local"
+            ? `start llama-server on that port (llama-server -m MODEL.gguf --port ${new URL(ep.baseURL).port || 8080} --jinja)`
+            : "check baseURL and your network";
         return { ok: false, detail: `${url} unreachable (${cause})`, hint };
       }
     },
@@ -156,7 +242,11 @@ function endpointCheck(tierName: string, kind: "local" | "hosted", ep: Config["t
 }
 
 /** Run every check concurrently, each within `timeoutMs`; report each result as it lands. */
-export async function runChecks(checks: Check[], timeoutMs: number, onResult: (index: number, result: CheckResult) => void = () => {}): Promise<CheckResult[]> {
+export async function runChecks(
+  checks: Check[],
+  timeoutMs: number,
+  onResult: (index: number, result: CheckResult) => void = () => {},
+): Promise<CheckResult[]> {
   return Promise.all(
     checks.map(async (check, i) => {
       const ac = new AbortController();
@@ -165,11 +255,18 @@ export async function runChecks(checks: Check[], timeoutMs: number, onResult: (i
       try {
         const r = await Promise.race([
           check.run(ac.signal),
-          new Promise<never>((_, reject) => ac.signal.addEventListener("abort", () => reject(new Error("timed out")), { once: true })),
+          new Promise<never>((_, reject) =>
+            ac.signal.addEventListener("abort", () => reject(new Error("timed out")), { once: true }),
+          ),
         ]);
         result = { name: check.name, ...r };
       } catch (err) {
-        result = { name: check.name, ok: false, detail: ac.signal.aborted ? `no answer within ${timeoutMs} ms` : (err as Error).message, hint: "check the address and that the service is running" };
+        result = {
+          name: check.name,
+          ok: false,
+          detail: ac.signal.aborted ? `no answer within ${timeoutMs} ms` : (err as Error).message,
+          hint: "check the address and that the service is running",
+        };
       } finally {
         clearTimeout(timer);
       }

@@ -17,14 +17,31 @@ export interface EndpointReport {
   hint?: string;
 }
 
-export async function checkEndpoint(spec: EndpointSpec, env: Record<string, string | undefined>, timeoutMs: number): Promise<EndpointReport> {
+export async function checkEndpoint(
+  spec: EndpointSpec,
+  env: Record<string, string | undefined>,
+  timeoutMs: number,
+): Promise<EndpointReport> {
   const url = `${spec.baseURL.replace(/\/+$/, "")}/models`;
-  const base: EndpointReport = { endpoint: spec.id, tier: spec.tier, url, ok: false, status: "unknown", model: spec.model, ...(spec.contextWindow ? { contextWindow: spec.contextWindow } : {}) };
+  const base: EndpointReport = {
+    endpoint: spec.id,
+    tier: spec.tier,
+    url,
+    ok: false,
+    status: "unknown",
+    model: spec.model,
+    ...(spec.contextWindow ? { contextWindow: spec.contextWindow } : {}),
+  };
   const signal = AbortSignal.timeout(timeoutMs);
   const headers: Record<string, string> = {};
   if (spec.apiKeyEnv) {
     const key = env[spec.apiKeyEnv];
-    if (!key) return { ...base, status: "no key", hint: `export ${spec.apiKeyEnv}=… (lanes reads keys only from the environment)` };
+    if (!key)
+      return {
+        ...base,
+        status: "no key",
+        hint: `export ${spec.apiKeyEnv}=… (lanes reads keys only from the environment)`,
+      };
     headers.authorization = `Bearer ${key}`;
   }
   const t0 = performance.now();
@@ -37,18 +54,40 @@ export async function checkEndpoint(spec: EndpointSpec, env: Record<string, stri
       const list = (await res.json().catch(() => ({}))) as { data?: { id?: string }[] };
       if (Array.isArray(list.data)) served = spec.tierKind === "local" || list.data.some((m) => m.id === spec.model);
     }
-    report = { ...base, ok: res.ok, status: res.status, latencyMs, ...(served !== undefined ? { modelServed: served } : {}) };
-    if (!res.ok) report.hint = res.status === 401 || res.status === 403 ? `the key in ${spec.apiKeyEnv ?? "apiKeyEnv"} was rejected` : `${url} answered ${res.status}`;
+    report = {
+      ...base,
+      ok: res.ok,
+      status: res.status,
+      latencyMs,
+      ...(served !== undefined ? { modelServed: served } : {}),
+    };
+    if (!res.ok)
+      report.hint =
+        res.status === 401 || res.status === 403
+          ? `the key in ${spec.apiKeyEnv ?? "apiKeyEnv"} was rejected`
+          : `${url} answered ${res.status}`;
     else if (served === false) report.hint = `the server does not list model "${spec.model}"`;
   } catch (err) {
-    const code = signal.aborted ? `no answer within ${timeoutMs} ms` : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
-    report = { ...base, status: code, hint: spec.tierKind === "local" ? `start llama-server on port ${new URL(spec.baseURL).port || 80}` : "check baseURL and the network" };
+    const code = signal.aborted
+      ? `no answer within ${timeoutMs} ms`
+      : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message);
+    report = {
+      ...base,
+      status: code,
+      hint:
+        spec.tierKind === "local"
+          ? `start llama-server on port ${new URL(spec.baseURL).port || 80}`
+          : "check baseURL and the network",
+    };
   }
   if (spec.tierKind === "local") {
     const h = await llama.health(spec.baseURL, signal).catch(() => ({ state: "down" as const, detail: "" }));
     const info: NonNullable<EndpointReport["llama"]> = { health: h.state };
     if (h.state === "ok" || h.state === "loading") {
-      const [props, slots] = await Promise.all([llama.props(spec.baseURL, signal).catch(() => undefined), llama.slots(spec.baseURL, signal).catch(() => undefined)]);
+      const [props, slots] = await Promise.all([
+        llama.props(spec.baseURL, signal).catch(() => undefined),
+        llama.slots(spec.baseURL, signal).catch(() => undefined),
+      ]);
       if (props?.contextSize) info.contextSize = props.contextSize;
       if (slots) info.slots = slots;
       if (props?.contextSize) report.contextWindow = props.contextSize;

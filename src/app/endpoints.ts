@@ -24,6 +24,9 @@ export function endpointSpecs(config: Config): EndpointSpec[] {
   );
 }
 
-export function buildEndpoints(config: Config, env: Record<string, string | undefined> = process.env): Map<string, OpenAIEndpoint> {
+export function buildEndpoints(
+  config: Config,
+  env: Record<string, string | undefined> = process.env,
+): Map<string, OpenAIEndpoint> {
   return new Map(endpointSpecs(config).map((s) => [s.id, new OpenAIEndpoint(s, env)]));
 }

@@ -17,18 +17,45 @@ export function sandboxContext(root: string): string {
   return existsSync(join(own, "Dockerfile")) ? own : PACKAGE_SANDBOX_DIR;
 }
 
-export async function buildImage(docker: Docker, opts: { context: string; tag: string; base?: string | undefined; onLine?: (line: string) => void }): Promise<void> {
+export async function buildImage(
+  docker: Docker,
+  opts: { context: string; tag: string; base?: string | undefined; onLine?: (line: string) => void },
+): Promise<void> {
   const { pack } = await import("tar-fs");
   const buildargs: Record<string, string> = {};
   if (opts.base) buildargs.BASE = opts.base;
   else if (await has(docker, OFFLINE_BASE)) buildargs.BASE = OFFLINE_BASE; // built by scripts/build-image.sh
-  const stream = await docker.buildImage(pack(opts.context) as unknown as NodeJS.ReadableStream, { t: opts.tag, buildargs, networkmode: buildargs.BASE === OFFLINE_BASE ? "none" : "default", rm: true, forcerm: true });
-  await follow(docker, stream, opts.onLine, (msg) => new LanesError("sandbox", `image build failed: ${msg}`, { hint: buildargs.BASE ? "see the build output above" : `no offline base image here; pass --base IMAGE, or run scripts/build-image.sh to make ${OFFLINE_BASE}` }));
+  const stream = await docker.buildImage(pack(opts.context) as unknown as NodeJS.ReadableStream, {
+    t: opts.tag,
+    buildargs,
+    networkmode: buildargs.BASE === OFFLINE_BASE ? "none" : "default",
+    rm: true,
+    forcerm: true,
+  });
+  await follow(
+    docker,
+    stream,
+    opts.onLine,
+    (msg) =>
+      new LanesError("sandbox", `image build failed: ${msg}`, {
+        hint: buildargs.BASE
+          ? "see the build output above"
+          : `no offline base image here; pass --base IMAGE, or run scripts/build-image.sh to make ${OFFLINE_BASE}`,
+      }),
+  );
 }
 
 /** Stream IMAGE from one engine into another; returns the bytes moved. */
-export async function pushImage(from: Docker, to: Docker, image: string, onProgress?: (bytes: number) => void): Promise<number> {
-  if (!(await has(from, image))) throw new LanesError("sandbox", `image ${image} is not on the local engine`, { hint: "build it first: lanes images build" });
+export async function pushImage(
+  from: Docker,
+  to: Docker,
+  image: string,
+  onProgress?: (bytes: number) => void,
+): Promise<number> {
+  if (!(await has(from, image)))
+    throw new LanesError("sandbox", `image ${image} is not on the local engine`, {
+      hint: "build it first: lanes images build",
+    });
   const source = (await from.getImage(image).get()) as NodeJS.ReadableStream;
   let bytes = 0;
   source.on("data", (chunk: Buffer) => {
@@ -36,8 +63,14 @@ export async function pushImage(from: Docker, to: Docker, image: string, onProgr
     onProgress?.(bytes);
   });
   const loaded = await to.loadImage(source, { quiet: true });
-  await follow(to, loaded, undefined, (msg) => new LanesError("sandbox", `loading ${image} on the remote engine failed: ${msg}`));
-  if (!(await has(to, image))) throw new LanesError("sandbox", `the remote engine did not keep ${image} after loading it`);
+  await follow(
+    to,
+    loaded,
+    undefined,
+    (msg) => new LanesError("sandbox", `loading ${image} on the remote engine failed: ${msg}`),
+  );
+  if (!(await has(to, image)))
+    throw new LanesError("sandbox", `the remote engine did not keep ${image} after loading it`);
   return bytes;
 }
 
@@ -50,7 +83,12 @@ async function has(docker: Docker, image: string): Promise<boolean> {
   }
 }
 
-function follow(docker: Docker, stream: NodeJS.ReadableStream, onLine: ((l: string) => void) | undefined, fail: (msg: string) => Error): Promise<void> {
+function follow(
+  docker: Docker,
+  stream: NodeJS.ReadableStream,
+  onLine: ((l: string) => void) | undefined,
+  fail: (msg: string) => Error,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     docker.modem.followProgress(
       stream,

@@ -39,8 +39,26 @@ export interface Plan {
   tier: string;
   endpoint: { id: string; model: string; baseURL: string };
   tokens: { prompt: number; exact: boolean; method: string };
-  cost: { p50Usd: number | null; p90Usd: number | null; capUsd: number; class: CostClass | "unpriced"; label: string; assumptions: string[] };
-  quota: { bucket: string; unit: string; used: number; held: number; projected: number; cap: number; limit: number; kind: string; level: QuotaLevel; resetsAt: string }[];
+  cost: {
+    p50Usd: number | null;
+    p90Usd: number | null;
+    capUsd: number;
+    class: CostClass | "unpriced";
+    label: string;
+    assumptions: string[];
+  };
+  quota: {
+    bucket: string;
+    unit: string;
+    used: number;
+    held: number;
+    projected: number;
+    cap: number;
+    limit: number;
+    kind: string;
+    level: QuotaLevel;
+    resetsAt: string;
+  }[];
   decision: Decision;
   identity: Identity;
   /** Unpriced runs are metered in tokens against this cap instead of dollars. */
@@ -76,11 +94,15 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
   if (!lane) throw new LanesError("usage", `unknown lane "${r.lane}" (lanes: ${Object.keys(config.lanes).join(", ")})`);
   const tierName = r.tier ?? lane.tiers[0]!;
   const tier = config.tiers[tierName];
-  if (!tier) throw new LanesError("usage", `unknown tier "${tierName}" (tiers: ${Object.keys(config.tiers).join(", ")})`);
+  if (!tier)
+    throw new LanesError("usage", `unknown tier "${tierName}" (tiers: ${Object.keys(config.tiers).join(", ")})`);
   const endpoints = buildEndpoints(config);
   const inTier = [...endpoints.values()].filter((e) => e.spec.tier === tierName);
   const ep = (r.endpointId ? inTier.find((e) => e.id === r.endpointId) : undefined) ?? inTier[0];
-  if (!ep) throw new LanesError("usage", `tier ${tierName} has no endpoints`, { hint: `add one under tiers.${tierName}.endpoints in lanes.yaml (see \`lanes init\`), or pick another tier with --tier` });
+  if (!ep)
+    throw new LanesError("usage", `tier ${tierName} has no endpoints`, {
+      hint: `add one under tiers.${tierName}.endpoints in lanes.yaml (see \`lanes init\`), or pick another tier with --tier`,
+    });
 
   const files = await listWorkspaceFiles(r.root).catch(() => []);
   const exclude = r.exclude ?? [];
@@ -91,13 +113,29 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
   const template = r.template ?? "adhoc";
   const price = ep.spec.price.kind === "priced" ? ep.spec.price.price : undefined;
   const local = ep.spec.tierKind === "local";
-  const est = estimate({ promptTokens: tokens.tokens, promptExact: tokens.exact, price, capUsd: lane.budget.capUsd, maxSteps: lane.limits.steps, history: historyOf(r.ledger, r.lane, template), defaults: DEFAULT_PROFILE, bounds: config.costClasses, local });
+  const est = estimate({
+    promptTokens: tokens.tokens,
+    promptExact: tokens.exact,
+    price,
+    capUsd: lane.budget.capUsd,
+    maxSteps: lane.limits.steps,
+    history: historyOf(r.ledger, r.lane, template),
+    defaults: DEFAULT_PROFILE,
+    bounds: config.costClasses,
+    local,
+  });
 
   const wallSeconds = parseDuration(lane.limits.wallTime) / 1000;
   const caps = { usd: lane.budget.capUsd, sandbox_seconds: wallSeconds, gpu_seconds: local ? wallSeconds : 0 };
-  const projected = { usd: est.p90Usd ?? lane.budget.capUsd, sandbox_seconds: est.p90.sandboxSeconds, gpu_seconds: est.p90.gpuSeconds };
+  const projected = {
+    usd: est.p90Usd ?? lane.budget.capUsd,
+    sandbox_seconds: est.p90.sandboxSeconds,
+    gpu_seconds: est.p90.gpuSeconds,
+  };
   const specs = bucketsFor(config, r.who, now, r.lane);
-  const quota: QuotaImpact[] = r.ledger.status(specs).map((s) => ({ ...s, projected: projected[s.unit], cap: caps[s.unit] }));
+  const quota: QuotaImpact[] = r.ledger
+    .status(specs)
+    .map((s) => ({ ...s, projected: projected[s.unit], cap: caps[s.unit] }));
 
   let endpointBusy: string | undefined;
   if (local) {
@@ -105,7 +143,14 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
     endpointBusy = await slotsDelay(ep.spec.baseURL, AbortSignal.timeout(2000)).catch(() => undefined);
   }
   const decision = decide({
-    lane: { name: r.lane, tiers: lane.tiers, approval: lane.approval, allowHosted: lane.allowHosted, allowUnpriced: lane.allowUnpriced, concurrency: lane.concurrency },
+    lane: {
+      name: r.lane,
+      tiers: lane.tiers,
+      approval: lane.approval,
+      allowHosted: lane.allowHosted,
+      allowUnpriced: lane.allowUnpriced,
+      concurrency: lane.concurrency,
+    },
     tier: { name: tierName, kind: ep.spec.tierKind },
     cost: { class: est.class, p90Usd: est.p90Usd, capUsd: est.capUsd },
     quota,
@@ -126,8 +171,26 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
     tier: tierName,
     endpoint: { id: ep.id, model: ep.spec.model, baseURL: ep.spec.baseURL },
     tokens: { prompt: tokens.tokens, exact: tokens.exact, method: tokens.method },
-    cost: { p50Usd: est.p50Usd, p90Usd: est.p90Usd, capUsd: est.capUsd, class: est.class, label: est.class === "unpriced" ? "unpriced" : COST_CLASS_LABEL[est.class], assumptions: est.assumptions },
-    quota: quota.map((q) => ({ bucket: q.key, unit: q.unit, used: q.used, held: q.held, projected: q.projected, cap: q.cap, limit: q.limit, kind: q.kind, level: levelOf(q.used, q.held, q.limit, config.rules.quota), resetsAt: q.resetsAt })),
+    cost: {
+      p50Usd: est.p50Usd,
+      p90Usd: est.p90Usd,
+      capUsd: est.capUsd,
+      class: est.class,
+      label: est.class === "unpriced" ? "unpriced" : COST_CLASS_LABEL[est.class],
+      assumptions: est.assumptions,
+    },
+    quota: quota.map((q) => ({
+      bucket: q.key,
+      unit: q.unit,
+      used: q.used,
+      held: q.held,
+      projected: q.projected,
+      cap: q.cap,
+      limit: q.limit,
+      kind: q.kind,
+      level: levelOf(q.used, q.held, q.limit, config.rules.quota),
+      resetsAt: q.resetsAt,
+    })),
     ...(est.class === "unpriced" ? { tokenCap: lane.budget.capTokens } : {}),
     decision,
     identity: r.who,
@@ -137,7 +200,7 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
 }
 
 function historyOf(ledger: Ledger, lane: string, template: string): History | undefined {
-  const rows = ledger.history(lane, template);
+  const rows = ledger.historyStore.recent(lane, template);
   if (!rows.length) return undefined;
   const pick = (f: (r: (typeof rows)[number]) => number) => percentiles(rows.map(f));
   const steps = pick((r) => r.steps);
@@ -156,9 +219,16 @@ function historyOf(ledger: Ledger, lane: string, template: string): History | un
 }
 
 /** The sandbox a lane's runs get, and each way its profile is looser than the hardened baseline. */
-export function sandboxTarget(config: Config, profileName: string, origin?: (path: (string | number)[]) => string): Plan["sandbox"] {
+export function sandboxTarget(
+  config: Config,
+  profileName: string,
+  origin?: (path: (string | number)[]) => string,
+): Plan["sandbox"] {
   const p = config.sandbox.profiles[profileName]!;
-  const relaxations = relaxationsOf(p).map((x) => ({ ...x, ...(origin ? { source: origin(["sandbox", "profiles", profileName, x.field]) } : {}) }));
+  const relaxations = relaxationsOf(p).map((x) => ({
+    ...x,
+    ...(origin ? { source: origin(["sandbox", "profiles", profileName, x.field]) } : {}),
+  }));
   return { host: p.host, image: p.image, runtime: "runc", profile: profileName, relaxations };
 }
 

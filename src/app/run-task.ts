@@ -66,32 +66,67 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
   const wallMs = parseDuration(lane.limits.wallTime);
   const local = r.endpoint.spec.tierKind === "local";
   const priced = r.endpoint.spec.price.kind === "priced";
-  const caps = { usd: lane.budget.capUsd, sandbox_seconds: wallMs / 1000, ...(local ? { gpu_seconds: wallMs / 1000 } : {}), ...(priced ? {} : { tokens: lane.budget.capTokens }) };
+  const caps = {
+    usd: lane.budget.capUsd,
+    sandbox_seconds: wallMs / 1000,
+    ...(local ? { gpu_seconds: wallMs / 1000 } : {}),
+    ...(priced ? {} : { tokens: lane.budget.capTokens }),
+  };
   const buckets = bucketsFor(config, plan.identity, new Date(), plan.lane);
 
   // The hold and the audit record that documents it commit together (and the trail's head with them).
   const hold = ledger.atomically(() => {
-    const h = ledger.reserve({ runId, lane: plan.lane, buckets, caps, ttlMs: wallMs + 10 * 60_000, priceVersion: priceTable().version });
-    audit.append({ action: "reserve", runId, inputs: { holdId: h.id, caps, buckets: buckets.map((b) => b.key), planHash: plan.planHash } });
+    const h = ledger.reserve({
+      runId,
+      lane: plan.lane,
+      buckets,
+      caps,
+      ttlMs: wallMs + 10 * 60_000,
+      priceVersion: priceTable().version,
+    });
+    audit.append({
+      action: "reserve",
+      runId,
+      inputs: { holdId: h.id, caps, buckets: buckets.map((b) => b.key), planHash: plan.planHash },
+    });
     return h;
   });
   r.onStart?.(runId, hold.id);
-  emit({ type: "run_start", runId, lane: plan.lane, tier: plan.tier, endpoint: r.endpoint.id, class: plan.cost.class, p50Usd: plan.cost.p50Usd, p90Usd: plan.cost.p90Usd, capUsd: lane.budget.capUsd });
+  emit({
+    type: "run_start",
+    runId,
+    lane: plan.lane,
+    tier: plan.tier,
+    endpoint: r.endpoint.id,
+    class: plan.cost.class,
+    p50Usd: plan.cost.p50Usd,
+    p90Usd: plan.cost.p90Usd,
+    capUsd: lane.budget.capUsd,
+  });
 
-  const meter = r.endpoint.spec.price.kind === "priced" ? new HoldMeter(ledger, hold.id, lane.budget.capUsd, r.endpoint.spec.price.price) : new TokenMeter(ledger, hold.id, lane.budget.capTokens);
+  const meter =
+    r.endpoint.spec.price.kind === "priced"
+      ? new HoldMeter(ledger, hold.id, lane.budget.capUsd, r.endpoint.spec.price.price)
+      : new TokenMeter(ledger, hold.id, lane.budget.capTokens);
   let sandbox: Awaited<ReturnType<Awaited<ReturnType<typeof openHost>>["acquire"]>> | undefined;
   let host: Awaited<ReturnType<typeof openHost>> | undefined;
   let agent: AgentResult | undefined;
   let check: Attempt["check"] = "unchecked";
   let patch: string | null = null;
-  let sandboxSeconds = 0;
+  let sandboxSeconds: number;
   try {
     const profile = config.sandbox.profiles[lane.sandbox]!;
     host = await openHost(config, r.hostName ?? profile.host);
     await ping(config, host);
     const t0 = Date.now();
     sandbox = await host.acquire({ profileName: lane.sandbox, profile, repo: r.root, runId });
-    emit({ type: "sandbox_ready", id: sandbox.info.id, host: sandbox.info.host, fromPool: sandbox.info.fromPool, ms: Date.now() - t0 });
+    emit({
+      type: "sandbox_ready",
+      id: sandbox.info.id,
+      host: sandbox.info.host,
+      fromPool: sandbox.info.fromPool,
+      ms: Date.now() - t0,
+    });
 
     const files = await listWorkspaceFiles(r.root).catch(() => []);
     const model: ModelPort = {
@@ -101,7 +136,13 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
     agent = await runAgent(
       firstMessages(plan.task.text, files),
       { model, sandbox, meter, emit, redact: local ? undefined : redact },
-      { steps: lane.limits.steps, wallTimeMs: wallMs, commandTimeoutMs: parseDuration(lane.limits.commandTimeout), maxTokensPerCall: r.endpoint.spec.maxOutputTokens ?? 4096, minTokensPerCall: 16 },
+      {
+        steps: lane.limits.steps,
+        wallTimeMs: wallMs,
+        commandTimeoutMs: parseDuration(lane.limits.commandTimeout),
+        maxTokensPerCall: r.endpoint.spec.maxOutputTokens ?? 4096,
+        minTokensPerCall: 16,
+      },
       r.signal,
     );
     if (agent.status === "finished" && r.check && !r.signal.aborted) {
@@ -109,7 +150,12 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
       const o = await sandbox.exec({ command: r.check, timeoutMs: parseDuration(lane.limits.commandTimeout) });
       check = o.exitCode === 0 ? "passed" : "failed";
       emit({ type: "check", command: r.check, exitCode: o.exitCode, passed: check === "passed", ms: Date.now() - t1 });
-      agent.trajectory.push({ step: agent.steps, at: Date.now() - started, kind: "note", data: { check: r.check, exitCode: o.exitCode, stdout: o.stdout.slice(-4000), stderr: o.stderr.slice(-4000) } });
+      agent.trajectory.push({
+        step: agent.steps,
+        at: Date.now() - started,
+        kind: "note",
+        data: { check: r.check, exitCode: o.exitCode, stdout: o.stdout.slice(-4000), stderr: o.stderr.slice(-4000) },
+      });
     }
     if (!r.signal.aborted || agent.status !== "interrupted") {
       const diff = await sandbox.diff().catch(() => "");
@@ -129,19 +175,95 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
     }
     ledger.atomically(() => {
       const settled = ledger.settle(hold.id);
-      audit.append({ action: "settle", runId, inputs: { holdId: hold.id }, outcome: { status: agent?.status ?? "error", charged: settled.charged, overageUsd: overageOf(meter) } });
+      audit.append({
+        action: "settle",
+        runId,
+        inputs: { holdId: hold.id },
+        outcome: { status: agent?.status ?? "error", charged: settled.charged, overageUsd: overageOf(meter) },
+      });
     });
   }
   const costUsd = ledger.chargedOn(hold.id, "usd");
   const durationMs = Date.now() - started;
-  writeFileSync(join(dir, "trajectory.json"), `${JSON.stringify({ runId, plan: { lane: plan.lane, tier: plan.tier, endpoint: r.endpoint.id, model: r.endpoint.spec.model, planHash: plan.planHash, cost: plan.cost, decision: plan.decision }, status: agent.status, summary: agent.summary, check, steps: agent.steps, usage: agent.usage, redactions: agent.redactions, modelMs: agent.modelMs, toolMs: agent.toolMs, sandboxSeconds, costUsd, capUsd: lane.budget.capUsd, trajectory: agent.trajectory, messages: agent.messages }, null, 2)}\n`);
+  writeFileSync(
+    join(dir, "trajectory.json"),
+    `${JSON.stringify(
+      {
+        runId,
+        plan: {
+          lane: plan.lane,
+          tier: plan.tier,
+          endpoint: r.endpoint.id,
+          model: r.endpoint.spec.model,
+          planHash: plan.planHash,
+          cost: plan.cost,
+          decision: plan.decision,
+        },
+        status: agent.status,
+        summary: agent.summary,
+        check,
+        steps: agent.steps,
+        usage: agent.usage,
+        redactions: agent.redactions,
+        modelMs: agent.modelMs,
+        toolMs: agent.toolMs,
+        sandboxSeconds,
+        costUsd,
+        capUsd: lane.budget.capUsd,
+        trajectory: agent.trajectory,
+        messages: agent.messages,
+      },
+      null,
+      2,
+    )}\n`,
+  );
   writeFileSync(join(dir, "summary.txt"), `${agent.status}: ${agent.summary}\n`);
-  ledger.saveRun({ id: runId, createdAt: started, lane: plan.lane, tier: plan.tier, task: plan.task.text.slice(0, 500), status: agent.status, check, costUsd, p90Usd: plan.cost.p90Usd, capUsd: lane.budget.capUsd, steps: agent.steps, durationMs, holdId: hold.id, dir, tokens: agent.usage.promptTokens + agent.usage.completionTokens, unpriced: !priced, overageUsd: overageOf(meter) });
+  ledger.runStore.save({
+    id: runId,
+    createdAt: started,
+    lane: plan.lane,
+    tier: plan.tier,
+    task: plan.task.text.slice(0, 500),
+    status: agent.status,
+    check,
+    costUsd,
+    p90Usd: plan.cost.p90Usd,
+    capUsd: lane.budget.capUsd,
+    steps: agent.steps,
+    durationMs,
+    holdId: hold.id,
+    dir,
+    tokens: agent.usage.promptTokens + agent.usage.completionTokens,
+    unpriced: !priced,
+    overageUsd: overageOf(meter),
+  });
   if (agent.steps > 0 && agent.status !== "interrupted") {
-    const obs = agent.trajectory.filter((t) => t.kind === "tool").reduce((n, t) => n + String(t.data.observation ?? "").length / 4, 0);
-    ledger.addHistory({ lane: plan.lane, template: plan.task.template, tier: plan.tier, steps: agent.steps, completionPerStep: agent.usage.completionTokens / agent.steps, observationPerStep: obs / agent.steps, secondsPerStep: durationMs / 1000 / agent.steps, costUsd });
+    const obs = agent.trajectory
+      .filter((t) => t.kind === "tool")
+      .reduce((n, t) => n + String(t.data.observation ?? "").length / 4, 0);
+    ledger.historyStore.add({
+      lane: plan.lane,
+      template: plan.task.template,
+      tier: plan.tier,
+      steps: agent.steps,
+      completionPerStep: agent.usage.completionTokens / agent.steps,
+      observationPerStep: obs / agent.steps,
+      secondsPerStep: durationMs / 1000 / agent.steps,
+      costUsd,
+    });
   }
-  return { runId, dir, tier: plan.tier, agent, check, patch, costUsd, durationMs, unpriced: !priced, overageUsd: overageOf(meter) };
+  return {
+    runId,
+    dir,
+    tier: plan.tier,
+    agent,
+    check,
+    patch,
+    costUsd,
+    durationMs,
+    unpriced: !priced,
+    overageUsd: overageOf(meter),
+  };
 }
 
 function overageOf(meter: HoldMeter | TokenMeter): number {

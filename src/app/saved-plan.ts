@@ -24,16 +24,33 @@ const planSchema = z.looseObject({
   version: z.literal(2),
   createdAt: z.string(),
   task: z.object({ text: z.string(), template: z.string() }),
-  repo: z.looseObject({ root: z.string(), head: z.string().nullable(), tree: z.string().regex(/^[0-9a-f]{64}$/), exclude: z.array(z.string()) }),
+  repo: z.looseObject({
+    root: z.string(),
+    head: z.string().nullable(),
+    tree: z.string().regex(/^[0-9a-f]{64}$/),
+    exclude: z.array(z.string()),
+  }),
   lane: z.string(),
   tier: z.string(),
   endpoint: z.object({ id: z.string(), model: z.string(), baseURL: z.string() }),
-  cost: z.looseObject({ p50Usd: z.number().nullable(), p90Usd: z.number().nullable(), capUsd: z.number(), class: costClass }),
+  cost: z.looseObject({
+    p50Usd: z.number().nullable(),
+    p90Usd: z.number().nullable(),
+    capUsd: z.number(),
+    class: costClass,
+  }),
   decision: z.looseObject({ verdict: z.enum(["allow", "ask", "delay", "deny"]), reasons: z.array(reason) }),
   identity: z.object({ user: z.string(), team: z.string(), project: z.string() }),
   inputs: z.looseObject({ policyHash: z.string(), priceVersion: z.string() }),
   planHash: z.string().regex(/^[0-9a-f]{64}$/),
-  approval: z.strictObject({ by: z.string().min(1), at: z.string(), how: z.enum(["interactive", "yes"]), signature: z.string().optional() }).optional(),
+  approval: z
+    .strictObject({
+      by: z.string().min(1),
+      at: z.string(),
+      how: z.enum(["interactive", "yes"]),
+      signature: z.string().optional(),
+    })
+    .optional(),
 });
 
 const HINT = "make one with `lanes plan TASK --out plan.json`";
@@ -46,12 +63,18 @@ export function readPlan(file: string): Plan {
     throw new LanesError("usage", `cannot read plan ${file}: ${(err as Error).message}`, { hint: HINT });
   }
   const version = (raw as { version?: unknown } | null)?.version;
-  if (version === 1) throw new LanesError("usage", `${file} is a version 1 plan, which pinned HEAD and cannot be verified; plan again`, { hint: HINT });
+  if (version === 1)
+    throw new LanesError("usage", `${file} is a version 1 plan, which pinned HEAD and cannot be verified; plan again`, {
+      hint: HINT,
+    });
   const parsed = planSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = issue.path.map(String).join(".") || "(top level)";
-    throw new LanesError("usage", `${file} is not a valid lanes plan: ${field}: ${issue.message}`, { hint: HINT, details: { field } });
+    throw new LanesError("usage", `${file} is not a valid lanes plan: ${field}: ${issue.message}`, {
+      hint: HINT,
+      details: { field },
+    });
   }
   return parsed.data as unknown as Plan;
 }
@@ -75,20 +98,32 @@ export function approve(plan: Plan, by: string, how: "interactive" | "yes", key:
  * The plan's approval, if it can be verified; otherwise why it is ignored. A signature that does
  * not verify is not ignored but refused: someone edited a signed plan, or signed with another key.
  */
-export function verifyApproval(plan: Plan, key: string | undefined, audit: AuditLog): { approval?: VerifiedApproval; ignored?: string } {
+export function verifyApproval(
+  plan: Plan,
+  key: string | undefined,
+  audit: AuditLog,
+): { approval?: VerifiedApproval; ignored?: string } {
   const a = plan.approval;
   if (!a) return {};
   if (a.signature && key) {
     if (!safeEqual(a.signature, sign(plan, key))) {
-      throw new LanesError("approval", `the approval signature on this plan does not verify under LANES_APPROVAL_KEY (the plan or its approval was edited, or another key signed it)`, {
-        hint: "approve the plan again with the right key: lanes approve FILE",
-      });
+      throw new LanesError(
+        "approval",
+        `the approval signature on this plan does not verify under LANES_APPROVAL_KEY (the plan or its approval was edited, or another key signed it)`,
+        {
+          hint: "approve the plan again with the right key: lanes approve FILE",
+        },
+      );
     }
     return { approval: { by: a.by, how: a.how, verifiedBy: "signature" } };
   }
   const recorded = recordedApproval(plan, audit);
   if (recorded === true) return { approval: { by: a.by, how: a.how, verifiedBy: "record" } };
-  const why = a.signature ? "it is signed but LANES_APPROVAL_KEY is not set here" : key ? "it is not signed" : "it is not signed (LANES_APPROVAL_KEY is not set)";
+  const why = a.signature
+    ? "it is signed but LANES_APPROVAL_KEY is not set here"
+    : key
+      ? "it is not signed"
+      : "it is not signed (LANES_APPROVAL_KEY is not set)";
   return { ignored: `the approval by ${a.by} in the plan file is ignored: ${why}, and ${recorded}` };
 }
 
@@ -97,8 +132,12 @@ function recordedApproval(plan: Plan, audit: AuditLog): true | string {
   const v = audit.verify();
   if (!v.ok) return `this store's audit trail does not verify (${v.reason}), so no recorded approval can be trusted`;
   const a = plan.approval!;
-  const found = audit.read().some((r) => r.action === "approve" && r.inputs?.planHash === plan.planHash && r.outcome?.by === a.by);
-  return found || `no approval of plan ${plan.planHash.slice(0, 12)} by ${a.by} is recorded in this store's audit trail`;
+  const found = audit
+    .read()
+    .some((r) => r.action === "approve" && r.inputs?.planHash === plan.planHash && r.outcome?.by === a.by);
+  return (
+    found || `no approval of plan ${plan.planHash.slice(0, 12)} by ${a.by} is recorded in this store's audit trail`
+  );
 }
 
 /**
@@ -107,14 +146,26 @@ function recordedApproval(plan: Plan, audit: AuditLog): true | string {
  */
 export function staleness(saved: Plan, fresh: Plan): string[] {
   const causes: string[] = [];
-  if (planHashOf(saved) !== saved.planHash) causes.push("the plan file was changed after it was made (its hash does not match)");
+  if (planHashOf(saved) !== saved.planHash)
+    causes.push("the plan file was changed after it was made (its hash does not match)");
   if (fresh.repo.tree !== saved.repo.tree) causes.push("the repository's content changed since the plan was made");
-  if (fresh.inputs.policyHash !== saved.inputs.policyHash) causes.push("the policy changed (org policy, lanes.yaml, user settings or environment)");
-  if (fresh.inputs.priceVersion !== saved.inputs.priceVersion) causes.push(`the price table changed (${saved.inputs.priceVersion} → ${fresh.inputs.priceVersion})`);
-  if (fresh.endpoint.id !== saved.endpoint.id || fresh.endpoint.model !== saved.endpoint.model || fresh.endpoint.baseURL !== saved.endpoint.baseURL) {
-    causes.push(`the endpoint changed (${saved.endpoint.id} ${saved.endpoint.model} → ${fresh.endpoint.id} ${fresh.endpoint.model})`);
+  if (fresh.inputs.policyHash !== saved.inputs.policyHash)
+    causes.push("the policy changed (org policy, lanes.yaml, user settings or environment)");
+  if (fresh.inputs.priceVersion !== saved.inputs.priceVersion)
+    causes.push(`the price table changed (${saved.inputs.priceVersion} → ${fresh.inputs.priceVersion})`);
+  if (
+    fresh.endpoint.id !== saved.endpoint.id ||
+    fresh.endpoint.model !== saved.endpoint.model ||
+    fresh.endpoint.baseURL !== saved.endpoint.baseURL
+  ) {
+    causes.push(
+      `the endpoint changed (${saved.endpoint.id} ${saved.endpoint.model} → ${fresh.endpoint.id} ${fresh.endpoint.model})`,
+    );
   }
-  const dearer = fresh.cost.class === "unpriced" || saved.cost.class === "unpriced" ? fresh.cost.class !== saved.cost.class : classRank(fresh.cost.class) > classRank(saved.cost.class);
+  const dearer =
+    fresh.cost.class === "unpriced" || saved.cost.class === "unpriced"
+      ? fresh.cost.class !== saved.cost.class
+      : classRank(fresh.cost.class) > classRank(saved.cost.class);
   if (dearer) causes.push(`the cost class rose from ${saved.cost.class} to ${fresh.cost.class}`);
   return causes;
 }

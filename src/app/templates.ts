@@ -11,7 +11,9 @@ const templateSchema = z.object({
   version: z.number().int().positive(),
   description: z.string().optional(),
   lane: z.string().optional(),
-  variables: z.record(z.string(), z.object({ description: z.string().optional(), default: z.string().optional() })).default({}),
+  variables: z
+    .record(z.string(), z.object({ description: z.string().optional(), default: z.string().optional() }))
+    .default({}),
   prompt: z.string(),
   check: z.string().optional(),
 });
@@ -36,7 +38,10 @@ export function findTemplate(root: string, name: string): string | undefined {
 
 /** TASK is `@file`, a template name (with --set key=value), or the text itself. */
 export function resolveTask(root: string, arg: string | undefined, sets: string[] = []): Task {
-  if (!arg) throw new LanesError("usage", "no task given", { hint: 'lanes run "fix the failing test" (or @task.md, or a template name)' });
+  if (!arg)
+    throw new LanesError("usage", "no task given", {
+      hint: 'lanes run "fix the failing test" (or @task.md, or a template name)',
+    });
   if (arg.startsWith("@")) {
     try {
       return { text: readFileSync(arg.slice(1), "utf8").trim(), template: "adhoc" };
@@ -46,11 +51,18 @@ export function resolveTask(root: string, arg: string | undefined, sets: string[
   }
   const file = findTemplate(root, arg);
   if (!file) {
-    if (sets.length) throw new LanesError("usage", `--set needs a task template, and "${arg}" is not one`, { hint: "templates live in .lanes/tasks/NAME.yaml" });
+    if (sets.length)
+      throw new LanesError("usage", `--set needs a task template, and "${arg}" is not one`, {
+        hint: "templates live in .lanes/tasks/NAME.yaml",
+      });
     return { text: arg, template: "adhoc" };
   }
   const parsed = templateSchema.safeParse(parse(readFileSync(file, "utf8")));
-  if (!parsed.success) throw new LanesError("usage", `task template ${file} is invalid: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  if (!parsed.success)
+    throw new LanesError(
+      "usage",
+      `task template ${file} is invalid: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
   const t = parsed.data;
   const vars: Record<string, string> = {};
   for (const [k, v] of Object.entries(t.variables)) if (v.default !== undefined) vars[k] = v.default;
@@ -58,7 +70,11 @@ export function resolveTask(root: string, arg: string | undefined, sets: string[
     const i = s.indexOf("=");
     if (i < 1) throw new LanesError("usage", `--set ${s}: expected key=value`);
     const key = s.slice(0, i);
-    if (!(key in t.variables)) throw new LanesError("usage", `template ${t.name} has no variable "${key}" (it has: ${Object.keys(t.variables).join(", ") || "none"})`);
+    if (!(key in t.variables))
+      throw new LanesError(
+        "usage",
+        `template ${t.name} has no variable "${key}" (it has: ${Object.keys(t.variables).join(", ") || "none"})`,
+      );
     vars[key] = s.slice(i + 1);
   }
   const fill = (text: string) =>
@@ -66,5 +82,10 @@ export function resolveTask(root: string, arg: string | undefined, sets: string[
       if (!(k in vars)) throw new LanesError("usage", `template ${t.name} needs --set ${k}=…`);
       return vars[k]!;
     });
-  return { text: fill(t.prompt).trim(), template: `${t.name}@${t.version}`, check: t.check ? fill(t.check) : undefined, lane: t.lane };
+  return {
+    text: fill(t.prompt).trim(),
+    template: `${t.name}@${t.version}`,
+    check: t.check ? fill(t.check) : undefined,
+    lane: t.lane,
+  };
 }

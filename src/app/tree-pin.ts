@@ -34,7 +34,9 @@ async function fileDigest(abs: string): Promise<string> {
     if (st.isSymbolicLink()) return `link:${await readlink(abs)}`;
     if (!st.isFile()) return "other";
     const mode = st.mode & 0o111 ? "x" : "-";
-    return `${mode}${createHash("sha256").update(await readFile(abs)).digest("hex")}`;
+    return `${mode}${createHash("sha256")
+      .update(await readFile(abs))
+      .digest("hex")}`;
   } catch {
     return "missing"; // tracked but deleted in the working tree
   }

@@ -11,7 +11,11 @@ export interface CommandContext<O = Record<string, unknown>> {
 }
 
 export function contextFrom<O>(cmd: Command, args: unknown[]): CommandContext<O> {
-  const mode = decideMode(cmd.optsWithGlobals<GlobalFlags>(), { stdinIsTTY: process.stdin.isTTY === true, stdoutIsTTY: process.stdout.isTTY === true, env: process.env }, process.cwd());
+  const mode = decideMode(
+    cmd.optsWithGlobals<GlobalFlags>(),
+    { stdinIsTTY: process.stdin.isTTY === true, stdoutIsTTY: process.stdout.isTTY === true, env: process.env },
+    process.cwd(),
+  );
   const flat = args.flat().filter((a): a is string => typeof a === "string"); // variadic arguments arrive as arrays
   return { mode, out: createOutput(mode), opts: cmd.opts<O & Record<string, unknown>>(), args: flat };
 }

@@ -5,5 +5,9 @@ import type { CommandContext } from "./context.js";
 
 export async function loadFor(ctx: CommandContext<unknown>): Promise<LoadedConfig> {
   const fetchedPolicies = process.env.LANES_POLICY ? await fetchPolicies(process.env) : undefined;
-  return loadConfig({ repo: ctx.mode.repo, flags: { lane: ctx.mode.lane, tier: ctx.mode.tier }, ...(fetchedPolicies ? { fetchedPolicies } : {}) });
+  return loadConfig({
+    repo: ctx.mode.repo,
+    flags: { lane: ctx.mode.lane, tier: ctx.mode.tier },
+    ...(fetchedPolicies ? { fetchedPolicies } : {}),
+  });
 }

@@ -6,7 +6,9 @@ import { readFileSync } from "node:fs";
 import { CommanderError } from "commander";
 import { buildProgram, outcome } from "./program.js";
 
-const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
 const argv = process.argv.slice(2);
 const program = buildProgram(version);
 
@@ -20,7 +22,8 @@ try {
   if (err instanceof CommanderError) {
     // --help and --version end through here too, with exit code 0.
     process.exitCode = err.exitCode === 0 ? 0 : 2;
-    if (err.exitCode !== 0 && !["commander.help", "commander.helpDisplayed"].includes(err.code)) process.stderr.write("run `lanes --help` for usage\n");
+    if (err.exitCode !== 0 && !["commander.help", "commander.helpDisplayed"].includes(err.code))
+      process.stderr.write("run `lanes --help` for usage\n");
   } else {
     const { reportError } = await import("./report-error.js");
     process.exitCode = reportError(err, { json: argv.includes("--json"), debug: argv.includes("--debug") });

@@ -37,8 +37,16 @@ export interface Terminal {
 export { isCI };
 
 export function decideMode(flags: GlobalFlags, term: Terminal, cwd: string): Mode {
-  const kind: OutputKind = flags.json ? "json" : term.stdinIsTTY && term.stdoutIsTTY && !isCI(term.env) ? "interactive" : "plain";
-  const color = flags.color !== false && !("NO_COLOR" in term.env) && term.env.TERM !== "dumb" && (kind === "interactive" || term.env.FORCE_COLOR !== undefined);
+  const kind: OutputKind = flags.json
+    ? "json"
+    : term.stdinIsTTY && term.stdoutIsTTY && !isCI(term.env)
+      ? "interactive"
+      : "plain";
+  const color =
+    flags.color !== false &&
+    !("NO_COLOR" in term.env) &&
+    term.env.TERM !== "dumb" &&
+    (kind === "interactive" || term.env.FORCE_COLOR !== undefined);
   return {
     kind,
     color,

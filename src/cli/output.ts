@@ -4,8 +4,9 @@
  */
 import type { Mode } from "./mode.js";
 
-const codes = { red: 31, green: 32, yellow: 33, blue: 34, gray: 90, bold: 1, dim: 2 } as const;
-export type Style = keyof typeof codes;
+import { STYLE_CODES as codes, type Style } from "../report/style.js";
+
+export type { Style };
 
 export interface Output {
   mode: Mode;
@@ -18,7 +19,11 @@ export interface Output {
   style(style: Style, text: string): string;
 }
 
-export function createOutput(mode: Mode, stdout: NodeJS.WritableStream = process.stdout, stderr: NodeJS.WritableStream = process.stderr): Output {
+export function createOutput(
+  mode: Mode,
+  stdout: NodeJS.WritableStream = process.stdout,
+  stderr: NodeJS.WritableStream = process.stderr,
+): Output {
   const style = (s: Style, text: string) => (mode.color ? `\u001b[${codes[s]}m${text}\u001b[0m` : text);
   return {
     mode,

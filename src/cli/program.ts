@@ -44,7 +44,9 @@ function examples(...lines: string[]): string {
 
 export function buildProgram(version: string): Command {
   const program = new Command("lanes")
-    .description("Execution lanes for coding agents: sandboxes, tiered models, cost classes, quotas and approvals before anything runs.")
+    .description(
+      "Execution lanes for coding agents: sandboxes, tiered models, cost classes, quotas and approvals before anything runs.",
+    )
     .version(version, "-V, --version", "print the version")
     .helpOption("-h, --help", "show help")
     .option("--json", "machine output (JSON) on stdout; human text goes to stderr")
@@ -58,7 +60,10 @@ export function buildProgram(version: string): Command {
     .exitOverride()
     .showSuggestionAfterError(true)
     .configureOutput({ outputError: (str, write) => write(`${str.trimEnd().replace(/\n+/g, " ")}\n`) })
-    .addHelpText("after", examples("lanes init", "lanes doctor", "lanes config validate --json", "lanes config get lanes.async"));
+    .addHelpText(
+      "after",
+      examples("lanes init", "lanes doctor", "lanes config validate --json", "lanes config get lanes.async"),
+    );
 
   const config = program.command("config").description("show, change and validate configuration");
   config
@@ -66,15 +71,27 @@ export function buildProgram(version: string): Command {
     .argument("[key]", "dotted path, e.g. lanes.async.budget.capUsd (default: everything)")
     .option("--explain", "say which layer set the value and which org policy floor applies")
     .description("print the effective configuration (all layers merged)")
-    .addHelpText("after", examples("lanes config get defaults.lane", "lanes config get lanes.premium --json", "lanes config get lanes.async.budget.capUsd --explain"))
+    .addHelpText(
+      "after",
+      examples(
+        "lanes config get defaults.lane",
+        "lanes config get lanes.premium --json",
+        "lanes config get lanes.async.budget.capUsd --explain",
+      ),
+    )
     .action(lazy("config", "get"));
   config
     .command("set")
     .argument("<key>", "dotted path, e.g. defaults.lane")
     .argument("<value>", "the value, as YAML (e.g. 2, true, premium, [local, standard])")
     .option("--project", "write to lanes.yaml (keeping its comments) instead of your user settings")
-    .description("set a value in your user settings (or lanes.yaml with --project); refuses values that do not validate")
-    .addHelpText("after", examples("lanes config set identity.team platform", "lanes config set --project lanes.async.budget.capUsd 0.25"))
+    .description(
+      "set a value in your user settings (or lanes.yaml with --project); refuses values that do not validate",
+    )
+    .addHelpText(
+      "after",
+      examples("lanes config set identity.team platform", "lanes config set --project lanes.async.budget.capUsd 0.25"),
+    )
     .action(lazy("config", "set"));
   config.command("path").description("print where configuration and data live").action(lazy("config", "path"));
   config
@@ -102,8 +119,17 @@ export function buildProgram(version: string): Command {
     .argument("<task>", "the task: text, or @file")
     .option("--out <file>", "save the plan (approve it with `lanes approve FILE`, run it with `lanes run --plan FILE`)")
     .option("--check", "exit with the verdict: 0 allow, 3 ask or policy deny, 4 quota deny or delay (a CI pre-check)")
-    .description("show the lane, tier, cost class (p50–p90, cap), quota impact and the policy decision — spends and reserves nothing")
-    .addHelpText("after", examples('lanes plan "fix the failing test"', "lanes plan @task.md --lane premium --json", 'lanes plan "bump deps" --out plan.json --check'))
+    .description(
+      "show the lane, tier, cost class (p50–p90, cap), quota impact and the policy decision — spends and reserves nothing",
+    )
+    .addHelpText(
+      "after",
+      examples(
+        'lanes plan "fix the failing test"',
+        "lanes plan @task.md --lane premium --json",
+        'lanes plan "bump deps" --out plan.json --check',
+      ),
+    )
     .action(lazy("plan", "plan"));
   program
     .command("run")
@@ -113,9 +139,20 @@ export function buildProgram(version: string): Command {
     .option("--set <key=value...>", "template variables")
     .option("--apply", "apply the patch to the working tree (refused if the tree changed meanwhile)")
     .option("--branch <name>", "commit the patch on a new branch (the working tree is not touched)")
-    .option("--wait <duration>", "when the plan is delayed (lane full, window closed, slots busy), wait up to this long (e.g. 90s, 10m)")
+    .option(
+      "--wait <duration>",
+      "when the plan is delayed (lane full, window closed, slots busy), wait up to this long (e.g. 90s, 10m)",
+    )
     .description("plan, decide, reserve, run the agent in a hardened sandbox, check, and bring back a patch")
-    .addHelpText("after", examples('lanes run "fix the failing test" --yes', "lanes run fix-failing-test --set test_command='npm test' --apply", "lanes run --plan plan.json --json", "lanes run @task.md --endpoint replay:examples/demo/fix.replay.yaml"))
+    .addHelpText(
+      "after",
+      examples(
+        'lanes run "fix the failing test" --yes',
+        "lanes run fix-failing-test --set test_command='npm test' --apply",
+        "lanes run --plan plan.json --json",
+        "lanes run @task.md --endpoint replay:examples/demo/fix.replay.yaml",
+      ),
+    )
     .action(lazy("run", "run"));
   program
     .command("batch")
@@ -125,20 +162,40 @@ export function buildProgram(version: string): Command {
     .option("--dry-run", "print the aggregated plan and exit")
     .option("--fail-fast", "stop scheduling after the first failed task")
     .description("one plan, one approval and one budget for many tasks in parallel sandboxes")
-    .addHelpText("after", examples("lanes batch refactor.yaml --dry-run", "lanes batch refactor.yaml --yes --concurrency 4 --json", "lanes batch --resume b1k2x3y4z5"))
+    .addHelpText(
+      "after",
+      examples(
+        "lanes batch refactor.yaml --dry-run",
+        "lanes batch refactor.yaml --yes --concurrency 4 --json",
+        "lanes batch --resume b1k2x3y4z5",
+      ),
+    )
     .action(lazy("batch", "batch"));
   const runs = program.command("runs").description("past runs: status, cost against projection, timeline");
   runs.command("ls").description("recent runs").action(lazy("runs", "ls"));
-  runs.command("show").argument("<id>", "run id (a prefix is enough)").description("the timeline of a run: model, tool and sandbox time, tokens, tool calls, cost").action(lazy("runs", "show"));
+  runs
+    .command("show")
+    .argument("<id>", "run id (a prefix is enough)")
+    .description("the timeline of a run: model, tool and sandbox time, tokens, tool calls, cost")
+    .action(lazy("runs", "show"));
   program
     .command("approve")
     .argument("<plan>", "a plan file from `lanes plan --out`")
-    .description("approve a saved plan (in a terminal; without one, --yes) — records who, signs with LANES_APPROVAL_KEY when set")
+    .description(
+      "approve a saved plan (in a terminal; without one, --yes) — records who, signs with LANES_APPROVAL_KEY when set",
+    )
     .addHelpText("after", examples("lanes approve plan.json", "LANES_APPROVAL_KEY=… lanes approve plan.json --yes"))
     .action(lazy("approve", "approve"));
-  program.command("quota").description("every quota bucket: used, held, limit, level, when it resets").action(lazy("quota", "quota"));
+  program
+    .command("quota")
+    .description("every quota bucket: used, held, limit, level, when it resets")
+    .action(lazy("quota", "quota"));
   const audit = program.command("audit").description("the decision trail (append-only, hash-chained)");
-  audit.command("ls").option("--since <when>", "30m, 12h, 7d or a date").description("list records").action(lazy("audit", "ls"));
+  audit
+    .command("ls")
+    .option("--since <when>", "30m, 12h, 7d or a date")
+    .description("list records")
+    .action(lazy("audit", "ls"));
   audit
     .command("verify")
     .option("--repair", "set aside partial or unanchored lines (kept in a side file, and recorded)")
@@ -146,9 +203,14 @@ export function buildProgram(version: string): Command {
     .addHelpText("after", examples("lanes audit verify", "lanes audit verify --repair --json"))
     .action(lazy("audit", "verify"));
 
-  const sandbox = program.command("sandbox").description("hardened Docker sandboxes by hand (the agent runs in the same ones)");
+  const sandbox = program
+    .command("sandbox")
+    .description("hardened Docker sandboxes by hand (the agent runs in the same ones)");
   const placement = (c: Command) =>
-    c.option("--host <name>", "Docker host (default: the profile's)").option("--profile <name>", "sandbox profile (default: the lane's)").option("--no-workspace", "do not copy the repository in");
+    c
+      .option("--host <name>", "Docker host (default: the profile's)")
+      .option("--profile <name>", "sandbox profile (default: the lane's)")
+      .option("--no-workspace", "do not copy the repository in");
   placement(sandbox.command("up"))
     .description("start a sandbox with a copy of the repository; it lives until its TTL or `sandbox rm`")
     .addHelpText("after", examples("lanes sandbox up", "lanes sandbox up --host gpu-box --profile compat --json"))
@@ -159,24 +221,36 @@ export function buildProgram(version: string): Command {
     .argument("<command...>", "command (after --); one argument is run as a shell line")
     .option("--timeout <duration>", "time limit, enforced inside the sandbox", "10m")
     .description("run a command in a sandbox; passes its output through and exits with its code")
-    .addHelpText("after", examples("lanes sandbox exec 3f9c2a1b7e -- npm test", "lanes sandbox exec 3f9c2a1b7e -- 'ls -la | head'"))
+    .addHelpText(
+      "after",
+      examples("lanes sandbox exec 3f9c2a1b7e -- npm test", "lanes sandbox exec 3f9c2a1b7e -- 'ls -la | head'"),
+    )
     .action(lazy("sandbox", "exec"));
   placement(sandbox.command("run"))
     .argument("<command...>", "command (after --)")
     .option("--timeout <duration>", "time limit, enforced inside the sandbox", "10m")
     .option("--diff", "print the workspace diff afterwards")
     .description("run one command in a fresh sandbox holding a copy of the repository, then remove it")
-    .addHelpText("after", examples("lanes sandbox run -- npm test", "lanes sandbox run --diff -- 'sed -i s/foo/bar/ src/x.js'"))
+    .addHelpText(
+      "after",
+      examples("lanes sandbox run -- npm test", "lanes sandbox run --diff -- 'sed -i s/foo/bar/ src/x.js'"),
+    )
     .action(lazy("sandbox", "run"));
   sandbox.command("ls").description("list lanes sandboxes on every configured host").action(lazy("sandbox", "ls"));
-  sandbox.command("rm").argument("<id...>", "sandbox ids").description("remove sandboxes (container, workspace volume, network)").action(lazy("sandbox", "rm"));
+  sandbox
+    .command("rm")
+    .argument("<id...>", "sandbox ids")
+    .description("remove sandboxes (container, workspace volume, network)")
+    .action(lazy("sandbox", "rm"));
   sandbox
     .command("gc")
     .option("--all", "remove every lanes sandbox, not only expired and orphaned ones")
     .description("remove expired and orphaned sandboxes now (this also runs at the start of every sandbox command)")
     .action(lazy("sandbox", "gc"));
 
-  const hosts = program.command("hosts").description("Docker engines sandboxes run on (local socket, tcp + mutual TLS, ssh)");
+  const hosts = program
+    .command("hosts")
+    .description("Docker engines sandboxes run on (local socket, tcp + mutual TLS, ssh)");
   hosts
     .command("add")
     .argument("<name>", "a name for the host")
@@ -187,7 +261,12 @@ export function buildProgram(version: string): Command {
     .option("--capacity <n>", "most sandboxes at once on this host")
     .option("--no-check", "add it without connecting first")
     .description("register a Docker host in your user settings (checked first)")
-    .addHelpText("after", examples("lanes hosts add gpu-box --url tcp://10.0.0.5:2376 --tls-ca ca.pem --tls-cert cert.pem --tls-key key.pem"))
+    .addHelpText(
+      "after",
+      examples(
+        "lanes hosts add gpu-box --url tcp://10.0.0.5:2376 --tls-ca ca.pem --tls-cert cert.pem --tls-key key.pem",
+      ),
+    )
     .action(lazy("hosts", "add"));
   hosts.command("ls").description("list configured hosts").action(lazy("hosts", "ls"));
   hosts
@@ -196,7 +275,11 @@ export function buildProgram(version: string): Command {
     .option("--timeout <ms>", "time limit", "5000")
     .description("reachability, Docker and API version, images present, running sandboxes, capacity")
     .action(lazy("hosts", "check"));
-  hosts.command("rm").argument("<name>", "host").description("remove a host from your user settings").action(lazy("hosts", "rm"));
+  hosts
+    .command("rm")
+    .argument("<name>", "host")
+    .description("remove a host from your user settings")
+    .action(lazy("hosts", "rm"));
 
   const images = program.command("images").description("sandbox images without a registry");
   images
@@ -206,7 +289,10 @@ export function buildProgram(version: string): Command {
     .option("--base <image>", "base image (BASE build arg); default: lanes-base:bookworm-1 when present")
     .option("--tag <image>", "tag (default: the profile's image)")
     .description("build the sandbox image from .lanes/sandbox (or lanes' template)")
-    .addHelpText("after", examples("lanes images build", "lanes images build --host gpu-box --base debian:bookworm-slim"))
+    .addHelpText(
+      "after",
+      examples("lanes images build", "lanes images build --host gpu-box --base debian:bookworm-slim"),
+    )
     .action(lazy("images", "build"));
   images
     .command("push")
@@ -216,13 +302,20 @@ export function buildProgram(version: string): Command {
     .addHelpText("after", examples("lanes images push lanes-sandbox:latest --host gpu-box"))
     .action(lazy("images", "push"));
 
-  const endpoints = program.command("endpoints").description("model endpoints of every tier (llama.cpp, hosted OpenAI-compatible APIs)");
-  endpoints.command("ls").description("tier, endpoint, model, price (or unpriced) and context window").action(lazy("endpoints", "ls"));
+  const endpoints = program
+    .command("endpoints")
+    .description("model endpoints of every tier (llama.cpp, hosted OpenAI-compatible APIs)");
+  endpoints
+    .command("ls")
+    .description("tier, endpoint, model, price (or unpriced) and context window")
+    .action(lazy("endpoints", "ls"));
   endpoints
     .command("check")
     .argument("[name]", "endpoint id or tier (default: all)")
     .option("--timeout <ms>", "time limit per endpoint", "5000")
-    .description("reachable, latency, model served, context window; llama.cpp health and slots. Exit 6 when one is down")
+    .description(
+      "reachable, latency, model served, context window; llama.cpp health and slots. Exit 6 when one is down",
+    )
     .addHelpText("after", examples("lanes endpoints check", "lanes endpoints check local --json"))
     .action(lazy("endpoints", "check"));
   endpoints

@@ -14,14 +14,21 @@ import { sandboxTarget } from "../app/plan-task.js";
 import { openAudit, openLedger } from "../app/records.js";
 import type { CommandContext } from "./context.js";
 
-export async function gateRelaxedSandbox(ctx: CommandContext<unknown>, loaded: LoadedConfig, profileName: string): Promise<void> {
+export async function gateRelaxedSandbox(
+  ctx: CommandContext<unknown>,
+  loaded: LoadedConfig,
+  profileName: string,
+): Promise<void> {
   const { config, root } = loaded;
   const target = sandboxTarget(config, profileName, (p) => originOf(loaded, p));
   if (!target.relaxations.length) return;
   const what = `sandbox profile ${profileName} is relaxed: ${target.relaxations.map(describeRelaxation).join("; ")}`;
   const deny = config.rules.relaxedSandbox === "deny";
   const decision: Decision = deny
-    ? { verdict: "deny", reasons: [{ rule: "sandbox.relaxed", level: "hard", message: `${what} (policy denies relaxed sandboxes)` }] }
+    ? {
+        verdict: "deny",
+        reasons: [{ rule: "sandbox.relaxed", level: "hard", message: `${what} (policy denies relaxed sandboxes)` }],
+      }
     : { verdict: "ask", reasons: [{ rule: "sandbox.relaxed", level: "soft", message: what }] };
   const user = (await identityOf(config, root)).user;
   const interactive = ctx.mode.kind === "interactive";
@@ -40,7 +47,9 @@ export async function gateRelaxedSandbox(ctx: CommandContext<unknown>, loaded: L
     if (!by) {
       audit.append({ action: "deny", decision, inputs });
       const message = answer.kind === "refuse" ? `${answer.message}: ${what}` : "you denied the relaxed sandbox";
-      throw new LanesError("approval", message, { hint: deny ? "use a hardened profile" : "pass --yes to approve the relaxation, or use a hardened profile" });
+      throw new LanesError("approval", message, {
+        hint: deny ? "use a hardened profile" : "pass --yes to approve the relaxation, or use a hardened profile",
+      });
     }
     audit.append({ action: "approve", decision, inputs, outcome: { by, how: interactive ? "interactive" : "yes" } });
     if (ctx.mode.kind !== "json") ctx.out.warn(`${what}; approved by ${by}`);

@@ -13,34 +13,61 @@ export const TOOLS: ToolSpec[] = [
   {
     name: "bash",
     description: "Run a shell command in /workspace. Returns exit code, stdout and stderr.",
-    parameters: { type: "object", properties: { command: { type: "string", description: "the command line" } }, required: ["command"], additionalProperties: false },
+    parameters: {
+      type: "object",
+      properties: { command: { type: "string", description: "the command line" } },
+      required: ["command"],
+      additionalProperties: false,
+    },
   },
   {
     name: "read_file",
     description: "Read a text file in the workspace.",
-    parameters: { type: "object", properties: { path: { type: "string" } }, required: ["path"], additionalProperties: false },
+    parameters: {
+      type: "object",
+      properties: { path: { type: "string" } },
+      required: ["path"],
+      additionalProperties: false,
+    },
   },
   {
     name: "write_file",
     description: "Create or overwrite a file in the workspace with the given content.",
-    parameters: { type: "object", properties: { path: { type: "string" }, content: { type: "string" } }, required: ["path", "content"], additionalProperties: false },
+    parameters: {
+      type: "object",
+      properties: { path: { type: "string" }, content: { type: "string" } },
+      required: ["path", "content"],
+      additionalProperties: false,
+    },
   },
   {
     name: "edit_file",
-    description: "Replace one exact occurrence of old_string with new_string in a file. Fails if old_string is absent or appears more than once.",
-    parameters: { type: "object", properties: { path: { type: "string" }, old_string: { type: "string" }, new_string: { type: "string" } }, required: ["path", "old_string", "new_string"], additionalProperties: false },
+    description:
+      "Replace one exact occurrence of old_string with new_string in a file. Fails if old_string is absent or appears more than once.",
+    parameters: {
+      type: "object",
+      properties: { path: { type: "string" }, old_string: { type: "string" }, new_string: { type: "string" } },
+      required: ["path", "old_string", "new_string"],
+      additionalProperties: false,
+    },
   },
   {
     name: "finish",
     description: "End the task with a summary of what was done.",
-    parameters: { type: "object", properties: { summary: { type: "string" } }, required: ["summary"], additionalProperties: false },
+    parameters: {
+      type: "object",
+      properties: { summary: { type: "string" } },
+      required: ["summary"],
+      additionalProperties: false,
+    },
   },
 ];
 
 /** The first call's messages: system prompt, then the task with a short view of the repository. */
 export function firstMessages(task: string, repoFiles: string[]): Message[] {
   const shown = repoFiles.slice(0, 200);
-  const listing = shown.join("\n") + (repoFiles.length > shown.length ? `\n… and ${repoFiles.length - shown.length} more files` : "");
+  const listing =
+    shown.join("\n") + (repoFiles.length > shown.length ? `\n… and ${repoFiles.length - shown.length} more files` : "");
   return [
     { role: "system", content: SYSTEM_PROMPT },
     { role: "user", content: `Task:\n${task}\n\nFiles in the repository (${repoFiles.length}):\n${listing}` },

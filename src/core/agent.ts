@@ -14,7 +14,15 @@ import { runTool } from "./tools.js";
 
 export interface ModelPort {
   countPrompt(messages: Message[]): Promise<number>;
-  complete(req: CompletionRequest, hooks: { signal?: AbortSignal | undefined; onBilled: (usd: number | null) => void; canAfford: (usd: number) => boolean; emit: (e: EndpointEvent) => void }): Promise<Completion>;
+  complete(
+    req: CompletionRequest,
+    hooks: {
+      signal?: AbortSignal | undefined;
+      onBilled: (usd: number | null) => void;
+      canAfford: (usd: number) => boolean;
+      emit: (e: EndpointEvent) => void;
+    },
+  ): Promise<Completion>;
 }
 
 export interface Meter {
@@ -72,7 +80,12 @@ export interface AgentResult {
 const WARN_AT = 3;
 const STOP_AT = 5;
 
-export async function runAgent(first: Message[], deps: AgentDeps, limits: Limits, signal?: AbortSignal): Promise<AgentResult> {
+export async function runAgent(
+  first: Message[],
+  deps: AgentDeps,
+  limits: Limits,
+  signal?: AbortSignal,
+): Promise<AgentResult> {
   const now = deps.now ?? Date.now;
   const started = now();
   let redactions = 0;
@@ -84,7 +97,8 @@ export async function runAgent(first: Message[], deps: AgentDeps, limits: Limits
   let toolMs = 0;
   let lastAction = "";
   let repeats = 0;
-  const log = (kind: TrajectoryEntry["kind"], data: Record<string, unknown>) => trajectory.push({ step: steps, at: now() - started, kind, data });
+  const log = (kind: TrajectoryEntry["kind"], data: Record<string, unknown>) =>
+    trajectory.push({ step: steps, at: now() - started, kind, data });
   const end = (status: RunStatus, summary = ""): AgentResult => {
     deps.emit({ type: "agent_end", status, steps, summary });
     return { status, summary, steps, usage, messages, trajectory, redactions, modelMs, toolMs };
@@ -99,19 +113,29 @@ export async function runAgent(first: Message[], deps: AgentDeps, limits: Limits
   for (;;) {
     if (signal?.aborted) return end("interrupted");
     if (steps >= limits.steps) return end("step_limit", `stopped after ${steps} steps`);
-    if (now() - started > limits.wallTimeMs) return end("time_limit", `stopped after ${Math.round((now() - started) / 1000)} s`);
+    if (now() - started > limits.wallTimeMs)
+      return end("time_limit", `stopped after ${Math.round((now() - started) / 1000)} s`);
     steps++;
 
     const promptTokens = await deps.model.countPrompt(messages);
     const maxTokens = deps.meter.beforeCall(promptTokens, limits.maxTokensPerCall);
-    if (maxTokens < limits.minTokensPerCall) return end("budget_exhausted", `the hold cannot pay for another call (spent $${deps.meter.spentUsd().toFixed(6)})`);
+    if (maxTokens < limits.minTokensPerCall)
+      return end(
+        "budget_exhausted",
+        `the hold cannot pay for another call (spent $${deps.meter.spentUsd().toFixed(6)})`,
+      );
     let billed = 0;
     let completion: Completion;
     const t0 = now();
     try {
       completion = await deps.model.complete(
         { messages, tools: TOOLS, maxTokens },
-        { signal, onBilled: (usd) => (billed += usd ?? 0), canAfford: (usd) => deps.meter.canAfford(usd), emit: (event) => deps.emit({ type: "endpoint", event }) },
+        {
+          signal,
+          onBilled: (usd) => (billed += usd ?? 0),
+          canAfford: (usd) => deps.meter.canAfford(usd),
+          emit: (event) => deps.emit({ type: "endpoint", event }),
+        },
       );
     } catch (err) {
       deps.meter.afterCall(billed);
@@ -127,16 +151,44 @@ export async function runAgent(first: Message[], deps: AgentDeps, limits: Limits
     usage.completionTokens += completion.usage.completionTokens;
     usage.cachedTokens += completion.usage.cachedTokens;
     usage.estimated ||= completion.usage.estimated;
-    deps.emit({ type: "model_call", step: steps, tokensIn: completion.usage.promptTokens, tokensOut: completion.usage.completionTokens, costUsd: billed, spentUsd: deps.meter.spentUsd(), capUsd: deps.meter.capUsd, ms: now() - t0, maxTokens });
-    log("model", { content: completion.content, toolCalls: completion.toolCalls, malformed: completion.malformedToolCalls, usage: completion.usage, costUsd: billed, maxTokens, endpoint: completion.endpointId, ms: now() - t0 });
+    deps.emit({
+      type: "model_call",
+      step: steps,
+      tokensIn: completion.usage.promptTokens,
+      tokensOut: completion.usage.completionTokens,
+      costUsd: billed,
+      spentUsd: deps.meter.spentUsd(),
+      capUsd: deps.meter.capUsd,
+      ms: now() - t0,
+      maxTokens,
+    });
+    log("model", {
+      content: completion.content,
+      toolCalls: completion.toolCalls,
+      malformed: completion.malformedToolCalls,
+      usage: completion.usage,
+      costUsd: billed,
+      maxTokens,
+      endpoint: completion.endpointId,
+      ms: now() - t0,
+    });
 
     const calls = [...completion.toolCalls, ...completion.malformedToolCalls.map((m) => m.call)];
-    messages.push({ role: "assistant", content: completion.content || null, ...(calls.length ? { toolCalls: calls } : {}) });
+    messages.push({
+      role: "assistant",
+      content: completion.content || null,
+      ...(calls.length ? { toolCalls: calls } : {}),
+    });
     if (!calls.length) {
       messages.push({ role: "user", content: "Continue with a tool call, or call finish if the task is done." });
       continue;
     }
-    for (const bad of completion.malformedToolCalls) messages.push({ role: "tool", toolCallId: bad.call.id, content: `error: ${bad.error}. Send the call again with valid JSON arguments.` });
+    for (const bad of completion.malformedToolCalls)
+      messages.push({
+        role: "tool",
+        toolCallId: bad.call.id,
+        content: `error: ${bad.error}. Send the call again with valid JSON arguments.`,
+      });
 
     for (const call of completion.toolCalls) {
       if (call.name === "finish") {
@@ -156,10 +208,28 @@ export async function runAgent(first: Message[], deps: AgentDeps, limits: Limits
       const result = await runTool(deps.sandbox, call, limits.commandTimeoutMs, signal);
       toolMs += now() - t1;
       let content = result.content;
-      if (repeats >= WARN_AT) content += `\n[lanes: you have made this exact ${call.name} call ${repeats} times in a row; it will be stopped at ${STOP_AT}. Try something different.]`;
+      if (repeats >= WARN_AT)
+        content +=
+          `\n[lanes: you have made this exact ${call.name} call ${repeats} times in a row; it will be` +
+          ` stopped at ${STOP_AT}. Try something different.]`;
       content = scrub(content);
-      deps.emit({ type: "tool_end", step: steps, tool: call.name, ms: now() - t1, ...(result.exitCode !== undefined ? { exitCode: result.exitCode } : {}), ...(result.truncatedBytes ? { truncatedBytes: result.truncatedBytes } : {}), ...(result.error ? { error: result.error } : {}) });
-      log("tool", { tool: call.name, arguments: call.arguments, observation: content, exitCode: result.exitCode, error: result.error, ms: now() - t1 });
+      deps.emit({
+        type: "tool_end",
+        step: steps,
+        tool: call.name,
+        ms: now() - t1,
+        ...(result.exitCode !== undefined ? { exitCode: result.exitCode } : {}),
+        ...(result.truncatedBytes ? { truncatedBytes: result.truncatedBytes } : {}),
+        ...(result.error ? { error: result.error } : {}),
+      });
+      log("tool", {
+        tool: call.name,
+        arguments: call.arguments,
+        observation: content,
+        exitCode: result.exitCode,
+        error: result.error,
+        ms: now() - t1,
+      });
       messages.push({ role: "tool", toolCallId: call.id, content });
       if (signal?.aborted) return end("interrupted");
     }

@@ -34,7 +34,13 @@ export function resolveApproval(q: ApprovalQuestion): ApprovalAnswer {
   const d = q.decision;
   const rules = (level: string) => d.reasons.filter((r) => r.level === level);
   if (d.verdict === "deny") {
-    return { kind: "refuse", exitCode: exitCodeFor(d) as ExitCodeValue, message: `denied: ${rules("hard").map((r) => r.message).join("; ")}` };
+    return {
+      kind: "refuse",
+      exitCode: exitCodeFor(d) as ExitCodeValue,
+      message: `denied: ${rules("hard")
+        .map((r) => r.message)
+        .join("; ")}`,
+    };
   }
   if (d.verdict === "delay") {
     const why = d.reasons.filter((r) => r.rule.startsWith("lane.") || r.rule.startsWith("endpoint."));
@@ -47,14 +53,19 @@ export function resolveApproval(q: ApprovalQuestion): ApprovalAnswer {
   }
   if (d.verdict === "allow") return { kind: "proceed", by: "", how: "policy" };
   // A lane that always asks a person accepts only an approval a person gave at a terminal.
-  if (q.approval && (q.mode !== "always" || q.approval.how === "interactive")) return { kind: "proceed", by: q.approval.by, how: "saved" };
+  if (q.approval && (q.mode !== "always" || q.approval.how === "interactive"))
+    return { kind: "proceed", by: q.approval.by, how: "saved" };
   if (q.interactive) return { kind: "ask" };
   if (q.yes && q.mode !== "always") return { kind: "proceed", by: q.user, how: "yes" };
-  const asked = rules("soft").map((r) => r.rule).join(", ");
+  const asked = rules("soft")
+    .map((r) => r.rule)
+    .join(", ");
   return {
     kind: "refuse",
     exitCode: ExitCode.approval,
-    message: q.yes ? `--yes cannot approve this run: the lane requires a person (${asked})` : `approval needed (${asked}) and there is no terminal to ask in`,
+    message: q.yes
+      ? `--yes cannot approve this run: the lane requires a person (${asked})`
+      : `approval needed (${asked}) and there is no terminal to ask in`,
     hint:
       q.mode === "always"
         ? "a person approves a saved plan: lanes plan … --out plan.json, lanes approve plan.json in a terminal, then lanes run --plan plan.json"

@@ -12,7 +12,8 @@ export function isCI(env: Env): boolean {
 
 export function detectCi(env: Env): CiInfo | undefined {
   const job = (...parts: (string | undefined)[]) => parts.filter(Boolean).join("/");
-  if (env.GITHUB_ACTIONS === "true") return { provider: "github", job: job(env.GITHUB_REPOSITORY, env.GITHUB_RUN_ID, env.GITHUB_JOB) };
+  if (env.GITHUB_ACTIONS === "true")
+    return { provider: "github", job: job(env.GITHUB_REPOSITORY, env.GITHUB_RUN_ID, env.GITHUB_JOB) };
   if (env.GITLAB_CI) return { provider: "gitlab", job: job(env.CI_PROJECT_PATH, env.CI_JOB_ID) };
   const ci = env.CI;
   if (ci !== undefined && ci !== "" && ci !== "0" && ci.toLowerCase() !== "false") return { provider: "ci" };

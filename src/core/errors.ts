@@ -16,7 +16,8 @@ export const ExitCode = {
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** `store`: the ledger could not be read or written (busy past its timeout): the run waits (4). */
-export type ErrorKind = "usage" | "config" | "approval" | "quota" | "store" | "sandbox" | "endpoint" | "interrupted" | "failed";
+export type ErrorKind =
+  "usage" | "config" | "approval" | "quota" | "store" | "sandbox" | "endpoint" | "interrupted" | "failed";
 
 const exitCodeOf: Record<ErrorKind, ExitCodeValue> = {
   usage: ExitCode.usage,
@@ -47,7 +48,11 @@ export class LanesError extends Error {
   /** Extra machine-readable fields for `--json` output. */
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(kind: ErrorKind, message: string, opts: { hint?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    opts: { hint?: string; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = "LanesError";
     this.kind = kind;
@@ -62,7 +67,9 @@ export class ConfigError extends LanesError {
   readonly problems: ConfigProblem[];
   constructor(problems: ConfigProblem[], hint = "fix the file(s) above; `lanes config validate` re-checks them") {
     const first = problems[0];
-    const summary = first ? `${formatProblem(first)}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ""}` : "invalid configuration";
+    const summary = first
+      ? `${formatProblem(first)}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ""}`
+      : "invalid configuration";
     super("config", summary, { hint, details: { errors: problems } });
     this.problems = problems;
   }

@@ -62,44 +62,77 @@ export const DEFAULT_PROFILE = {
   p90: { steps: 20, completionPerStep: 600, observationPerStep: 1500, secondsPerStep: 15 },
 };
 
-export function project(prompt: number, p: StepProfile, price: Price | undefined, local: boolean, tps: { prompt: number; completion: number }): Projection {
+export function project(
+  prompt: number,
+  p: StepProfile,
+  price: Price | undefined,
+  local: boolean,
+  tps: { prompt: number; completion: number },
+): Projection {
   const steps = Math.max(1, Math.round(p.steps));
   const growth = p.completionPerStep + p.observationPerStep;
   // Sum over calls i = 0..steps-1 of (prompt + i * growth): the context every call re-sends.
   const inputTokens = steps * prompt + (growth * steps * (steps - 1)) / 2;
   // What the previous call already sent is eligible for the cached-input price: calls 1..steps-1
   // each repeat prompt + (i - 1) * growth.
-  const cachedInputTokens = price?.cachedInputPerMTok !== undefined ? (steps - 1) * prompt + (growth * (steps - 1) * (steps - 2)) / 2 : 0;
+  const cachedInputTokens =
+    price?.cachedInputPerMTok !== undefined ? (steps - 1) * prompt + (growth * (steps - 1) * (steps - 2)) / 2 : 0;
   const outputTokens = steps * p.completionPerStep;
   const gpuSeconds = local ? inputTokens / tps.prompt + outputTokens / tps.completion : 0;
   const sandboxSeconds = steps * p.secondsPerStep;
   let usd: number | null = null;
   if (price) {
     const fresh = inputTokens - cachedInputTokens;
-    usd = (fresh * price.inputPerMTok + cachedInputTokens * (price.cachedInputPerMTok ?? price.inputPerMTok) + outputTokens * price.outputPerMTok) / 1e6 + ((price.gpuHourUsd ?? 0) * gpuSeconds) / 3600;
+    usd =
+      (fresh * price.inputPerMTok +
+        cachedInputTokens * (price.cachedInputPerMTok ?? price.inputPerMTok) +
+        outputTokens * price.outputPerMTok) /
+        1e6 +
+      ((price.gpuHourUsd ?? 0) * gpuSeconds) / 3600;
   }
-  return { steps, inputTokens: Math.round(inputTokens), cachedInputTokens: Math.round(cachedInputTokens), outputTokens: Math.round(outputTokens), gpuSeconds: round(gpuSeconds), sandboxSeconds: round(sandboxSeconds), usd };
+  return {
+    steps,
+    inputTokens: Math.round(inputTokens),
+    cachedInputTokens: Math.round(cachedInputTokens),
+    outputTokens: Math.round(outputTokens),
+    gpuSeconds: round(gpuSeconds),
+    sandboxSeconds: round(sandboxSeconds),
+    usd,
+  };
 }
 
 export function estimate(i: EstimateInput): Estimate {
   const fromHistory = i.history && i.history.runs >= 3;
   const base = fromHistory ? i.history! : i.defaults;
   const clampSteps = (p: StepProfile) => ({ ...p, steps: Math.min(p.steps, i.maxSteps) });
-  const tps = { prompt: i.history?.promptTokensPerSecond ?? 1000, completion: i.history?.completionTokensPerSecond ?? 40 };
+  const tps = {
+    prompt: i.history?.promptTokensPerSecond ?? 1000,
+    completion: i.history?.completionTokensPerSecond ?? 40,
+  };
   const p50 = project(i.promptTokens, clampSteps(base.p50), i.price, i.local, tps);
   const p90 = project(i.promptTokens, clampSteps(base.p90), i.price, i.local, tps);
   const assumptions = [
     `first prompt ${i.promptTokens} tokens (${i.promptExact ? "exact" : "approximate"})`,
     fromHistory
       ? `steps, completion and observation tokens per step from ${i.history!.runs} earlier runs of this lane and task (p50 / p90)`
-      : `no history yet (${i.history?.runs ?? 0} earlier runs): lane defaults of ${base.p50.steps} / ${base.p90.steps} steps, ${base.p50.completionPerStep} / ${base.p90.completionPerStep} completion and ${base.p50.observationPerStep} / ${base.p90.observationPerStep} observation tokens per step`,
+      : `no history yet (${i.history?.runs ?? 0} earlier runs): lane defaults of ${base.p50.steps} /` +
+        ` ${base.p90.steps} steps, ${base.p50.completionPerStep} / ${base.p90.completionPerStep} completion` +
+        ` and ${base.p50.observationPerStep} / ${base.p90.observationPerStep} observation tokens per` +
+        ` step`,
     `steps capped at the lane's limit of ${i.maxSteps}`,
-    "each call re-sends the growing context" + (i.price?.cachedInputPerMTok !== undefined ? "; the repeated part at the cached-input price" : ""),
+    "each call re-sends the growing context" +
+      (i.price?.cachedInputPerMTok !== undefined ? "; the repeated part at the cached-input price" : ""),
   ];
-  if (i.local) assumptions.push(`GPU time at ${tps.prompt} prompt and ${tps.completion} completion tokens/s${i.history?.completionTokensPerSecond ? " (measured)" : " (default)"}`);
+  if (i.local)
+    assumptions.push(
+      `GPU time at ${tps.prompt} prompt and ${tps.completion} completion tokens/s${i.history?.completionTokensPerSecond ? " (measured)" : " (default)"}`,
+    );
   if (!i.price) assumptions.push("unpriced: no price in lanes.yaml or the price table");
   const cls = p90.usd === null ? "unpriced" : costClassOf(p90.usd, i.bounds);
-  if (p90.usd !== null && p90.usd > i.capUsd) assumptions.push(`the p90 ($${p90.usd.toFixed(4)}) is above the cap ($${i.capUsd}): a long run stops with budget_exhausted`);
+  if (p90.usd !== null && p90.usd > i.capUsd)
+    assumptions.push(
+      `the p90 ($${p90.usd.toFixed(4)}) is above the cap ($${i.capUsd}): a long run stops with budget_exhausted`,
+    );
   return { p50, p90, p50Usd: p50.usd, p90Usd: p90.usd, capUsd: i.capUsd, class: cls, assumptions };
 }
 

@@ -74,9 +74,7 @@ export interface Price {
   gpuHourUsd?: number;
 }
 
-export type PriceResolution =
-  | { kind: "priced"; price: Price; source: string }
-  | { kind: "unpriced"; reason: string };
+export type PriceResolution = { kind: "priced"; price: Price; source: string } | { kind: "unpriced"; reason: string };
 
 export type EndpointEvent =
   | { type: "retry"; endpointId: string; attempt: number; delayMs: number; reason: string }
@@ -88,14 +86,19 @@ export type EndpointEvent =
 /** Cost of a call from its usage. GPU-hour pricing uses the measured (or projected) GPU seconds. */
 export function callCostUsd(usage: Usage, price: Price, gpuSeconds = 0): number {
   const cached = Math.min(usage.cachedTokens, usage.promptTokens);
-  const input = (usage.promptTokens - cached) * price.inputPerMTok + cached * (price.cachedInputPerMTok ?? price.inputPerMTok);
+  const input =
+    (usage.promptTokens - cached) * price.inputPerMTok + cached * (price.cachedInputPerMTok ?? price.inputPerMTok);
   const tokens = (input + usage.completionTokens * price.outputPerMTok) / 1e6;
   return tokens + (price.gpuHourUsd ?? 0) * (gpuSeconds / 3600);
 }
 
 /** The most a call can cost: every prompt token uncached, and every allowed completion token. */
 export function worstCaseUsd(promptTokens: number, maxTokens: number, price: Price, gpuSecondsPerToken = 0): number {
-  return callCostUsd({ promptTokens, completionTokens: maxTokens, cachedTokens: 0, estimated: true }, price, gpuSecondsPerToken * (promptTokens + maxTokens));
+  return callCostUsd(
+    { promptTokens, completionTokens: maxTokens, cachedTokens: 0, estimated: true },
+    price,
+    gpuSecondsPerToken * (promptTokens + maxTokens),
+  );
 }
 
 /** How many completion tokens `budgetUsd` still pays for after the prompt. */

@@ -57,15 +57,35 @@ const ORDER: Verdict[] = ["allow", "ask", "delay", "deny"];
 
 export function decide(input: DecisionInput): Decision {
   const reasons: (Reason & { verdict: Verdict })[] = [];
-  const add = (verdict: Verdict, rule: string, level: ReasonLevel, message: string) => reasons.push({ verdict, rule, level, message });
+  const add = (verdict: Verdict, rule: string, level: ReasonLevel, message: string) =>
+    reasons.push({ verdict, rule, level, message });
   const { lane, tier, cost } = input;
 
-  if (!lane.tiers.includes(tier.name)) add("deny", "tier.not_in_lane", "hard", `tier ${tier.name} is not in lane ${lane.name} (tiers: ${lane.tiers.join(", ")})`);
-  if (tier.kind === "hosted" && !lane.allowHosted) add("deny", "tier.hosted_forbidden", "hard", `lane ${lane.name} allows only local tiers; ${tier.name} is hosted`);
+  if (!lane.tiers.includes(tier.name))
+    add(
+      "deny",
+      "tier.not_in_lane",
+      "hard",
+      `tier ${tier.name} is not in lane ${lane.name} (tiers: ${lane.tiers.join(", ")})`,
+    );
+  if (tier.kind === "hosted" && !lane.allowHosted)
+    add("deny", "tier.hosted_forbidden", "hard", `lane ${lane.name} allows only local tiers; ${tier.name} is hosted`);
 
   if (cost.class === "unpriced") {
-    if (lane.allowUnpriced) add("ask", "price.unpriced", "soft", `tier ${tier.name} has no price: the run is metered in tokens against the lane's token cap; approve it explicitly`);
-    else add("deny", "price.unpriced", "hard", `tier ${tier.name} has no price, and lane ${lane.name} does not set allowUnpriced: true (give the endpoint a price in lanes.yaml)`);
+    if (lane.allowUnpriced)
+      add(
+        "ask",
+        "price.unpriced",
+        "soft",
+        `tier ${tier.name} has no price: the run is metered in tokens against the lane's token cap; approve it explicitly`,
+      );
+    else
+      add(
+        "deny",
+        "price.unpriced",
+        "hard",
+        `tier ${tier.name} has no price, and lane ${lane.name} does not set allowUnpriced: true (give the endpoint a price in lanes.yaml)`,
+      );
   }
   const sb = input.sandbox;
   if (sb?.relaxations.length) {
@@ -73,33 +93,76 @@ export function decide(input: DecisionInput): Decision {
     if (sb.rule === "deny") add("deny", "sandbox.relaxed", "hard", `${what} (policy denies relaxed sandboxes)`);
     else add("ask", "sandbox.relaxed", "soft", what);
   }
-  if (lane.approval.mode === "always") add("ask", "approval.always", "soft", `lane ${lane.name} requires a human approval for every run`);
+  if (lane.approval.mode === "always")
+    add("ask", "approval.always", "soft", `lane ${lane.name} requires a human approval for every run`);
   else if (lane.approval.mode === "ask") add("ask", "approval.ask", "soft", `lane ${lane.name} asks before every run`);
   else if (cost.class !== "unpriced") {
-    if (classRank(cost.class) <= classRank(lane.approval.autoApproveUpTo)) add("allow", "approval.auto", "advisory", `${cost.class} is within lane ${lane.name}'s auto-approval (up to ${lane.approval.autoApproveUpTo})`);
-    else add("ask", "approval.above_auto", "soft", `${cost.class} is above lane ${lane.name}'s auto-approval (up to ${lane.approval.autoApproveUpTo})`);
+    if (classRank(cost.class) <= classRank(lane.approval.autoApproveUpTo))
+      add(
+        "allow",
+        "approval.auto",
+        "advisory",
+        `${cost.class} is within lane ${lane.name}'s auto-approval (up to ${lane.approval.autoApproveUpTo})`,
+      );
+    else
+      add(
+        "ask",
+        "approval.above_auto",
+        "soft",
+        `${cost.class} is above lane ${lane.name}'s auto-approval (up to ${lane.approval.autoApproveUpTo})`,
+      );
   }
 
   for (const q of input.quota) {
-    const fmt = (n: number) => (q.unit === "usd" ? `$${n.toFixed(2)}` : `${Math.round(n)} ${q.unit === "gpu_seconds" ? "GPU s" : "sandbox s"}`);
+    const fmt = (n: number) =>
+      q.unit === "usd" ? `$${n.toFixed(2)}` : `${Math.round(n)} ${q.unit === "gpu_seconds" ? "GPU s" : "sandbox s"}`;
     const state = `${q.key}: used ${fmt(q.used)} + held ${fmt(q.held)} of ${fmt(q.limit)}, resets ${q.resetsAt}`;
-    if (q.kind === "hard" && q.used + q.held + q.cap > q.limit) add("deny", "quota.hard", "hard", `this run's cap ${fmt(q.cap)} would cross the hard limit (${state})`);
-    else if (q.kind === "soft" && q.used + q.held + q.projected > q.limit) add("ask", "quota.soft", "soft", `this run's p90 ${fmt(q.projected)} would cross the soft limit (${state})`);
+    if (q.kind === "hard" && q.used + q.held + q.cap > q.limit)
+      add("deny", "quota.hard", "hard", `this run's cap ${fmt(q.cap)} would cross the hard limit (${state})`);
+    else if (q.kind === "soft" && q.used + q.held + q.projected > q.limit)
+      add("ask", "quota.soft", "soft", `this run's p90 ${fmt(q.projected)} would cross the soft limit (${state})`);
     const level = levelOf(q.used, q.held, q.limit, input.rules);
-    if (level === "ask" || level === "over") add("ask", "quota.above_ask", "soft", `${q.key} is at ${pct(q)} (asks from ${Math.round(input.rules.askAt * 100)}%)`);
-    else if (level === "warn") add("allow", "quota.warn", "advisory", `${q.key} is at ${pct(q)} (warns from ${Math.round(input.rules.warnAt * 100)}%)`);
+    if (level === "ask" || level === "over")
+      add(
+        "ask",
+        "quota.above_ask",
+        "soft",
+        `${q.key} is at ${pct(q)} (asks from ${Math.round(input.rules.askAt * 100)}%)`,
+      );
+    else if (level === "warn")
+      add(
+        "allow",
+        "quota.warn",
+        "advisory",
+        `${q.key} is at ${pct(q)} (warns from ${Math.round(input.rules.warnAt * 100)}%)`,
+      );
   }
 
   let retryAt: string | undefined;
-  if (input.running >= lane.concurrency) add("delay", "lane.concurrency", "soft", `lane ${lane.name} is full: ${input.running} of ${lane.concurrency} runs in flight`);
+  if (input.running >= lane.concurrency)
+    add(
+      "delay",
+      "lane.concurrency",
+      "soft",
+      `lane ${lane.name} is full: ${input.running} of ${lane.concurrency} runs in flight`,
+    );
   if (input.schedule && !input.schedule.open) {
     retryAt = input.schedule.opensAt;
-    add("delay", "lane.schedule", "soft", `lane ${lane.name} runs only ${input.schedule.window}; the window opens at ${input.schedule.opensAt}`);
+    add(
+      "delay",
+      "lane.schedule",
+      "soft",
+      `lane ${lane.name} runs only ${input.schedule.window}; the window opens at ${input.schedule.opensAt}`,
+    );
   }
   if (input.endpointBusy) add("delay", "endpoint.busy", "soft", input.endpointBusy);
 
-  const verdict = reasons.reduce<Verdict>((v, r) => (ORDER.indexOf(r.verdict) > ORDER.indexOf(v) ? r.verdict : v), "allow");
-  if (verdict === "allow" && !reasons.some((r) => r.verdict === "allow")) add("allow", "policy.default", "advisory", "no rule objects");
+  const verdict = reasons.reduce<Verdict>(
+    (v, r) => (ORDER.indexOf(r.verdict) > ORDER.indexOf(v) ? r.verdict : v),
+    "allow",
+  );
+  if (verdict === "allow" && !reasons.some((r) => r.verdict === "allow"))
+    add("allow", "policy.default", "advisory", "no rule objects");
   return { verdict, reasons: reasons.map(({ verdict: _v, ...r }) => r), ...(retryAt ? { retryAt } : {}) };
 }
 
@@ -111,7 +174,11 @@ function pct(q: BucketStatus): string {
 export function exitCodeFor(d: Decision): number {
   if (d.verdict === "allow") return 0;
   if (d.verdict === "delay") return 4;
-  if (d.verdict === "deny") return d.reasons.some((r) => r.level === "hard" && r.rule.startsWith("quota.")) && !d.reasons.some((r) => r.level === "hard" && !r.rule.startsWith("quota.")) ? 4 : 3;
+  if (d.verdict === "deny")
+    return d.reasons.some((r) => r.level === "hard" && r.rule.startsWith("quota.")) &&
+      !d.reasons.some((r) => r.level === "hard" && !r.rule.startsWith("quota."))
+      ? 4
+      : 3;
   return 3;
 }
 

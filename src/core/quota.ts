@@ -41,7 +41,8 @@ export function periodOf(period: Period, now: Date): { id: string; resetsAt: Dat
   const monday = Date.UTC(y, m, d - day);
   const thursday = new Date(monday + 3 * 86_400_000);
   const jan4 = Date.UTC(thursday.getUTCFullYear(), 0, 4);
-  const week = 1 + Math.round((monday - (jan4 - ((new Date(jan4).getUTCDay() + 6) % 7) * 86_400_000)) / (7 * 86_400_000));
+  const week =
+    1 + Math.round((monday - (jan4 - ((new Date(jan4).getUTCDay() + 6) % 7) * 86_400_000)) / (7 * 86_400_000));
   return { id: `${thursday.getUTCFullYear()}-W${pad(week)}`, resetsAt: new Date(monday + 7 * 86_400_000) };
 }
 
@@ -54,7 +55,12 @@ export function bucketKey(scope: Scope, id: string, period: Period, periodId: st
 }
 
 /** How full a bucket is, counting what is held for running work. */
-export function levelOf(used: number, held: number, limit: number, rules: { warnAt: number; askAt: number }): QuotaLevel {
+export function levelOf(
+  used: number,
+  held: number,
+  limit: number,
+  rules: { warnAt: number; askAt: number },
+): QuotaLevel {
   if (limit <= 0) return used + held > 0 ? "over" : "ok";
   const f = (used + held) / limit;
   if (f > 1) return "over";

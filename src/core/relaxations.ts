@@ -23,7 +23,14 @@ export interface Relaxation {
   source?: string;
 }
 
-export const HARDENED: ProfileFacts = { network: "none", readOnlyRoot: true, capAdd: [], cpus: 1, memory: "1g", pids: 256 };
+export const HARDENED: ProfileFacts = {
+  network: "none",
+  readOnlyRoot: true,
+  capAdd: [],
+  cpus: 1,
+  memory: "1g",
+  pids: 256,
+};
 
 export function relaxationsOf(p: ProfileFacts, base: ProfileFacts = HARDENED): Relaxation[] {
   const out: Relaxation[] = [];

@@ -2,15 +2,44 @@
 import type { Decision } from "./policy.js";
 import type { EndpointEvent, Usage } from "./models.js";
 
-export type RunStatus = "finished" | "budget_exhausted" | "step_limit" | "time_limit" | "loop_detected" | "interrupted" | "model_error";
+export type RunStatus =
+  "finished" | "budget_exhausted" | "step_limit" | "time_limit" | "loop_detected" | "interrupted" | "model_error";
 
 export type RunEvent =
-  | { type: "run_start"; runId: string; lane: string; tier: string; endpoint: string; class: string; p50Usd: number | null; p90Usd: number | null; capUsd: number }
+  | {
+      type: "run_start";
+      runId: string;
+      lane: string;
+      tier: string;
+      endpoint: string;
+      class: string;
+      p50Usd: number | null;
+      p90Usd: number | null;
+      capUsd: number;
+    }
   | { type: "decision"; stage: "plan" | "escalation"; tier: string; decision: Decision; approvedBy?: string }
   | { type: "sandbox_ready"; id: string; host: string; fromPool: boolean; ms: number }
-  | { type: "model_call"; step: number; tokensIn: number; tokensOut: number; costUsd: number; spentUsd: number; capUsd: number; ms: number; maxTokens: number }
+  | {
+      type: "model_call";
+      step: number;
+      tokensIn: number;
+      tokensOut: number;
+      costUsd: number;
+      spentUsd: number;
+      capUsd: number;
+      ms: number;
+      maxTokens: number;
+    }
   | { type: "tool_start"; step: number; tool: string; summary: string }
-  | { type: "tool_end"; step: number; tool: string; exitCode?: number; ms: number; truncatedBytes?: number; error?: string }
+  | {
+      type: "tool_end";
+      step: number;
+      tool: string;
+      exitCode?: number;
+      ms: number;
+      truncatedBytes?: number;
+      error?: string;
+    }
   | { type: "warning"; message: string }
   | { type: "endpoint"; event: EndpointEvent }
   | { type: "agent_end"; status: RunStatus; steps: number; summary: string }

@@ -72,5 +72,12 @@ export function parseMemory(text: string): number {
 
 /** What a command "returns" when its caller gave up before it started (SIGINT, abort). */
 export function abortedObservation(): Observation {
-  return { exitCode: 130, stdout: "", stderr: "aborted before it started", durationMs: 0, timedOut: false, truncatedBytes: 0 };
+  return {
+    exitCode: 130,
+    stdout: "",
+    stderr: "aborted before it started",
+    durationMs: 0,
+    timedOut: false,
+    truncatedBytes: 0,
+  };
 }

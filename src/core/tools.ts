@@ -23,7 +23,12 @@ export function clip(text: string, max = MAX_OBSERVATION): { text: string; cut: 
   return { text: `${text.slice(0, half)}\n[... lanes: ${cut} characters truncated ...]\n${text.slice(-half)}`, cut };
 }
 
-export async function runTool(sandbox: Sandbox, call: ToolCall, commandTimeoutMs: number, signal?: AbortSignal): Promise<ToolResult> {
+export async function runTool(
+  sandbox: Sandbox,
+  call: ToolCall,
+  commandTimeoutMs: number,
+  signal?: AbortSignal,
+): Promise<ToolResult> {
   let args: Record<string, unknown>;
   try {
     args = JSON.parse(call.arguments || "{}") as Record<string, unknown>;
@@ -37,7 +42,9 @@ export async function runTool(sandbox: Sandbox, call: ToolCall, commandTimeoutMs
         const command = str("command");
         if (!command) return { content: "error: bash needs a command", error: "bad_arguments" };
         const o = await sandbox.exec({ command, timeoutMs: commandTimeoutMs, maxOutputBytes: MAX_OBSERVATION }, signal);
-        const parts = [`exit code: ${o.exitCode}${o.timedOut ? ` (stopped after the ${commandTimeoutMs / 1000} s time limit)` : ""}`];
+        const parts = [
+          `exit code: ${o.exitCode}${o.timedOut ? ` (stopped after the ${commandTimeoutMs / 1000} s time limit)` : ""}`,
+        ];
         if (o.stdout) parts.push(`stdout:\n${o.stdout}`);
         if (o.stderr) parts.push(`stderr:\n${o.stderr}`);
         return { content: parts.join("\n"), exitCode: o.exitCode, truncatedBytes: o.truncatedBytes };
@@ -51,26 +58,46 @@ export async function runTool(sandbox: Sandbox, call: ToolCall, commandTimeoutMs
       case "write_file": {
         const path = str("path");
         const content = str("content");
-        if (!path || content === undefined) return { content: "error: write_file needs path and content", error: "bad_arguments" };
+        if (!path || content === undefined)
+          return { content: "error: write_file needs path and content", error: "bad_arguments" };
         await sandbox.writeFile(path, content);
         return { content: `wrote ${Buffer.byteLength(content)} bytes to ${path}` };
       }
       case "edit_file": {
         const [path, from, to] = [str("path"), str("old_string"), str("new_string")];
-        if (!path || from === undefined || to === undefined || from === "") return { content: "error: edit_file needs path, a non-empty old_string and new_string", error: "bad_arguments" };
+        if (!path || from === undefined || to === undefined || from === "")
+          return {
+            content: "error: edit_file needs path, a non-empty old_string and new_string",
+            error: "bad_arguments",
+          };
         const text = (await sandbox.readFile(path)).toString("utf8");
         const count = text.split(from).length - 1;
-        if (count === 0) return { content: `error: old_string was not found in ${path}; read the file and copy the text exactly`, error: "not_found" };
-        if (count > 1) return { content: `error: old_string appears ${count} times in ${path}; include more surrounding lines so it is unique`, error: "ambiguous" };
-        await sandbox.writeFile(path, text.replace(from, () => to));
+        if (count === 0)
+          return {
+            content: `error: old_string was not found in ${path}; read the file and copy the text exactly`,
+            error: "not_found",
+          };
+        if (count > 1)
+          return {
+            content: `error: old_string appears ${count} times in ${path}; include more surrounding lines so it is unique`,
+            error: "ambiguous",
+          };
+        await sandbox.writeFile(
+          path,
+          text.replace(from, () => to),
+        );
         return { content: `edited ${path}: replaced 1 occurrence` };
       }
       default:
-        return { content: `error: there is no tool named ${call.name}; use bash, read_file, write_file, edit_file or finish`, error: "unknown_tool" };
+        return {
+          content: `error: there is no tool named ${call.name}; use bash, read_file, write_file, edit_file or finish`,
+          error: "unknown_tool",
+        };
     }
   } catch (err) {
     // A file-level failure is the model's to see; a broken sandbox is everybody's problem.
-    if (err instanceof LanesError && err.kind === "failed") return { content: `error: ${err.message}`, error: "failed" };
+    if (err instanceof LanesError && err.kind === "failed")
+      return { content: `error: ${err.message}`, error: "failed" };
     throw err;
   }
 }

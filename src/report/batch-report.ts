@@ -10,7 +10,18 @@ export interface BatchReport {
   budgetUsd: number;
   spentUsd: number;
   counts: Record<string, number>;
-  tasks: { idx: number; repo: string; status: string; check: string | null; costUsd: number; patch: string | null; runId: string | null; host: string | null; detail: string | null; attempts: number }[];
+  tasks: {
+    idx: number;
+    repo: string;
+    status: string;
+    check: string | null;
+    costUsd: number;
+    patch: string | null;
+    runId: string | null;
+    host: string | null;
+    detail: string | null;
+    attempts: number;
+  }[];
 }
 
 export function buildReport(batchId: string, name: string, plan: BatchPlan, rows: BatchTaskRow[]): BatchReport {
@@ -23,25 +34,56 @@ export function buildReport(batchId: string, name: string, plan: BatchPlan, rows
     budgetUsd: plan.totals.budgetUsd,
     spentUsd: rows.reduce((n, r) => n + r.costUsd, 0),
     counts,
-    tasks: rows.map((r) => ({ idx: r.idx, repo: r.repo, status: r.status, check: r.check, costUsd: r.costUsd, patch: r.patch, runId: r.runId, host: r.host, detail: r.detail, attempts: r.attempts })),
+    tasks: rows.map((r) => ({
+      idx: r.idx,
+      repo: r.repo,
+      status: r.status,
+      check: r.check,
+      costUsd: r.costUsd,
+      patch: r.patch,
+      runId: r.runId,
+      host: r.host,
+      detail: r.detail,
+      attempts: r.attempts,
+    })),
   };
 }
 
 export function markdown(r: BatchReport): string {
-  const icon: Record<string, string> = { succeeded: "✅", failed: "❌", denied: "⛔", not_started: "⏸️", interrupted: "⚠️", pending: "…", running: "…" };
+  const icon: Record<string, string> = {
+    succeeded: "✅",
+    failed: "❌",
+    denied: "⛔",
+    not_started: "⏸️",
+    interrupted: "⚠️",
+    pending: "…",
+    running: "…",
+  };
   const lines = [
     `## lanes batch ${r.name} (${r.batchId})`,
     "",
-    `Lane **${r.lane}** · ${Object.entries(r.counts).map(([k, v]) => `${v} ${k}`).join(" · ")} · spent **${money(r.spentUsd)}** of a ${money(r.budgetUsd)} budget`,
+    `Lane **${r.lane}** · ${Object.entries(r.counts)
+      .map(([k, v]) => `${v} ${k}`)
+      .join(" · ")} · spent **${money(r.spentUsd)}** of a ${money(r.budgetUsd)} budget`,
     "",
     "| # | repository | status | check | cost | patch |",
     "|---|---|---|---|---|---|",
-    ...r.tasks.map((t) => `| ${t.idx} | \`${t.repo.split("/").slice(-2).join("/")}\` | ${icon[t.status] ?? ""} ${t.status}${t.detail && t.status !== "succeeded" ? ` (${t.detail.replace(/\|/g, "\\|").slice(0, 80)})` : ""} | ${t.check ?? "—"} | ${money(t.costUsd)} | ${t.patch ? `\`${t.patch}\`` : "—"} |`),
+    ...r.tasks.map((t) => {
+      const repo = t.repo.split("/").slice(-2).join("/");
+      const detail = t.detail && t.status !== "succeeded" ? ` (${t.detail.replace(/\|/g, "\\|").slice(0, 80)})` : "";
+      const patch = t.patch ? `\`${t.patch}\`` : "—";
+      return `| ${t.idx} | \`${repo}\` | ${icon[t.status] ?? ""} ${t.status}${detail} | ${t.check ?? "—"} | ${money(t.costUsd)} | ${patch} |`;
+    }),
   ];
   return `${lines.join("\n")}\n`;
 }
 
 /** GitHub Actions workflow commands for failed tasks (shown as annotations on the run). */
 export function annotations(r: BatchReport): string[] {
-  return r.tasks.filter((t) => t.status === "failed" || t.status === "denied").map((t) => `::error title=lanes batch task ${t.idx}::${t.repo}: ${t.status}${t.detail ? ` — ${t.detail.replace(/\r?\n/g, " ").slice(0, 200)}` : ""}`);
+  return r.tasks
+    .filter((t) => t.status === "failed" || t.status === "denied")
+    .map(
+      (t) =>
+        `::error title=lanes batch task ${t.idx}::${t.repo}: ${t.status}${t.detail ? ` — ${t.detail.replace(/\r?\n/g, " ").slice(0, 200)}` : ""}`,
+    );
 }

@@ -1,7 +1,7 @@
 /** A plan as plain text, for terminals without ink and for CI logs. */
 import type { Plan } from "../app/plan-task.js";
 import { describeRelaxation } from "../core/relaxations.js";
-import type { Style } from "../cli/output.js";
+import type { Style } from "./style.js";
 
 type Stylize = (s: Style, t: string) => string;
 
@@ -24,19 +24,32 @@ export function planText(p: Plan, style: Stylize = (_s, t) => t): string {
   const verdictStyle: Record<string, Style> = { allow: "green", ask: "yellow", delay: "yellow", deny: "red" };
   const lines = [
     `${style("bold", "lane")} ${p.lane} · ${style("bold", "tier")} ${p.tier} · ${style("bold", "endpoint")} ${p.endpoint.id} (${p.endpoint.model})`,
-    `${style("bold", "cost")}  ${p.cost.class} ${p.cost.label}  ${money(p.cost.p50Usd)} – ${money(p.cost.p90Usd)} (p50–p90), cap ${money(p.cost.capUsd)}   prompt ${p.tokens.prompt.toLocaleString("en-US")} tokens (${p.tokens.exact ? "exact" : "approximate"})`,
+    `${style("bold", "cost")}  ${p.cost.class} ${p.cost.label}  ${money(p.cost.p50Usd)} – ${money(p.cost.p90Usd)}` +
+      ` (p50–p90), cap ${money(p.cost.capUsd)}   prompt ${p.tokens.prompt.toLocaleString("en-US")}` +
+      ` tokens (${p.tokens.exact ? "exact" : "approximate"})`,
   ];
   lines.push(sandboxLine(p));
   for (const r of p.sandbox.relaxations) lines.push(`  ${style("yellow", "relaxed")} ${describeRelaxation(r)}`);
-  if (p.tokenCap !== undefined) lines.push(`${style("bold", "tokens")} unpriced: metered against a cap of ${p.tokenCap.toLocaleString("en-US")} tokens`);
+  if (p.tokenCap !== undefined)
+    lines.push(
+      `${style("bold", "tokens")} unpriced: metered against a cap of ${p.tokenCap.toLocaleString("en-US")} tokens`,
+    );
   for (const q of p.quota) {
     const f = q.limit > 0 ? (q.used + q.held) / q.limit : 1;
     const color: Style = q.level === "ok" ? "green" : q.level === "warn" ? "yellow" : "red";
-    lines.push(`${style("bold", "quota")} ${q.bucket}  ${style(color, bar(f))} ${Math.round(f * 100)}%  used ${amount(q.used, q.unit)} + held ${amount(q.held, q.unit)}, this run p90 ${amount(q.projected, q.unit)} (cap ${amount(q.cap, q.unit)}) of ${amount(q.limit, q.unit)} ${q.kind}; resets ${q.resetsAt}`);
+    lines.push(
+      `${style("bold", "quota")} ${q.bucket}  ${style(color, bar(f))} ${Math.round(f * 100)}%  used` +
+        ` ${amount(q.used, q.unit)} + held ${amount(q.held, q.unit)}, this run p90 ${amount(q.projected, q.unit)}` +
+        ` (cap ${amount(q.cap, q.unit)}) of ${amount(q.limit, q.unit)} ${q.kind}; resets ${q.resetsAt}`,
+    );
   }
   if (!p.quota.length) lines.push(`${style("bold", "quota")} no budgets configured`);
-  lines.push(`${style("bold", "decision")} ${style(verdictStyle[p.decision.verdict] ?? "bold", p.decision.verdict.toUpperCase())}${p.decision.retryAt ? ` (retry at ${p.decision.retryAt})` : ""}`);
-  for (const r of p.decision.reasons) lines.push(`  ${r.level === "hard" ? "✗" : r.level === "soft" ? "?" : "✓"} ${r.rule} (${r.level}): ${r.message}`);
+  lines.push(
+    `${style("bold", "decision")}` +
+      ` ${style(verdictStyle[p.decision.verdict] ?? "bold", p.decision.verdict.toUpperCase())}${p.decision.retryAt ? ` (retry at ${p.decision.retryAt})` : ""}`,
+  );
+  for (const r of p.decision.reasons)
+    lines.push(`  ${r.level === "hard" ? "✗" : r.level === "soft" ? "?" : "✓"} ${r.rule} (${r.level}): ${r.message}`);
   lines.push(style("dim", `assumptions: ${p.cost.assumptions.join("; ")}`));
   return lines.join("\n");
 }

@@ -7,7 +7,10 @@ export function eventLine(e: RunEvent): string | undefined {
     case "run_start":
       return `run ${e.runId}: lane ${e.lane}, tier ${e.tier} (${e.endpoint}), ${e.class} ${money(e.p50Usd)}–${money(e.p90Usd)}, cap ${money(e.capUsd)}`;
     case "decision":
-      return `${e.stage} decision for tier ${e.tier}: ${e.decision.verdict.toUpperCase()}${e.approvedBy ? ` (approved by ${e.approvedBy})` : ""} — ${e.decision.reasons.map((r) => r.rule).join(", ")}`;
+      return (
+        `${e.stage} decision for tier ${e.tier}: ${e.decision.verdict.toUpperCase()}${e.approvedBy ? ` (approved by ${e.approvedBy})` : ""}` +
+        ` — ${e.decision.reasons.map((r) => r.rule).join(", ")}`
+      );
     case "sandbox_ready":
       return `sandbox ${e.id} on ${e.host} ready in ${e.ms} ms${e.fromPool ? " (warm)" : ""}`;
     case "model_call":
@@ -15,7 +18,10 @@ export function eventLine(e: RunEvent): string | undefined {
     case "tool_start":
       return `  step ${e.step}: ${e.tool} ${e.summary}`;
     case "tool_end":
-      return `  step ${e.step}: ${e.tool} → ${e.error ? `error ${e.error}` : e.exitCode !== undefined ? `exit ${e.exitCode}` : "ok"} in ${e.ms} ms${e.truncatedBytes ? ` (output cut by ${e.truncatedBytes} bytes)` : ""}`;
+      return (
+        `  step ${e.step}: ${e.tool} → ${e.error ? `error ${e.error}` : e.exitCode !== undefined ? `exit ${e.exitCode}` : "ok"}` +
+        ` in ${e.ms} ms${e.truncatedBytes ? ` (output cut by ${e.truncatedBytes} bytes)` : ""}`
+      );
     case "warning":
       return `warning: ${e.message}`;
     case "endpoint":
@@ -27,9 +33,12 @@ export function eventLine(e: RunEvent): string | undefined {
     case "escalation":
       return `escalation ${e.from} → ${e.to}: ${e.reason}`;
     case "run_end":
-      return `run ${e.runId} ${e.status}; check ${e.check}; ${costText(e.cost)}; ${e.steps} steps in ${(e.durationMs / 1000).toFixed(1)} s${e.patch ? `; patch ${e.patch}` : "; no changes"}${
-        e.policyEdits.length ? `\n  the patch edits policy: ${e.policyEdits.join(", ")}` : ""
-      }${(e.applied ?? []).map((a) => `\n  ${appliedText(a)}`).join("")}`;
+      return (
+        `run ${e.runId} ${e.status}; check ${e.check}; ${costText(e.cost)}; ${e.steps} steps in ${(e.durationMs / 1000).toFixed(1)}` +
+        ` s${e.patch ? `; patch ${e.patch}` : "; no changes"}${
+          e.policyEdits.length ? `\n  the patch edits policy: ${e.policyEdits.join(", ")}` : ""
+        }${(e.applied ?? []).map((a) => `\n  ${appliedText(a)}`).join("")}`
+      );
   }
 }
 
@@ -38,8 +47,15 @@ function appliedText(a: { ok: boolean; how: "apply" | "branch"; reason?: string 
   return a.ok ? `patch ${what}` : `patch not ${what}: ${a.reason ?? "unknown reason"}`;
 }
 
-function costText(c: { actualUsd: number | null; p90Usd: number | null; capUsd: number; tokens: number; overageUsd: number }): string {
-  if (c.actualUsd === null) return `cost unpriced (${c.tokens.toLocaleString("en-US")} tokens, metered against the lane's token cap)`;
+function costText(c: {
+  actualUsd: number | null;
+  p90Usd: number | null;
+  capUsd: number;
+  tokens: number;
+  overageUsd: number;
+}): string {
+  if (c.actualUsd === null)
+    return `cost unpriced (${c.tokens.toLocaleString("en-US")} tokens, metered against the lane's token cap)`;
   const over = c.overageUsd > 0 ? `; the endpoint billed ${money(c.overageUsd)} beyond the hold` : "";
   return `cost ${money(c.actualUsd)} (p90 ${money(c.p90Usd)}, cap ${money(c.capUsd)})${over}`;
 }

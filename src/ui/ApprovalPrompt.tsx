@@ -6,7 +6,17 @@ import { Text, useInput } from "ink";
 
 export type Answer = "approve" | "deny" | "switch";
 
-export function ApprovalPrompt({ canApprove, canSwitch, onAnswer, busy }: { canApprove: boolean; canSwitch: boolean; onAnswer: (a: Answer) => void; busy?: boolean }) {
+export function ApprovalPrompt({
+  canApprove,
+  canSwitch,
+  onAnswer,
+  busy,
+}: {
+  canApprove: boolean;
+  canSwitch: boolean;
+  onAnswer: (a: Answer) => void;
+  busy?: boolean;
+}) {
   useInput((input) => {
     if (busy) return;
     const k = input.toLowerCase();
@@ -19,16 +29,26 @@ export function ApprovalPrompt({ canApprove, canSwitch, onAnswer, busy }: { canA
     <Text>
       {canApprove ? (
         <Text>
-          Approve this run? <Text bold color="green">[y]</Text> approve{"  "}
+          Approve this run?{" "}
+          <Text bold color="green">
+            [y]
+          </Text>{" "}
+          approve{"  "}
         </Text>
       ) : (
         <Text color="red">This plan is denied and cannot be approved. </Text>
       )}
-      <Text bold color="red">[n]</Text> deny
+      <Text bold color="red">
+        [n]
+      </Text>{" "}
+      deny
       {canSwitch ? (
         <Text>
           {"  "}
-          <Text bold color="cyan">[t]</Text> switch tier
+          <Text bold color="cyan">
+            [t]
+          </Text>{" "}
+          switch tier
         </Text>
       ) : null}
     </Text>

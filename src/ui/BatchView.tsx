@@ -9,7 +9,15 @@ export interface BatchRow {
   last?: BatchEvent;
 }
 
-const COLOR: Record<string, string> = { succeeded: "green", failed: "red", denied: "red", not_started: "yellow", interrupted: "yellow", running: "cyan", pending: "gray" };
+const COLOR: Record<string, string> = {
+  succeeded: "green",
+  failed: "red",
+  denied: "red",
+  not_started: "yellow",
+  interrupted: "yellow",
+  running: "cyan",
+  pending: "gray",
+};
 
 export function BatchView({ rows, budgetUsd, elapsedMs }: { rows: BatchRow[]; budgetUsd: number; elapsedMs: number }) {
   const finished = rows.filter((r) => r.last && r.last.status !== "running").length;
@@ -32,14 +40,23 @@ export function BatchView({ rows, budgetUsd, elapsedMs }: { rows: BatchRow[]; bu
           <Text color={COLOR[r.last?.status ?? "pending"]}>{(r.last?.status ?? "pending").padEnd(13)}</Text>
           {String(r.last?.steps ?? "").padEnd(7)}
           {(r.last?.costUsd !== undefined ? money(r.last.costUsd) : "").padEnd(11)}
-          {r.last?.durationMs !== undefined ? `${(r.last.durationMs / 1000).toFixed(1)} s` : r.last?.host ? `on ${r.last.host}` : ""}
+          {r.last?.durationMs !== undefined
+            ? `${(r.last.durationMs / 1000).toFixed(1)} s`
+            : r.last?.host
+              ? `on ${r.last.host}`
+              : ""}
         </Text>
       ))}
       <Text>
-        tasks <Text color="cyan">{bar(rows.length ? finished / rows.length : 0)}</Text> {finished}/{rows.length} · {(elapsedMs / 1000).toFixed(1)} s
+        tasks <Text color="cyan">{bar(rows.length ? finished / rows.length : 0)}</Text> {finished}/{rows.length} ·{" "}
+        {(elapsedMs / 1000).toFixed(1)} s
       </Text>
       <Text>
-        budget <Text color={spent / budgetUsd >= 0.95 ? "red" : spent / budgetUsd >= 0.8 ? "yellow" : "green"}>{bar(spent / budgetUsd)}</Text> {money(spent)} of {money(budgetUsd)}
+        budget{" "}
+        <Text color={spent / budgetUsd >= 0.95 ? "red" : spent / budgetUsd >= 0.8 ? "yellow" : "green"}>
+          {bar(spent / budgetUsd)}
+        </Text>{" "}
+        {money(spent)} of {money(budgetUsd)}
       </Text>
     </Box>
   );

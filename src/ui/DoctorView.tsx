@@ -15,15 +15,27 @@ export function DoctorView({ rows }: { rows: DoctorRow[] }) {
       {rows.map((row) => (
         <Box key={row.name} flexDirection="column">
           <Text>
-            {row.result ? row.result.ok ? <Text color="green">✓</Text> : <Text color="red">✗</Text> : <Text color="gray">…</Text>}{" "}
+            {row.result ? (
+              row.result.ok ? (
+                <Text color="green">✓</Text>
+              ) : (
+                <Text color="red">✗</Text>
+              )
+            ) : (
+              <Text color="gray">…</Text>
+            )}{" "}
             <Text bold>{row.name}</Text>
             {row.result ? <Text>: {row.result.detail}</Text> : <Text color="gray"> checking</Text>}
           </Text>
-          {row.result?.hint ? <Text dimColor>    → {row.result.hint}</Text> : null}
+          {row.result?.hint ? <Text dimColor> → {row.result.hint}</Text> : null}
         </Box>
       ))}
       <Text color={failed ? "red" : done === rows.length ? "green" : "gray"}>
-        {done < rows.length ? `${done}/${rows.length} checks done` : failed ? `${failed} of ${rows.length} checks failed` : `all ${rows.length} checks passed`}
+        {done < rows.length
+          ? `${done}/${rows.length} checks done`
+          : failed
+            ? `${failed} of ${rows.length} checks failed`
+            : `all ${rows.length} checks passed`}
       </Text>
     </Box>
   );

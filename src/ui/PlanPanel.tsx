@@ -13,7 +13,8 @@ export function PlanPanel({ plan }: { plan: Plan }) {
   return (
     <Box flexDirection="column" borderStyle="round" paddingX={1}>
       <Text>
-        <Text bold>lane</Text> {plan.lane} · <Text bold>tier</Text> {plan.tier} · <Text bold>endpoint</Text> {plan.endpoint.id} <Text dimColor>({plan.endpoint.model})</Text>
+        <Text bold>lane</Text> {plan.lane} · <Text bold>tier</Text> {plan.tier} · <Text bold>endpoint</Text>{" "}
+        {plan.endpoint.id} <Text dimColor>({plan.endpoint.model})</Text>
       </Text>
       <Text>
         <Text bold>cost </Text>
@@ -32,8 +33,14 @@ export function PlanPanel({ plan }: { plan: Plan }) {
           <Text color="yellow">relaxed</Text> {describeRelaxation(r)}
         </Text>
       ))}
-      {plan.tokenCap !== undefined ? <Text>tokens unpriced: metered against a cap of {plan.tokenCap} tokens</Text> : null}
-      {plan.quota.length ? plan.quota.map((q) => <QuotaBar key={q.bucket} q={q} />) : <Text dimColor>no quota buckets configured</Text>}
+      {plan.tokenCap !== undefined ? (
+        <Text>tokens unpriced: metered against a cap of {plan.tokenCap} tokens</Text>
+      ) : null}
+      {plan.quota.length ? (
+        plan.quota.map((q) => <QuotaBar key={q.bucket} q={q} />)
+      ) : (
+        <Text dimColor>no quota buckets configured</Text>
+      )}
       <Text>
         <Text bold>decision </Text>
         <Text color={VERDICT_COLOR[plan.decision.verdict]} bold>

@@ -3,7 +3,17 @@ import { Text } from "ink";
 import type { Plan } from "../app/plan-task.js";
 import { amount } from "../report/plan-text.js";
 
-export function QuotaBar({ q, width = 24, warnAt = 0.8, askAt = 0.95 }: { q: Plan["quota"][number]; width?: number; warnAt?: number; askAt?: number }) {
+export function QuotaBar({
+  q,
+  width = 24,
+  warnAt = 0.8,
+  askAt = 0.95,
+}: {
+  q: Plan["quota"][number];
+  width?: number;
+  warnAt?: number;
+  askAt?: number;
+}) {
   const lim = q.limit > 0 ? q.limit : 1;
   const cells = (n: number) => Math.max(0, Math.min(width, Math.round((n / lim) * width)));
   const used = cells(q.used);
@@ -17,13 +27,16 @@ export function QuotaBar({ q, width = 24, warnAt = 0.8, askAt = 0.95 }: { q: Pla
     <Text>
       <Text>{q.bucket.padEnd(30)} </Text>
       <Text color={color}>{"█".repeat(used)}</Text>
-      <Text color={color} dimColor>{"▓".repeat(held)}</Text>
+      <Text color={color} dimColor>
+        {"▓".repeat(held)}
+      </Text>
       <Text color="cyan">{"▒".repeat(run)}</Text>
       <Text dimColor>{"░".repeat(free)}</Text>
       <Text color={color}> {Math.round(f * 100)}%</Text>
       <Text dimColor>
         {" "}
-        {amount(q.used, q.unit)} used · {amount(q.held, q.unit)} held · +{amount(q.projected, q.unit)} this run · limit {amount(q.limit, q.unit)} {q.kind} · resets in {humanize(resets)}
+        {amount(q.used, q.unit)} used · {amount(q.held, q.unit)} held · +{amount(q.projected, q.unit)} this run · limit{" "}
+        {amount(q.limit, q.unit)} {q.kind} · resets in {humanize(resets)}
       </Text>
     </Text>
   );

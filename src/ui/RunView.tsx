@@ -11,12 +11,22 @@ export function RunView({ events, elapsedMs }: { events: RunEvent[]; elapsedMs: 
   const width = 30;
   const filled = Math.min(width, Math.round((spent / cap) * width));
   const end = events.find((e) => e.type === "run_end");
-  const rows = events.filter((e) => e.type === "tool_end" || e.type === "check" || e.type === "escalation" || e.type === "warning" || e.type === "sandbox_ready").slice(-15);
+  const rows = events
+    .filter(
+      (e) =>
+        e.type === "tool_end" ||
+        e.type === "check" ||
+        e.type === "escalation" ||
+        e.type === "warning" ||
+        e.type === "sandbox_ready",
+    )
+    .slice(-15);
   return (
     <Box flexDirection="column">
       {start ? (
         <Text>
-          <Text bold>run {start.runId}</Text> · {start.lane}/{start.tier} ({start.endpoint}) · {start.class} {money(start.p50Usd)}–{money(start.p90Usd)}
+          <Text bold>run {start.runId}</Text> · {start.lane}/{start.tier} ({start.endpoint}) · {start.class}{" "}
+          {money(start.p50Usd)}–{money(start.p90Usd)}
         </Text>
       ) : null}
       {rows.map((e, i) => (
@@ -24,7 +34,9 @@ export function RunView({ events, elapsedMs }: { events: RunEvent[]; elapsedMs: 
           {e.type === "tool_end" ? (
             <Text>
               {"  "}step {e.step} <Text bold>{e.tool}</Text> {describe(events, e.step, e.tool)} →{" "}
-              <Text color={e.error || (e.exitCode ?? 0) !== 0 ? "yellow" : "green"}>{e.error ?? (e.exitCode !== undefined ? `exit ${e.exitCode}` : "ok")}</Text>
+              <Text color={e.error || (e.exitCode ?? 0) !== 0 ? "yellow" : "green"}>
+                {e.error ?? (e.exitCode !== undefined ? `exit ${e.exitCode}` : "ok")}
+              </Text>
               <Text dimColor> {e.ms} ms</Text>
             </Text>
           ) : e.type === "check" ? (
@@ -40,17 +52,20 @@ export function RunView({ events, elapsedMs }: { events: RunEvent[]; elapsedMs: 
               {"  "}escalation {e.from} → {e.to}: {e.reason}
             </Text>
           ) : e.type === "warning" ? (
-            <Text color="yellow">  {e.message}</Text>
+            <Text color="yellow"> {e.message}</Text>
           ) : null}
         </Text>
       ))}
       <Text>
-        cost <Text color={spent / cap >= 0.95 ? "red" : spent / cap >= 0.8 ? "yellow" : "green"}>{"█".repeat(filled)}</Text>
-        <Text dimColor>{"░".repeat(width - filled)}</Text> {money(spent)} of {money(cap)} · {(elapsedMs / 1000).toFixed(1)} s
+        cost{" "}
+        <Text color={spent / cap >= 0.95 ? "red" : spent / cap >= 0.8 ? "yellow" : "green"}>{"█".repeat(filled)}</Text>
+        <Text dimColor>{"░".repeat(width - filled)}</Text> {money(spent)} of {money(cap)} ·{" "}
+        {(elapsedMs / 1000).toFixed(1)} s
       </Text>
       {end ? (
         <Text bold color={end.status === "finished" && end.check !== "failed" ? "green" : "red"}>
-          {end.status} · check {end.check} · {money(end.cost.actualUsd)} (p90 {money(end.cost.p90Usd)}) · {end.steps} steps{end.patch ? ` · patch ${end.patch}` : ""}
+          {end.status} · check {end.check} · {money(end.cost.actualUsd)} (p90 {money(end.cost.p90Usd)}) · {end.steps}{" "}
+          steps{end.patch ? ` · patch ${end.patch}` : ""}
         </Text>
       ) : null}
     </Box>

@@ -3,10 +3,15 @@ import { render } from "ink";
 import type { BatchEvent } from "../app/batch-run.js";
 import { BatchView, type BatchRow } from "./BatchView.js";
 
-export function liveBatch(tasks: { idx: number; repo: string }[], budgetUsd: number): { emit: (e: BatchEvent) => void; done: () => Promise<void> } {
+export function liveBatch(
+  tasks: { idx: number; repo: string }[],
+  budgetUsd: number,
+): { emit: (e: BatchEvent) => void; done: () => Promise<void> } {
   const rows: BatchRow[] = tasks.map((t) => ({ idx: t.idx, repo: t.repo }));
   const started = Date.now();
-  const view = () => <BatchView rows={rows.map((r) => ({ ...r }))} budgetUsd={budgetUsd} elapsedMs={Date.now() - started} />;
+  const view = () => (
+    <BatchView rows={rows.map((r) => ({ ...r }))} budgetUsd={budgetUsd} elapsedMs={Date.now() - started} />
+  );
   const app = render(view());
   const timer = setInterval(() => app.rerender(view()), 250);
   timer.unref();

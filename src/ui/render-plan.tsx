@@ -17,7 +17,10 @@ export interface AskResult {
 }
 
 /** Show the plan and wait for an explicit answer; `replan` gives the plan for the next tier. */
-export async function askApproval(first: Plan, replan: ((current: Plan) => Promise<Plan>) | undefined): Promise<AskResult> {
+export async function askApproval(
+  first: Plan,
+  replan: ((current: Plan) => Promise<Plan>) | undefined,
+): Promise<AskResult> {
   return new Promise((resolve) => {
     function App() {
       const [plan, setPlan] = useState(first);
@@ -37,7 +40,12 @@ export async function askApproval(first: Plan, replan: ((current: Plan) => Promi
       return (
         <Box flexDirection="column">
           <PlanPanel plan={plan} />
-          <ApprovalPrompt canApprove={plan.decision.verdict !== "deny"} canSwitch={replan !== undefined} onAnswer={onAnswer} busy={busy} />
+          <ApprovalPrompt
+            canApprove={plan.decision.verdict !== "deny"}
+            canSwitch={replan !== undefined}
+            onAnswer={onAnswer}
+            busy={busy}
+          />
         </Box>
       );
     }

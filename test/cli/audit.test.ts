@@ -17,7 +17,8 @@ async function trail(extraEnv: NodeJS.ProcessEnv = {}) {
   const repo = gitRepo(home.dir, "repo", { "a.txt": "a\n" });
   writeFileSync(join(repo, "lanes.yaml"), TIERS);
   const env = { ...home.env, LANES_USER: "ana", ...extraEnv } as NodeJS.ProcessEnv;
-  for (let i = 0; i < 3; i++) expect((await lanes(["plan", `task ${i}`, "--lane", "eval"], { cwd: repo, env })).code).toBe(0);
+  for (let i = 0; i < 3; i++)
+    expect((await lanes(["plan", `task ${i}`, "--lane", "eval"], { cwd: repo, env })).code).toBe(0);
   const file = join(env.LANES_HOME!, "audit.jsonl");
   const verify = async (...args: string[]) => {
     const r = await lanes(["audit", "verify", "--json", ...args], { cwd: repo, env });
@@ -34,11 +35,34 @@ describe("lanes audit verify", () => {
   });
 
   it.each([
-    ["truncated to its first record", (t: Awaited<ReturnType<typeof trail>>) => writeFileSync(t.file, `${t.lines()[0]}\n`), /ends at #1 but the ledger's anchor says #3: it was truncated/],
-    ["emptied", (t: Awaited<ReturnType<typeof trail>>) => writeFileSync(t.file, ""), /the audit trail is empty, but the ledger's anchor says it held 3 records/],
+    [
+      "truncated to its first record",
+      (t: Awaited<ReturnType<typeof trail>>) => writeFileSync(t.file, `${t.lines()[0]}\n`),
+      /ends at #1 but the ledger's anchor says #3: it was truncated/,
+    ],
+    [
+      "emptied",
+      (t: Awaited<ReturnType<typeof trail>>) => writeFileSync(t.file, ""),
+      /the audit trail is empty, but the ledger's anchor says it held 3 records/,
+    ],
     ["deleted", (t: Awaited<ReturnType<typeof trail>>) => rmSync(t.file), /the audit trail is missing/],
-    ["missing a middle line", (t: Awaited<ReturnType<typeof trail>>) => writeFileSync(t.file, `${[t.lines()[0], t.lines()[2]].join("\n")}\n`), /#3 follows #1: a record was removed/],
-    ["changed by one byte", (t: Awaited<ReturnType<typeof trail>>) => writeFileSync(t.file, `${t.lines().map((l, i) => (i === 1 ? l.replace('"lane":"eval"', '"lane":"evaL"') : l)).join("\n")}\n`), /was changed/],
+    [
+      "missing a middle line",
+      (t: Awaited<ReturnType<typeof trail>>) => writeFileSync(t.file, `${[t.lines()[0], t.lines()[2]].join("\n")}\n`),
+      /#3 follows #1: a record was removed/,
+    ],
+    [
+      "changed by one byte",
+      (t: Awaited<ReturnType<typeof trail>>) =>
+        writeFileSync(
+          t.file,
+          `${t
+            .lines()
+            .map((l, i) => (i === 1 ? l.replace('"lane":"eval"', '"lane":"evaL"') : l))
+            .join("\n")}\n`,
+        ),
+      /was changed/,
+    ],
   ])("detects a trail %s (exit 1)", async (_, tamper, reason) => {
     const t = await trail();
     tamper(t);
@@ -50,22 +74,49 @@ describe("lanes audit verify", () => {
   it("detects a record appended with a correctly recomputed hash: by the anchor, and by the HMAC when a key is set", async () => {
     const forgeLast = (t: Awaited<ReturnType<typeof trail>>) => {
       const last = JSON.parse(t.lines().at(-1)!);
-      const { hash: _h, mac: _m, ...body } = { ...last, id: "a_forged", seq: last.seq + 1, prevHash: last.hash, action: "approve", outcome: { by: "mallory" } };
+      const {
+        hash: _h,
+        mac: _m,
+        ...body
+      } = {
+        ...last,
+        id: "a_forged",
+        seq: last.seq + 1,
+        prevHash: last.hash,
+        action: "approve",
+        outcome: { by: "mallory" },
+      };
       const hash = createHash("sha256").update(body.prevHash).update(canonical(body)).digest("hex");
       return { ...body, hash };
     };
     const t = await trail();
     appendFileSync(t.file, `${JSON.stringify(forgeLast(t))}\n`);
-    expect(await t.verify()).toMatchObject({ code: 1, line: 4, id: "a_forged", reason: expect.stringContaining("after the anchored head #3") });
+    expect(await t.verify()).toMatchObject({
+      code: 1,
+      line: 4,
+      id: "a_forged",
+      reason: expect.stringContaining("after the anchored head #3"),
+    });
 
     // With a key, even a forger who rewrites the ledger's anchor too cannot mint a record: it has no valid HMAC.
     const k = await trail({ LANES_AUDIT_KEY: "audit-key" });
     const forged = forgeLast(k);
     const lines = k.lines();
-    writeFileSync(k.file, `${[...lines.slice(0, -1), JSON.stringify({ ...JSON.parse(lines.at(-1)!), mac: "0".repeat(64) })].join("\n")}\n`);
-    expect(await k.verify()).toMatchObject({ code: 1, line: 3, reason: expect.stringContaining("HMAC does not verify") });
+    writeFileSync(
+      k.file,
+      `${[...lines.slice(0, -1), JSON.stringify({ ...JSON.parse(lines.at(-1)!), mac: "0".repeat(64) })].join("\n")}\n`,
+    );
+    expect(await k.verify()).toMatchObject({
+      code: 1,
+      line: 3,
+      reason: expect.stringContaining("HMAC does not verify"),
+    });
     writeFileSync(k.file, `${[...lines, JSON.stringify(forged)].join("\n")}\n`);
-    expect(await k.verify()).toMatchObject({ code: 1, line: 4, reason: expect.stringMatching(/no HMAC|after the anchored head/) });
+    expect(await k.verify()).toMatchObject({
+      code: 1,
+      line: 4,
+      reason: expect.stringMatching(/no HMAC|after the anchored head/),
+    });
   });
 
   it("a partial last line (a crash mid-write) does not stop plan; verify reports it and --repair sets it aside", async () => {

@@ -15,12 +15,47 @@ describe("lanes binary basics", () => {
   it("prints help with the commands, the global flags and examples", async () => {
     const r = await lanes(["--help"]);
     expect(r.code).toBe(0);
-    for (const s of ["config", "init", "doctor", "--json", "--quiet", "--no-color", "--debug", "--repo", "--lane", "--tier", "--yes", "Examples:"]) expect(r.stdout).toContain(s);
+    for (const s of [
+      "config",
+      "init",
+      "doctor",
+      "--json",
+      "--quiet",
+      "--no-color",
+      "--debug",
+      "--repo",
+      "--lane",
+      "--tier",
+      "--yes",
+      "Examples:",
+    ])
+      expect(r.stdout).toContain(s);
   });
   it("registers exactly the implemented commands", async () => {
     const r = await lanes(["--help"]);
-    const commands = r.stdout.split("Commands:")[1]!.split("Examples:")[0]!.split("\n").map((l) => /^ {2}(\S+)/.exec(l)?.[1]).filter(Boolean);
-    expect(commands.sort()).toEqual(["approve", "audit", "batch", "config", "doctor", "endpoints", "help", "hosts", "images", "init", "plan", "quota", "run", "runs", "sandbox"]);
+    const commands = r.stdout
+      .split("Commands:")[1]!
+      .split("Examples:")[0]!
+      .split("\n")
+      .map((l) => /^ {2}(\S+)/.exec(l)?.[1])
+      .filter(Boolean);
+    expect(commands.sort()).toEqual([
+      "approve",
+      "audit",
+      "batch",
+      "config",
+      "doctor",
+      "endpoints",
+      "help",
+      "hosts",
+      "images",
+      "init",
+      "plan",
+      "quota",
+      "run",
+      "runs",
+      "sandbox",
+    ]);
   });
   it("rejects an unknown command with exit 2 and a one-line message", async () => {
     const r = await lanes(["frobnicate"]);

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lanes, project } from "../helpers/cli.js";
@@ -15,7 +15,9 @@ describe("lanes config validate", () => {
     const r = await lanes(["config", "validate"], { cwd: repo, env });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('lanes.yaml:3:5: lanes.async.aproval: unknown key "aproval" (did you mean "approval"?)');
-    expect(r.stderr).toContain('lanes.yaml:4:23: lanes.async.budget.capUsd: wrong type (expected number, got string "lots")');
+    expect(r.stderr).toContain(
+      'lanes.yaml:4:23: lanes.async.budget.capUsd: wrong type (expected number, got string "lots")',
+    );
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace without --debug
   });
   it("with --json prints {ok:false, errors:[{file,line,column,path,message}]} on stdout only", async () => {
@@ -24,14 +26,26 @@ describe("lanes config validate", () => {
     expect(r.code).toBe(2);
     const out = JSON.parse(r.stdout);
     expect(out.ok).toBe(false);
-    expect(out.errors).toEqual([{ file: "lanes.yaml", line: 3, column: 23, path: "lanes.async.budget.capUsd", message: 'wrong type (expected number, got string "lots")' }]);
+    expect(out.errors).toEqual([
+      {
+        file: "lanes.yaml",
+        line: 3,
+        column: 23,
+        path: "lanes.async.budget.capUsd",
+        message: 'wrong type (expected number, got string "lots")',
+      },
+    ]);
   });
   it("treats bad YAML syntax the same way", async () => {
     const { repo, env } = project("lanes: [\n");
     const r = await lanes(["config", "validate", "--json"], { cwd: repo, env });
     expect(r.code).toBe(2);
     const out = JSON.parse(r.stdout);
-    expect(out.errors[0]).toMatchObject({ file: "lanes.yaml", path: "", message: expect.stringMatching(/^invalid YAML/) });
+    expect(out.errors[0]).toMatchObject({
+      file: "lanes.yaml",
+      path: "",
+      message: expect.stringMatching(/^invalid YAML/),
+    });
     expect(out.errors[0].line).toBeGreaterThan(0);
   });
   it("reports a bad --lane flag as a usage error naming the flag", async () => {
@@ -48,7 +62,10 @@ describe("lanes config get / set / path", () => {
     const r = await lanes(["config", "get", "lanes.async.budget.capUsd"], { cwd: repo, env });
     expect([r.code, r.stdout]).toEqual([0, "0.3\n"]);
     const j = await lanes(["config", "get", "lanes.regulated", "--json"], { cwd: repo, env });
-    expect(JSON.parse(j.stdout)).toMatchObject({ key: "lanes.regulated", value: { tiers: ["local"], allowHosted: false } });
+    expect(JSON.parse(j.stdout)).toMatchObject({
+      key: "lanes.regulated",
+      value: { tiers: ["local"], allowHosted: false },
+    });
   });
   it("fails with exit 2 and a suggestion for an unknown key", async () => {
     const { repo, env } = project();
@@ -60,9 +77,13 @@ describe("lanes config get / set / path", () => {
     const { repo, env } = project();
     const s = await lanes(["config", "set", "identity.team", "platform"], { cwd: repo, env });
     expect(s.code).toBe(0);
-    expect(JSON.parse(readFileSync(join(env.LANES_CONFIG_DIR!, "config.json"), "utf8"))).toEqual({ identity: { team: "platform" } });
+    expect(JSON.parse(readFileSync(join(env.LANES_CONFIG_DIR!, "config.json"), "utf8"))).toEqual({
+      identity: { team: "platform" },
+    });
     expect((await lanes(["config", "get", "identity.team"], { cwd: repo, env })).stdout).toBe("platform\n");
-    expect((await lanes(["config", "get", "identity.team"], { cwd: repo, env: { ...env, LANES_TEAM: "infra" } })).stdout).toBe("infra\n");
+    expect(
+      (await lanes(["config", "get", "identity.team"], { cwd: repo, env: { ...env, LANES_TEAM: "infra" } })).stdout,
+    ).toBe("infra\n");
   });
   it("refuses a value that would not validate and leaves the file as it was", async () => {
     const { repo, env } = project();
@@ -70,7 +91,9 @@ describe("lanes config get / set / path", () => {
     const r = await lanes(["config", "set", "defaults.lane", "nope"], { cwd: repo, env });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("nothing was changed");
-    expect(JSON.parse(readFileSync(join(env.LANES_CONFIG_DIR!, "config.json"), "utf8"))).toEqual({ defaults: { lane: "eval" } });
+    expect(JSON.parse(readFileSync(join(env.LANES_CONFIG_DIR!, "config.json"), "utf8"))).toEqual({
+      defaults: { lane: "eval" },
+    });
   });
   it("sets a value in lanes.yaml with --project, keeping its comments", async () => {
     const { repo, env } = project("# keep me\nlanes:\n  async:\n    budget: { capUsd: 0.5 } # and me\n");
@@ -84,7 +107,11 @@ describe("lanes config get / set / path", () => {
   it("prints the paths it uses", async () => {
     const { repo, env } = project("{}\n");
     const r = await lanes(["config", "path", "--json"], { cwd: repo, env });
-    expect(JSON.parse(r.stdout)).toEqual({ userConfig: join(env.LANES_CONFIG_DIR!, "config.json"), projectConfig: join(repo, "lanes.yaml"), dataDir: env.LANES_HOME });
+    expect(JSON.parse(r.stdout)).toEqual({
+      userConfig: join(env.LANES_CONFIG_DIR!, "config.json"),
+      projectConfig: join(repo, "lanes.yaml"),
+      dataDir: env.LANES_HOME,
+    });
   });
 });
 
@@ -93,7 +120,8 @@ describe("lanes init", () => {
     const { repo, env } = project();
     const r = await lanes(["init"], { cwd: repo, env });
     expect(r.code).toBe(0);
-    for (const f of ["lanes.yaml", ".lanes/sandbox/Dockerfile", ".lanes/tasks/fix-failing-test.yaml"]) expect(existsSync(join(repo, f))).toBe(true);
+    for (const f of ["lanes.yaml", ".lanes/sandbox/Dockerfile", ".lanes/tasks/fix-failing-test.yaml"])
+      expect(existsSync(join(repo, f))).toBe(true);
     const dockerfile = readFileSync(join(repo, ".lanes/sandbox/Dockerfile"), "utf8");
     expect(dockerfile).toMatch(/^ARG BASE=/m);
     expect(dockerfile).toContain("useradd -u 1000");

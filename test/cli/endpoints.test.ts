@@ -20,7 +20,10 @@ function project(yaml: string) {
 function serveReplay(dir: string, script: string, env: NodeJS.ProcessEnv): Promise<string> {
   const file = join(dir, "script.yaml");
   writeFileSync(file, script);
-  const child = spawn(process.execPath, [BIN, "endpoints", "replay", file, "--json"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [BIN, "endpoints", "replay", file, "--json"], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   children.push(child);
   return new Promise((resolve, reject) => {
     child.stdout.once("data", (d: Buffer) => resolve(JSON.parse(d.toString()).url));
@@ -44,8 +47,29 @@ describe("lanes endpoints", () => {
     expect(r.code).toBe(0);
     const rows = JSON.parse(r.stdout);
     expect(rows).toEqual([
-      { tier: "standard", endpoint: "hosted", model: "gpt-4.1-mini", baseURL: "http://127.0.0.1:1/v1", price: { inputPerMTok: 0.4, cachedInputPerMTok: 0.1, outputPerMTok: 1.6, source: expect.stringMatching(/^price table /) }, contextWindow: 1047576, apiKeyEnv: "LANES_TEST_KEY" },
-      { tier: "premium", endpoint: "mystery", model: "mystery-9", baseURL: "http://127.0.0.1:1/v1", price: { unpriced: true, reason: expect.stringContaining("not in the price table") }, contextWindow: null, apiKeyEnv: "LANES_TEST_KEY" },
+      {
+        tier: "standard",
+        endpoint: "hosted",
+        model: "gpt-4.1-mini",
+        baseURL: "http://127.0.0.1:1/v1",
+        price: {
+          inputPerMTok: 0.4,
+          cachedInputPerMTok: 0.1,
+          outputPerMTok: 1.6,
+          source: expect.stringMatching(/^price table /),
+        },
+        contextWindow: 1047576,
+        apiKeyEnv: "LANES_TEST_KEY",
+      },
+      {
+        tier: "premium",
+        endpoint: "mystery",
+        model: "mystery-9",
+        baseURL: "http://127.0.0.1:1/v1",
+        price: { unpriced: true, reason: expect.stringContaining("not in the price table") },
+        contextWindow: null,
+        apiKeyEnv: "LANES_TEST_KEY",
+      },
     ]);
     const plain = await lanes(["endpoints", "ls"], { cwd: repo, env });
     expect(plain.stdout).toMatch(/mystery-9\s+unpriced/);
@@ -57,7 +81,13 @@ describe("lanes endpoints", () => {
     writeFileSync(join(repo, "lanes.yaml"), tiers(url).split("  premium:")[0]!);
     const r = await lanes(["endpoints", "check", "--json"], { cwd: repo, env });
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout).endpoints[0]).toMatchObject({ endpoint: "hosted", ok: true, status: 200, modelServed: true, latencyMs: expect.any(Number) });
+    expect(JSON.parse(r.stdout).endpoints[0]).toMatchObject({
+      endpoint: "hosted",
+      ok: true,
+      status: 200,
+      modelServed: true,
+      latencyMs: expect.any(Number),
+    });
   });
 
   it("exits 6 for an endpoint that is down, naming the URL and what it answered", async () => {
@@ -74,7 +104,15 @@ describe("lanes endpoints", () => {
     const url = await serveReplay(dir, "model: gpt-4.1-mini\nturns:\n  - say: hi\n", env);
     writeFileSync(join(repo, "lanes.yaml"), tiers(url));
     const outputs = await Promise.all(
-      [["endpoints", "ls"], ["endpoints", "ls", "--json"], ["endpoints", "check"], ["endpoints", "check", "--json"], ["doctor", "--json"], ["config", "get", "--json"], ["--debug", "endpoints", "check", "nope"]].map((a) => lanes(a, { cwd: repo, env })),
+      [
+        ["endpoints", "ls"],
+        ["endpoints", "ls", "--json"],
+        ["endpoints", "check"],
+        ["endpoints", "check", "--json"],
+        ["doctor", "--json"],
+        ["config", "get", "--json"],
+        ["--debug", "endpoints", "check", "nope"],
+      ].map((a) => lanes(a, { cwd: repo, env })),
     );
     for (const o of outputs) expect(o.stdout + o.stderr).not.toContain(SECRET);
     expect(outputs[2]!.stdout).toContain("hosted");
@@ -86,6 +124,8 @@ describe("lanes endpoints", () => {
     writeFileSync(file, "turns:\n  - say: hi\n    fault: explode\n");
     const r = await lanes(["endpoints", "replay", file], { env });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`${file}:3:12: turns.0.fault: invalid value (expected rate_limit | server_error | cut, got string "explode")`);
+    expect(r.stderr).toContain(
+      `${file}:3:12: turns.0.fault: invalid value (expected rate_limit | server_error | cut, got string "explode")`,
+    );
   });
 });

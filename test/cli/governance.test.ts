@@ -29,7 +29,8 @@ function project(extra = "") {
   const repo = gitRepo(home.dir, "repo", { "src/add.js": "export const add = (a, b) => a - b;\n" });
   writeFileSync(join(repo, "lanes.yaml"), TIERS + extra);
   const env = { ...home.env, LANES_USER: "ana" } as NodeJS.ProcessEnv;
-  const git = (...args: string[]) => spawnSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd: repo, encoding: "utf8" });
+  const git = (...args: string[]) =>
+    spawnSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd: repo, encoding: "utf8" });
   git("add", "-A");
   git("commit", "-qm", "config");
   return { ...home, repo, env, git, ci: { ...env, CI: "true" } as NodeJS.ProcessEnv };
@@ -51,8 +52,22 @@ describe("saved plans cannot be forged", () => {
   it("a deny flipped to allow (hash recomputed) is re-decided and refused in CI (exit 3)", async () => {
     const p = project();
     const file = join(p.dir, "plan.json");
-    expect((await lanes(["plan", "fix it", "--lane", "regulated", "--tier", "standard", "--out", file], { cwd: p.repo, env: p.env })).code).toBe(0);
-    forge(file, (x) => (x.decision = { verdict: "allow", reasons: [{ rule: "policy.default", level: "advisory", message: "no rule objects" }] }));
+    expect(
+      (
+        await lanes(["plan", "fix it", "--lane", "regulated", "--tier", "standard", "--out", file], {
+          cwd: p.repo,
+          env: p.env,
+        })
+      ).code,
+    ).toBe(0);
+    forge(
+      file,
+      (x) =>
+        (x.decision = {
+          verdict: "allow",
+          reasons: [{ rule: "policy.default", level: "advisory", message: "no rule objects" }],
+        }),
+    );
     const r = await lanes(["run", "--plan", file], { cwd: p.repo, env: p.ci });
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toContain("denied: tier standard is not in lane regulated");
@@ -63,7 +78,10 @@ describe("saved plans cannot be forged", () => {
     const file = join(p.dir, "plan.json");
     await lanes(["plan", "fix it", "--lane", "review", "--out", file], { cwd: p.repo, env: p.env });
     const p0 = readJson(file);
-    writeFileSync(file, JSON.stringify({ ...p0, approval: { by: "mallory", at: new Date().toISOString(), how: "yes" } }));
+    writeFileSync(
+      file,
+      JSON.stringify({ ...p0, approval: { by: "mallory", at: new Date().toISOString(), how: "yes" } }),
+    );
     const r = await lanes(["run", "--plan", file], { cwd: p.repo, env: p.ci });
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toContain("the approval by mallory in the plan file is ignored");
@@ -86,16 +104,23 @@ describe("saved plans cannot be forged", () => {
     await lanes(["plan", "fix it", "--lane", "review", "--out", file], { cwd: p.repo, env: p.env });
     const x = readJson(file);
     const approval = { by: "ana", at: new Date().toISOString(), how: "yes" };
-    const signature = createHmac("sha256", "not-the-key").update(canonical({ planHash: x.planHash, approval })).digest("hex");
+    const signature = createHmac("sha256", "not-the-key")
+      .update(canonical({ planHash: x.planHash, approval }))
+      .digest("hex");
     writeFileSync(file, JSON.stringify({ ...x, approval: { ...approval, signature } }));
     const r = await lanes(["run", "--plan", file], { cwd: p.repo, env: { ...p.ci, LANES_APPROVAL_KEY: "the-key" } });
     expect(r.code).toBe(3);
     expect(r.stderr).toContain("does not verify under LANES_APPROVAL_KEY");
 
-    expect((await lanes(["approve", file, "--yes"], { cwd: p.repo, env: { ...p.env, LANES_APPROVAL_KEY: "the-key" } })).code).toBe(0);
+    expect(
+      (await lanes(["approve", file, "--yes"], { cwd: p.repo, env: { ...p.env, LANES_APPROVAL_KEY: "the-key" } })).code,
+    ).toBe(0);
     const signed = readJson(file);
     writeFileSync(file, JSON.stringify({ ...signed, cost: { ...signed.cost, capUsd: 50 } }));
-    const edited = await lanes(["run", "--plan", file], { cwd: p.repo, env: { ...p.ci, LANES_APPROVAL_KEY: "the-key" } });
+    const edited = await lanes(["run", "--plan", file], {
+      cwd: p.repo,
+      env: { ...p.ci, LANES_APPROVAL_KEY: "the-key" },
+    });
     expect(edited.code).toBe(3);
     expect(edited.stderr).toContain("the plan file was changed after it was made");
   });
@@ -114,7 +139,9 @@ describe("saved plans cannot be forged", () => {
     const p = project();
     const file = join(p.repo, ".lanes", "approved-plan.json");
     await lanes(["plan", "fix it", "--lane", "review", "--out", file], { cwd: p.repo, env: p.env });
-    expect((await lanes(["approve", file, "--yes"], { cwd: p.repo, env: { ...p.env, LANES_APPROVAL_KEY: "k" } })).code).toBe(0);
+    expect(
+      (await lanes(["approve", file, "--yes"], { cwd: p.repo, env: { ...p.env, LANES_APPROVAL_KEY: "k" } })).code,
+    ).toBe(0);
     p.git("add", "-A");
     p.git("commit", "-qm", "approved plan");
     // A fresh CI machine: an empty LANES_HOME, so only the signature can vouch for the approval.
@@ -157,10 +184,20 @@ budgets:
 
   it.each([
     ["a higher cap", "lanes:\n  review:\n    budget: { capUsd: 5 }\n", "lanes.review.budget.capUsd", "0.5"],
-    ["a looser approval mode", "lanes:\n  review:\n    approval: { mode: auto }\n", "lanes.review.approval.mode", "ask"],
+    [
+      "a looser approval mode",
+      "lanes:\n  review:\n    approval: { mode: auto }\n",
+      "lanes.review.approval.mode",
+      "ask",
+    ],
     ["more tiers", "lanes:\n  review:\n    tiers: [standard, premium]\n", "lanes.review.tiers", "[standard]"],
     ["hosted tiers allowed", "lanes:\n  async:\n    allowHosted: true\n", "lanes.async.allowHosted", "false"],
-    ["the network opened", "sandbox:\n  profiles:\n    default: { network: open }\n", "sandbox.profiles.default.network", "none"],
+    [
+      "the network opened",
+      "sandbox:\n  profiles:\n    default: { network: open }\n",
+      "sandbox.profiles.default.network",
+      "none",
+    ],
   ])("refuses %s with the file:line and the policy value (exit 2)", async (_, layer, path, floor) => {
     const p = project();
     writeFileSync(join(p.repo, "lanes.yaml"), TIERS.replace(/lanes:\n {2}review:\n.*\n.*\n/, "") + layer);
@@ -168,37 +205,69 @@ budgets:
     writeFileSync(policy, POLICY);
     const r = await lanes(["config", "validate"], { cwd: p.repo, env: { ...p.env, LANES_POLICY: policy } });
     expect(r.code, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`lanes\\.yaml:\\d+:\\d+: ${path.replace(/\./g, "\\.")}: loosens the org policy`));
+    expect(r.stderr).toMatch(
+      new RegExp(`lanes\\.yaml:\\d+:\\d+: ${path.replace(/\./g, "\\.")}: loosens the org policy`),
+    );
     expect(r.stderr).toContain(`${policy}:`);
     expect(r.stderr).toContain(`sets ${floor}`);
   });
 
   it("accepts tightening, keeps the policy's budgets, and explains where a value comes from", async () => {
     const p = project("budgets:\n  - { scope: user, period: day, limit: 3 }\n");
-    writeFileSync(join(p.repo, "lanes.yaml"), TIERS.replace("approval: { mode: ask }", "approval: { mode: always }\n    budget: { capUsd: 0.2 }") + "budgets:\n  - { scope: user, period: day, limit: 3 }\n");
+    writeFileSync(
+      join(p.repo, "lanes.yaml"),
+      TIERS.replace("approval: { mode: ask }", "approval: { mode: always }\n    budget: { capUsd: 0.2 }") +
+        "budgets:\n  - { scope: user, period: day, limit: 3 }\n",
+    );
     const policy = join(p.dir, "policy.yaml");
     writeFileSync(policy, POLICY);
     const env = { ...p.env, LANES_POLICY: policy };
     const v = await lanes(["config", "validate", "--json"], { cwd: p.repo, env });
     expect(v.code, v.stderr).toBe(0);
-    expect(JSON.parse(v.stdout).policies[0]).toEqual({ source: policy, sha256: createHash("sha256").update(POLICY).digest("hex") });
-    const budgets = JSON.parse((await lanes(["config", "get", "budgets", "--json"], { cwd: p.repo, env })).stdout).value;
+    expect(JSON.parse(v.stdout).policies[0]).toEqual({
+      source: policy,
+      sha256: createHash("sha256").update(POLICY).digest("hex"),
+    });
+    const budgets = JSON.parse(
+      (await lanes(["config", "get", "budgets", "--json"], { cwd: p.repo, env })).stdout,
+    ).value;
     expect(budgets.map((b: Json) => `${b.scope}:${b.limit}`)).toEqual(["team:100", "user:3"]);
-    const e = JSON.parse((await lanes(["config", "get", "lanes.review.budget.capUsd", "--explain", "--json"], { cwd: p.repo, env })).stdout);
-    expect(e).toMatchObject({ value: 0.2, from: expect.stringMatching(/^lanes\.yaml:\d+$/), floor: { value: 0.5, at: `${policy}:4` } });
+    const e = JSON.parse(
+      (await lanes(["config", "get", "lanes.review.budget.capUsd", "--explain", "--json"], { cwd: p.repo, env }))
+        .stdout,
+    );
+    expect(e).toMatchObject({
+      value: 0.2,
+      from: expect.stringMatching(/^lanes\.yaml:\d+$/),
+      floor: { value: 0.5, at: `${policy}:4` },
+    });
   });
 
   it("doctor shows where the policy came from and its hash", async () => {
     const p = project();
     const policy = join(p.dir, "policy.yaml");
     writeFileSync(policy, POLICY);
-    const r = await lanes(["doctor", "--json"], { cwd: p.repo, env: { ...p.env, LANES_POLICY: policy }, timeoutMs: 60_000 });
+    const r = await lanes(["doctor", "--json"], {
+      cwd: p.repo,
+      env: { ...p.env, LANES_POLICY: policy },
+      timeoutMs: 60_000,
+    });
     const check = JSON.parse(r.stdout).checks.find((c: Json) => c.name === "org policy");
-    expect(check).toMatchObject({ ok: true, detail: `${policy} (sha256 ${createHash("sha256").update(POLICY).digest("hex").slice(0, 16)}…)` });
+    expect(check).toMatchObject({
+      ok: true,
+      detail: `${policy} (sha256 ${createHash("sha256").update(POLICY).digest("hex").slice(0, 16)}…)`,
+    });
     writeFileSync(policy, `${POLICY}# edited\n`);
-    const pinned = await lanes(["doctor", "--json"], { cwd: p.repo, env: { ...p.env, LANES_POLICY: `${policy}#sha256=${createHash("sha256").update(POLICY).digest("hex")}` }, timeoutMs: 60_000 });
+    const pinned = await lanes(["doctor", "--json"], {
+      cwd: p.repo,
+      env: { ...p.env, LANES_POLICY: `${policy}#sha256=${createHash("sha256").update(POLICY).digest("hex")}` },
+      timeoutMs: 60_000,
+    });
     expect(pinned.code).toBe(2);
-    expect(JSON.parse(pinned.stdout).checks.find((c: Json) => c.name === "org policy")).toMatchObject({ ok: false, detail: expect.stringContaining("does not match its pinned sha256") });
+    expect(JSON.parse(pinned.stdout).checks.find((c: Json) => c.name === "org policy")).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining("does not match its pinned sha256"),
+    });
   }, 90_000);
 
   it("loads a policy from a loopback URL pinned by sha256; a mismatch is exit 2", async () => {
@@ -208,10 +277,16 @@ budgets:
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/policy.yaml`;
     try {
       const sha = createHash("sha256").update(POLICY).digest("hex");
-      const ok = await lanes(["plan", "fix it", "--lane", "review", "--json"], { cwd: p.repo, env: { ...p.env, LANES_POLICY: `${url}#sha256=${sha}` } });
+      const ok = await lanes(["plan", "fix it", "--lane", "review", "--json"], {
+        cwd: p.repo,
+        env: { ...p.env, LANES_POLICY: `${url}#sha256=${sha}` },
+      });
       expect(ok.code, ok.stderr).toBe(0);
       expect(JSON.parse(ok.stdout).cost.capUsd).toBe(0.5);
-      const bad = await lanes(["plan", "fix it", "--lane", "review"], { cwd: p.repo, env: { ...p.env, LANES_POLICY: url, LANES_POLICY_SHA256: "0".repeat(64) } });
+      const bad = await lanes(["plan", "fix it", "--lane", "review"], {
+        cwd: p.repo,
+        env: { ...p.env, LANES_POLICY: url, LANES_POLICY_SHA256: "0".repeat(64) },
+      });
       expect(bad.code).toBe(2);
       expect(bad.stderr).toContain("does not match its pinned sha256");
       const unpinned = await lanes(["plan", "fix it"], { cwd: p.repo, env: { ...p.env, LANES_POLICY: url } });
@@ -228,7 +303,12 @@ describe("relaxed sandboxes are shown and decided", () => {
     const p = project("sandbox:\n  profiles:\n    default:\n      capAdd: [SYS_ADMIN]\n      memory: 64g\n");
     const r = await lanes(["plan", "fix it", "--lane", "eval", "--json"], { cwd: p.repo, env: p.env });
     const plan = JSON.parse(r.stdout);
-    expect(plan.sandbox).toMatchObject({ host: "local", image: "lanes-sandbox:latest", runtime: "runc", profile: "default" });
+    expect(plan.sandbox).toMatchObject({
+      host: "local",
+      image: "lanes-sandbox:latest",
+      runtime: "runc",
+      profile: "default",
+    });
     expect(plan.sandbox.relaxations).toEqual([
       { field: "capAdd", value: "SYS_ADMIN", baseline: "none", source: "lanes.yaml:13" },
       { field: "memory", value: "64g", baseline: "1g", source: "lanes.yaml:14" },
@@ -244,26 +324,42 @@ describe("relaxed sandboxes are shown and decided", () => {
     const p = project();
     const r = await lanes(["sandbox", "up", "--profile", "compat"], { cwd: p.repo, env: p.ci });
     expect(r.code).toBe(3);
-    expect(r.stderr).toContain("sandbox profile compat is relaxed: readOnlyRoot: false (hardened: true) set in (built-in defaults)");
+    expect(r.stderr).toContain(
+      "sandbox profile compat is relaxed: readOnlyRoot: false (hardened: true) set in (built-in defaults)",
+    );
     expect(r.stderr).toContain("pass --yes");
     const log = JSON.parse((await lanes(["audit", "ls", "--json"], { cwd: p.repo, env: p.env })).stdout) as Json[];
-    expect(log.at(-1)).toMatchObject({ action: "deny", decision: { verdict: "ask", reasons: [{ rule: "sandbox.relaxed" }] } });
+    expect(log.at(-1)).toMatchObject({
+      action: "deny",
+      decision: { verdict: "ask", reasons: [{ rule: "sandbox.relaxed" }] },
+    });
   });
 
   it("an org policy can make any relaxation a deny", async () => {
     const p = project("sandbox:\n  profiles:\n    default: { network: open }\n");
     const policy = join(p.dir, "policy.yaml");
     writeFileSync(policy, "rules:\n  relaxedSandbox: deny\n");
-    const r = await lanes(["plan", "fix it", "--lane", "eval", "--json"], { cwd: p.repo, env: { ...p.env, LANES_POLICY: policy } });
-    expect(JSON.parse(r.stdout).decision).toMatchObject({ verdict: "deny", reasons: expect.arrayContaining([expect.objectContaining({ rule: "sandbox.relaxed", level: "hard" })]) });
+    const r = await lanes(["plan", "fix it", "--lane", "eval", "--json"], {
+      cwd: p.repo,
+      env: { ...p.env, LANES_POLICY: policy },
+    });
+    expect(JSON.parse(r.stdout).decision).toMatchObject({
+      verdict: "deny",
+      reasons: expect.arrayContaining([expect.objectContaining({ rule: "sandbox.relaxed", level: "hard" })]),
+    });
   });
 });
 
 describe("unpriced tiers", () => {
   it("are denied by default, and allowed against a token cap that the plan shows when the lane says so", async () => {
     const p = project("  odd:\n    tiers: [standard]\n    allowUnpriced: true\n    budget: { capTokens: 50000 }\n");
-    writeFileSync(join(p.repo, "lanes.yaml"), readFileSync(join(p.repo, "lanes.yaml"), "utf8").replace("gpt-4.1-mini", "no-such-model"));
-    const denied = JSON.parse((await lanes(["plan", "fix it", "--lane", "review", "--json"], { cwd: p.repo, env: p.env })).stdout);
+    writeFileSync(
+      join(p.repo, "lanes.yaml"),
+      readFileSync(join(p.repo, "lanes.yaml"), "utf8").replace("gpt-4.1-mini", "no-such-model"),
+    );
+    const denied = JSON.parse(
+      (await lanes(["plan", "fix it", "--lane", "review", "--json"], { cwd: p.repo, env: p.env })).stdout,
+    );
     expect(denied.decision.verdict).toBe("deny");
     expect(denied.decision.reasons).toContainEqual(expect.objectContaining({ rule: "price.unpriced", level: "hard" }));
     const allowed = await lanes(["plan", "fix it", "--lane", "odd"], { cwd: p.repo, env: p.env });

@@ -31,9 +31,29 @@ describe("lanes plan", () => {
       tier: "standard",
       endpoint: { id: "hosted", model: "gpt-4.1-mini" },
       tokens: { prompt: expect.any(Number), exact: true },
-      cost: { p50Usd: expect.any(Number), p90Usd: expect.any(Number), capUsd: 2, class: expect.stringMatching(/^C[0-4]$/), assumptions: expect.any(Array) },
-      quota: [{ bucket: expect.stringMatching(/^team:default:month:\d{4}-\d{2}$/), unit: "usd", used: 0, held: 0, projected: expect.any(Number), limit: 200, level: "ok", resetsAt: expect.any(String) }],
-      decision: { verdict: "allow", reasons: [{ rule: "approval.auto", level: "advisory", message: expect.any(String) }] },
+      cost: {
+        p50Usd: expect.any(Number),
+        p90Usd: expect.any(Number),
+        capUsd: 2,
+        class: expect.stringMatching(/^C[0-4]$/),
+        assumptions: expect.any(Array),
+      },
+      quota: [
+        {
+          bucket: expect.stringMatching(/^team:default:month:\d{4}-\d{2}$/),
+          unit: "usd",
+          used: 0,
+          held: 0,
+          projected: expect.any(Number),
+          limit: 200,
+          level: "ok",
+          resetsAt: expect.any(String),
+        },
+      ],
+      decision: {
+        verdict: "allow",
+        reasons: [{ rule: "approval.auto", level: "advisory", message: expect.any(String) }],
+      },
       planHash: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
     expect(p.cost.p50Usd).toBeLessThan(p.cost.p90Usd);
@@ -45,8 +65,18 @@ describe("lanes plan", () => {
     ["allow", "", ["--lane", "eval"], 0],
     ["ask (lane always asks)", "", ["--lane", "premium"], 3],
     ["policy deny (hosted tier in a local-only lane)", "", ["--lane", "regulated", "--tier", "standard"], 3],
-    ["quota deny (cap over a hard limit)", "budgets:\n  - { scope: team, period: month, limit: 1 }\n", ["--lane", "eval"], 4],
-    ["delay (schedule window closed)", `lanes:\n  eval: { schedule: { window: "${closedWindow()}" } }\n`, ["--lane", "eval"], 4],
+    [
+      "quota deny (cap over a hard limit)",
+      "budgets:\n  - { scope: team, period: month, limit: 1 }\n",
+      ["--lane", "eval"],
+      4,
+    ],
+    [
+      "delay (schedule window closed)",
+      `lanes:\n  eval: { schedule: { window: "${closedWindow()}" } }\n`,
+      ["--lane", "eval"],
+      4,
+    ],
   ])("--check exits with the verdict: %s", async (_, extra, args, code) => {
     const { repo, env } = project(extra as string);
     const r = await lanes(["plan", "fix it", "--check", "--json", ...(args as string[])], { cwd: repo, env });
@@ -128,7 +158,12 @@ describe("lanes audit", () => {
     writeFileSync(file, lines.join("\n"));
     const r = await lanes(["audit", "verify", "--json"], { cwd: repo, env });
     expect(r.code).toBe(1);
-    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, line: 2, id: second.id, reason: expect.stringContaining("was changed") });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      ok: false,
+      line: 2,
+      id: second.id,
+      reason: expect.stringContaining("was changed"),
+    });
   });
 });
 

@@ -23,14 +23,24 @@ export interface Sandbox {
 /** A temporary directory with its own LANES_CONFIG_DIR and LANES_HOME, not in CI mode by default. */
 export function tempHome(prefix = "lanes-test-"): Sandbox {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  const env: NodeJS.ProcessEnv = { ...process.env, LANES_CONFIG_DIR: join(dir, "config"), LANES_HOME: join(dir, "home"), NO_COLOR: "1" };
-  for (const k of Object.keys(env)) if (k.startsWith("LANES_") && !["LANES_CONFIG_DIR", "LANES_HOME"].includes(k)) delete env[k];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    LANES_CONFIG_DIR: join(dir, "config"),
+    LANES_HOME: join(dir, "home"),
+    NO_COLOR: "1",
+  };
+  for (const k of Object.keys(env))
+    if (k.startsWith("LANES_") && !["LANES_CONFIG_DIR", "LANES_HOME"].includes(k)) delete env[k];
   delete env.FORCE_COLOR;
   return { dir, env };
 }
 
 /** A fresh git repository (one commit) inside `parent`. */
-export function gitRepo(parent: string, name = "repo", files: Record<string, string> = { "README.md": "# sample\n" }): string {
+export function gitRepo(
+  parent: string,
+  name = "repo",
+  files: Record<string, string> = { "README.md": "# sample\n" },
+): string {
   const repo = join(parent, name);
   mkdirSync(repo, { recursive: true });
   for (const [f, text] of Object.entries(files)) {
@@ -44,11 +54,18 @@ export function gitRepo(parent: string, name = "repo", files: Record<string, str
   return repo;
 }
 
-export function lanes(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function lanes(
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const { FORCE_COLOR: _colour, ...plainEnv } = process.env;
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: opts.env ?? plainEnv, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd ?? ROOT,
+      env: opts.env ?? plainEnv,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));

@@ -5,7 +5,8 @@ import { spawnSync } from "node:child_process";
 
 export function requireDocker(): void {
   const r = spawnSync("docker", ["info", "--format", "{{.ServerVersion}}"], { encoding: "utf8", timeout: 10_000 });
-  if (r.status !== 0) throw new Error(`no Docker engine answers (${(r.stderr || "").trim()}); start one with scripts/ensure-docker.sh`);
+  if (r.status !== 0)
+    throw new Error(`no Docker engine answers (${(r.stderr || "").trim()}); start one with scripts/ensure-docker.sh`);
 }
 
 export function requireImage(image = "lanes-sandbox:latest"): void {

@@ -18,9 +18,23 @@ export async function closeAll(): Promise<void> {
 
 export const PRICE: Price = { inputPerMTok: 1, outputPerMTok: 4 };
 
-export function endpoint(server: { url: string }, overrides: Partial<EndpointSpec> = {}, env: Record<string, string> = {}): OpenAIEndpoint {
+export function endpoint(
+  server: { url: string },
+  overrides: Partial<EndpointSpec> = {},
+  env: Record<string, string> = {},
+): OpenAIEndpoint {
   return new OpenAIEndpoint(
-    { id: "ep", tier: "standard", tierKind: "hosted", baseURL: server.url, model: "gpt-4o", price: { kind: "priced", price: PRICE, source: "test" }, timeoutMs: 10_000, fallbacks: [], ...overrides },
+    {
+      id: "ep",
+      tier: "standard",
+      tierKind: "hosted",
+      baseURL: server.url,
+      model: "gpt-4o",
+      price: { kind: "priced", price: PRICE, source: "test" },
+      timeoutMs: 10_000,
+      fallbacks: [],
+      ...overrides,
+    },
     env,
   );
 }
@@ -28,7 +42,11 @@ export function endpoint(server: { url: string }, overrides: Partial<EndpointSpe
 export function recorder() {
   const events: EndpointEvent[] = [];
   const billed: (number | null)[] = [];
-  return { events, billed, hooks: { emit: (e: EndpointEvent) => events.push(e), onBilled: (usd: number | null) => billed.push(usd) } };
+  return {
+    events,
+    billed,
+    hooks: { emit: (e: EndpointEvent) => events.push(e), onBilled: (usd: number | null) => billed.push(usd) },
+  };
 }
 
 export const ASK = { messages: [{ role: "user" as const, content: "Fix the failing test." }], maxTokens: 200 };

@@ -40,5 +40,8 @@ ${extra}`;
 
 /** JSON events from a `lanes run --json` stdout. */
 export function events(stdout: string): Record<string, any>[] {
-  return stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  return stdout
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }

@@ -33,7 +33,13 @@ export function fixtureRepo(): string {
 }
 
 export function labelled(filter: string, status?: "running"): { containers: string[]; volumes: string[] } {
-  const ps = spawnSync("docker", ["ps", "-aq", "--filter", `label=${filter}`, ...(status ? ["--filter", `status=${status}`] : [])], { encoding: "utf8" }).stdout.trim();
-  const vols = spawnSync("docker", ["volume", "ls", "-q", "--filter", `label=${filter}`], { encoding: "utf8" }).stdout.trim();
+  const ps = spawnSync(
+    "docker",
+    ["ps", "-aq", "--filter", `label=${filter}`, ...(status ? ["--filter", `status=${status}`] : [])],
+    { encoding: "utf8" },
+  ).stdout.trim();
+  const vols = spawnSync("docker", ["volume", "ls", "-q", "--filter", `label=${filter}`], {
+    encoding: "utf8",
+  }).stdout.trim();
   return { containers: ps ? ps.split("\n") : [], volumes: vols ? vols.split("\n") : [] };
 }

@@ -38,7 +38,13 @@ describe("the approval prompt in a real terminal (tmux)", () => {
     expect((await lanes(["plan", "fix it", "--lane", "review", "--out", file], { cwd: repo, env: env2 })).code).toBe(0);
 
     const session = `lanes-${process.pid}`;
-    const envArgs = Object.entries({ LANES_HOME: env.LANES_HOME!, LANES_CONFIG_DIR: env.LANES_CONFIG_DIR!, LANES_USER: "ana" }).map(([k, v]) => `${k}='${v}'`).join(" ");
+    const envArgs = Object.entries({
+      LANES_HOME: env.LANES_HOME!,
+      LANES_CONFIG_DIR: env.LANES_CONFIG_DIR!,
+      LANES_USER: "ana",
+    })
+      .map(([k, v]) => `${k}='${v}'`)
+      .join(" ");
     const cmd = `cd '${repo}' && env -u CI ${envArgs} '${process.execPath}' '${BIN}' approve '${file}'; echo EXIT=$?; sleep 30`;
     expect(tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", cmd).status).toBe(0);
     try {

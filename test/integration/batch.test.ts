@@ -14,7 +14,13 @@ afterEach(() => children.splice(0).forEach((c) => c.kill("SIGKILL")));
 
 const SLOW_FIX = join(DEMO, "fix-add.replay.yaml");
 
-async function setup(o: { repos: number; script?: string; lane?: string; extra?: string; batch: (repos: string[]) => string }) {
+async function setup(o: {
+  repos: number;
+  script?: string;
+  lane?: string;
+  extra?: string;
+  batch: (repos: string[]) => string;
+}) {
   const home = tempHome("lanes-batch-");
   const env: NodeJS.ProcessEnv = { ...home.env, LANES_USER: "tester" };
   const repos: string[] = [];
@@ -22,14 +28,23 @@ async function setup(o: { repos: number; script?: string; lane?: string; extra?:
     const r = join(home.dir, "repos", `svc${i}`);
     mkdirSync(join(home.dir, "repos"), { recursive: true });
     cpSync(join(DEMO, "repo"), r, { recursive: true });
-    spawnSync("sh", ["-c", "git init -q -b main && git add -A && git -c user.name=t -c user.email=t@t commit -qm init"], { cwd: r });
+    spawnSync(
+      "sh",
+      ["-c", "git init -q -b main && git add -A && git -c user.name=t -c user.email=t@t commit -qm init"],
+      { cwd: r },
+    );
     repos.push(r);
   }
   const script = o.script ? join(home.dir, "script.yaml") : SLOW_FIX;
   if (o.script) writeFileSync(script, o.script);
-  const replay = spawn(process.execPath, [BIN, "endpoints", "replay", script, "--json"], { env, stdio: ["ignore", "pipe", "ignore"] });
+  const replay = spawn(process.execPath, [BIN, "endpoints", "replay", script, "--json"], {
+    env,
+    stdio: ["ignore", "pipe", "ignore"],
+  });
   children.push(replay);
-  const url: string = await new Promise((resolve) => replay.stdout!.once("data", (d: Buffer) => resolve(JSON.parse(d.toString()).url)));
+  const url: string = await new Promise((resolve) =>
+    replay.stdout!.once("data", (d: Buffer) => resolve(JSON.parse(d.toString()).url)),
+  );
   writeFileSync(
     join(home.dir, "lanes.yaml"),
     `tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "${url}", model: gpt-4.1-mini }]\nlanes:\n  b: { tiers: [standard], budget: { capUsd: 0.25 }, approval: ${o.lane ?? "{ mode: auto, autoApproveUpTo: C2 }"}, check: node --test, concurrency: 8, limits: { steps: 10, wallTime: 3m, commandTimeout: 60s } }\nbudgets:\n  - { scope: team, period: month, limit: 50 }\n${o.extra ?? ""}`,
@@ -37,22 +52,38 @@ async function setup(o: { repos: number; script?: string; lane?: string; extra?:
   spawnSync("git", ["init", "-q"], { cwd: home.dir });
   const file = join(home.dir, "batch.yaml");
   writeFileSync(file, o.batch(repos));
-  const requests = async () => (await (await fetch(url.replace(/\/v1$/, "/_replay/requests"))).json()) as { conversation: string | null }[];
+  const requests = async () =>
+    (await (await fetch(url.replace(/\/v1$/, "/_replay/requests"))).json()) as { conversation: string | null }[];
   return { ...home, env, repos, file, url, requests };
 }
 
-const jsonLines = (s: string) => s.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+const jsonLines = (s: string) =>
+  s
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 
 describe("lanes batch", () => {
   it("runs 12 tasks over 4 repositories with concurrency 3: right results, never more than 3 sandboxes at once", async () => {
-    const s = await setup({ repos: 4, batch: (repos) => `lane: b\nbudget: { capUsd: 5 }\nconcurrency: 3\ntasks:\n${[0, 1, 2].flatMap((k) => repos.map((r) => `  - { repo: "${r}", task: "Make the failing test pass (round ${k})" }`)).join("\n")}\n` });
-    const child = spawn(process.execPath, [BIN, "batch", s.file, "--json"], { cwd: s.dir, env: s.env, stdio: ["ignore", "pipe", "pipe"] });
+    const s = await setup({
+      repos: 4,
+      batch: (repos) =>
+        `lane: b\nbudget: { capUsd: 5 }\nconcurrency: 3\ntasks:\n${[0, 1, 2].flatMap((k) => repos.map((r) => `  - { repo: "${r}", task: "Make the failing test pass (round ${k})" }`)).join("\n")}\n`,
+    });
+    const child = spawn(process.execPath, [BIN, "batch", s.file, "--json"], {
+      cwd: s.dir,
+      env: s.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     const owner = `label=dev.lanes.owner=${hostname()}:${child.pid}`;
     let max = 0;
     const sampler = setInterval(() => {
-      const n = spawnSync("docker", ["ps", "-q", "--filter", owner], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean).length;
+      const n = spawnSync("docker", ["ps", "-q", "--filter", owner], { encoding: "utf8" })
+        .stdout.trim()
+        .split("\n")
+        .filter(Boolean).length;
       max = Math.max(max, n);
     }, 100);
     const code = await new Promise((r) => child.on("exit", r));
@@ -71,7 +102,11 @@ describe("lanes batch", () => {
   }, 180_000);
 
   it("--dry-run prints one aggregated plan whose totals equal the sum of the tasks' plans", async () => {
-    const s = await setup({ repos: 3, batch: (repos) => `lane: b\nbudget: { capUsd: 2 }\nmatrix:\n  repos: ["repos/*"]\n  task: "Make the failing test pass"\n` });
+    const s = await setup({
+      repos: 3,
+      batch: () =>
+        `lane: b\nbudget: { capUsd: 2 }\nmatrix:\n  repos: ["repos/*"]\n  task: "Make the failing test pass"\n`,
+    });
     const r = await lanes(["batch", s.file, "--dry-run", "--json"], { cwd: s.dir, env: s.env });
     expect(r.code, r.stderr).toBe(0);
     const plan = JSON.parse(r.stdout.split("\n")[0]!);
@@ -85,25 +120,50 @@ describe("lanes batch", () => {
   });
 
   it("stops scheduling when the batch budget cannot cover the next task's cap: the rest are not_started (budget), exit 4", async () => {
-    const s = await setup({ repos: 4, batch: () => `lane: b\nbudget: { capUsd: 0.6 }\nconcurrency: 3\nmatrix:\n  repos: ["repos/*"]\n  task: "Make the failing test pass"\n` });
+    const s = await setup({
+      repos: 4,
+      batch: () =>
+        `lane: b\nbudget: { capUsd: 0.6 }\nconcurrency: 3\nmatrix:\n  repos: ["repos/*"]\n  task: "Make the failing test pass"\n`,
+    });
     const r = await lanes(["batch", s.file, "--json"], { cwd: s.dir, env: s.env, timeoutMs: 120_000 });
     expect(r.code).toBe(4);
     const end = jsonLines(r.stdout).find((e) => e.type === "batch_end");
     expect(end.counts.succeeded).toBe(2);
     expect(end.counts.not_started).toBe(2);
-    expect(end.tasks.filter((t: { status: string }) => t.status === "not_started").every((t: { detail: string }) => t.detail === "budget")).toBe(true);
+    expect(
+      end.tasks
+        .filter((t: { status: string }) => t.status === "not_started")
+        .every((t: { detail: string }) => t.detail === "budget"),
+    ).toBe(true);
     expect(end.spentUsd).toBeLessThanOrEqual(0.6);
     const q = JSON.parse((await lanes(["quota", "--json"], { cwd: s.dir, env: s.env })).stdout);
     expect(q.buckets[0].used).toBeCloseTo(end.spentUsd, 9); // the ledger agrees
   }, 120_000);
 
   it("after SIGKILL mid-batch, --resume runs only what did not finish, never a finished task twice, and keeps the crashed charges", async () => {
-    const slow = readFileSync(SLOW_FIX, "utf8").replace("  - tools:\n      - finish:", "  - tools:\n      - bash: { command: 'sleep 3' }\n  - tools:\n      - finish:");
-    const s = await setup({ repos: 3, script: slow, batch: () => `lane: b\nbudget: { capUsd: 5 }\nconcurrency: 1\nmatrix:\n  repos: ["repos/*"]\n  task: "Make the failing test pass"\n` });
-    const child = spawn(process.execPath, [BIN, "batch", s.file, "--json"], { cwd: s.dir, env: s.env, stdio: ["ignore", "pipe", "pipe"] });
+    const slow = readFileSync(SLOW_FIX, "utf8").replace(
+      "  - tools:\n      - finish:",
+      "  - tools:\n      - bash: { command: 'sleep 3' }\n  - tools:\n      - finish:",
+    );
+    const s = await setup({
+      repos: 3,
+      script: slow,
+      batch: () =>
+        `lane: b\nbudget: { capUsd: 5 }\nconcurrency: 1\nmatrix:\n  repos: ["repos/*"]\n  task: "Make the failing test pass"\n`,
+    });
+    const child = spawn(process.execPath, [BIN, "batch", s.file, "--json"], {
+      cwd: s.dir,
+      env: s.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
-    for (let i = 0; i < 300 && !/"status":"running"[^\n]*\n[\s\S]*"status":"succeeded"[\s\S]*"status":"running"/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+    for (
+      let i = 0;
+      i < 300 && !/"status":"running"[^\n]*\n[\s\S]*"status":"succeeded"[\s\S]*"status":"running"/.test(out);
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 1500)); // the second task is mid-run
     child.kill("SIGKILL");
     await new Promise((r) => child.on("exit", r));
@@ -126,7 +186,12 @@ describe("lanes batch", () => {
   }, 180_000);
 
   it("in CI without approval exits 3 before any sandbox starts", async () => {
-    const s = await setup({ repos: 2, lane: "{ mode: ask }", batch: () => `lane: b\nbudget: { capUsd: 1 }\nmatrix:\n  repos: ["repos/*"]\n  task: "Make the failing test pass"\n` });
+    const s = await setup({
+      repos: 2,
+      lane: "{ mode: ask }",
+      batch: () =>
+        `lane: b\nbudget: { capUsd: 1 }\nmatrix:\n  repos: ["repos/*"]\n  task: "Make the failing test pass"\n`,
+    });
     const r = await lanes(["batch", s.file], { cwd: s.dir, env: { ...s.env, CI: "true" } });
     expect(r.code).toBe(3);
     expect(r.stderr).toContain("the batch needs approval");
@@ -137,9 +202,18 @@ describe("lanes batch", () => {
 
   it("writes the Markdown report to GITHUB_STEP_SUMMARY and annotates failed tasks", async () => {
     const broken = "model: gpt-4.1-mini\nturns:\n  - tools: [{ finish: { summary: nothing } }]\n";
-    const s = await setup({ repos: 2, script: broken, batch: () => `name: nightly\nlane: b\nbudget: { capUsd: 1 }\nmatrix:\n  repos: ["repos/*"]\n  task: "Make the failing test pass"\n` });
+    const s = await setup({
+      repos: 2,
+      script: broken,
+      batch: () =>
+        `name: nightly\nlane: b\nbudget: { capUsd: 1 }\nmatrix:\n  repos: ["repos/*"]\n  task: "Make the failing test pass"\n`,
+    });
     const summary = join(s.dir, "summary.md");
-    const r = await lanes(["batch", s.file], { cwd: s.dir, env: { ...s.env, GITHUB_STEP_SUMMARY: summary, GITHUB_ACTIONS: "true" }, timeoutMs: 120_000 });
+    const r = await lanes(["batch", s.file], {
+      cwd: s.dir,
+      env: { ...s.env, GITHUB_STEP_SUMMARY: summary, GITHUB_ACTIONS: "true" },
+      timeoutMs: 120_000,
+    });
     expect(r.code).toBe(1);
     const md = readFileSync(summary, "utf8");
     expect(md).toContain("## lanes batch nightly");
@@ -153,9 +227,14 @@ describe("lanes batch", () => {
     const s = await setup({
       repos: 2,
       extra: `hosts:\n  local: { capacity: 1 }\n  remote: { url: "${REMOTE_URL}", tls: { ca: "${CERTS}/ca.pem", cert: "${CERTS}/client.pem", key: "${CERTS}/client-key.pem" }, capacity: 2 }\n`,
-      batch: () => `lane: b\nbudget: { capUsd: 2 }\nconcurrency: 2\nhosts: [local, remote]\nmatrix:\n  repos: ["repos/*"]\n  task: "Make the failing test pass"\n`,
+      batch: () =>
+        `lane: b\nbudget: { capUsd: 2 }\nconcurrency: 2\nhosts: [local, remote]\nmatrix:\n  repos: ["repos/*"]\n  task: "Make the failing test pass"\n`,
     });
-    const push = await lanes(["images", "push", "lanes-sandbox:latest", "--host", "remote"], { cwd: s.dir, env: s.env, timeoutMs: 120_000 });
+    const push = await lanes(["images", "push", "lanes-sandbox:latest", "--host", "remote"], {
+      cwd: s.dir,
+      env: s.env,
+      timeoutMs: 120_000,
+    });
     expect(push.code, push.stderr).toBe(0);
     const r = await lanes(["batch", s.file, "--json"], { cwd: s.dir, env: s.env, timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);

@@ -16,10 +16,16 @@ describe("lanes doctor against the real Docker engine", () => {
     const out = JSON.parse(r.stdout);
     expect(out.ok).toBe(true);
     const byName = Object.fromEntries(out.checks.map((c: { name: string }) => [c.name, c]));
-    expect(byName["docker host local"]).toMatchObject({ ok: true, detail: expect.stringMatching(/Docker \S+ \(API \d+\.\d+\).*userns (yes|no), rootless (yes|no), gVisor (yes|no); images present/) });
+    expect(byName["docker host local"]).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(
+        /Docker \S+ \(API \d+\.\d+\).*userns (yes|no), rootless (yes|no), gVisor (yes|no); images present/,
+      ),
+    });
     expect(byName.node.ok).toBe(true);
     expect(byName.config.ok).toBe(true);
-    for (const c of out.checks) expect(Object.keys(c).every((k) => ["name", "ok", "detail", "hint"].includes(k))).toBe(true);
+    for (const c of out.checks)
+      expect(Object.keys(c).every((k) => ["name", "ok", "detail", "hint"].includes(k))).toBe(true);
   });
 
   it("reports an unreachable Docker host as not ok with a hint, and exits 5", async () => {
@@ -28,7 +34,11 @@ describe("lanes doctor against the real Docker engine", () => {
     const r = await lanes(["doctor", "--json", "--timeout", "3000"], { cwd: repo, env });
     expect(r.code).toBe(5);
     const far = JSON.parse(r.stdout).checks.find((c: { name: string }) => c.name === "docker host far");
-    expect(far).toMatchObject({ ok: false, detail: expect.stringContaining("connection refused"), hint: expect.stringContaining("tcp://127.0.0.1:9") });
+    expect(far).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining("connection refused"),
+      hint: expect.stringContaining("tcp://127.0.0.1:9"),
+    });
   });
 
   it("reports a missing sandbox image with the command that builds it", async () => {
@@ -44,7 +54,10 @@ describe("lanes doctor against the real Docker engine", () => {
     const r = await lanes(["doctor", "--json"], { cwd: repo, env });
     expect(r.code).toBe(2);
     const checks = JSON.parse(r.stdout).checks;
-    expect(checks.find((c: { name: string }) => c.name === "config")).toMatchObject({ ok: false, hint: expect.stringContaining("lanes config validate") });
+    expect(checks.find((c: { name: string }) => c.name === "config")).toMatchObject({
+      ok: false,
+      hint: expect.stringContaining("lanes config validate"),
+    });
     expect(checks.find((c: { name: string }) => c.name === "docker host local").ok).toBe(true);
   });
 
@@ -61,8 +74,15 @@ describe("lanes doctor against the real Docker engine", () => {
     const r = await lanes(["doctor", "--json"], { cwd: repo, env });
     expect(r.code).toBe(6);
     const checks = JSON.parse(r.stdout).checks;
-    expect(checks.find((c: { name: string }) => c.name === "endpoint local/llama")).toMatchObject({ ok: false, detail: expect.stringContaining(`http://127.0.0.1:${port}/v1/models unreachable (ECONNREFUSED)`), hint: expect.stringContaining("llama-server") });
-    expect(checks.find((c: { name: string }) => c.name === "endpoint standard/hosted")).toMatchObject({ ok: false, detail: "LANES_TEST_UNSET_KEY is not set" });
+    expect(checks.find((c: { name: string }) => c.name === "endpoint local/llama")).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining(`http://127.0.0.1:${port}/v1/models unreachable (ECONNREFUSED)`),
+      hint: expect.stringContaining("llama-server"),
+    });
+    expect(checks.find((c: { name: string }) => c.name === "endpoint standard/hosted")).toMatchObject({
+      ok: false,
+      detail: "LANES_TEST_UNSET_KEY is not set",
+    });
   });
 });
 
@@ -75,7 +95,11 @@ describe("output modes load ink only in a terminal", () => {
     const childEnv: NodeJS.ProcessEnv = { ...env, LANES_TRACE_FILE: file };
     delete childEnv.CI;
     const r = viaTerminal
-      ? spawnSync("script", ["-qfec", `stty cols 120 rows 40; ${cmd}`, "/dev/null"], { env: { ...childEnv, TERM: "xterm" }, encoding: "utf8", timeout: 30_000 })
+      ? spawnSync("script", ["-qfec", `stty cols 120 rows 40; ${cmd}`, "/dev/null"], {
+          env: { ...childEnv, TERM: "xterm" },
+          encoding: "utf8",
+          timeout: 30_000,
+        })
       : spawnSync("sh", ["-c", `${cmd} </dev/null`], { env: childEnv, encoding: "utf8", timeout: 30_000 });
     return { status: r.status, modules: readFileSync(file, "utf8"), output: r.stdout };
   };

@@ -11,7 +11,15 @@ const bounds = { C1: 0.1, C2: 1, C3: 10 };
 describe("usage accounting", () => {
   for (const stream of [true, false]) {
     it(`reports the server's usage and prices it (${stream ? "streaming" : "non-streaming"})`, async () => {
-      const s = await replay({ turns: [{ say: "Looking.", tools: [{ bash: { command: "npm test" } }], usage: { prompt_tokens: 1000, completion_tokens: 50 } }] });
+      const s = await replay({
+        turns: [
+          {
+            say: "Looking.",
+            tools: [{ bash: { command: "npm test" } }],
+            usage: { prompt_tokens: 1000, completion_tokens: 50 },
+          },
+        ],
+      });
       const r = recorder();
       const c = await endpoint(s).complete(ASK, { ...r.hooks, stream });
       expect(c.content).toBe("Looking.");
@@ -26,13 +34,23 @@ describe("usage accounting", () => {
     });
   }
   it("prices cached input at the cached rate", () => {
-    expect(callCostUsd({ promptTokens: 1000, completionTokens: 0, cachedTokens: 400, estimated: false }, { ...PRICE, cachedInputPerMTok: 0.25 })).toBeCloseTo((600 + 400 * 0.25) / 1e6, 12);
+    expect(
+      callCostUsd(
+        { promptTokens: 1000, completionTokens: 0, cachedTokens: 400, estimated: false },
+        { ...PRICE, cachedInputPerMTok: 0.25 },
+      ),
+    ).toBeCloseTo((600 + 400 * 0.25) / 1e6, 12);
   });
 });
 
 describe("calls that cannot overspend or hang", () => {
   it("retries a 429 after its Retry-After and charges only the answered call", async () => {
-    const s = await replay({ turns: [{ fault: "rate_limit", retryAfter: 1 }, { say: "ok", usage: { prompt_tokens: 10, completion_tokens: 2 } }] });
+    const s = await replay({
+      turns: [
+        { fault: "rate_limit", retryAfter: 1 },
+        { say: "ok", usage: { prompt_tokens: 10, completion_tokens: 2 } },
+      ],
+    });
     const r = recorder();
     const t0 = Date.now();
     const c = await endpoint(s).complete(ASK, r.hooks);
@@ -60,7 +78,9 @@ describe("calls that cannot overspend or hang", () => {
     const c = await completeWithFailover(eps, "a", ASK, bounds, { ...r.hooks, retryForMs: 1500 });
     expect(c.content).toBe("from the fallback");
     expect(c.endpointId).toBe("b");
-    expect(r.events.filter((e) => e.type === "failover")).toEqual([{ type: "failover", from: "a", to: "b", reason: expect.stringContaining("HTTP 500") }]);
+    expect(r.events.filter((e) => e.type === "failover")).toEqual([
+      { type: "failover", from: "a", to: "b", reason: expect.stringContaining("HTTP 500") },
+    ]);
   });
 
   it("never fails over to a pricier cost class", async () => {
@@ -69,15 +89,32 @@ describe("calls that cannot overspend or hang", () => {
     const r = recorder();
     const eps = new Map([
       ["a", endpoint(bad, { id: "a", fallbacks: ["b"] })],
-      ["b", endpoint(pricey, { id: "b", price: { kind: "priced", price: { inputPerMTok: 5000, outputPerMTok: 20000 }, source: "test" } })],
+      [
+        "b",
+        endpoint(pricey, {
+          id: "b",
+          price: { kind: "priced", price: { inputPerMTok: 5000, outputPerMTok: 20000 }, source: "test" },
+        }),
+      ],
     ]);
-    await expect(completeWithFailover(eps, "a", ASK, bounds, { ...r.hooks, retryForMs: 1200 })).rejects.toMatchObject({ kind: "endpoint" });
-    expect(r.events.find((e) => e.type === "failover_refused")).toMatchObject({ from: "a", to: "b", reason: expect.stringMatching(/b is C\d, above C\d/) });
+    await expect(completeWithFailover(eps, "a", ASK, bounds, { ...r.hooks, retryForMs: 1200 })).rejects.toMatchObject({
+      kind: "endpoint",
+    });
+    expect(r.events.find((e) => e.type === "failover_refused")).toMatchObject({
+      from: "a",
+      to: "b",
+      reason: expect.stringMatching(/b is C\d, above C\d/),
+    });
     expect(pricey.requests).toHaveLength(0);
   });
 
   it("charges a stream cut mid-way as what arrived plus the worst case for the rest, then retries", async () => {
-    const s = await replay({ turns: [{ say: "a fairly long answer that will not arrive whole", fault: "cut" }, { say: "whole", usage: { prompt_tokens: 10, completion_tokens: 1 } }] });
+    const s = await replay({
+      turns: [
+        { say: "a fairly long answer that will not arrive whole", fault: "cut" },
+        { say: "whole", usage: { prompt_tokens: 10, completion_tokens: 1 } },
+      ],
+    });
     const r = recorder();
     const c = await endpoint(s).complete(ASK, r.hooks);
     expect(c.content).toBe("whole");
@@ -102,7 +139,11 @@ describe("calls that cannot overspend or hang", () => {
   it("gives up on an unreachable endpoint quickly with its URL (exit 6 kind)", async () => {
     const url = `http://127.0.0.1:${await closedPort()}/v1`;
     const t0 = Date.now();
-    await expect(endpoint({ url }).complete(ASK)).rejects.toMatchObject({ kind: "endpoint", exitCode: 6, message: expect.stringContaining(`${url}) is unreachable (ECONNREFUSED)`) });
+    await expect(endpoint({ url }).complete(ASK)).rejects.toMatchObject({
+      kind: "endpoint",
+      exitCode: 6,
+      message: expect.stringContaining(`${url}) is unreachable (ECONNREFUSED)`),
+    });
     expect(Date.now() - t0).toBeLessThan(5000);
   });
 
@@ -110,7 +151,12 @@ describe("calls that cannot overspend or hang", () => {
     const s = await replay({ turns: [{ tools: [{ bash: '{"command": "ls"' }] }] });
     const c = await endpoint(s).complete(ASK);
     expect(c.toolCalls).toEqual([]);
-    expect(c.malformedToolCalls).toEqual([{ call: { id: expect.any(String), name: "bash", arguments: '{"command": "ls"' }, error: expect.stringContaining("not valid JSON") }]);
+    expect(c.malformedToolCalls).toEqual([
+      {
+        call: { id: expect.any(String), name: "bash", arguments: '{"command": "ls"' },
+        error: expect.stringContaining("not valid JSON"),
+      },
+    ]);
   });
 
   it("makes the call over the tokens-per-minute limit wait, and says so", async () => {
@@ -128,10 +174,19 @@ describe("calls that cannot overspend or hang", () => {
 });
 
 describe("token counts", () => {
-  const fixtures = ["", "hello world", "function add(a, b) { return a + b; }\n".repeat(50), "unicode: añb 日本語 🚀", "a literal <|endoftext|> and <|im_start|> in a file"];
-  it.each(fixtures.map((f) => [f.slice(0, 20), f]))("equal gpt-tokenizer's for %j, special tokens as text", async (_, text) => {
-    expect((await countText("gpt-4.1", text)).tokens).toBe(encode(text, { disallowedSpecial: new Set() }).length);
-  });
+  const fixtures = [
+    "",
+    "hello world",
+    "function add(a, b) { return a + b; }\n".repeat(50),
+    "unicode: añb 日本語 🚀",
+    "a literal <|endoftext|> and <|im_start|> in a file",
+  ];
+  it.each(fixtures.map((f) => [f.slice(0, 20), f]))(
+    "equal gpt-tokenizer's for %j, special tokens as text",
+    async (_, text) => {
+      expect((await countText("gpt-4.1", text)).tokens).toBe(encode(text, { disallowedSpecial: new Set() }).length);
+    },
+  );
   it("counts a chat with framing, exactly for OpenAI models and approximately otherwise", async () => {
     const msgs = [
       { role: "system" as const, content: "You are terse." },
@@ -139,7 +194,12 @@ describe("token counts", () => {
     ];
     const exact = await countChatTokens("gpt-4o", msgs);
     expect(exact).toMatchObject({ exact: true, method: "gpt-tokenizer o200k_base" });
-    expect(exact.tokens).toBe(3 + 2 * 3 + ["system", "You are terse.", "user", "hi"].reduce((n, t) => n + encode(t).length, 0));
-    expect(await countChatTokens("some-local-model", msgs)).toMatchObject({ exact: false, method: expect.stringContaining("approximate") });
+    expect(exact.tokens).toBe(
+      3 + 2 * 3 + ["system", "You are terse.", "user", "hi"].reduce((n, t) => n + encode(t).length, 0),
+    );
+    expect(await countChatTokens("some-local-model", msgs)).toMatchObject({
+      exact: false,
+      method: expect.stringContaining("approximate"),
+    });
   });
 });

@@ -6,7 +6,17 @@ import { Ledger } from "../../src/adapters/store/ledger.js";
 import type { BucketSpec } from "../../src/core/quota.js";
 import { ROOT, tempHome } from "../helpers/cli.js";
 
-const bucket = (o: Partial<BucketSpec> = {}): BucketSpec => ({ key: "team:t:month:2026-11", scope: "team", id: "t", period: "month", unit: "usd", limit: 10, kind: "hard", resetsAt: "2026-12-01T00:00:00.000Z", ...o });
+const bucket = (o: Partial<BucketSpec> = {}): BucketSpec => ({
+  key: "team:t:month:2026-11",
+  scope: "team",
+  id: "t",
+  period: "month",
+  unit: "usd",
+  limit: 10,
+  kind: "hard",
+  resetsAt: "2026-12-01T00:00:00.000Z",
+  ...o,
+});
 const fresh = () => Ledger.open(join(tempHome().dir, "ledger.db"));
 
 describe("ledger reservations", () => {
@@ -14,15 +24,17 @@ describe("ledger reservations", () => {
     const path = join(tempHome().dir, "ledger.db"); // new: the 8 processes also race to create it
     const worker = join(ROOT, "test/helpers/ledger-worker.mjs");
     const runs = await Promise.all(
-      Array.from({ length: 8 }, () =>
-        new Promise<{ reserved: number; denied: number; charged: number }>((resolve, reject) => {
-          const p = spawn(process.execPath, [worker, path, "50", "0.5", "10"], { stdio: ["ignore", "pipe", "pipe"] });
-          let out = "";
-          let err = "";
-          p.stdout.on("data", (d) => (out += d));
-          p.stderr.on("data", (d) => (err += d));
-          p.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(err))));
-        }),
+      Array.from(
+        { length: 8 },
+        () =>
+          new Promise<{ reserved: number; denied: number; charged: number }>((resolve, reject) => {
+            const p = spawn(process.execPath, [worker, path, "50", "0.5", "10"], { stdio: ["ignore", "pipe", "pipe"] });
+            let out = "";
+            let err = "";
+            p.stdout.on("data", (d) => (out += d));
+            p.stderr.on("data", (d) => (err += d));
+            p.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(err))));
+          }),
       ),
     );
     const reserved = runs.reduce((n, r) => n + r.reserved, 0);
@@ -39,7 +51,17 @@ describe("ledger reservations", () => {
   it("denies a reservation that would cross a hard limit, naming the bucket, and holds nothing", () => {
     const l = fresh();
     l.reserve({ runId: "a", lane: "x", buckets: [bucket()], caps: { usd: 8 }, ttlMs: 60_000 });
-    expect(() => l.reserve({ runId: "b", lane: "x", buckets: [bucket(), bucket({ key: "user:u:day:2026-11-22", limit: 100 })], caps: { usd: 3 }, ttlMs: 60_000 })).toThrow(/quota team:t:month:2026-11 cannot hold this run: used \$0\.00 \+ held \$8\.00 \+ this run's cap \$3\.00 > limit \$10\.00/);
+    expect(() =>
+      l.reserve({
+        runId: "b",
+        lane: "x",
+        buckets: [bucket(), bucket({ key: "user:u:day:2026-11-22", limit: 100 })],
+        caps: { usd: 3 },
+        ttlMs: 60_000,
+      }),
+    ).toThrow(
+      /quota team:t:month:2026-11 cannot hold this run: used \$0\.00 \+ held \$8\.00 \+ this run's cap \$3\.00 > limit \$10\.00/,
+    );
     expect(l.status([bucket({ key: "user:u:day:2026-11-22", limit: 100 })])[0]!.held).toBe(0); // all or nothing
   });
 
@@ -91,9 +113,28 @@ describe("ledger reservations", () => {
 
   it("keeps history of actuals per lane and task template", () => {
     const l = fresh();
-    for (let i = 1; i <= 4; i++) l.addHistory({ lane: "async", template: "fix", tier: "local", steps: i, completionPerStep: 100 * i, observationPerStep: 50, secondsPerStep: 2, costUsd: 0.01 * i });
-    l.addHistory({ lane: "eval", template: "fix", tier: "local", steps: 99, completionPerStep: 1, observationPerStep: 1, secondsPerStep: 1, costUsd: 0 });
-    const h = l.history("async", "fix");
+    for (let i = 1; i <= 4; i++)
+      l.historyStore.add({
+        lane: "async",
+        template: "fix",
+        tier: "local",
+        steps: i,
+        completionPerStep: 100 * i,
+        observationPerStep: 50,
+        secondsPerStep: 2,
+        costUsd: 0.01 * i,
+      });
+    l.historyStore.add({
+      lane: "eval",
+      template: "fix",
+      tier: "local",
+      steps: 99,
+      completionPerStep: 1,
+      observationPerStep: 1,
+      secondsPerStep: 1,
+      costUsd: 0,
+    });
+    const h = l.historyStore.recent("async", "fix");
     expect(h.map((r) => r.steps)).toEqual([4, 3, 2, 1]);
   });
 

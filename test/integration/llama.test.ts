@@ -12,7 +12,16 @@ afterAll(() => server?.stop());
 
 const GPU_HOUR = 3.6;
 const local = (url: string) =>
-  new OpenAIEndpoint({ id: "llama", tier: "local", tierKind: "local", baseURL: url, model: "tiny", price: { kind: "priced", price: { inputPerMTok: 0, outputPerMTok: 0, gpuHourUsd: GPU_HOUR }, source: "test" }, timeoutMs: 20_000, fallbacks: [] });
+  new OpenAIEndpoint({
+    id: "llama",
+    tier: "local",
+    tierKind: "local",
+    baseURL: url,
+    model: "tiny",
+    price: { kind: "priced", price: { inputPerMTok: 0, outputPerMTok: 0, gpuHourUsd: GPU_HOUR }, source: "test" },
+    timeoutMs: 20_000,
+    fallbacks: [],
+  });
 const chat = [
   { role: "system" as const, content: "You are a coding agent." },
   { role: "user" as const, content: "Fix the failing test in src/add.js." },

@@ -7,7 +7,11 @@ import { ROOT, tempHome } from "../helpers/cli.js";
 describe("the packed package", () => {
   it("runs through npx from the tarball and prints its version", () => {
     const { dir } = tempHome("lanes-pack-");
-    const pack = spawnSync("npm", ["pack", "--pack-destination", dir, "--silent"], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+    const pack = spawnSync("npm", ["pack", "--pack-destination", dir, "--silent"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 120_000,
+    });
     expect(pack.status, pack.stderr).toBe(0);
     const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz"))!;
     expect(tarball).toMatch(/^lanes-\d+\.\d+\.\d+\.tgz$/);

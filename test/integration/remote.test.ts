@@ -14,9 +14,28 @@ beforeAll(async () => {
   home = tempHome();
   repo = gitRepo(home.dir, "repo", { "src/app.txt": "one\n" });
   // The remote engine starts with no images: copy ours over with lanes itself.
-  const add = await lanes(["hosts", "add", "remote", "--url", REMOTE_URL, "--tls-ca", `${CERTS}/ca.pem`, "--tls-cert", `${CERTS}/client.pem`, "--tls-key", `${CERTS}/client-key.pem`], { cwd: repo, env: home.env });
+  const add = await lanes(
+    [
+      "hosts",
+      "add",
+      "remote",
+      "--url",
+      REMOTE_URL,
+      "--tls-ca",
+      `${CERTS}/ca.pem`,
+      "--tls-cert",
+      `${CERTS}/client.pem`,
+      "--tls-key",
+      `${CERTS}/client-key.pem`,
+    ],
+    { cwd: repo, env: home.env },
+  );
   expect(add.code, add.stderr).toBe(0);
-  const push = await lanes(["images", "push", "lanes-sandbox:latest", "--host", "remote", "--json"], { cwd: repo, env: home.env, timeoutMs: 120_000 });
+  const push = await lanes(["images", "push", "lanes-sandbox:latest", "--host", "remote", "--json"], {
+    cwd: repo,
+    env: home.env,
+    timeoutMs: 120_000,
+  });
   expect(push.code, push.stderr).toBe(0);
   expect(JSON.parse(push.stdout).bytes).toBeGreaterThan(10_000_000);
 }, 150_000);
@@ -24,17 +43,28 @@ beforeAll(async () => {
 describe("a remote engine over mutual TLS", () => {
   it("is registered in user settings with absolute certificate paths", () => {
     const saved = JSON.parse(readFileSync(join(home.env.LANES_CONFIG_DIR!, "config.json"), "utf8"));
-    expect(saved.hosts.remote).toEqual({ url: REMOTE_URL, tls: { ca: `${CERTS}/ca.pem`, cert: `${CERTS}/client.pem`, key: `${CERTS}/client-key.pem` } });
+    expect(saved.hosts.remote).toEqual({
+      url: REMOTE_URL,
+      tls: { ca: `${CERTS}/ca.pem`, cert: `${CERTS}/client.pem`, key: `${CERTS}/client-key.pem` },
+    });
   });
 
   it("reports version, images and capacity with hosts check", async () => {
     const ok = await lanes(["hosts", "check", "remote", "--json"], { cwd: repo, env: home.env });
     expect(ok.code).toBe(0);
-    expect(JSON.parse(ok.stdout)).toMatchObject({ name: "remote", url: REMOTE_URL, apiVersion: expect.stringMatching(/^\d+\.\d+$/), capacity: { sandboxes: 4 } });
+    expect(JSON.parse(ok.stdout)).toMatchObject({
+      name: "remote",
+      url: REMOTE_URL,
+      apiVersion: expect.stringMatching(/^\d+\.\d+$/),
+      capacity: { sandboxes: 4 },
+    });
   });
 
   it("runs a command with the repository copied in and returns the diff, like the local engine", async () => {
-    const r = await lanes(["sandbox", "run", "--host", "remote", "--diff", "--", "id -u; echo two >> src/app.txt"], { cwd: repo, env: home.env });
+    const r = await lanes(["sandbox", "run", "--host", "remote", "--diff", "--", "id -u; echo two >> src/app.txt"], {
+      cwd: repo,
+      env: home.env,
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^1000\ndiff --git a\/src\/app.txt b\/src\/app.txt\n/);
     expect(r.stdout).toContain(" one\n+two\n");
@@ -48,7 +78,11 @@ describe("a remote engine over mutual TLS", () => {
     const ex = await lanes(["sandbox", "exec", id, "--", "cat src/app.txt; exit 4"], { cwd: repo, env: home.env });
     expect([ex.code, ex.stdout]).toEqual([4, "one\n"]);
     const ls = JSON.parse((await lanes(["sandbox", "ls", "--json"], { cwd: repo, env: home.env })).stdout);
-    expect(ls.sandboxes.find((s: { id: string }) => s.id === id)).toMatchObject({ host: "remote", state: "running", owner: "detached" });
+    expect(ls.sandboxes.find((s: { id: string }) => s.id === id)).toMatchObject({
+      host: "remote",
+      state: "running",
+      owner: "detached",
+    });
     expect((await lanes(["sandbox", "rm", id], { cwd: repo, env: home.env })).code).toBe(0);
     const after = JSON.parse((await lanes(["sandbox", "ls", "--json"], { cwd: repo, env: home.env })).stdout);
     expect(after.sandboxes.some((s: { id: string }) => s.id === id)).toBe(false);
@@ -83,7 +117,22 @@ describe("remote failures each get their own message and exit 5", () => {
   });
   it("registering a host with a wrong certificate fails and stores nothing", async () => {
     const h = tempHome();
-    const r = await lanes(["hosts", "add", "bad", "--url", REMOTE_URL, "--tls-ca", `${CERTS}/ca.pem`, "--tls-cert", `${CERTS}/wrong-client.pem`, "--tls-key", `${CERTS}/wrong-client-key.pem`], { cwd: repo, env: h.env });
+    const r = await lanes(
+      [
+        "hosts",
+        "add",
+        "bad",
+        "--url",
+        REMOTE_URL,
+        "--tls-ca",
+        `${CERTS}/ca.pem`,
+        "--tls-cert",
+        `${CERTS}/wrong-client.pem`,
+        "--tls-key",
+        `${CERTS}/wrong-client-key.pem`,
+      ],
+      { cwd: repo, env: h.env },
+    );
     expect(r.code).toBe(5);
     expect(r.stderr).toContain("host bad was not added");
     const ls = await lanes(["hosts", "ls", "--json"], { cwd: repo, env: h.env });

@@ -12,9 +12,14 @@ afterEach(() => children.splice(0).forEach((c) => c.kill("SIGKILL")));
 
 /** A replay endpoint in its own process (as a hosted API would be), configured as the lane's tier. */
 async function hostedReplay(p: ReturnType<typeof demoProject>, script: string): Promise<string> {
-  const child = spawn(process.execPath, [BIN, "endpoints", "replay", script, "--json"], { env: p.env, stdio: ["ignore", "pipe", "ignore"] });
+  const child = spawn(process.execPath, [BIN, "endpoints", "replay", script, "--json"], {
+    env: p.env,
+    stdio: ["ignore", "pipe", "ignore"],
+  });
   children.push(child);
-  const url: string = await new Promise((resolve) => child.stdout!.once("data", (d: Buffer) => resolve(JSON.parse(d.toString()).url)));
+  const url: string = await new Promise((resolve) =>
+    child.stdout!.once("data", (d: Buffer) => resolve(JSON.parse(d.toString()).url)),
+  );
   writeFileSync(
     join(p.repo, "lanes.yaml"),
     `tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "${url}", model: gpt-4.1-mini, apiKeyEnv: LANES_TEST_KEY }]\nlanes:\n  t:\n    tiers: [standard]\n    budget: { capUsd: 0.25 }\n    approval: { mode: ask }\n    limits: { steps: 12, wallTime: 3m, commandTimeout: 30s }\n    check: node --test\n`,
@@ -27,10 +32,22 @@ async function hostedReplay(p: ReturnType<typeof demoProject>, script: string): 
 describe("lanes run against a hosted (replay) endpoint", () => {
   it("runs a fresh saved plan that a person approved, with no prompt and no --yes", async () => {
     const p = demoProject("{}\n");
-    const env: NodeJS.ProcessEnv = { ...p.env, LANES_TEST_KEY: "sk-test-never-printed-0000", CI: "true", LANES_APPROVAL_KEY: "sign-me" };
+    const env: NodeJS.ProcessEnv = {
+      ...p.env,
+      LANES_TEST_KEY: "sk-test-never-printed-0000",
+      CI: "true",
+      LANES_APPROVAL_KEY: "sign-me",
+    };
     await hostedReplay(p, join(DEMO, "fix-add.replay.yaml"));
     const file = join(p.dir, "plan.json");
-    expect((await lanes(["plan", "Make the failing test pass", "--lane", "t", "--out", file, "--check"], { cwd: p.repo, env })).code).toBe(3); // ask
+    expect(
+      (
+        await lanes(["plan", "Make the failing test pass", "--lane", "t", "--out", file, "--check"], {
+          cwd: p.repo,
+          env,
+        })
+      ).code,
+    ).toBe(3); // ask
     expect((await lanes(["run", "--plan", file], { cwd: p.repo, env })).code).toBe(3); // not approved yet
     expect((await lanes(["approve", file, "--yes"], { cwd: p.repo, env })).code).toBe(0);
     const r = await lanes(["run", "--plan", file, "--json"], { cwd: p.repo, env, timeoutMs: 120_000 });
@@ -48,10 +65,17 @@ describe("lanes run against a hosted (replay) endpoint", () => {
     const secret = "sk-live-9f8E7d6C5b4A3f2E1d0C9b8A7f6E5d4C";
     writeFileSync(join(p.repo, ".env.example"), `OPENAI_API_KEY=${secret}\n`);
     const script = join(p.dir, "leak.yaml");
-    writeFileSync(script, "model: gpt-4.1-mini\nturns:\n  - tools: [{ read_file: { path: .env.example } }]\n  - tools: [{ bash: { command: 'cat .env.example; grep -r sk-live . | head -3' } }]\n  - tools: [{ finish: { summary: looked } }]\n");
+    writeFileSync(
+      script,
+      "model: gpt-4.1-mini\nturns:\n  - tools: [{ read_file: { path: .env.example } }]\n  - tools: [{ bash: { command: 'cat .env.example; grep -r sk-live . | head -3' } }]\n  - tools: [{ finish: { summary: looked } }]\n",
+    );
     const url = await hostedReplay(p, script);
     const env: NodeJS.ProcessEnv = { ...p.env, LANES_TEST_KEY: "k" };
-    const r = await lanes(["run", "look at the env file", "--lane", "t", "--yes", "--json"], { cwd: p.repo, env, timeoutMs: 120_000 });
+    const r = await lanes(["run", "look at the env file", "--lane", "t", "--yes", "--json"], {
+      cwd: p.repo,
+      env,
+      timeoutMs: 120_000,
+    });
     expect(r.code).toBe(1); // finished, check fails (nothing was fixed)
     const received = JSON.stringify(await (await fetch(url.replace(/\/v1$/, "/_replay/requests"))).json());
     expect(received).toContain("[REDACTED:openai_key]");

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { hostname } from "node:os";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BIN, lanes } from "../helpers/cli.js";
@@ -10,7 +10,12 @@ import { DEMO, LANES, demoProject, events } from "../helpers/run.js";
 
 beforeAll(() => requireImage());
 const TASK = "Make the failing test pass";
-const run = (p: ReturnType<typeof demoProject>, extra: string[] = []) => lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--json", ...extra], { cwd: p.repo, env: p.env, timeoutMs: 120_000 });
+const run = (p: ReturnType<typeof demoProject>, extra: string[] = []) =>
+  lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--json", ...extra], {
+    cwd: p.repo,
+    env: p.env,
+    timeoutMs: 120_000,
+  });
 
 describe("lanes run", () => {
   it("fixes the sample with the recorded fix: check passes in the sandbox, --apply changes exactly those lines", async () => {
@@ -30,14 +35,27 @@ describe("lanes run", () => {
     const show = JSON.parse((await lanes(["runs", "show", end.runId, "--json"], { cwd: p.repo, env: p.env })).stdout);
     expect(show.cost.actualUsd).toBeCloseTo(show.cost.ledgerUsd, 12); // runs show totals equal the ledger's
     expect(show.toolCalls).toEqual({ bash: 2, read_file: 1, edit_file: 1, finish: 1 });
-    const audit = JSON.parse((await lanes(["audit", "ls", "--json"], { cwd: p.repo, env: p.env })).stdout).map((a: { action: string }) => a.action);
+    const audit = JSON.parse((await lanes(["audit", "ls", "--json"], { cwd: p.repo, env: p.env })).stdout).map(
+      (a: { action: string }) => a.action,
+    );
     expect(audit).toEqual(["plan", "reserve", "settle"]);
   });
 
   it("replays a recorded run's trajectory (--endpoint replay:trajectory.json) to the same patch", async () => {
     const p = demoProject(LANES());
     const first = events((await run(p)).stdout).at(-1)!;
-    const again = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${join(p.env.LANES_HOME!, "runs", first.runId, "trajectory.json")}`, "--json"], { cwd: p.repo, env: p.env, timeoutMs: 120_000 });
+    const again = await lanes(
+      [
+        "run",
+        TASK,
+        "--lane",
+        "t",
+        "--endpoint",
+        `replay:${join(p.env.LANES_HOME!, "runs", first.runId, "trajectory.json")}`,
+        "--json",
+      ],
+      { cwd: p.repo, env: p.env, timeoutMs: 120_000 },
+    );
     expect(again.code, again.stderr).toBe(0);
     const second = events(again.stdout).at(-1)!;
     expect(second.runId).not.toBe(first.runId);
@@ -53,7 +71,10 @@ describe("lanes run", () => {
   });
 
   it("stops a model that keeps calling with budget_exhausted (exit 4); charges never exceed the cap", async () => {
-    const p = demoProject(LANES().replace("capUsd: 0.25", "capUsd: 0.002"), "model: gpt-4.1-mini\nrepeatLast: true\nturns:\n  - tools: [{ bash: { command: 'echo $RANDOM' } }]\n    usage: { prompt_tokens: 900, completion_tokens: 300 }\n");
+    const p = demoProject(
+      LANES().replace("capUsd: 0.25", "capUsd: 0.002"),
+      "model: gpt-4.1-mini\nrepeatLast: true\nturns:\n  - tools: [{ bash: { command: 'echo $RANDOM' } }]\n    usage: { prompt_tokens: 900, completion_tokens: 300 }\n",
+    );
     const r = await run(p);
     expect(r.code, r.stderr).toBe(4);
     const end = events(r.stdout).at(-1)!;
@@ -66,33 +87,46 @@ describe("lanes run", () => {
   });
 
   it("warns at 3 identical actions and stops at 5 with loop_detected (exit 1)", async () => {
-    const p = demoProject(LANES(), "model: gpt-4.1-mini\nrepeatLast: true\nturns:\n  - tools: [{ bash: { command: ls } }]\n");
+    const p = demoProject(
+      LANES(),
+      "model: gpt-4.1-mini\nrepeatLast: true\nturns:\n  - tools: [{ bash: { command: ls } }]\n",
+    );
     const r = await run(p);
     expect(r.code).toBe(1);
     const end = events(r.stdout).at(-1)!;
     expect(end.status).toBe("loop_detected");
     const t = JSON.parse(readFileSync(join(p.env.LANES_HOME!, "runs", end.runId, "trajectory.json"), "utf8"));
-    const obs = t.trajectory.filter((e: { kind: string }) => e.kind === "tool").map((e: { data: { observation: string } }) => e.data.observation);
+    const obs = t.trajectory
+      .filter((e: { kind: string }) => e.kind === "tool")
+      .map((e: { data: { observation: string } }) => e.data.observation);
     expect(obs).toHaveLength(4);
     expect(obs[1]).not.toContain("exact bash call");
     expect(obs[2]).toContain("you have made this exact bash call 3 times");
   });
 
   it("stops at the lane's step limit (exit 1)", async () => {
-    const p = demoProject(LANES().replace("steps: 12", "steps: 3"), "model: gpt-4.1-mini\nturns:\n  - tools: [{ bash: { command: 'echo 1' } }]\n  - tools: [{ bash: { command: 'echo 2' } }]\n  - tools: [{ bash: { command: 'echo 3' } }]\n  - tools: [{ bash: { command: 'echo 4' } }]\n");
+    const p = demoProject(
+      LANES().replace("steps: 12", "steps: 3"),
+      "model: gpt-4.1-mini\nturns:\n  - tools: [{ bash: { command: 'echo 1' } }]\n  - tools: [{ bash: { command: 'echo 2' } }]\n  - tools: [{ bash: { command: 'echo 3' } }]\n  - tools: [{ bash: { command: 'echo 4' } }]\n",
+    );
     const r = await run(p);
     expect(r.code).toBe(1);
     expect(events(r.stdout).at(-1)).toMatchObject({ status: "step_limit", steps: 3 });
   });
 
   it("enforces the per-command time limit inside the sandbox and tells the model", async () => {
-    const p = demoProject(LANES().replace("commandTimeout: 30s", "commandTimeout: 1s"), "model: gpt-4.1-mini\nturns:\n  - tools: [{ bash: { command: 'sleep 30' } }]\n  - tools: [{ finish: { summary: gave up } }]\n");
+    const p = demoProject(
+      LANES().replace("commandTimeout: 30s", "commandTimeout: 1s"),
+      "model: gpt-4.1-mini\nturns:\n  - tools: [{ bash: { command: 'sleep 30' } }]\n  - tools: [{ finish: { summary: gave up } }]\n",
+    );
     const t0 = Date.now();
     const r = await run(p);
     expect(Date.now() - t0).toBeLessThan(25_000);
     const end = events(r.stdout).at(-1)!;
     const t = JSON.parse(readFileSync(join(p.env.LANES_HOME!, "runs", end.runId, "trajectory.json"), "utf8"));
-    expect(t.trajectory.find((e: { kind: string }) => e.kind === "tool").data.observation).toContain("exit code: 124 (stopped after the 1 s time limit)");
+    expect(t.trajectory.find((e: { kind: string }) => e.kind === "tool").data.observation).toContain(
+      "exit code: 124 (stopped after the 1 s time limit)",
+    );
     expect(r.code).toBe(1); // finished, but the check fails: the bug is still there
     expect(end.check).toBe("failed");
   });
@@ -100,29 +134,48 @@ describe("lanes run", () => {
   it("in CI, an ask lane exits 3 before any sandbox starts", async () => {
     const p = demoProject(LANES().replace("approval: { mode: auto, autoApproveUpTo: C2 }", "approval: { mode: ask }"));
     const before = labelled("dev.lanes.managed=true").containers.length;
-    const r = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`], { cwd: p.repo, env: { ...p.env, CI: "true" } });
+    const r = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`], {
+      cwd: p.repo,
+      env: { ...p.env, CI: "true" },
+    });
     expect(r.code).toBe(3);
     expect(r.stderr).toContain("approval needed (approval.ask)");
     expect(r.stderr).toContain("pass --yes");
     expect(labelled("dev.lanes.managed=true").containers.length).toBeLessThanOrEqual(before);
-    const audit = JSON.parse((await lanes(["audit", "ls", "--json"], { cwd: p.repo, env: p.env })).stdout).map((a: { action: string }) => a.action);
+    const audit = JSON.parse((await lanes(["audit", "ls", "--json"], { cwd: p.repo, env: p.env })).stdout).map(
+      (a: { action: string }) => a.action,
+    );
     expect(audit).toEqual(["plan", "deny"]); // no reserve: nothing was held or started
   });
 
   it("a failing attempt on the first tier proposes the next one and, without approval in CI, stops with exit 3 and the reason", async () => {
-    const p = demoProject(LANES("", "standard, premium"), "model: gpt-4.1-mini\nturns:\n  - tools: [{ finish: { summary: 'did nothing' } }]\n");
+    const p = demoProject(
+      LANES("", "standard, premium"),
+      "model: gpt-4.1-mini\nturns:\n  - tools: [{ finish: { summary: 'did nothing' } }]\n",
+    );
     const r = await run(p);
     expect(r.code).toBe(3);
     const ev = events(r.stdout);
-    expect(ev.find((e) => e.type === "escalation")).toMatchObject({ from: "standard", to: "premium", reason: "the check `node --test` failed on standard" });
+    expect(ev.find((e) => e.type === "escalation")).toMatchObject({
+      from: "standard",
+      to: "premium",
+      reason: "the check `node --test` failed on standard",
+    });
     expect(ev.find((e) => e.type === "decision" && e.stage === "escalation")).toMatchObject({ tier: "premium" });
     expect(r.stderr).toContain("escalating to premium");
     expect(r.stderr).toContain("needs approval");
   });
 
   it("on SIGINT mid-run exits 130, leaves no container, and settles the hold", async () => {
-    const p = demoProject(LANES("budgets:\n  - { scope: team, period: month, limit: 10 }\n"), "model: gpt-4.1-mini\nturns:\n  - tools: [{ bash: { command: 'sleep 60' } }]\n");
-    const child = spawn(process.execPath, [BIN, "run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--json"], { cwd: p.repo, env: p.env, stdio: ["ignore", "pipe", "pipe"] });
+    const p = demoProject(
+      LANES("budgets:\n  - { scope: team, period: month, limit: 10 }\n"),
+      "model: gpt-4.1-mini\nturns:\n  - tools: [{ bash: { command: 'sleep 60' } }]\n",
+    );
+    const child = spawn(
+      process.execPath,
+      [BIN, "run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--json"],
+      { cwd: p.repo, env: p.env, stdio: ["ignore", "pipe", "pipe"] },
+    );
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     const owner = `dev.lanes.owner=${hostname()}:${child.pid}`;
@@ -138,19 +191,31 @@ describe("lanes run", () => {
   }, 60_000);
 
   it("delays while the lane is full: exits 4 at once without --wait, and waits it out with --wait", async () => {
-    const slow = "model: gpt-4.1-mini\nturns:\n  - tools: [{ bash: { command: 'sleep 4' } }]\n  - tools: [{ finish: { summary: slept } }]\n";
+    const slow =
+      "model: gpt-4.1-mini\nturns:\n  - tools: [{ bash: { command: 'sleep 4' } }]\n  - tools: [{ finish: { summary: slept } }]\n";
     const p = demoProject(LANES().replace("    check: node --test\n", "    concurrency: 1\n"), slow);
-    const first = spawn(process.execPath, [BIN, "run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--json"], { cwd: p.repo, env: p.env, stdio: ["ignore", "pipe", "pipe"] });
+    const first = spawn(
+      process.execPath,
+      [BIN, "run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--json"],
+      { cwd: p.repo, env: p.env, stdio: ["ignore", "pipe", "pipe"] },
+    );
     const firstExit = new Promise((r) => first.on("exit", r));
     let out = "";
     first.stdout.on("data", (d) => (out += d));
     for (let i = 0; i < 200 && !out.includes('"tool_start"'); i++) await new Promise((r) => setTimeout(r, 100));
     const t0 = Date.now();
-    const now = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`], { cwd: p.repo, env: p.env });
+    const now = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`], {
+      cwd: p.repo,
+      env: p.env,
+    });
     expect(now.code).toBe(4);
     expect(Date.now() - t0).toBeLessThan(3000);
     expect(now.stderr).toContain("lane t is full: 1 of 1 runs in flight");
-    const waited = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--wait", "60s"], { cwd: p.repo, env: p.env, timeoutMs: 90_000 });
+    const waited = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--wait", "60s"], {
+      cwd: p.repo,
+      env: p.env,
+      timeoutMs: 90_000,
+    });
     expect(waited.code, waited.stderr).toBe(0);
     expect(waited.stderr).toMatch(/waiting \(\d+ s left\): lane t is full/);
     expect(await firstExit).toBe(0);
@@ -167,25 +232,51 @@ turns:
       - finish: { summary: "fixed add() and raised my own budget" }
 `;
     const p = demoProject(LANES(), script);
-    const r = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--json", "--apply"], { cwd: p.repo, env: { ...p.env, CI: "true" }, timeoutMs: 120_000 });
+    const r = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--json", "--apply"], {
+      cwd: p.repo,
+      env: { ...p.env, CI: "true" },
+      timeoutMs: 120_000,
+    });
     expect(r.code, r.stderr).toBe(3);
     const end = events(r.stdout).at(-1)!;
     expect(end).toMatchObject({ type: "run_end", check: "passed", policyEdits: ["lanes.yaml"] });
-    expect(end.applied).toEqual([{ ok: false, how: "apply", policy: true, reason: expect.stringContaining("it edits policy (lanes.yaml)") }]);
+    expect(end.applied).toEqual([
+      { ok: false, how: "apply", policy: true, reason: expect.stringContaining("it edits policy (lanes.yaml)") },
+    ]);
     expect(p.git("status", "--porcelain").stdout).toBe("");
     const show = JSON.parse((await lanes(["runs", "show", end.runId, "--json"], { cwd: p.repo, env: p.env })).stdout);
     expect(show.patchFiles).toEqual(["lanes.yaml", "src/add.js"]);
     expect(show.policyEdits).toEqual(["lanes.yaml"]);
     const audit = JSON.parse((await lanes(["audit", "ls", "--json"], { cwd: p.repo, env: p.env })).stdout);
-    expect(audit.at(-1)).toMatchObject({ action: "deny", decision: { reasons: [{ rule: "patch.policy_edit" }] }, inputs: { policyEdits: ["lanes.yaml"] } });
+    expect(audit.at(-1)).toMatchObject({
+      action: "deny",
+      decision: { reasons: [{ rule: "patch.policy_edit" }] },
+      inputs: { policyEdits: ["lanes.yaml"] },
+    });
   });
   it("an unpriced tier runs only when allowed, metered in tokens against the lane's token cap, and never reports $0.00", async () => {
-    const script = readFileSync(join(DEMO, "fix-add.replay.yaml"), "utf8").replace("model: gpt-4.1-mini", "model: no-such-model");
-    const p = demoProject(LANES("    allowUnpriced: true\n").replace("budget: { capUsd: 0.25 }", "budget: { capUsd: 0.25, capTokens: 60000 }"), script);
+    const script = readFileSync(join(DEMO, "fix-add.replay.yaml"), "utf8").replace(
+      "model: gpt-4.1-mini",
+      "model: no-such-model",
+    );
+    const p = demoProject(
+      LANES("    allowUnpriced: true\n").replace(
+        "budget: { capUsd: 0.25 }",
+        "budget: { capUsd: 0.25, capTokens: 60000 }",
+      ),
+      script,
+    );
     const ci = { ...p.env, CI: "true" };
-    const denied = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`], { cwd: p.repo, env: ci });
+    const denied = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`], {
+      cwd: p.repo,
+      env: ci,
+    });
     expect(denied.code).toBe(3); // unpriced asks even when allowed: --yes is the explicit approval
-    const r = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--json", "--yes"], { cwd: p.repo, env: ci, timeoutMs: 120_000 });
+    const r = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--json", "--yes"], {
+      cwd: p.repo,
+      env: ci,
+      timeoutMs: 120_000,
+    });
     expect(r.code, r.stderr).toBe(0);
     const end = events(r.stdout).at(-1)!;
     expect(end.cost.actualUsd).toBeNull();
@@ -195,8 +286,21 @@ turns:
     expect(show.stdout).not.toContain("$0.00 actual");
 
     // A token cap too small for the first call: stopped before it, as budget_exhausted.
-    const small = demoProject(LANES("    allowUnpriced: true\n").replace("budget: { capUsd: 0.25 }", "budget: { capUsd: 0.25, capTokens: 500 }"), script);
-    const stopped = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${small.script}`, "--json", "--yes"], { cwd: small.repo, env: { ...small.env, CI: "true" }, timeoutMs: 120_000 });
-    expect(events(stopped.stdout).at(-1)).toMatchObject({ type: "run_end", status: "budget_exhausted", cost: { actualUsd: null } });
+    const small = demoProject(
+      LANES("    allowUnpriced: true\n").replace(
+        "budget: { capUsd: 0.25 }",
+        "budget: { capUsd: 0.25, capTokens: 500 }",
+      ),
+      script,
+    );
+    const stopped = await lanes(
+      ["run", TASK, "--lane", "t", "--endpoint", `replay:${small.script}`, "--json", "--yes"],
+      { cwd: small.repo, env: { ...small.env, CI: "true" }, timeoutMs: 120_000 },
+    );
+    expect(events(stopped.stdout).at(-1)).toMatchObject({
+      type: "run_end",
+      status: "budget_exhausted",
+      cost: { actualUsd: null },
+    });
   });
 });

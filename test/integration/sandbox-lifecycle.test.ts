@@ -20,7 +20,11 @@ const waitFor = async (check: () => boolean, ms: number) => {
 async function sleepingRun() {
   const { dir, env } = tempHome();
   const repo = gitRepo(dir);
-  const child = spawn(process.execPath, [BIN, "sandbox", "run", "--", "sleep 120"], { cwd: repo, env, stdio: "ignore" });
+  const child = spawn(process.execPath, [BIN, "sandbox", "run", "--", "sleep 120"], {
+    cwd: repo,
+    env,
+    stdio: "ignore",
+  });
   const exited = new Promise<number | null>((r) => child.on("exit", r));
   const owner = `dev.lanes.owner=${hostname()}:${child.pid}`;
   // Running means started, and lanes attaches to stdin before it starts the container.
@@ -62,7 +66,22 @@ describe("no leaks", () => {
     const up = await lanes(["sandbox", "up", "--json"], { cwd: repo, env });
     expect(up.code).toBe(0);
     const { id } = JSON.parse(up.stdout);
-    const foreign = spawnSync("docker", ["run", "-d", "--rm", "--network", "none", "--label", "dev.lanes.managed=false", "lanes-sandbox:latest", "sleep", "60"], { encoding: "utf8" }).stdout.trim();
+    const foreign = spawnSync(
+      "docker",
+      [
+        "run",
+        "-d",
+        "--rm",
+        "--network",
+        "none",
+        "--label",
+        "dev.lanes.managed=false",
+        "lanes-sandbox:latest",
+        "sleep",
+        "60",
+      ],
+      { encoding: "utf8" },
+    ).stdout.trim();
     try {
       // A detached sandbox lives on until its TTL: an ordinary gc keeps it.
       await lanes(["sandbox", "gc"], { cwd: repo, env });
@@ -92,9 +111,16 @@ describe("network: open", () => {
     const host = localHost();
     const sb = await host.acquire({ profileName: "open", profile: profile({ network: "open" }) });
     try {
-      const nets = spawnSync("docker", ["inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", sb.info.containerId], { encoding: "utf8" }).stdout.trim();
+      const nets = spawnSync(
+        "docker",
+        ["inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", sb.info.containerId],
+        { encoding: "utf8" },
+      ).stdout.trim();
       expect(nets).toBe(`lanes-net-${sb.info.id}`);
-      expect((await sb.exec({ command: "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort", timeoutMs: 5000 })).stdout).toBe("eth0\nlo\n");
+      expect(
+        (await sb.exec({ command: "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort", timeoutMs: 5000 }))
+          .stdout,
+      ).toBe("eth0\nlo\n");
     } finally {
       await sb.release();
     }

@@ -33,19 +33,24 @@ describe("isolation inside a real sandbox", () => {
   });
   it("has no capabilities and no-new-privileges", async () => {
     const status = (await sh("cat /proc/self/status")).stdout;
-    for (const cap of ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]) expect(status).toMatch(new RegExp(`${cap}:\\s+0000000000000000`));
+    for (const cap of ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"])
+      expect(status).toMatch(new RegExp(`${cap}:\\s+0000000000000000`));
     expect(status).toMatch(/NoNewPrivs:\s+1/);
   });
   it("cannot see host files or the Docker socket", async () => {
     const marker = join(mkdtempSync(join(tmpdir(), "lanes-host-")), "host-only-marker");
     writeFileSync(marker, "x");
-    const r = await sh(`test -e ${marker} && echo visible; ls /var/run/docker.sock /run/docker.sock 2>&1; find / -xdev -name 'docker.sock' 2>/dev/null | wc -l`);
+    const r = await sh(
+      `test -e ${marker} && echo visible; ls /var/run/docker.sock /run/docker.sock 2>&1; find / -xdev -name 'docker.sock' 2>/dev/null | wc -l`,
+    );
     expect(r.stdout).not.toContain("visible");
     expect(r.stdout).toContain("No such file or directory");
     expect(r.stdout.trim().split("\n").pop()).toBe("0");
   });
   it("has only loopback with network none, and cannot resolve or connect", async () => {
-    const r = await sh("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; getent hosts example.com || echo noresolve; timeout 3 bash -c 'echo > /dev/tcp/10.77.0.2/2376' 2>/dev/null || echo noconnect");
+    const r = await sh(
+      "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; getent hosts example.com || echo noresolve; timeout 3 bash -c 'echo > /dev/tcp/10.77.0.2/2376' 2>/dev/null || echo noconnect",
+    );
     expect(r.stdout).toBe("lo\nnoresolve\nnoconnect\n");
   });
   it("stops a fork bomb at the pids limit and survives it", async () => {
@@ -64,7 +69,9 @@ describe("isolation inside a real sandbox", () => {
 
 describe("workspace copy", () => {
   it("brings tracked files with their modes, symlinks and untracked files, owned by the sandbox user", async () => {
-    const r = await sh("stat -c '%a %u %n' run.sh src/lib/math.js notes.txt; readlink link.md; cat notes.txt; ./run.sh");
+    const r = await sh(
+      "stat -c '%a %u %n' run.sh src/lib/math.js notes.txt; readlink link.md; cat notes.txt; ./run.sh",
+    );
     expect(r.stdout).toBe("755 1000 run.sh\n644 1000 src/lib/math.js\n644 1000 notes.txt\nREADME.md\nuntracked\nran\n");
   });
   it("leaves ignored files out", async () => {
@@ -88,7 +95,9 @@ describe("workspace copy", () => {
     expect(readFileSync(join(copy, "src/lib/math.js"), "utf8")).toBe("export const add = (a, b) => a + b;\n");
     expect(readFileSync(join(copy, "src/lib/extra.js"), "utf8")).toBe("export const one = 1;\n");
     const status = spawnSync("git", ["status", "--porcelain"], { cwd: copy, encoding: "utf8" }).stdout;
-    expect(status.split("\n").filter(Boolean).sort()).toEqual(["?? link.md", "?? notes.txt", "?? p.diff", "?? src/lib/extra.js", " M src/lib/math.js"].sort());
+    expect(status.split("\n").filter(Boolean).sort()).toEqual(
+      ["?? link.md", "?? notes.txt", "?? p.diff", "?? src/lib/extra.js", " M src/lib/math.js"].sort(),
+    );
   });
   it("reads back what it writes, and refuses paths outside the workspace", async () => {
     await sb.writeFile("deep/a/b.txt", "bytes\u0000\u00ff");
@@ -111,7 +120,11 @@ describe("exec", () => {
     expect((await sh("ps -eo comm= | grep -c '^sleep$' || true")).stdout.trim()).toBe("0");
   });
   it("truncates 50 MB of output head+tail and marks the cut", async () => {
-    const r = await sb.exec({ command: "head -c 50000000 /dev/zero | tr '\\0' a; printf END", timeoutMs: 30_000, maxOutputBytes: 10_000 });
+    const r = await sb.exec({
+      command: "head -c 50000000 /dev/zero | tr '\\0' a; printf END",
+      timeoutMs: 30_000,
+      maxOutputBytes: 10_000,
+    });
     expect(r.exitCode).toBe(0);
     expect(r.truncatedBytes).toBe(50_000_003 - 10_000);
     expect(r.stdout).toMatch(/^a{5000}\n\[\.\.\. lanes: 49990003 bytes truncated \.\.\.\]\na{4997}END$/);

@@ -23,7 +23,8 @@ async function setup() {
   const load = () => loadConfig({ repo, env });
   const ledger = Ledger.open(join(dir, "ledger.db"));
   const who = { user: "ana", team: "core", project: "repo" };
-  const plan = (exclude: string[] = []) => planTask({ config: load().config, root: repo, task: "fix it", lane: "eval", who, ledger, exclude });
+  const plan = (exclude: string[] = []) =>
+    planTask({ config: load().config, root: repo, task: "fix it", lane: "eval", who, ledger, exclude });
   return { repo, dir, plan };
 }
 
@@ -36,13 +37,24 @@ describe("saved plans", () => {
   it("names each cause of staleness", async () => {
     const s = await setup();
     const saved = await s.plan();
-    expect(staleness({ ...saved, cost: { ...saved.cost, capUsd: 999 } }, saved)).toContain("the plan file was changed after it was made (its hash does not match)");
-    expect(staleness(saved, { ...saved, inputs: { ...saved.inputs, priceVersion: "2099-01-01" } }).join()).toContain("the price table changed");
-    expect(staleness(saved, { ...saved, endpoint: { ...saved.endpoint, model: "gpt-5" } }).join()).toContain("the endpoint changed");
-    expect(staleness(saved, { ...saved, cost: { ...saved.cost, class: "C3" } })).toContain(`the cost class rose from ${saved.cost.class} to C3`);
+    expect(staleness({ ...saved, cost: { ...saved.cost, capUsd: 999 } }, saved)).toContain(
+      "the plan file was changed after it was made (its hash does not match)",
+    );
+    expect(staleness(saved, { ...saved, inputs: { ...saved.inputs, priceVersion: "2099-01-01" } }).join()).toContain(
+      "the price table changed",
+    );
+    expect(staleness(saved, { ...saved, endpoint: { ...saved.endpoint, model: "gpt-5" } }).join()).toContain(
+      "the endpoint changed",
+    );
+    expect(staleness(saved, { ...saved, cost: { ...saved.cost, class: "C3" } })).toContain(
+      `the cost class rose from ${saved.cost.class} to C3`,
+    );
 
     writeFileSync(join(s.repo, "lanes.yaml"), YAML.replace("limit: 5", "limit: 6"));
-    expect(staleness(saved, await s.plan())).toEqual(["the repository's content changed since the plan was made", "the policy changed (org policy, lanes.yaml, user settings or environment)"]);
+    expect(staleness(saved, await s.plan())).toEqual([
+      "the repository's content changed since the plan was made",
+      "the policy changed (org policy, lanes.yaml, user settings or environment)",
+    ]);
   });
 
   it("the tree pin leaves out the plan file itself", async () => {
@@ -61,7 +73,11 @@ describe("audit trail under concurrent writers", () => {
     const db = join(dir, "ledger.db");
     const worker = join(ROOT, "test/helpers/audit-worker.mjs");
     const exit = () =>
-      new Promise((resolve, reject) => spawn(process.execPath, [worker, path, db, "25"], { stdio: "inherit" }).on("exit", (c) => (c === 0 ? resolve(c) : reject(new Error(`exit ${c}`)))));
+      new Promise((resolve, reject) =>
+        spawn(process.execPath, [worker, path, db, "25"], { stdio: "inherit" }).on("exit", (c) =>
+          c === 0 ? resolve(c) : reject(new Error(`exit ${c}`)),
+        ),
+      );
     await Promise.all(Array.from({ length: 4 }, exit));
     const ledger = Ledger.open(db);
     const log = new AuditLog(path, ledger);

@@ -6,7 +6,18 @@ import { ApprovalPrompt } from "../../src/ui/ApprovalPrompt.js";
 import { PlanPanel } from "../../src/ui/PlanPanel.js";
 import { QuotaBar } from "../../src/ui/QuotaBar.js";
 
-const quota = (used: number): Plan["quota"][number] => ({ bucket: "team:core:month:2026-11", unit: "usd", used, held: 0, projected: 1, cap: 2, limit: 100, kind: "hard", level: "ok", resetsAt: new Date(Date.now() + 3 * 86_400_000).toISOString() });
+const quota = (used: number): Plan["quota"][number] => ({
+  bucket: "team:core:month:2026-11",
+  unit: "usd",
+  used,
+  held: 0,
+  projected: 1,
+  cap: 2,
+  limit: 100,
+  kind: "hard",
+  level: "ok",
+  resetsAt: new Date(Date.now() + 3 * 86_400_000).toISOString(),
+});
 const plan: Plan = {
   version: 2,
   createdAt: "2026-11-22T00:00:00.000Z",
@@ -19,14 +30,26 @@ const plan: Plan = {
   tokens: { prompt: 1234, exact: true, method: "gpt-tokenizer o200k_base" },
   cost: { p50Usd: 0.012, p90Usd: 0.074, capUsd: 0.5, class: "C1", label: "$", assumptions: [] },
   quota: [quota(50)],
-  decision: { verdict: "ask", reasons: [{ rule: "approval.always", level: "soft", message: "lane async requires a human approval for every run" }] },
+  decision: {
+    verdict: "ask",
+    reasons: [
+      { rule: "approval.always", level: "soft", message: "lane async requires a human approval for every run" },
+    ],
+  },
   identity: { user: "ana", team: "core", project: "r" },
   inputs: { policyHash: "p", priceVersion: "v", policies: [] },
   planHash: "h",
 };
 
 // ink renders colours as ANSI codes: 33 yellow, 31 red, 32 green.
-const colourOf = (frame: string) => (frame.includes("\u001b[31m") ? "red" : frame.includes("\u001b[33m") ? "yellow" : frame.includes("\u001b[32m") ? "green" : "none");
+const colourOf = (frame: string) =>
+  frame.includes("\u001b[31m")
+    ? "red"
+    : frame.includes("\u001b[33m")
+      ? "yellow"
+      : frame.includes("\u001b[32m")
+        ? "green"
+        : "none";
 
 describe("QuotaBar", () => {
   it.each([
@@ -45,7 +68,19 @@ describe("QuotaBar", () => {
 describe("PlanPanel", () => {
   it("shows lane, tier, endpoint, the class badge with its range and cap, quota and reasons", () => {
     const frame = stripVTControlCharacters(render(<PlanPanel plan={plan} />).lastFrame()!);
-    for (const s of ["lane async", "tier standard", "endpoint hosted", " C1 $ ", "$0.012 – $0.074", "cap $0.500", "1,234 tokens (exact)", "team:core:month:2026-11", "ASK", "approval.always"]) expect(frame).toContain(s);
+    for (const s of [
+      "lane async",
+      "tier standard",
+      "endpoint hosted",
+      " C1 $ ",
+      "$0.012 – $0.074",
+      "cap $0.500",
+      "1,234 tokens (exact)",
+      "team:core:month:2026-11",
+      "ASK",
+      "approval.always",
+    ])
+      expect(frame).toContain(s);
   });
 });
 
@@ -79,15 +114,51 @@ describe("RunView", () => {
   it("shows each step's tool, command and exit code, the cost bar against the cap, and the end", async () => {
     const { RunView } = await import("../../src/ui/RunView.js");
     const events = [
-      { type: "run_start", runId: "r1", lane: "demo", tier: "standard", endpoint: "hosted", class: "C1", p50Usd: 0.01, p90Usd: 0.03, capUsd: 0.1 },
+      {
+        type: "run_start",
+        runId: "r1",
+        lane: "demo",
+        tier: "standard",
+        endpoint: "hosted",
+        class: "C1",
+        p50Usd: 0.01,
+        p90Usd: 0.03,
+        capUsd: 0.1,
+      },
       { type: "tool_start", step: 1, tool: "bash", summary: "npm test" },
       { type: "tool_end", step: 1, tool: "bash", exitCode: 1, ms: 420 },
-      { type: "model_call", step: 2, tokensIn: 10, tokensOut: 5, costUsd: 0.05, spentUsd: 0.085, capUsd: 0.1, ms: 5, maxTokens: 100 },
-      { type: "run_end", runId: "r1", status: "finished", check: "passed", patch: "/p.diff", cost: { actualUsd: 0.085, p90Usd: 0.03, capUsd: 0.1 }, steps: 2, durationMs: 1000, usage: { promptTokens: 1, completionTokens: 1, cachedTokens: 0, estimated: false } },
+      {
+        type: "model_call",
+        step: 2,
+        tokensIn: 10,
+        tokensOut: 5,
+        costUsd: 0.05,
+        spentUsd: 0.085,
+        capUsd: 0.1,
+        ms: 5,
+        maxTokens: 100,
+      },
+      {
+        type: "run_end",
+        runId: "r1",
+        status: "finished",
+        check: "passed",
+        patch: "/p.diff",
+        cost: { actualUsd: 0.085, p90Usd: 0.03, capUsd: 0.1 },
+        steps: 2,
+        durationMs: 1000,
+        usage: { promptTokens: 1, completionTokens: 1, cachedTokens: 0, estimated: false },
+      },
     ] as never[];
     const frame = render(<RunView events={events} elapsedMs={1500} />).lastFrame()!;
     const text = stripVTControlCharacters(frame);
-    for (const s of ["run r1", "step 1 bash npm test → exit 1 420 ms", "$0.085 of $0.100 · 1.5 s", "finished · check passed"]) expect(text).toContain(s);
+    for (const s of [
+      "run r1",
+      "step 1 bash npm test → exit 1 420 ms",
+      "$0.085 of $0.100 · 1.5 s",
+      "finished · check passed",
+    ])
+      expect(text).toContain(s);
     expect(frame).toContain("\u001b[33m"); // 85% of the cap: yellow
   });
 });
@@ -96,8 +167,32 @@ describe("BatchView", () => {
   it("shows a row per task with status, steps, cost and duration, and the progress and budget bars", async () => {
     const { BatchView } = await import("../../src/ui/BatchView.js");
     const rows = [
-      { idx: 0, repo: "/x/repos/svc0", last: { type: "task" as const, batchId: "b", idx: 0, repo: "/x/repos/svc0", status: "succeeded" as const, steps: 5, costUsd: 0.9, durationMs: 2100 } },
-      { idx: 1, repo: "/x/repos/svc1", last: { type: "task" as const, batchId: "b", idx: 1, repo: "/x/repos/svc1", status: "running" as const, host: "remote" } },
+      {
+        idx: 0,
+        repo: "/x/repos/svc0",
+        last: {
+          type: "task" as const,
+          batchId: "b",
+          idx: 0,
+          repo: "/x/repos/svc0",
+          status: "succeeded" as const,
+          steps: 5,
+          costUsd: 0.9,
+          durationMs: 2100,
+        },
+      },
+      {
+        idx: 1,
+        repo: "/x/repos/svc1",
+        last: {
+          type: "task" as const,
+          batchId: "b",
+          idx: 1,
+          repo: "/x/repos/svc1",
+          status: "running" as const,
+          host: "remote",
+        },
+      },
       { idx: 2, repo: "/x/repos/svc2" },
     ];
     const frame = render(<BatchView rows={rows} budgetUsd={1} elapsedMs={3000} />).lastFrame()!;

@@ -37,8 +37,17 @@ describe("loadConfig defaults", () => {
     const { config, projectFile } = loadConfig({ repo, env });
     expect(projectFile).toBeUndefined();
     expect(Object.keys(config.lanes).sort()).toEqual(["async", "eval", "premium", "regulated", "sandbox"]);
-    expect(config.lanes.regulated).toMatchObject({ tiers: ["local"], allowHosted: false, approval: { mode: "always" } });
-    expect(config.sandbox.profiles.default).toMatchObject({ network: "none", readOnlyRoot: true, pids: 256, image: "lanes-sandbox:latest" });
+    expect(config.lanes.regulated).toMatchObject({
+      tiers: ["local"],
+      allowHosted: false,
+      approval: { mode: "always" },
+    });
+    expect(config.sandbox.profiles.default).toMatchObject({
+      network: "none",
+      readOnlyRoot: true,
+      pids: 256,
+      image: "lanes-sandbox:latest",
+    });
     expect(config.defaults.lane).toBe("async");
   });
 
@@ -57,13 +66,19 @@ describe("loadConfig defaults", () => {
 });
 
 describe("loadConfig precedence: defaults < user < project < env < flags", () => {
-  const lanes = "lanes: { l1: { tiers: [local] }, l2: { tiers: [local] }, l3: { tiers: [local] }, l4: { tiers: [local] } }\n";
+  const lanes =
+    "lanes: { l1: { tiers: [local] }, l2: { tiers: [local] }, l3: { tiers: [local] }, l4: { tiers: [local] } }\n";
   it("takes each layer over the one below it", () => {
-    const { repo, env } = setup(`${lanes}defaults: { lane: l2 }\n`, JSON.stringify({ defaults: { lane: "l1" }, identity: { team: "from-user" } }));
+    const { repo, env } = setup(
+      `${lanes}defaults: { lane: l2 }\n`,
+      JSON.stringify({ defaults: { lane: "l1" }, identity: { team: "from-user" } }),
+    );
     expect(loadConfig({ repo, env }).config.defaults.lane).toBe("l2");
     expect(loadConfig({ repo, env }).config.identity.team).toBe("from-user");
     expect(loadConfig({ repo, env: { ...env, LANES_LANE: "l3" } }).config.defaults.lane).toBe("l3");
-    expect(loadConfig({ repo, env: { ...env, LANES_LANE: "l3" }, flags: { lane: "l4" } }).config.defaults.lane).toBe("l4");
+    expect(loadConfig({ repo, env: { ...env, LANES_LANE: "l3" }, flags: { lane: "l4" } }).config.defaults.lane).toBe(
+      "l4",
+    );
   });
   it("uses the user layer when the project does not set a value", () => {
     const { repo, env } = setup(lanes, JSON.stringify({ defaults: { lane: "l1" } }));
@@ -81,12 +96,25 @@ describe("loadConfig precedence: defaults < user < project < env < flags", () =>
 describe("loadConfig errors name file, line, column, path and what was expected", () => {
   it("reports a wrong type at the value", () => {
     const [p] = problems("lanes:\n  async:\n    budget:\n      capUsd: lots\n");
-    expect(p).toEqual({ file: "lanes.yaml", line: 4, column: 15, path: "lanes.async.budget.capUsd", message: 'wrong type (expected number, got string "lots")' });
-    expect(formatProblem(p!)).toBe('lanes.yaml:4:15: lanes.async.budget.capUsd: wrong type (expected number, got string "lots")');
+    expect(p).toEqual({
+      file: "lanes.yaml",
+      line: 4,
+      column: 15,
+      path: "lanes.async.budget.capUsd",
+      message: 'wrong type (expected number, got string "lots")',
+    });
+    expect(formatProblem(p!)).toBe(
+      'lanes.yaml:4:15: lanes.async.budget.capUsd: wrong type (expected number, got string "lots")',
+    );
   });
   it("reports an unknown key at the key, with a did-you-mean", () => {
     const [p] = problems("lanes:\n  async:\n    aproval: { mode: ask }\n");
-    expect(p).toMatchObject({ line: 3, column: 5, path: "lanes.async.aproval", message: 'unknown key "aproval" (did you mean "approval"?)' });
+    expect(p).toMatchObject({
+      line: 3,
+      column: 5,
+      path: "lanes.async.aproval",
+      message: 'unknown key "aproval" (did you mean "approval"?)',
+    });
   });
   it("reports an unknown top-level key without a suggestion when nothing is close", () => {
     const [p] = problems("zzzzzzzz: 1\n");
@@ -100,10 +128,17 @@ describe("loadConfig errors name file, line, column, path and what was expected"
   });
   it("reports a missing required field at the key that lacks it", () => {
     const [p] = problems("lanes:\n  nightly:\n    concurrency: 2\n");
-    expect(p).toMatchObject({ line: 2, column: 3, path: "lanes.nightly.tiers", message: "is required (expected array)" });
+    expect(p).toMatchObject({
+      line: 2,
+      column: 3,
+      path: "lanes.nightly.tiers",
+      message: "is required (expected array)",
+    });
   });
   it("reports a bad format and a number out of range", () => {
-    const ps = problems("lanes:\n  async:\n    limits: { wallTime: forever }\nbudgets:\n  - { scope: team, period: month, limit: -1 }\n");
+    const ps = problems(
+      "lanes:\n  async:\n    limits: { wallTime: forever }\nbudgets:\n  - { scope: team, period: month, limit: -1 }\n",
+    );
     expect(ps.map((p) => [p.line, p.path])).toEqual([
       [3, "lanes.async.limits.wallTime"],
       [5, "budgets.0.limit"],
@@ -134,7 +169,11 @@ describe("loadConfig errors name file, line, column, path and what was expected"
     expect(p!.message).toContain("unique");
   });
   it("rejects a file whose top level is not a mapping", () => {
-    expect(problems("- a\n- b\n")[0]).toMatchObject({ line: 1, column: 1, message: expect.stringContaining("got a list") });
+    expect(problems("- a\n- b\n")[0]).toMatchObject({
+      line: 1,
+      column: 1,
+      message: expect.stringContaining("got a list"),
+    });
   });
   it("locates problems in the user settings file (JSON) by its own line", () => {
     const [p] = problems(undefined, '{\n  "defaults": {\n    "lane": 5\n  }\n}\n');

@@ -28,6 +28,13 @@ describe("decideMode", () => {
 
 describe("isCI", () => {
   it("treats empty, 0 and false as not CI", () => {
-    expect([isCI({}), isCI({ CI: "" }), isCI({ CI: "0" }), isCI({ CI: "false" }), isCI({ CI: "1" }), isCI({ CI: "true" })]).toEqual([false, false, false, false, true, true]);
+    expect([
+      isCI({}),
+      isCI({ CI: "" }),
+      isCI({ CI: "0" }),
+      isCI({ CI: "false" }),
+      isCI({ CI: "1" }),
+      isCI({ CI: "true" }),
+    ]).toEqual([false, false, false, false, true, true]);
   });
 });

@@ -3,9 +3,26 @@ import { decide, exitCodeFor, scheduleState, type DecisionInput, type QuotaImpac
 import { estimate, percentiles, DEFAULT_PROFILE } from "../../src/core/estimate.js";
 import { bucketKey, levelOf, periodOf } from "../../src/core/quota.js";
 
-const bucket = (o: Partial<QuotaImpact> = {}): QuotaImpact => ({ key: "team:platform:month:2026-11", unit: "usd", used: 0, held: 0, limit: 100, kind: "hard", resetsAt: "2026-12-01T00:00:00.000Z", projected: 0.05, cap: 0.5, ...o });
+const bucket = (o: Partial<QuotaImpact> = {}): QuotaImpact => ({
+  key: "team:platform:month:2026-11",
+  unit: "usd",
+  used: 0,
+  held: 0,
+  limit: 100,
+  kind: "hard",
+  resetsAt: "2026-12-01T00:00:00.000Z",
+  projected: 0.05,
+  cap: 0.5,
+  ...o,
+});
 const base = (o: Partial<DecisionInput> = {}): DecisionInput => ({
-  lane: { name: "async", tiers: ["local", "standard"], approval: { mode: "auto", autoApproveUpTo: "C1" }, allowHosted: true, concurrency: 4 },
+  lane: {
+    name: "async",
+    tiers: ["local", "standard"],
+    approval: { mode: "auto", autoApproveUpTo: "C1" },
+    allowHosted: true,
+    concurrency: 4,
+  },
   tier: { name: "standard", kind: "hosted" },
   cost: { class: "C1", p90Usd: 0.05, capUsd: 0.5 },
   quota: [bucket()],
@@ -18,29 +35,125 @@ const rules = (d: ReturnType<typeof decide>) => d.reasons.map((r) => `${r.rule}/
 describe("decide: every rule, its level, and the verdict", () => {
   it.each<[string, Partial<DecisionInput>, string, string[], number]>([
     ["auto-approves within the lane's class", {}, "allow", ["approval.auto/advisory"], 0],
-    ["asks above the auto-approval class", { cost: { class: "C3", p90Usd: 5, capUsd: 10 } }, "ask", ["approval.above_auto/soft"], 3],
-    ["asks in an ask lane", { lane: { ...base().lane, approval: { mode: "ask", autoApproveUpTo: "C4" } } }, "ask", ["approval.ask/soft"], 3],
-    ["asks in an always lane", { lane: { ...base().lane, approval: { mode: "always", autoApproveUpTo: "C4" } } }, "ask", ["approval.always/soft"], 3],
-    ["denies an unpriced tier by default", { cost: { class: "unpriced", p90Usd: null, capUsd: 1 } }, "deny", ["price.unpriced/hard"], 3],
-    ["asks for an unpriced tier where the lane allows it", { cost: { class: "unpriced", p90Usd: null, capUsd: 1 }, lane: { ...base().lane, allowUnpriced: true } }, "ask", ["price.unpriced/soft"], 3],
+    [
+      "asks above the auto-approval class",
+      { cost: { class: "C3", p90Usd: 5, capUsd: 10 } },
+      "ask",
+      ["approval.above_auto/soft"],
+      3,
+    ],
+    [
+      "asks in an ask lane",
+      { lane: { ...base().lane, approval: { mode: "ask", autoApproveUpTo: "C4" } } },
+      "ask",
+      ["approval.ask/soft"],
+      3,
+    ],
+    [
+      "asks in an always lane",
+      { lane: { ...base().lane, approval: { mode: "always", autoApproveUpTo: "C4" } } },
+      "ask",
+      ["approval.always/soft"],
+      3,
+    ],
+    [
+      "denies an unpriced tier by default",
+      { cost: { class: "unpriced", p90Usd: null, capUsd: 1 } },
+      "deny",
+      ["price.unpriced/hard"],
+      3,
+    ],
+    [
+      "asks for an unpriced tier where the lane allows it",
+      { cost: { class: "unpriced", p90Usd: null, capUsd: 1 }, lane: { ...base().lane, allowUnpriced: true } },
+      "ask",
+      ["price.unpriced/soft"],
+      3,
+    ],
     [
       "asks for a relaxed sandbox, or denies where policy says so",
-      { sandbox: { profile: "default", rule: "ask", relaxations: [{ field: "capAdd", value: "SYS_ADMIN", baseline: "none" }] } },
+      {
+        sandbox: {
+          profile: "default",
+          rule: "ask",
+          relaxations: [{ field: "capAdd", value: "SYS_ADMIN", baseline: "none" }],
+        },
+      },
       "ask",
       ["sandbox.relaxed/soft", "approval.auto/advisory"],
       3,
     ],
-    ["denies a relaxed sandbox under rules.relaxedSandbox: deny", { sandbox: { profile: "p", rule: "deny", relaxations: [{ field: "network", value: "open", baseline: "none" }] } }, "deny", ["sandbox.relaxed/hard", "approval.auto/advisory"], 3],
-    ["denies a hosted tier in a local-only lane", { lane: { ...base().lane, allowHosted: false } }, "deny", ["tier.hosted_forbidden/hard", "approval.auto/advisory"], 3],
-    ["denies a tier the lane does not list", { tier: { name: "premium", kind: "hosted" } }, "deny", ["tier.not_in_lane/hard", "approval.auto/advisory"], 3],
-    ["warns at 80% of a bucket and still allows", { quota: [bucket({ used: 85 })] }, "allow", ["approval.auto/advisory", "quota.warn/advisory"], 0],
-    ["asks at 95% of a bucket", { quota: [bucket({ used: 90, held: 6 })] }, "ask", ["approval.auto/advisory", "quota.above_ask/soft"], 3],
-    ["asks when the p90 would cross a soft limit", { quota: [bucket({ kind: "soft", used: 10, limit: 10.04, projected: 0.05 })] }, "ask", ["approval.auto/advisory", "quota.soft/soft", "quota.above_ask/soft"], 3],
-    ["denies when the cap would cross a hard limit", { quota: [bucket({ used: 99.7, limit: 100 })] }, "deny", ["approval.auto/advisory", "quota.hard/hard", "quota.above_ask/soft"], 4],
+    [
+      "denies a relaxed sandbox under rules.relaxedSandbox: deny",
+      { sandbox: { profile: "p", rule: "deny", relaxations: [{ field: "network", value: "open", baseline: "none" }] } },
+      "deny",
+      ["sandbox.relaxed/hard", "approval.auto/advisory"],
+      3,
+    ],
+    [
+      "denies a hosted tier in a local-only lane",
+      { lane: { ...base().lane, allowHosted: false } },
+      "deny",
+      ["tier.hosted_forbidden/hard", "approval.auto/advisory"],
+      3,
+    ],
+    [
+      "denies a tier the lane does not list",
+      { tier: { name: "premium", kind: "hosted" } },
+      "deny",
+      ["tier.not_in_lane/hard", "approval.auto/advisory"],
+      3,
+    ],
+    [
+      "warns at 80% of a bucket and still allows",
+      { quota: [bucket({ used: 85 })] },
+      "allow",
+      ["approval.auto/advisory", "quota.warn/advisory"],
+      0,
+    ],
+    [
+      "asks at 95% of a bucket",
+      { quota: [bucket({ used: 90, held: 6 })] },
+      "ask",
+      ["approval.auto/advisory", "quota.above_ask/soft"],
+      3,
+    ],
+    [
+      "asks when the p90 would cross a soft limit",
+      { quota: [bucket({ kind: "soft", used: 10, limit: 10.04, projected: 0.05 })] },
+      "ask",
+      ["approval.auto/advisory", "quota.soft/soft", "quota.above_ask/soft"],
+      3,
+    ],
+    [
+      "denies when the cap would cross a hard limit",
+      { quota: [bucket({ used: 99.7, limit: 100 })] },
+      "deny",
+      ["approval.auto/advisory", "quota.hard/hard", "quota.above_ask/soft"],
+      4,
+    ],
     ["delays while the lane is full", { running: 4 }, "delay", ["approval.auto/advisory", "lane.concurrency/soft"], 4],
-    ["delays while the schedule window is closed", { schedule: { open: false, opensAt: "2026-11-22T22:00:00.000Z", window: "22:00-06:00 UTC" } }, "delay", ["approval.auto/advisory", "lane.schedule/soft"], 4],
-    ["delays while every local slot is busy", { endpointBusy: "all 1 llama.cpp slot(s) are busy" }, "delay", ["approval.auto/advisory", "endpoint.busy/soft"], 4],
-    ["prefers deny over delay over ask", { running: 9, cost: { class: "C4", p90Usd: 20, capUsd: 50 }, lane: { ...base().lane, allowHosted: false } }, "deny", ["tier.hosted_forbidden/hard", "approval.above_auto/soft", "lane.concurrency/soft"], 3],
+    [
+      "delays while the schedule window is closed",
+      { schedule: { open: false, opensAt: "2026-11-22T22:00:00.000Z", window: "22:00-06:00 UTC" } },
+      "delay",
+      ["approval.auto/advisory", "lane.schedule/soft"],
+      4,
+    ],
+    [
+      "delays while every local slot is busy",
+      { endpointBusy: "all 1 llama.cpp slot(s) are busy" },
+      "delay",
+      ["approval.auto/advisory", "endpoint.busy/soft"],
+      4,
+    ],
+    [
+      "prefers deny over delay over ask",
+      { running: 9, cost: { class: "C4", p90Usd: 20, capUsd: 50 }, lane: { ...base().lane, allowHosted: false } },
+      "deny",
+      ["tier.hosted_forbidden/hard", "approval.above_auto/soft", "lane.concurrency/soft"],
+      3,
+    ],
   ])("%s", (_, o, verdict, expected, code) => {
     const d = decide(base(o));
     expect(d.verdict).toBe(verdict);
@@ -49,14 +162,19 @@ describe("decide: every rule, its level, and the verdict", () => {
   });
   it("explains each reason with numbers a user can act on", () => {
     const d = decide(base({ quota: [bucket({ used: 99.7 })] }));
-    expect(d.reasons.find((r) => r.rule === "quota.hard")!.message).toBe("this run's cap $0.50 would cross the hard limit (team:platform:month:2026-11: used $99.70 + held $0.00 of $100.00, resets 2026-12-01T00:00:00.000Z)");
+    expect(d.reasons.find((r) => r.rule === "quota.hard")!.message).toBe(
+      "this run's cap $0.50 would cross the hard limit (team:platform:month:2026-11: used $99.70 + held $0.00 of $100.00, resets 2026-12-01T00:00:00.000Z)",
+    );
   });
   it("carries the time a schedule delay clears", () => {
     const d = decide(base({ schedule: scheduleState("22:00-06:00", new Date("2026-11-22T12:00:00Z")) }));
     expect(d.retryAt).toBe("2026-11-22T22:00:00.000Z");
     expect(scheduleState("22:00-06:00", new Date("2026-11-22T23:30:00Z")).open).toBe(true);
     expect(scheduleState("22:00-06:00", new Date("2026-11-22T05:59:00Z")).open).toBe(true);
-    expect(scheduleState("09:00-17:00", new Date("2026-11-22T17:00:00Z"))).toMatchObject({ open: false, opensAt: "2026-11-23T09:00:00.000Z" });
+    expect(scheduleState("09:00-17:00", new Date("2026-11-22T17:00:00Z"))).toMatchObject({
+      open: false,
+      opensAt: "2026-11-23T09:00:00.000Z",
+    });
   });
 });
 
@@ -71,13 +189,28 @@ describe("quota buckets", () => {
     expect(bucketKey("user", "ana", "day", "2026-11-22", "gpu_seconds")).toBe("user:ana:day:2026-11-22:gpu_seconds");
   });
   it("colours levels at 80% and 95%", () => {
-    expect([50, 85, 97, 101].map((u) => levelOf(u, 0, 100, { warnAt: 0.8, askAt: 0.95 }))).toEqual(["ok", "warn", "ask", "over"]);
+    expect([50, 85, 97, 101].map((u) => levelOf(u, 0, 100, { warnAt: 0.8, askAt: 0.95 }))).toEqual([
+      "ok",
+      "warn",
+      "ask",
+      "over",
+    ]);
   });
 });
 
 describe("estimate", () => {
   const price = { inputPerMTok: 1, outputPerMTok: 4 };
-  const input = { promptTokens: 2000, promptExact: true, price, capUsd: 1, maxSteps: 30, history: undefined, defaults: DEFAULT_PROFILE, bounds: { C1: 0.1, C2: 1, C3: 10 }, local: false };
+  const input = {
+    promptTokens: 2000,
+    promptExact: true,
+    price,
+    capUsd: 1,
+    maxSteps: 30,
+    history: undefined,
+    defaults: DEFAULT_PROFILE,
+    bounds: { C1: 0.1, C2: 1, C3: 10 },
+    local: false,
+  };
   it("projects the growing context exactly", () => {
     const e = estimate(input);
     // p50: 8 steps, 250 + 400 growth: input = 8*2000 + 650*28 = 34200; output = 2000
@@ -94,8 +227,22 @@ describe("estimate", () => {
     expect(e.p50Usd!).toBeLessThan(estimate(input).p50Usd!);
   });
   it("widens the range with the variance of history", () => {
-    const narrow = estimate({ ...input, history: { runs: 10, p50: { steps: 5, completionPerStep: 200, observationPerStep: 300, secondsPerStep: 5 }, p90: { steps: 6, completionPerStep: 220, observationPerStep: 320, secondsPerStep: 5 } } });
-    const wide = estimate({ ...input, history: { runs: 10, p50: { steps: 5, completionPerStep: 200, observationPerStep: 300, secondsPerStep: 5 }, p90: { steps: 25, completionPerStep: 900, observationPerStep: 3000, secondsPerStep: 20 } } });
+    const narrow = estimate({
+      ...input,
+      history: {
+        runs: 10,
+        p50: { steps: 5, completionPerStep: 200, observationPerStep: 300, secondsPerStep: 5 },
+        p90: { steps: 6, completionPerStep: 220, observationPerStep: 320, secondsPerStep: 5 },
+      },
+    });
+    const wide = estimate({
+      ...input,
+      history: {
+        runs: 10,
+        p50: { steps: 5, completionPerStep: 200, observationPerStep: 300, secondsPerStep: 5 },
+        p90: { steps: 25, completionPerStep: 900, observationPerStep: 3000, secondsPerStep: 20 },
+      },
+    });
     expect(narrow.p50Usd).toBeCloseTo(wide.p50Usd!, 12);
     expect(wide.p90Usd! / wide.p50Usd!).toBeGreaterThan(5 * (narrow.p90Usd! / narrow.p50Usd!));
     expect(wide.assumptions[1]).toContain("from 10 earlier runs");

@@ -8,13 +8,19 @@ import { formatPrice, priceTable, resolvePrice } from "../../src/adapters/models
 import { RateLimiter } from "../../src/adapters/models/rate-limit.js";
 import { backoff, retryAfter } from "../../src/adapters/models/openai-endpoint.js";
 
-const config = (extra: Record<string, unknown>) => configSchema.parse(deepMerge(structuredClone(BUILTIN_CONFIG) as Record<string, unknown>, extra));
-const ep = (o: Record<string, unknown>) => ({ id: "e", baseURL: "http://x/v1", model: "m", timeout: "1s", fallbacks: [], ...o }) as never;
+const config = (extra: Record<string, unknown>) =>
+  configSchema.parse(deepMerge(structuredClone(BUILTIN_CONFIG) as Record<string, unknown>, extra));
+const ep = (o: Record<string, unknown>) =>
+  ({ id: "e", baseURL: "http://x/v1", model: "m", timeout: "1s", fallbacks: [], ...o }) as never;
 
 describe("prices fail closed", () => {
   it("prices a known hosted model from the pinned table, with its version", () => {
     const r = resolvePrice(config({}), "standard", ep({ model: "gpt-4.1-mini" }));
-    expect(r).toEqual({ kind: "priced", price: { inputPerMTok: 0.4, cachedInputPerMTok: 0.1, outputPerMTok: 1.6 }, source: `price table ${priceTable().version}` });
+    expect(r).toEqual({
+      kind: "priced",
+      price: { inputPerMTok: 0.4, cachedInputPerMTok: 0.1, outputPerMTok: 1.6 },
+      source: `price table ${priceTable().version}`,
+    });
   });
   it("marks an unknown hosted model unpriced, never $0", () => {
     const r = resolvePrice(config({}), "premium", ep({ model: "mystery-9" }));
@@ -23,15 +29,26 @@ describe("prices fail closed", () => {
   });
   it("requires a local tier to name its price, and accepts 0", () => {
     expect(resolvePrice(config({}), "local", ep({ model: "gpt-4o" })).kind).toBe("unpriced");
-    expect(resolvePrice(config({}), "local", ep({ price: { gpuHourUsd: 0 } }))).toMatchObject({ kind: "priced", price: { inputPerMTok: 0, outputPerMTok: 0, gpuHourUsd: 0 } });
+    expect(resolvePrice(config({}), "local", ep({ price: { gpuHourUsd: 0 } }))).toMatchObject({
+      kind: "priced",
+      price: { inputPerMTok: 0, outputPerMTok: 0, gpuHourUsd: 0 },
+    });
   });
   it("lets lanes.yaml override the table, and an endpoint's own price override both", () => {
     const c = config({ prices: { "gpt-4o": { inputPerMTok: 1, outputPerMTok: 2 } } });
-    expect(resolvePrice(c, "standard", ep({ model: "gpt-4o" }))).toMatchObject({ price: { inputPerMTok: 1, outputPerMTok: 2 }, source: "lanes.yaml (prices.gpt-4o)" });
-    expect(resolvePrice(c, "standard", ep({ model: "gpt-4o", price: { inputPerMTok: 3, outputPerMTok: 4 } }))).toMatchObject({ price: { inputPerMTok: 3, outputPerMTok: 4 } });
+    expect(resolvePrice(c, "standard", ep({ model: "gpt-4o" }))).toMatchObject({
+      price: { inputPerMTok: 1, outputPerMTok: 2 },
+      source: "lanes.yaml (prices.gpt-4o)",
+    });
+    expect(
+      resolvePrice(c, "standard", ep({ model: "gpt-4o", price: { inputPerMTok: 3, outputPerMTok: 4 } })),
+    ).toMatchObject({ price: { inputPerMTok: 3, outputPerMTok: 4 } });
   });
   it("turns a GPU-hour rate into cost through GPU time", () => {
-    expect(worstCaseUsd(1000, 1000, { inputPerMTok: 0, outputPerMTok: 0, gpuHourUsd: 3.6 }, 0.001)).toBeCloseTo(3.6 * (2 / 3600), 12);
+    expect(worstCaseUsd(1000, 1000, { inputPerMTok: 0, outputPerMTok: 0, gpuHourUsd: 3.6 }, 0.001)).toBeCloseTo(
+      3.6 * (2 / 3600),
+      12,
+    );
   });
 });
 

@@ -17,7 +17,8 @@ describe("redact", () => {
     expect(r.count).toBeGreaterThanOrEqual(1);
   });
   it("leaves code, paths and git hashes alone", () => {
-    const text = "src/components/UserProfileSettingsPanel.tsx\ncommit 9fceb02d0ae598e95dc970b74767f19372d61af8\nexport const add = (a, b) => a + b;";
+    const text =
+      "src/components/UserProfileSettingsPanel.tsx\ncommit 9fceb02d0ae598e95dc970b74767f19372d61af8\nexport const add = (a, b) => a + b;";
     expect(redact(text)).toEqual({ text, count: 0, kinds: {} });
   });
 });
@@ -28,7 +29,8 @@ function fakeFs(files: Record<string, string>): Sandbox {
     ready: async () => {},
     exec: async () => ({ exitCode: 0, stdout: "", stderr: "", durationMs: 0, timedOut: false, truncatedBytes: 0 }),
     readFile: async (p) => {
-      if (!(p in files)) throw Object.assign(new (await import("../../src/core/errors.js")).LanesError("failed", `no such file: ${p}`));
+      if (!(p in files))
+        throw Object.assign(new (await import("../../src/core/errors.js")).LanesError("failed", `no such file: ${p}`));
       return Buffer.from(files[p]!);
     },
     writeFile: async (p, c) => void (files[p] = c.toString()),
@@ -42,15 +44,25 @@ describe("tools", () => {
   it("edit_file replaces exactly one occurrence, and says clearly when the text is absent or ambiguous", async () => {
     const files = { "a.js": "x = 1;\ny = 1;\n" };
     const sb = fakeFs(files);
-    expect((await runTool(sb, call("edit_file", { path: "a.js", old_string: "x = 1;", new_string: "x = 2;" }), 1000)).content).toBe("edited a.js: replaced 1 occurrence");
+    expect(
+      (await runTool(sb, call("edit_file", { path: "a.js", old_string: "x = 1;", new_string: "x = 2;" }), 1000))
+        .content,
+    ).toBe("edited a.js: replaced 1 occurrence");
     expect(files["a.js"]).toBe("x = 2;\ny = 1;\n");
-    expect(await runTool(sb, call("edit_file", { path: "a.js", old_string: "z", new_string: "q" }), 1000)).toMatchObject({ error: "not_found", content: expect.stringContaining("was not found in a.js") });
-    expect(await runTool(sb, call("edit_file", { path: "a.js", old_string: " = ", new_string: "=" }), 1000)).toMatchObject({ error: "ambiguous", content: expect.stringContaining("appears 2 times") });
+    expect(
+      await runTool(sb, call("edit_file", { path: "a.js", old_string: "z", new_string: "q" }), 1000),
+    ).toMatchObject({ error: "not_found", content: expect.stringContaining("was not found in a.js") });
+    expect(
+      await runTool(sb, call("edit_file", { path: "a.js", old_string: " = ", new_string: "=" }), 1000),
+    ).toMatchObject({ error: "ambiguous", content: expect.stringContaining("appears 2 times") });
     expect(files["a.js"]).toBe("x = 2;\ny = 1;\n");
   });
   it("reports a missing file and an unknown tool as observations, not exceptions", async () => {
     const sb = fakeFs({});
-    expect(await runTool(sb, call("read_file", { path: "nope" }), 1000)).toMatchObject({ error: "failed", content: "error: no such file: nope" });
+    expect(await runTool(sb, call("read_file", { path: "nope" }), 1000)).toMatchObject({
+      error: "failed",
+      content: "error: no such file: nope",
+    });
     expect(await runTool(sb, call("rm_rf", {}), 1000)).toMatchObject({ error: "unknown_tool" });
   });
   it("clips long text head+tail, marking the cut", () => {

@@ -1,7 +1,7 @@
 /**
- * Built-in configuration: the five lanes from the SPEC, the three tiers (with no endpoints until
- * you configure them, so nothing is ever called that you did not name), two sandbox profiles and
- * the local Docker host. Every layer above merges onto this, key by key.
+ * Built-in configuration: five lanes (async, sandbox, premium, regulated, eval), the three tiers
+ * (with no endpoints until you configure them, so nothing is ever called that you did not name),
+ * two sandbox profiles and the local Docker host. Every layer above merges onto this, key by key.
  */
 export const BUILTIN_CONFIG = {
   defaults: { lane: "async" },

@@ -12,7 +12,10 @@ import type { PathKey } from "./locate.js";
 /** Returns whether `value` is at least as strict as the policy's `floor` at `path`. */
 type Order = (floor: unknown, value: unknown) => boolean;
 
-const lower = (n: (v: unknown) => number): Order => (floor, value) => n(value) <= n(floor);
+const lower =
+  (n: (v: unknown) => number): Order =>
+  (floor, value) =>
+    n(value) <= n(floor);
 const ranked =
   (ranks: readonly string[]): Order =>
   (floor, value) =>
@@ -27,7 +30,8 @@ const safe = (f: (s: string) => number) => (v: unknown) => {
 };
 const size = safe(parseMemory);
 const duration = safe(parseDuration);
-const subset: Order = (floor, value) => Array.isArray(floor) && Array.isArray(value) && value.every((v) => floor.includes(v));
+const subset: Order = (floor, value) =>
+  Array.isArray(floor) && Array.isArray(value) && value.every((v) => floor.includes(v));
 const onlyFalse: Order = (floor, value) => floor === true || value === false;
 const onlyTrue: Order = (floor, value) => floor === false || value === true;
 

@@ -63,7 +63,9 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
   const userFile = userConfigFile(env);
   const problems: ConfigProblem[] = [];
 
-  const layers: Layer[] = [{ source: "(built-in defaults)", raw: structuredClone(BUILTIN_CONFIG) as Record<string, unknown> }];
+  const layers: Layer[] = [
+    { source: "(built-in defaults)", raw: structuredClone(BUILTIN_CONFIG) as Record<string, unknown> },
+  ];
   const policies = readPolicies(env, opts.fetchedPolicies);
   for (const p of policies) {
     const parsed = parseLayer(p.text, p.source);
@@ -76,8 +78,18 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
     if ("problems" in parsed) problems.push(...parsed.problems);
     else layers.push(parsed);
   }
-  layers.push(envLayer("environment", Object.entries(ENV_KEYS).map(([k, path]) => [`${k}`, path, env[k]])));
-  layers.push(envLayer("flag", [["--lane", ["defaults", "lane"], opts.flags?.lane], ["--tier", ["defaults", "tier"], opts.flags?.tier]]));
+  layers.push(
+    envLayer(
+      "environment",
+      Object.entries(ENV_KEYS).map(([k, path]) => [`${k}`, path, env[k]]),
+    ),
+  );
+  layers.push(
+    envLayer("flag", [
+      ["--lane", ["defaults", "lane"], opts.flags?.lane],
+      ["--tier", ["defaults", "tier"], opts.flags?.tier],
+    ]),
+  );
   // Syntax errors stop here: validating a half-read file would only add noise.
   if (problems.length) throw new ConfigError(problems);
 
@@ -89,7 +101,11 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
     throw new ConfigError(sortProblems(all));
   }
   const loosened = floorProblems(layers, result.data as unknown as Record<string, unknown>);
-  if (loosened.length) throw new ConfigError(sortProblems(loosened), "a project may only tighten the org policy; `lanes config get KEY --explain` shows the floor");
+  if (loosened.length)
+    throw new ConfigError(
+      sortProblems(loosened),
+      "a project may only tighten the org policy; `lanes config get KEY --explain` shows the floor",
+    );
   const policyInfo = policies.map((p) => ({ source: p.source, sha256: p.sha256 }));
   return { config: result.data, projectFile, userFile, root, policies: policyInfo, layers };
 }
@@ -98,7 +114,9 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
 function keepPolicyBudgets(merged: Record<string, unknown>, layers: Layer[]): void {
   const fromPolicy = layers.filter((l) => l.policy).flatMap((l) => (Array.isArray(l.raw.budgets) ? l.raw.budgets : []));
   if (!fromPolicy.length) return;
-  const above = layers.filter((l) => !l.policy && l.source !== "(built-in defaults)" && Array.isArray(l.raw.budgets)).pop();
+  const above = layers
+    .filter((l) => !l.policy && l.source !== "(built-in defaults)" && Array.isArray(l.raw.budgets))
+    .pop();
   merged.budgets = [...fromPolicy, ...((above?.raw.budgets as unknown[]) ?? [])];
 }
 
@@ -108,8 +126,15 @@ function floorProblems(layers: Layer[], config: Record<string, unknown>): Config
     return violations(policy.raw, config).map((v) => {
       const blamed = layerSetting(layers.slice(i + 1), v.path) ?? policy;
       const floorAt = locate(policy, v.path);
-      const message = `loosens the org policy: ${describe(v.value)} where ${policy.source}:${floorAt.line} sets ${describe(v.floor)} (a floor: only stricter values are allowed)`;
-      return { file: blamed.origins?.get(String(v.path[0])) ?? blamed.source, ...locate(blamed, v.path), path: v.path.join("."), message };
+      const message =
+        `loosens the org policy: ${describe(v.value)} where ${policy.source}:${floorAt.line} sets ${describe(v.floor)}` +
+        ` (a floor: only stricter values are allowed)`;
+      return {
+        file: blamed.origins?.get(String(v.path[0])) ?? blamed.source,
+        ...locate(blamed, v.path),
+        path: v.path.join("."),
+        message,
+      };
     });
   });
 }
@@ -135,7 +160,10 @@ export function originOf(loaded: Pick<LoadedConfig, "layers">, path: PathKey[]):
 }
 
 /** The org policy's value at `path` (the floor), with where it is set, if a policy sets it. */
-export function floorOf(loaded: Pick<LoadedConfig, "layers">, path: PathKey[]): { value: unknown; at: string } | undefined {
+export function floorOf(
+  loaded: Pick<LoadedConfig, "layers">,
+  path: PathKey[],
+): { value: unknown; at: string } | undefined {
   const policy = loaded.layers.filter((l) => l.policy && depthIn(l.raw, path) === path.length).pop();
   if (!policy) return undefined;
   let v: unknown = policy.raw;
@@ -155,13 +183,29 @@ function parseLayer(text: string, source: string): Layer | { problems: ConfigPro
     return {
       problems: doc.errors.map((e) => {
         const pos = lineCounter.linePos(e.pos[0]);
-        return { file: source, line: pos.line, column: pos.col, path: "", message: `invalid YAML: ${e.message.split("\n")[0]}` };
+        return {
+          file: source,
+          line: pos.line,
+          column: pos.col,
+          path: "",
+          message: `invalid YAML: ${e.message.split("\n")[0]}`,
+        };
       }),
     };
   }
   const raw = doc.toJS() ?? {};
   if (typeof raw !== "object" || Array.isArray(raw)) {
-    return { problems: [{ file: source, line: 1, column: 1, path: "", message: `expected a mapping of settings at the top level, got ${Array.isArray(raw) ? "a list" : typeof raw}` }] };
+    return {
+      problems: [
+        {
+          file: source,
+          line: 1,
+          column: 1,
+          path: "",
+          message: `expected a mapping of settings at the top level, got ${Array.isArray(raw) ? "a list" : typeof raw}`,
+        },
+      ],
+    };
   }
   return { source, raw, doc, lineCounter };
 }
@@ -199,7 +243,8 @@ export function findProject(repo: string): { projectFile: string | undefined; ro
   for (;;) {
     const candidate = join(dir, PROJECT_FILE);
     if (existsSync(candidate)) return { projectFile: candidate, root: dir };
-    if (existsSync(join(dir, ".git")) || dirname(dir) === dir) return { projectFile: undefined, root: existsSync(join(dir, ".git")) ? dir : repo };
+    if (existsSync(join(dir, ".git")) || dirname(dir) === dir)
+      return { projectFile: undefined, root: existsSync(join(dir, ".git")) ? dir : repo };
     dir = dirname(dir);
   }
 }

@@ -83,7 +83,8 @@ export function describeValue(v: unknown): string {
 export function knownKeysAt(schema: z.ZodType, path: PathKey[]): string[] {
   let s: any = schema;
   const unwrap = () => {
-    while (s && ["default", "prefault", "optional", "nullable", "pipe"].includes(s._zod.def.type)) s = s._zod.def.innerType ?? s._zod.def.in;
+    while (s && ["default", "prefault", "optional", "nullable", "pipe"].includes(s._zod.def.type))
+      s = s._zod.def.innerType ?? s._zod.def.in;
   };
   unwrap();
   for (const key of path) {
@@ -99,7 +100,12 @@ export function knownKeysAt(schema: z.ZodType, path: PathKey[]): string[] {
 }
 
 /** Map one zod issue to one or more located problems, blaming the highest layer that set the value. */
-export function toProblems(issue: z.core.$ZodIssue, layers: Layer[], merged: unknown, schema: z.ZodType): ConfigProblem[] {
+export function toProblems(
+  issue: z.core.$ZodIssue,
+  layers: Layer[],
+  merged: unknown,
+  schema: z.ZodType,
+): ConfigProblem[] {
   const path = issue.path.filter((k): k is PathKey => typeof k !== "symbol");
   const where = (p: PathKey[], preferKey = false) => {
     // The layer with the deepest match wins; ties go to the higher-precedence (later) layer.
@@ -127,7 +133,10 @@ export function toProblems(issue: z.core.$ZodIssue, layers: Layer[], merged: unk
   let message: string;
   switch (issue.code) {
     case "invalid_type":
-      message = value === undefined ? `is required (expected ${issue.expected})` : `wrong type (expected ${issue.expected}, got ${describeValue(value)})`;
+      message =
+        value === undefined
+          ? `is required (expected ${issue.expected})`
+          : `wrong type (expected ${issue.expected}, got ${describeValue(value)})`;
       break;
     case "invalid_value": {
       const options = issue.values.map(String);
@@ -136,7 +145,11 @@ export function toProblems(issue: z.core.$ZodIssue, layers: Layer[], merged: unk
       break;
     }
     case "too_small":
-      message = `too small (expected ${issue.origin === "array" ? "at least " + String(issue.minimum) + " item(s)" : (issue.inclusive ? ">= " : "> ") + String(issue.minimum)}, got ${describeValue(value)})`;
+      message = `too small (expected ${
+        issue.origin === "array"
+          ? `at least ${String(issue.minimum)} item(s)`
+          : `${issue.inclusive ? ">= " : "> "}${String(issue.minimum)}`
+      }, got ${describeValue(value)})`;
       break;
     case "too_big":
       message = `too big (expected ${issue.inclusive ? "<= " : "< "}${String(issue.maximum)}, got ${describeValue(value)})`;

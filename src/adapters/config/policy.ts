@@ -82,9 +82,13 @@ export function readPolicies(env: Env, fetched: Map<string, string> = new Map())
     }
     const sha256 = createHash("sha256").update(text).digest("hex");
     if (loc.pin && loc.pin !== sha256) {
-      throw new LanesError("config", `the org policy ${loc.location} does not match its pinned sha256 (pinned ${loc.pin.slice(0, 12)}…, got ${sha256.slice(0, 12)}…)`, {
-        hint: "the policy changed since it was pinned: ask its owners for the new hash",
-      });
+      throw new LanesError(
+        "config",
+        `the org policy ${loc.location} does not match its pinned sha256 (pinned ${loc.pin.slice(0, 12)}…, got ${sha256.slice(0, 12)}…)`,
+        {
+          hint: "the policy changed since it was pinned: ask its owners for the new hash",
+        },
+      );
     }
     return { source: loc.location, text, sha256 };
   });

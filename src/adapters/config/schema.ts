@@ -30,7 +30,10 @@ export const endpointSchema = z.strictObject({
   baseURL: z.url({ error: "a URL such as http://127.0.0.1:8080/v1" }),
   model: z.string().min(1),
   /** Name of the environment variable holding the API key. Keys are never stored in files. */
-  apiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "an environment variable name such as OPENAI_API_KEY").optional(),
+  apiKeyEnv: z
+    .string()
+    .regex(/^[A-Z_][A-Z0-9_]*$/, "an environment variable name such as OPENAI_API_KEY")
+    .optional(),
   price: priceSchema.optional(),
   contextWindow: positiveInt.optional(),
   maxOutputTokens: positiveInt.optional(),
@@ -111,7 +114,10 @@ export const profileSchema = z.strictObject({
   host: name.default("local"),
   image: z.string().min(1).default("lanes-sandbox:latest"),
   cpus: z.number().positive().default(1),
-  memory: z.string().regex(/^\d+(k|m|g)?$/i, "a size such as 512m or 2g").default("1g"),
+  memory: z
+    .string()
+    .regex(/^\d+(k|m|g)?$/i, "a size such as 512m or 2g")
+    .default("1g"),
   pids: positiveInt.default(256),
   /** none: loopback only. open: a per-sandbox user-defined bridge (never the default bridge). */
   network: z.enum(["none", "open"]).default("none"),
@@ -125,33 +131,40 @@ export const profileSchema = z.strictObject({
 
 export const hostSchema = z.strictObject({
   /** unix:///var/run/docker.sock, tcp://HOST:2376 or ssh://USER@HOST. Omitted = DOCKER_HOST or the local socket. */
-  url: z.string().regex(/^(unix|tcp|ssh|npipe):\/\//, "a Docker URL such as unix:///var/run/docker.sock or tcp://10.0.0.2:2376").optional(),
+  url: z
+    .string()
+    .regex(/^(unix|tcp|ssh|npipe):\/\//, "a Docker URL such as unix:///var/run/docker.sock or tcp://10.0.0.2:2376")
+    .optional(),
   tls: z.strictObject({ ca: z.string(), cert: z.string(), key: z.string() }).optional(),
   /** Most sandboxes lanes runs on this host at once. */
   capacity: positiveInt.default(4),
 });
 
 const baseSchema = z.strictObject({
-    version: z.literal(1).default(1),
-    defaults: z.strictObject({ lane: name.default("async"), tier: name.optional() }).prefault({}),
-    identity: z.strictObject({ user: z.string().optional(), team: z.string().optional(), project: z.string().optional() }).prefault({}),
-    /** Upper bounds (USD, on the p90) of C1..C3; C0 is exactly $0 and C4 is everything above C3. */
-    costClasses: z.strictObject({ C1: usd.default(0.1), C2: usd.default(1), C3: usd.default(10) }).prefault({}),
-    tiers: z.record(name, tierSchema).default({}),
-    lanes: z.record(name, laneSchema).default({}),
-    budgets: z.array(budgetSchema).default([]),
-    sandbox: z.strictObject({ profiles: z.record(name, profileSchema).default({}) }).prefault({}),
-    hosts: z.record(name, hostSchema).default({}),
-    /** Price overrides per model name, on top of the pinned price table. */
-    prices: z.record(z.string(), priceSchema).default({}),
-    rules: z
-      .strictObject({
-        quota: z.strictObject({ warnAt: z.number().min(0).max(1).default(0.8), askAt: z.number().min(0).max(1).default(0.95) }).prefault({}),
-        /** A sandbox profile looser than the hardened baseline: ask a person (default) or deny. */
-        relaxedSandbox: z.enum(["ask", "deny"]).default("ask"),
-      })
-      .prefault({}),
-  });
+  version: z.literal(1).default(1),
+  defaults: z.strictObject({ lane: name.default("async"), tier: name.optional() }).prefault({}),
+  identity: z
+    .strictObject({ user: z.string().optional(), team: z.string().optional(), project: z.string().optional() })
+    .prefault({}),
+  /** Upper bounds (USD, on the p90) of C1..C3; C0 is exactly $0 and C4 is everything above C3. */
+  costClasses: z.strictObject({ C1: usd.default(0.1), C2: usd.default(1), C3: usd.default(10) }).prefault({}),
+  tiers: z.record(name, tierSchema).default({}),
+  lanes: z.record(name, laneSchema).default({}),
+  budgets: z.array(budgetSchema).default([]),
+  sandbox: z.strictObject({ profiles: z.record(name, profileSchema).default({}) }).prefault({}),
+  hosts: z.record(name, hostSchema).default({}),
+  /** Price overrides per model name, on top of the pinned price table. */
+  prices: z.record(z.string(), priceSchema).default({}),
+  rules: z
+    .strictObject({
+      quota: z
+        .strictObject({ warnAt: z.number().min(0).max(1).default(0.8), askAt: z.number().min(0).max(1).default(0.95) })
+        .prefault({}),
+      /** A sandbox profile looser than the hardened baseline: ask a person (default) or deny. */
+      relaxedSandbox: z.enum(["ask", "deny"]).default("ask"),
+    })
+    .prefault({}),
+});
 
 export const configSchema = baseSchema.superRefine(crossReferences, { when: () => true });
 
@@ -166,28 +179,36 @@ function crossReferences(value: unknown, ctx: z.core.$RefinementCtx<unknown>): v
   const lanes = rec(cfg.lanes);
   const profiles = rec(rec(cfg.sandbox).profiles);
   const hosts = rec(cfg.hosts);
-  const endpointIds = Object.values(tiers).flatMap((t) => list(rec(t).endpoints).map((e) => rec(e).id)).filter((id): id is string => typeof id === "string");
+  const endpointIds = Object.values(tiers)
+    .flatMap((t) => list(rec(t).endpoints).map((e) => rec(e).id))
+    .filter((id): id is string => typeof id === "string");
   for (const [tierName, tier] of Object.entries(tiers)) {
     list(rec(tier).endpoints).forEach((ep, i) =>
       list(rec(ep).fallbacks).forEach((fb, j) => {
-        if (typeof fb === "string" && !endpointIds.includes(fb)) add(["tiers", tierName, "endpoints", i, "fallbacks", j], refMessage("endpoint", fb, endpointIds));
+        if (typeof fb === "string" && !endpointIds.includes(fb))
+          add(["tiers", tierName, "endpoints", i, "fallbacks", j], refMessage("endpoint", fb, endpointIds));
       }),
     );
   }
   for (const [laneName, lane] of Object.entries(lanes)) {
     list(rec(lane).tiers).forEach((t, i) => {
-      if (typeof t === "string" && !(t in tiers)) add(["lanes", laneName, "tiers", i], refMessage("tier", t, Object.keys(tiers)));
+      if (typeof t === "string" && !(t in tiers))
+        add(["lanes", laneName, "tiers", i], refMessage("tier", t, Object.keys(tiers)));
     });
     const profile = rec(lane).sandbox;
-    if (typeof profile === "string" && !(profile in profiles)) add(["lanes", laneName, "sandbox"], refMessage("sandbox profile", profile, Object.keys(profiles)));
+    if (typeof profile === "string" && !(profile in profiles))
+      add(["lanes", laneName, "sandbox"], refMessage("sandbox profile", profile, Object.keys(profiles)));
   }
   for (const [profileName, profile] of Object.entries(profiles)) {
     const host = rec(profile).host;
-    if (typeof host === "string" && !(host in hosts)) add(["sandbox", "profiles", profileName, "host"], refMessage("host", host, Object.keys(hosts)));
+    if (typeof host === "string" && !(host in hosts))
+      add(["sandbox", "profiles", profileName, "host"], refMessage("host", host, Object.keys(hosts)));
   }
   const defaults = rec(cfg.defaults);
-  if (typeof defaults.lane === "string" && !(defaults.lane in lanes)) add(["defaults", "lane"], refMessage("lane", defaults.lane, Object.keys(lanes)));
-  if (typeof defaults.tier === "string" && !(defaults.tier in tiers)) add(["defaults", "tier"], refMessage("tier", defaults.tier, Object.keys(tiers)));
+  if (typeof defaults.lane === "string" && !(defaults.lane in lanes))
+    add(["defaults", "lane"], refMessage("lane", defaults.lane, Object.keys(lanes)));
+  if (typeof defaults.tier === "string" && !(defaults.tier in tiers))
+    add(["defaults", "tier"], refMessage("tier", defaults.tier, Object.keys(tiers)));
   const { C1, C2, C3 } = rec(cfg.costClasses);
   if (typeof C1 === "number" && typeof C2 === "number" && typeof C3 === "number" && !(C1 <= C2 && C2 <= C3))
     add(["costClasses"], `thresholds must grow: C1 (${C1}) <= C2 (${C2}) <= C3 (${C3})`);

@@ -12,7 +12,11 @@ export interface SettingsStore {
   delete(key: string): void;
 }
 
-export async function updateUserSettings(change: (store: SettingsStore) => void, validate: () => unknown, why: string): Promise<string> {
+export async function updateUserSettings(
+  change: (store: SettingsStore) => void,
+  validate: () => unknown,
+  why: string,
+): Promise<string> {
   const file = userConfigFile();
   const before = existsSync(file) ? readFileSync(file, "utf8") : undefined;
   const { default: Conf } = await import("conf");
@@ -22,7 +26,8 @@ export async function updateUserSettings(change: (store: SettingsStore) => void,
     await validate();
   } catch (err) {
     writeFileSync(file, before ?? "{}\n");
-    if (err instanceof ConfigError) throw new ConfigError(err.problems, `nothing was changed: ${why} would make the configuration invalid`);
+    if (err instanceof ConfigError)
+      throw new ConfigError(err.problems, `nothing was changed: ${why} would make the configuration invalid`);
     throw err;
   }
   return file;

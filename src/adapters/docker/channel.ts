@@ -39,36 +39,60 @@ export class Channel {
     onFrames(stream, (type, payload) => {
       if (type === 1) this.onStdout(decoder.write(payload));
     });
-    const onClose = () => this.fail(new LanesError("sandbox", "the sandbox's control channel closed (the container ended?)"));
+    const onClose = () =>
+      this.fail(new LanesError("sandbox", "the sandbox's control channel closed (the container ended?)"));
     stream.on("close", onClose);
     stream.on("end", onClose);
-    stream.on("error", (err) => this.fail(new LanesError("sandbox", `sandbox channel error: ${err.message}`, { cause: err })));
+    stream.on("error", (err) =>
+      this.fail(new LanesError("sandbox", `sandbox channel error: ${err.message}`, { cause: err })),
+    );
     this.idle();
   }
 
   /** Attach to PID 1's stdin and stdout. */
   static async attach(container: Docker.Container): Promise<Channel> {
-    const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as Socketish;
+    const stream = (await container.attach({
+      stream: true,
+      stdin: true,
+      stdout: true,
+      stderr: true,
+      hijack: true,
+    })) as Socketish;
     return new Channel(stream);
   }
 
   /** Does a shim answer? (Images without python3 run `cat`, which only echoes.) */
   async hello(timeoutMs = 3000): Promise<boolean> {
     const timer = new Promise<false>((r) => setTimeout(() => r(false), timeoutMs).unref());
-    const answer = this.request({ op: "hello" }).then((a) => a.ready === "lanes-shim/1").catch(() => false);
+    const answer = this.request({ op: "hello" })
+      .then((a) => a.ready === "lanes-shim/1")
+      .catch(() => false);
     return Promise.race([answer, timer]);
   }
 
   async exec(req: ExecRequest, signal?: AbortSignal): Promise<Observation> {
     if (signal?.aborted) return abortedObservation();
-    const body = { cmd: req.command, timeout: req.timeoutMs / 1000, cwd: req.cwd, env: req.env, limit: req.maxOutputBytes ?? 100_000 };
+    const body = {
+      cmd: req.command,
+      timeout: req.timeoutMs / 1000,
+      cwd: req.cwd,
+      env: req.env,
+      limit: req.maxOutputBytes ?? 100_000,
+    };
     const started = performance.now();
     const id = this.nextId;
     const onAbort = () => this.write({ op: "kill", target: id });
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       const a = await this.request(body);
-      return { exitCode: a.code, stdout: a.stdout, stderr: a.stderr, durationMs: Math.round(performance.now() - started), timedOut: a.timedOut, truncatedBytes: a.cut };
+      return {
+        exitCode: a.code,
+        stdout: a.stdout,
+        stderr: a.stderr,
+        durationMs: Math.round(performance.now() - started),
+        timedOut: a.timedOut,
+        truncatedBytes: a.cut,
+      };
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }

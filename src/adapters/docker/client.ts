@@ -19,7 +19,9 @@ export function dockerFor(name: string, host: Host): Docker {
         try {
           return readFileSync(f);
         } catch {
-          throw new LanesError("sandbox", `host ${name}: cannot read TLS file ${f}`, { hint: `fix hosts.${name}.tls in your settings` });
+          throw new LanesError("sandbox", `host ${name}: cannot read TLS file ${f}`, {
+            hint: `fix hosts.${name}.tls in your settings`,
+          });
         }
       };
       return new Docker({
@@ -30,9 +32,16 @@ export function dockerFor(name: string, host: Host): Docker {
       });
     }
     case "ssh:":
-      return new Docker({ protocol: "ssh", host: url.hostname, port: Number(url.port || 22), username: url.username || undefined });
+      return new Docker({
+        protocol: "ssh",
+        host: url.hostname,
+        port: Number(url.port || 22),
+        username: url.username || undefined,
+      });
     default:
-      throw new LanesError("usage", `host ${name}: unsupported URL ${host.url}`, { hint: "use unix://, tcp:// or ssh://" });
+      throw new LanesError("usage", `host ${name}: unsupported URL ${host.url}`, {
+        hint: "use unix://, tcp:// or ssh://",
+      });
   }
 }
 
@@ -46,21 +55,57 @@ export function explainDockerError(name: string, host: Host, err: unknown): Lane
   const e = err as NodeJS.ErrnoException & { reason?: string };
   const where = `${name} (${hostLabel(name, host)})`;
   const local = !host.url || host.url.startsWith("unix:");
-  const start = local ? "start Docker (`sudo dockerd &`, `sudo systemctl start docker` or Docker Desktop), or run scripts/ensure-docker.sh" : `check that the engine at ${host.url} is up`;
+  const start = local
+    ? "start Docker (`sudo dockerd &`, `sudo systemctl start docker` or Docker Desktop), or run scripts/ensure-docker.sh"
+    : `check that the engine at ${host.url} is up`;
   const code = e?.code ?? "";
-  if (code === "ENOENT") return new LanesError("sandbox", `Docker host ${where}: no Docker socket there`, { hint: start, cause: err });
-  if (code === "EACCES") return new LanesError("sandbox", `Docker host ${where}: permission denied on the socket`, { hint: "add your user to the docker group (then log in again) or use rootless Docker", cause: err });
-  if (code === "ECONNREFUSED") return new LanesError("sandbox", `Docker host ${where}: connection refused (nothing listens there)`, { hint: start, cause: err });
-  if (code === "ETIMEDOUT" || code === "ABORT_ERR" || e?.name === "AbortError" || code === "EHOSTUNREACH" || code === "ENETUNREACH")
-    return new LanesError("sandbox", `Docker host ${where}: timed out, no answer (${code || "timeout"})`, { hint: `${start}; check the address, routing and any firewall`, cause: err });
+  if (code === "ENOENT")
+    return new LanesError("sandbox", `Docker host ${where}: no Docker socket there`, { hint: start, cause: err });
+  if (code === "EACCES")
+    return new LanesError("sandbox", `Docker host ${where}: permission denied on the socket`, {
+      hint: "add your user to the docker group (then log in again) or use rootless Docker",
+      cause: err,
+    });
+  if (code === "ECONNREFUSED")
+    return new LanesError("sandbox", `Docker host ${where}: connection refused (nothing listens there)`, {
+      hint: start,
+      cause: err,
+    });
+  if (
+    code === "ETIMEDOUT" ||
+    code === "ABORT_ERR" ||
+    e?.name === "AbortError" ||
+    code === "EHOSTUNREACH" ||
+    code === "ENETUNREACH"
+  )
+    return new LanesError("sandbox", `Docker host ${where}: timed out, no answer (${code || "timeout"})`, {
+      hint: `${start}; check the address, routing and any firewall`,
+      cause: err,
+    });
   if (/ALERT_BAD_CERTIFICATE|CERTIFICATE_REQUIRED|ALERT_UNKNOWN_CA|ALERT_HANDSHAKE_FAILURE/.test(code))
-    return new LanesError("sandbox", `Docker host ${where}: the engine rejected our client certificate (${code})`, { hint: `hosts.${name}.tls.cert must be signed by the CA the engine trusts (its --tlscacert)`, cause: err });
+    return new LanesError("sandbox", `Docker host ${where}: the engine rejected our client certificate (${code})`, {
+      hint: `hosts.${name}.tls.cert must be signed by the CA the engine trusts (its --tlscacert)`,
+      cause: err,
+    });
   if (/UNABLE_TO_VERIFY|SELF_SIGNED|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ALTNAME|UNABLE_TO_GET_ISSUER/.test(code))
-    return new LanesError("sandbox", `Docker host ${where}: the engine's certificate is not trusted (${code}: ${e.message})`, { hint: `hosts.${name}.tls.ca must be the CA that signed the engine's certificate, issued for this address`, cause: err });
+    return new LanesError(
+      "sandbox",
+      `Docker host ${where}: the engine's certificate is not trusted (${code}: ${e.message})`,
+      {
+        hint: `hosts.${name}.tls.ca must be the CA that signed the engine's certificate, issued for this address`,
+        cause: err,
+      },
+    );
   if ((err as { statusCode?: number }).statusCode === 400 && /HTTPS/i.test(e?.message ?? ""))
-    return new LanesError("sandbox", `Docker host ${where}: the engine requires TLS`, { hint: `lanes hosts add ${name} --url ${host.url ?? ""} --tls-ca CA --tls-cert CERT --tls-key KEY`, cause: err });
+    return new LanesError("sandbox", `Docker host ${where}: the engine requires TLS`, {
+      hint: `lanes hosts add ${name} --url ${host.url ?? ""} --tls-ca CA --tls-cert CERT --tls-key KEY`,
+      cause: err,
+    });
   if (/ssl|tls/i.test(code))
-    return new LanesError("sandbox", `Docker host ${where}: TLS handshake failed (${code})`, { hint: `check hosts.${name}.tls (ca, cert, key)`, cause: err });
+    return new LanesError("sandbox", `Docker host ${where}: TLS handshake failed (${code})`, {
+      hint: `check hosts.${name}.tls (ca, cert, key)`,
+      cause: err,
+    });
   return new LanesError("sandbox", `Docker host ${where}: ${e?.message ?? String(err)}`, { hint: start, cause: err });
 }
 
@@ -74,14 +119,22 @@ export interface SignalOpts {
 export interface EngineCalls {
   ping(o: SignalOpts): Promise<unknown>;
   version(o: SignalOpts): Promise<Docker.DockerVersion>;
-  info(o: SignalOpts): Promise<{ SecurityOptions?: string[]; Runtimes?: Record<string, unknown>; ContainersRunning?: number; NCPU?: number; MemTotal?: number }>;
+  info(o: SignalOpts): Promise<{
+    SecurityOptions?: string[];
+    Runtimes?: Record<string, unknown>;
+    ContainersRunning?: number;
+    NCPU?: number;
+    MemTotal?: number;
+  }>;
 }
 export function engine(docker: Docker): EngineCalls {
   return docker as unknown as EngineCalls;
 }
 export async function imageExists(docker: Docker, image: string, signal?: AbortSignal): Promise<boolean> {
   try {
-    await (docker.getImage(image) as unknown as { inspect(o: SignalOpts): Promise<unknown> }).inspect({ abortSignal: signal });
+    await (docker.getImage(image) as unknown as { inspect(o: SignalOpts): Promise<unknown> }).inspect({
+      abortSignal: signal,
+    });
     return true;
   } catch (err) {
     if ((err as { statusCode?: number }).statusCode === 404) return false;

@@ -11,7 +11,8 @@ import { parseDuration, parseMemory } from "../../core/sandbox.js";
 import type { Profile } from "../config/schema.js";
 import { SHIM_SOURCE } from "./channel.js";
 
-const ATTACHED_PID1 = 'if command -v python3 >/dev/null 2>&1; then exec timeout "$1" python3 -S -u -c "$2"; else exec timeout "$1" cat; fi';
+const ATTACHED_PID1 =
+  'if command -v python3 >/dev/null 2>&1; then exec timeout "$1" python3 -S -u -c "$2"; else exec timeout "$1" cat; fi';
 
 export const WORKSPACE = "/workspace";
 export const SANDBOX_USER = "1000:1000";
@@ -30,7 +31,9 @@ export function containerOptions(opts: {
   return {
     name: opts.name,
     Image: profile.image,
-    Cmd: opts.detached ? ["sleep", String(ttlSeconds)] : ["sh", "-c", ATTACHED_PID1, "lanes", String(ttlSeconds), SHIM_SOURCE],
+    Cmd: opts.detached
+      ? ["sleep", String(ttlSeconds)]
+      : ["sh", "-c", ATTACHED_PID1, "lanes", String(ttlSeconds), SHIM_SOURCE],
     User: SANDBOX_USER,
     WorkingDir: WORKSPACE,
     Env: ["HOME=/home/lanes", "LANG=C.UTF-8", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
@@ -52,7 +55,14 @@ export function containerOptions(opts: {
         "/home/lanes": "rw,nosuid,nodev,size=64m,uid=1000,gid=1000,mode=0700",
       },
       // Docker creates the named volume with these labels, saving a round trip.
-      Mounts: [{ Type: "volume", Source: opts.volume, Target: WORKSPACE, VolumeOptions: { Labels: opts.labels, NoCopy: false, DriverConfig: { Name: "local", Options: {} } } }],
+      Mounts: [
+        {
+          Type: "volume",
+          Source: opts.volume,
+          Target: WORKSPACE,
+          VolumeOptions: { Labels: opts.labels, NoCopy: false, DriverConfig: { Name: "local", Options: {} } },
+        },
+      ],
       PidsLimit: profile.pids,
       Memory: memory,
       MemorySwap: memory, // no swap: a memory hog is killed, not slowed

@@ -16,7 +16,12 @@ o=/tmp/.lanes-$id.out e=/tmp/.lanes-$id.err
 timeout -k 2 "$t" bash -c "$cmd" >"$o" 2>"$e" </dev/null & p=$!
 echo $p >/tmp/.lanes-$id.pid
 wait $p; c=$?
-emit() { s=$(stat -c %s "$1"); if [ "$s" -gt "$lim" ]; then h=$((lim / 2)); head -c $h "$1"; printf '\\n[... lanes: %s bytes truncated ...]\\n' $((s - 2 * h)); tail -c $h "$1"; else cat "$1"; fi; }
+emit() {
+  s=$(stat -c %s "$1")
+  if [ "$s" -gt "$lim" ]; then
+    h=$((lim / 2)); head -c $h "$1"; printf '\\n[... lanes: %s bytes truncated ...]\\n' $((s - 2 * h)); tail -c $h "$1"
+  else cat "$1"; fi
+}
 emit "$o"; emit "$e" >&2
 rm -f "$o" "$e" /tmp/.lanes-$id.pid
 exit $c
@@ -24,7 +29,11 @@ exit $c
 
 export const DEFAULT_MAX_OUTPUT = 100_000;
 
-export async function runExec(container: Docker.Container, req: ExecRequest, signal?: AbortSignal): Promise<Observation> {
+export async function runExec(
+  container: Docker.Container,
+  req: ExecRequest,
+  signal?: AbortSignal,
+): Promise<Observation> {
   if (signal?.aborted) return abortedObservation();
   const id = randomBytes(6).toString("hex");
   const seconds = Math.max(0.001, req.timeoutMs / 1000).toFixed(3);
@@ -36,12 +45,20 @@ export async function runExec(container: Docker.Container, req: ExecRequest, sig
   };
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    const result = await rawExec(container, ["sh", "-c", WRAPPER, "lanes", seconds, String(limit), id, req.command], { cwd: req.cwd, env: req.env });
+    const result = await rawExec(container, ["sh", "-c", WRAPPER, "lanes", seconds, String(limit), id, req.command], {
+      cwd: req.cwd,
+      env: req.env,
+    });
     const durationMs = performance.now() - started;
     const cut = (s: string) => Number(TRUNCATION_RE.exec(s)?.[1] ?? 0);
     // timeout(1) exits 124 on TERM and 137 when it had to KILL; only count it when the time is up.
     const timedOut = (result.exitCode === 124 || result.exitCode === 137) && durationMs >= req.timeoutMs;
-    return { ...result, durationMs: Math.round(durationMs), timedOut, truncatedBytes: cut(result.stdout) + cut(result.stderr) };
+    return {
+      ...result,
+      durationMs: Math.round(durationMs),
+      timedOut,
+      truncatedBytes: cut(result.stdout) + cut(result.stderr),
+    };
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }

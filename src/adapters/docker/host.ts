@@ -64,10 +64,14 @@ export class DockerHost {
     const files = o.repo ? listWorkspaceFiles(o.repo) : Promise.resolve([]);
     files.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
     const claimed = o.profile.pool > 0 && !o.detached ? await this.claim(o.profileName, owner) : undefined;
-    const parts = claimed ?? (await this.create(o.profileName, o.profile, owner, o.runId ?? "", false, o.detached === true));
+    const parts =
+      claimed ?? (await this.create(o.profileName, o.profile, owner, o.runId ?? "", false, o.detached === true));
     let executor: Executor | undefined;
     try {
-      const [ex] = await Promise.all([o.detached ? dockerExecutor(parts.container) : this.connect(parts.container, parts.channel), this.copyIn(parts.container, o.repo, await files)]);
+      const [ex] = await Promise.all([
+        o.detached ? dockerExecutor(parts.container) : this.connect(parts.container, parts.channel),
+        this.copyIn(parts.container, o.repo, await files),
+      ]);
       executor = ex;
       const info: SandboxInfo = { ...parts.info, baseCommit: "", fromPool: claimed !== undefined };
       const base = commitBase(executor).then((hash) => {
@@ -171,7 +175,10 @@ export class DockerHost {
     }
     for (const n of await this.docker.listNetworks({ filters: MANAGED_FILTER })) {
       if (orphaned(n.Labels ?? {}, Date.parse(n.Created) || 0)) {
-        await this.docker.getNetwork(n.Id).remove().catch(() => {});
+        await this.docker
+          .getNetwork(n.Id)
+          .remove()
+          .catch(() => {});
         result.networks.push(n.Name);
       }
     }
@@ -179,9 +186,16 @@ export class DockerHost {
   }
 
   private async poolMembers(profileName: string): Promise<Docker.ContainerInfo[]> {
-    const all = await this.docker.listContainers({ filters: { label: [`${LABEL.managed}=true`, `${LABEL.profile}=${profileName}`, `${LABEL.pool}=true`], status: ["running"] } });
+    const all = await this.docker.listContainers({
+      filters: {
+        label: [`${LABEL.managed}=true`, `${LABEL.profile}=${profileName}`, `${LABEL.pool}=true`],
+        status: ["running"],
+      },
+    });
     const now = Date.now();
-    return all.filter((c) => (c.Names?.[0] ?? "").endsWith("--pool") && Number(c.Labels?.[LABEL.expires] ?? 0) > now + 60_000);
+    return all.filter(
+      (c) => (c.Names?.[0] ?? "").endsWith("--pool") && Number(c.Labels?.[LABEL.expires] ?? 0) > now + 60_000,
+    );
   }
 
   /** Take a warm pool member by renaming it to us; a rename that loses a race just tries the next. */
@@ -196,13 +210,33 @@ export class DockerHost {
         continue;
       }
       const labels = c.Labels ?? {};
-      const info = this.info(id, labels[LABEL.profile] ?? profileName, c.Image, c.Id, c.Created * 1000, Number(labels[LABEL.expires]));
-      return { container, volume: volumeName(id), network: c.HostConfig?.NetworkMode === networkName(id) ? networkName(id) : undefined, channel: undefined, info };
+      const info = this.info(
+        id,
+        labels[LABEL.profile] ?? profileName,
+        c.Image,
+        c.Id,
+        c.Created * 1000,
+        Number(labels[LABEL.expires]),
+      );
+      return {
+        container,
+        volume: volumeName(id),
+        network: c.HostConfig?.NetworkMode === networkName(id) ? networkName(id) : undefined,
+        channel: undefined,
+        info,
+      };
     }
     return undefined;
   }
 
-  private async create(profileName: string, profile: Profile, owner: string, runId: string, pool: boolean, detached: boolean) {
+  private async create(
+    profileName: string,
+    profile: Profile,
+    owner: string,
+    runId: string,
+    pool: boolean,
+    detached: boolean,
+  ) {
     const id = randomBytes(5).toString("hex");
     const createdAt = Date.now();
     const expiresAt = createdAt + parseDuration(profile.ttl);
@@ -216,7 +250,9 @@ export class DockerHost {
         network = networkName(id);
         await this.docker.createNetwork({ Name: network, Driver: "bridge", Labels: labels, CheckDuplicate: true });
       }
-      container = await this.docker.createContainer(containerOptions({ name: containerName(id, owner), profile, labels, volume, network, detached }));
+      container = await this.docker.createContainer(
+        containerOptions({ name: containerName(id, owner), profile, labels, volume, network, detached }),
+      );
       // Hold stdin before PID 1 starts, so there is no moment in which our death would leak it.
       if (!detached && !pool) channel = await Channel.attach(container);
       await container.start();
@@ -225,10 +261,23 @@ export class DockerHost {
       await this.removeParts({ container, volume, network }).catch(() => {});
       throw this.explainCreate(err, profile);
     }
-    return { container, volume, network, channel, info: this.info(id, profileName, profile.image, container.id, createdAt, expiresAt) };
+    return {
+      container,
+      volume,
+      network,
+      channel,
+      info: this.info(id, profileName, profile.image, container.id, createdAt, expiresAt),
+    };
   }
 
-  private info(id: string, profile: string, image: string, containerId: string, createdAt: number, expiresAt: number): Omit<SandboxInfo, "baseCommit" | "fromPool"> {
+  private info(
+    id: string,
+    profile: string,
+    image: string,
+    containerId: string,
+    createdAt: number,
+    expiresAt: number,
+  ): Omit<SandboxInfo, "baseCommit" | "fromPool"> {
     return { id, host: this.name, profile, image, containerId, createdAt, expiresAt };
   }
 
@@ -244,11 +293,18 @@ export class DockerHost {
 
   private async copyIn(container: Docker.Container, repo: string | undefined, files: string[]): Promise<void> {
     if (!repo || !files.length) return;
-    if (files.length > 50_000) throw new LanesError("usage", `${repo} has ${files.length} files; that is too many to copy into a sandbox`, { hint: "point --repo at a git repository (ignored files are not copied)" });
+    if (files.length > 50_000)
+      throw new LanesError("usage", `${repo} has ${files.length} files; that is too many to copy into a sandbox`, {
+        hint: "point --repo at a git repository (ignored files are not copied)",
+      });
     await container.putArchive(packWorkspace(repo, files) as unknown as NodeJS.ReadableStream, { path: WORKSPACE });
   }
 
-  private async removeParts(p: { container?: Docker.Container | undefined; volume: string; network?: string | undefined }): Promise<void> {
+  private async removeParts(p: {
+    container?: Docker.Container | undefined;
+    volume: string;
+    network?: string | undefined;
+  }): Promise<void> {
     if (p.container) await p.container.remove({ force: true, v: true }).catch(ignoreGone);
     await removeWhenFree(() => this.docker.getVolume(p.volume).remove());
     if (p.network) await this.docker.getNetwork(p.network).remove().catch(ignoreGone);
@@ -258,12 +314,17 @@ export class DockerHost {
     const e = err as { statusCode?: number; message?: string };
     if (e.statusCode === 404 && /image/i.test(e.message ?? "")) {
       return new LanesError("sandbox", `image ${profile.image} is not on host ${this.name}`, {
-        hint: this.name === "local" ? "build it: lanes images build (or scripts/build-image.sh)" : `build it there: lanes images build --host ${this.name}, or copy it: lanes images push ${profile.image} --host ${this.name}`,
+        hint:
+          this.name === "local"
+            ? "build it: lanes images build (or scripts/build-image.sh)"
+            : `build it there: lanes images build --host ${this.name}, or copy it: lanes images push ${profile.image} --host ${this.name}`,
         cause: err,
       });
     }
     if (err instanceof LanesError) return err;
-    return new LanesError("sandbox", `could not start a sandbox on host ${this.name}: ${e.message ?? String(err)}`, { cause: err });
+    return new LanesError("sandbox", `could not start a sandbox on host ${this.name}: ${e.message ?? String(err)}`, {
+      cause: err,
+    });
   }
 }
 
@@ -276,8 +337,13 @@ export function networkName(id: string): string {
 
 /** Commit the copied workspace as the base that diffs are taken against. */
 async function commitBase(executor: Executor): Promise<string> {
-  const script = "git init -q . && git add -A -f && git -c user.name=lanes -c user.email=lanes@localhost -c commit.gpgsign=false commit -q --no-verify --allow-empty -m 'lanes: base' && git rev-parse HEAD";
+  const script =
+    "git init -q . && git add -A -f && git -c user.name=lanes -c user.email=lanes@localhost -c commit.gpgsign=false" +
+    " commit -q --no-verify --allow-empty -m 'lanes: base' && git rev-parse HEAD";
   const r = await executor.exec({ command: script, cwd: WORKSPACE, timeoutMs: 120_000, maxOutputBytes: WHOLE });
-  if (r.exitCode !== 0) throw new LanesError("sandbox", `could not prepare the workspace: ${r.stderr.trim() || `exit ${r.exitCode}`}`, { hint: "the sandbox image needs git (see templates/sandbox/Dockerfile)" });
+  if (r.exitCode !== 0)
+    throw new LanesError("sandbox", `could not prepare the workspace: ${r.stderr.trim() || `exit ${r.exitCode}`}`, {
+      hint: "the sandbox image needs git (see templates/sandbox/Dockerfile)",
+    });
   return r.stdout.trim();
 }

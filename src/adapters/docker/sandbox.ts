@@ -76,12 +76,19 @@ export class DockerSandbox implements Sandbox {
   async writeFile(path: string, content: string | Buffer, mode = 0o644): Promise<void> {
     await this.base;
     const rel = posix.relative(WORKSPACE, this.resolve(path));
-    await this.container.putArchive(packOne(rel, Buffer.from(content), mode) as unknown as NodeJS.ReadableStream, { path: WORKSPACE });
+    await this.container.putArchive(packOne(rel, Buffer.from(content), mode) as unknown as NodeJS.ReadableStream, {
+      path: WORKSPACE,
+    });
   }
 
   async diff(): Promise<string> {
-    const r = await this.exec({ command: `git add -A >/dev/null && git -c core.quotepath=off diff --cached --binary ${this.info.baseCommit}`, timeoutMs: 120_000, maxOutputBytes: WHOLE });
-    if (r.exitCode !== 0) throw new LanesError("sandbox", `git diff failed in sandbox ${this.info.id}: ${r.stderr.trim()}`);
+    const r = await this.exec({
+      command: `git add -A >/dev/null && git -c core.quotepath=off diff --cached --binary ${this.info.baseCommit}`,
+      timeoutMs: 120_000,
+      maxOutputBytes: WHOLE,
+    });
+    if (r.exitCode !== 0)
+      throw new LanesError("sandbox", `git diff failed in sandbox ${this.info.id}: ${r.stderr.trim()}`);
     return r.stdout;
   }
 
@@ -97,7 +104,8 @@ export class DockerSandbox implements Sandbox {
   /** Only paths inside the workspace: the root filesystem is read-only and /tmp is not shared. */
   private resolve(path: string): string {
     const abs = posix.resolve(WORKSPACE, path);
-    if (abs !== WORKSPACE && !abs.startsWith(`${WORKSPACE}/`)) throw new LanesError("failed", `${path} is outside the workspace (${WORKSPACE})`);
+    if (abs !== WORKSPACE && !abs.startsWith(`${WORKSPACE}/`))
+      throw new LanesError("failed", `${path} is outside the workspace (${WORKSPACE})`);
     return abs;
   }
 }

@@ -45,8 +45,10 @@ export function packWorkspace(repo: string, files: string[]): tar.Pack {
       } catch {
         continue; // tracked but deleted in the working tree: not part of it
       }
-      if (st.isSymbolicLink()) await entry(pack, { name: f, type: "symlink", linkname: await readlink(abs), mode: 0o777 });
-      else if (st.isFile()) await entry(pack, { name: f, type: "file", size: st.size, mode: st.mode & 0o7777, mtime: st.mtime }, abs);
+      if (st.isSymbolicLink())
+        await entry(pack, { name: f, type: "symlink", linkname: await readlink(abs), mode: 0o777 });
+      else if (st.isFile())
+        await entry(pack, { name: f, type: "file", size: st.size, mode: st.mode & 0o7777, mtime: st.mtime }, abs);
       // submodules (directories in the index) and special files are skipped
     }
     pack.finalize();
@@ -56,7 +58,9 @@ export function packWorkspace(repo: string, files: string[]): tar.Pack {
 
 function entry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, file?: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const sink = pack.entry({ uid: UID, gid: GID, uname: "lanes", gname: "lanes", ...header }, (err) => (err ? reject(err) : resolve()));
+    const sink = pack.entry({ uid: UID, gid: GID, uname: "lanes", gname: "lanes", ...header }, (err) =>
+      err ? reject(err) : resolve(),
+    );
     if (file) pipeline(createReadStream(file), sink).catch(reject);
     else if (header.type !== "file") sink.end("");
   });
@@ -66,9 +70,9 @@ function entry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, f
 export function packOne(path: string, content: Buffer, mode = 0o644): tar.Pack {
   const pack = tar.pack();
   const parts = path.split("/").slice(0, -1);
-  for (let i = 1; i <= parts.length; i++) pack.entry({ name: `${parts.slice(0, i).join("/")}/`, type: "directory", mode: 0o755, uid: UID, gid: GID });
+  for (let i = 1; i <= parts.length; i++)
+    pack.entry({ name: `${parts.slice(0, i).join("/")}/`, type: "directory", mode: 0o755, uid: UID, gid: GID });
   pack.entry({ name: path, mode, uid: UID, gid: GID, size: content.length }, content);
   pack.finalize();
   return pack;
 }
-

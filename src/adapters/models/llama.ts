@@ -11,7 +11,8 @@ export function serverOrigin(baseURL: string): string {
   return baseURL.replace(/\/+$/, "").replace(/\/v1$/, "");
 }
 
-export type Health = { state: "ok" } | { state: "loading" } | { state: "down"; detail: string } | { state: "error"; status: number };
+export type Health =
+  { state: "ok" } | { state: "loading" } | { state: "down"; detail: string } | { state: "error"; status: number };
 
 export async function health(baseURL: string, signal?: AbortSignal): Promise<Health> {
   try {
@@ -33,8 +34,18 @@ export interface Props {
 export async function props(baseURL: string, signal?: AbortSignal): Promise<Props> {
   const res = await fetch(`${serverOrigin(baseURL)}/props`, { signal: signal ?? null });
   if (!res.ok) throw new Error(`/props answered ${res.status}`);
-  const j = (await res.json()) as { default_generation_settings?: { n_ctx?: number }; n_ctx?: number; total_slots?: number; model_path?: string; model_alias?: string };
-  return { contextSize: j.default_generation_settings?.n_ctx ?? j.n_ctx, totalSlots: j.total_slots, model: j.model_alias ?? j.model_path };
+  const j = (await res.json()) as {
+    default_generation_settings?: { n_ctx?: number };
+    n_ctx?: number;
+    total_slots?: number;
+    model_path?: string;
+    model_alias?: string;
+  };
+  return {
+    contextSize: j.default_generation_settings?.n_ctx ?? j.n_ctx,
+    totalSlots: j.total_slots,
+    model: j.model_alias ?? j.model_path,
+  };
 }
 
 export interface SlotState {
@@ -51,22 +62,41 @@ export async function slots(baseURL: string, signal?: AbortSignal): Promise<Slot
 }
 
 /** Exact prompt tokens: the server applies the model's chat template, then its tokenizer. */
-export async function tokenize(baseURL: string, messages: Message[], tools: ToolSpec[] = [], signal?: AbortSignal): Promise<TokenCount> {
+export async function tokenize(
+  baseURL: string,
+  messages: Message[],
+  tools: ToolSpec[] = [],
+  signal?: AbortSignal,
+): Promise<TokenCount> {
   const origin = serverOrigin(baseURL);
   const oai = messages.map((m) => ({ role: m.role, content: m.content ?? "" }));
   let prompt: string;
   const applied = await fetch(`${origin}/apply-template`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ messages: oai, ...(tools.length ? { tools: tools.map((t) => ({ type: "function", function: t })) } : {}) }),
+    body: JSON.stringify({
+      messages: oai,
+      ...(tools.length ? { tools: tools.map((t) => ({ type: "function", function: t })) } : {}),
+    }),
     signal: signal ?? null,
   });
   if (applied.ok) prompt = ((await applied.json()) as { prompt: string }).prompt;
   else prompt = oai.map((m) => `${m.role}: ${m.content}`).join("\n");
-  const res = await fetch(`${origin}/tokenize`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ content: prompt, add_special: true }), signal: signal ?? null });
+  const res = await fetch(`${origin}/tokenize`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ content: prompt, add_special: true }),
+    signal: signal ?? null,
+  });
   if (!res.ok) throw new Error(`/tokenize answered ${res.status}`);
   const { tokens } = (await res.json()) as { tokens: unknown[] };
-  return { tokens: tokens.length, exact: applied.ok, method: applied.ok ? "llama.cpp /apply-template + /tokenize" : "llama.cpp /tokenize (no template: approximate framing)" };
+  return {
+    tokens: tokens.length,
+    exact: applied.ok,
+    method: applied.ok
+      ? "llama.cpp /apply-template + /tokenize"
+      : "llama.cpp /tokenize (no template: approximate framing)",
+  };
 }
 
 /** Prometheus text from /metrics (llama-server --metrics), parsed into name → value. */

@@ -7,7 +7,18 @@
  */
 import type OpenAI from "openai";
 import { LanesError } from "../../core/errors.js";
-import { callCostUsd, worstCaseUsd, type Completion, type CompletionRequest, type EndpointEvent, type Message, type PriceResolution, type Timings, type ToolCall, type Usage } from "../../core/models.js";
+import {
+  callCostUsd,
+  worstCaseUsd,
+  type Completion,
+  type CompletionRequest,
+  type EndpointEvent,
+  type Message,
+  type PriceResolution,
+  type Timings,
+  type ToolCall,
+  type Usage,
+} from "../../core/models.js";
 import * as llama from "./llama.js";
 import { RateLimiter, sleep } from "./rate-limit.js";
 import { countChatTokens, countText, encodingFor, type TokenCount } from "./tokens.js";
@@ -41,7 +52,10 @@ export interface CallHooks {
 }
 
 class BrokenStream extends Error {
-  constructor(readonly receivedText: string, cause: unknown) {
+  constructor(
+    readonly receivedText: string,
+    cause: unknown,
+  ) {
     super("the response stream broke before it finished", { cause });
   }
 }
@@ -80,15 +94,24 @@ export class OpenAIEndpoint {
     let billed = 0;
     let unpriced = this.spec.price.kind === "unpriced";
     const bill = (usage: Usage, timings?: Timings) => {
-      const usd = this.spec.price.kind === "priced" ? callCostUsd(usage, this.spec.price.price, timings ? (timings.promptMs + timings.predictedMs) / 1000 : 0) : null;
+      const usd =
+        this.spec.price.kind === "priced"
+          ? callCostUsd(usage, this.spec.price.price, timings ? (timings.promptMs + timings.predictedMs) / 1000 : 0)
+          : null;
       if (usd === null) unpriced = true;
       else billed += usd;
       hooks.onBilled?.(usd, usage);
     };
-    const worst = this.spec.price.kind === "priced" ? worstCaseUsd(promptTokens, req.maxTokens, this.spec.price.price) : 0;
+    const worst =
+      this.spec.price.kind === "priced" ? worstCaseUsd(promptTokens, req.maxTokens, this.spec.price.price) : 0;
 
     for (let attempt = 1; ; attempt++) {
-      if (this.limiter) await this.limiter.take(promptTokens + req.maxTokens, (waitMs, reason) => hooks.emit?.({ type: "delay", endpointId: this.id, reason, waitMs }), hooks.signal);
+      if (this.limiter)
+        await this.limiter.take(
+          promptTokens + req.maxTokens,
+          (waitMs, reason) => hooks.emit?.({ type: "delay", endpointId: this.id, reason, waitMs }),
+          hooks.signal,
+        );
       let reason: string;
       let retryAfterMs: number | undefined;
       try {
@@ -102,7 +125,12 @@ export class OpenAIEndpoint {
           // What arrived is counted; the rest of the allowed completion is charged as if it came.
           const received = (await countText(this.spec.model, err.receivedText)).tokens;
           bill({ promptTokens, completionTokens: Math.max(received, req.maxTokens), cachedTokens: 0, estimated: true });
-          hooks.emit?.({ type: "stream_broken", endpointId: this.id, receivedTokens: received, chargedCompletionTokens: Math.max(received, req.maxTokens) });
+          hooks.emit?.({
+            type: "stream_broken",
+            endpointId: this.id,
+            receivedTokens: received,
+            chargedCompletionTokens: Math.max(received, req.maxTokens),
+          });
           reason = "stream broke mid-way";
         } else if (isTimeout(err)) {
           bill({ promptTokens, completionTokens: req.maxTokens, cachedTokens: 0, estimated: true }); // outcome unknown: worst case
@@ -123,9 +151,26 @@ export class OpenAIEndpoint {
         }
         const delay = retryAfterMs ?? backoff(attempt);
         // A server nobody answers for is down, not busy: say so quickly.
-        if ((reason.startsWith("unreachable") || reason.startsWith("connection lost")) && attempt >= 3) throw new LanesError("endpoint", `endpoint ${this.id} (${this.spec.baseURL}) is ${reason}`, { hint: "`lanes endpoints check` shows its state", details: { endpoint: this.id, attempts: attempt, chargedUsd: billed } });
-        if (Date.now() + delay > deadline) throw new LanesError("endpoint", `endpoint ${this.id} (${this.spec.baseURL}): gave up after ${attempt} attempt(s): ${reason}`, { hint: "`lanes endpoints check` shows its state", details: { endpoint: this.id, attempts: attempt, chargedUsd: billed } });
-        if (hooks.canAfford && !hooks.canAfford(worst)) throw new LanesError("quota", `endpoint ${this.id}: not retrying (${reason}): the budget left cannot pay another attempt`, { details: { endpoint: this.id, attempts: attempt, chargedUsd: billed } });
+        if ((reason.startsWith("unreachable") || reason.startsWith("connection lost")) && attempt >= 3)
+          throw new LanesError("endpoint", `endpoint ${this.id} (${this.spec.baseURL}) is ${reason}`, {
+            hint: "`lanes endpoints check` shows its state",
+            details: { endpoint: this.id, attempts: attempt, chargedUsd: billed },
+          });
+        if (Date.now() + delay > deadline)
+          throw new LanesError(
+            "endpoint",
+            `endpoint ${this.id} (${this.spec.baseURL}): gave up after ${attempt} attempt(s): ${reason}`,
+            {
+              hint: "`lanes endpoints check` shows its state",
+              details: { endpoint: this.id, attempts: attempt, chargedUsd: billed },
+            },
+          );
+        if (hooks.canAfford && !hooks.canAfford(worst))
+          throw new LanesError(
+            "quota",
+            `endpoint ${this.id}: not retrying (${reason}): the budget left cannot pay another attempt`,
+            { details: { endpoint: this.id, attempts: attempt, chargedUsd: billed } },
+          );
         hooks.emit?.({ type: "retry", endpointId: this.id, attempt, delayMs: delay, reason });
         await sleep(delay, hooks.signal).catch(() => {
           throw new LanesError("interrupted", "the model call was interrupted");
@@ -141,17 +186,35 @@ export class OpenAIEndpoint {
       messages: req.messages.map(toOpenAI),
       ...(req.tools?.length ? { tools: req.tools.map((t) => ({ type: "function" as const, function: t })) } : {}),
       // OpenAI's newer models take only max_completion_tokens; llama.cpp and most others take max_tokens.
-      ...(this.spec.tierKind === "hosted" && encodingFor(this.spec.model) ? { max_completion_tokens: req.maxTokens } : { max_tokens: req.maxTokens }),
+      ...(this.spec.tierKind === "hosted" && encodingFor(this.spec.model)
+        ? { max_completion_tokens: req.maxTokens }
+        : { max_tokens: req.maxTokens }),
       ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
     };
-    const options = { signal: hooks.signal ?? null, timeout: this.spec.timeoutMs, maxRetries: 0, ...(req.conversationId ? { headers: { "x-lanes-conversation": req.conversationId } } : {}) };
+    const options = {
+      signal: hooks.signal ?? null,
+      timeout: this.spec.timeoutMs,
+      maxRetries: 0,
+      ...(req.conversationId ? { headers: { "x-lanes-conversation": req.conversationId } } : {}),
+    };
     if (hooks.stream === false) {
       const r = await client.chat.completions.create({ ...body, stream: false }, options);
       const choice = r.choices[0];
-      const calls = (choice?.message.tool_calls ?? []).filter((c) => c.type === "function").map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }));
-      return this.result(choice?.message.content ?? "", calls, choice?.finish_reason ?? "stop", r.usage, (r as { timings?: RawTimings }).timings);
+      const calls = (choice?.message.tool_calls ?? [])
+        .filter((c) => c.type === "function")
+        .map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }));
+      return this.result(
+        choice?.message.content ?? "",
+        calls,
+        choice?.finish_reason ?? "stop",
+        r.usage,
+        (r as { timings?: RawTimings }).timings,
+      );
     }
-    const stream = await client.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } }, options);
+    const stream = await client.chat.completions.create(
+      { ...body, stream: true, stream_options: { include_usage: true } },
+      options,
+    );
     let content = "";
     const calls: ToolCall[] = [];
     let finish = "stop";
@@ -177,11 +240,21 @@ export class OpenAIEndpoint {
       if (isAbort(err, hooks.signal)) throw err;
       throw new BrokenStream(content + calls.map((c) => c.name + c.arguments).join(""), err);
     }
-    if (!usage) throw new BrokenStream(content + calls.map((c) => c.name + c.arguments).join(""), new Error("the stream ended without usage"));
+    if (!usage)
+      throw new BrokenStream(
+        content + calls.map((c) => c.name + c.arguments).join(""),
+        new Error("the stream ended without usage"),
+      );
     return this.result(content, calls.filter(Boolean), finish, usage, timings);
   }
 
-  private result(content: string, calls: ToolCall[], finish: string, usage: OpenAI.CompletionUsage | undefined, timings: RawTimings | undefined): Omit<Completion, "latencyMs" | "costUsd"> {
+  private result(
+    content: string,
+    calls: ToolCall[],
+    finish: string,
+    usage: OpenAI.CompletionUsage | undefined,
+    timings: RawTimings | undefined,
+  ): Omit<Completion, "latencyMs" | "costUsd"> {
     const malformed: Completion["malformedToolCalls"] = [];
     const good: ToolCall[] = [];
     calls.forEach((c, i) => {
@@ -200,8 +273,22 @@ export class OpenAIEndpoint {
       toolCalls: good,
       malformedToolCalls: malformed,
       finishReason: finish,
-      usage: { promptTokens: usage?.prompt_tokens ?? 0, completionTokens: usage?.completion_tokens ?? 0, cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0, estimated: false },
-      ...(timings ? { timings: { promptMs: timings.prompt_ms ?? 0, predictedMs: timings.predicted_ms ?? 0, promptPerSecond: timings.prompt_per_second ?? 0, predictedPerSecond: timings.predicted_per_second ?? 0 } } : {}),
+      usage: {
+        promptTokens: usage?.prompt_tokens ?? 0,
+        completionTokens: usage?.completion_tokens ?? 0,
+        cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
+        estimated: false,
+      },
+      ...(timings
+        ? {
+            timings: {
+              promptMs: timings.prompt_ms ?? 0,
+              predictedMs: timings.predicted_ms ?? 0,
+              promptPerSecond: timings.prompt_per_second ?? 0,
+              predictedPerSecond: timings.predicted_per_second ?? 0,
+            },
+          }
+        : {}),
     };
   }
 
@@ -210,7 +297,10 @@ export class OpenAIEndpoint {
       let apiKey = "no-key";
       if (this.spec.apiKeyEnv) {
         const key = this.env[this.spec.apiKeyEnv];
-        if (!key) throw new LanesError("endpoint", `endpoint ${this.id}: ${this.spec.apiKeyEnv} is not set`, { hint: `export ${this.spec.apiKeyEnv}=… (keys live only in the environment)` });
+        if (!key)
+          throw new LanesError("endpoint", `endpoint ${this.id}: ${this.spec.apiKeyEnv} is not set`, {
+            hint: `export ${this.spec.apiKeyEnv}=… (keys live only in the environment)`,
+          });
         apiKey = key;
       }
       const { default: OpenAIClient } = await import("openai");
@@ -222,8 +312,16 @@ export class OpenAIEndpoint {
   private fail(err: unknown, status: number | undefined): LanesError {
     if (err instanceof LanesError) return err;
     const what = status ? `answered ${status}` : (err as Error).message;
-    const hint = status === 401 || status === 403 ? `check the key in ${this.spec.apiKeyEnv ?? "the apiKeyEnv variable"}` : status === 404 ? `check baseURL and model "${this.spec.model}"` : "`lanes endpoints check` shows its state";
-    return new LanesError("endpoint", `endpoint ${this.id} (${this.spec.baseURL}) ${what}`, { hint, details: { endpoint: this.id, status } });
+    const hint =
+      status === 401 || status === 403
+        ? `check the key in ${this.spec.apiKeyEnv ?? "the apiKeyEnv variable"}`
+        : status === 404
+          ? `check baseURL and model "${this.spec.model}"`
+          : "`lanes endpoints check` shows its state";
+    return new LanesError("endpoint", `endpoint ${this.id} (${this.spec.baseURL}) ${what}`, {
+      hint,
+      details: { endpoint: this.id, status },
+    });
   }
 }
 
@@ -237,7 +335,19 @@ interface RawTimings {
 function toOpenAI(m: Message): OpenAI.ChatCompletionMessageParam {
   if (m.role === "tool") return { role: "tool", tool_call_id: m.toolCallId ?? "", content: m.content ?? "" };
   if (m.role === "assistant")
-    return { role: "assistant", content: m.content, ...(m.toolCalls?.length ? { tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.arguments } })) } : {}) };
+    return {
+      role: "assistant",
+      content: m.content,
+      ...(m.toolCalls?.length
+        ? {
+            tool_calls: m.toolCalls.map((c) => ({
+              id: c.id,
+              type: "function" as const,
+              function: { name: c.name, arguments: c.arguments },
+            })),
+          }
+        : {}),
+    };
   return { role: m.role, content: m.content ?? "" };
 }
 

@@ -23,12 +23,27 @@ export function priceTable(): PriceTable {
   return table;
 }
 
-type PartialPrice = { inputPerMTok?: number | undefined; cachedInputPerMTok?: number | undefined; outputPerMTok?: number | undefined; gpuHourUsd?: number | undefined };
+type PartialPrice = {
+  inputPerMTok?: number | undefined;
+  cachedInputPerMTok?: number | undefined;
+  outputPerMTok?: number | undefined;
+  gpuHourUsd?: number | undefined;
+};
 
 function complete(p: PartialPrice): Price | undefined {
-  if (p.gpuHourUsd !== undefined) return { inputPerMTok: p.inputPerMTok ?? 0, outputPerMTok: p.outputPerMTok ?? 0, gpuHourUsd: p.gpuHourUsd, ...(p.cachedInputPerMTok !== undefined ? { cachedInputPerMTok: p.cachedInputPerMTok } : {}) };
+  if (p.gpuHourUsd !== undefined)
+    return {
+      inputPerMTok: p.inputPerMTok ?? 0,
+      outputPerMTok: p.outputPerMTok ?? 0,
+      gpuHourUsd: p.gpuHourUsd,
+      ...(p.cachedInputPerMTok !== undefined ? { cachedInputPerMTok: p.cachedInputPerMTok } : {}),
+    };
   if (p.inputPerMTok === undefined || p.outputPerMTok === undefined) return undefined;
-  return { inputPerMTok: p.inputPerMTok, outputPerMTok: p.outputPerMTok, ...(p.cachedInputPerMTok !== undefined ? { cachedInputPerMTok: p.cachedInputPerMTok } : {}) };
+  return {
+    inputPerMTok: p.inputPerMTok,
+    outputPerMTok: p.outputPerMTok,
+    ...(p.cachedInputPerMTok !== undefined ? { cachedInputPerMTok: p.cachedInputPerMTok } : {}),
+  };
 }
 
 export function resolvePrice(config: Config, tierName: string, endpoint: Endpoint): PriceResolution {
@@ -36,18 +51,28 @@ export function resolvePrice(config: Config, tierName: string, endpoint: Endpoin
   if (endpoint.price) {
     const p = complete(endpoint.price);
     if (p) return { kind: "priced", price: p, source: `lanes.yaml (tiers.${tierName}, endpoint ${endpoint.id})` };
-    return { kind: "unpriced", reason: `endpoint ${endpoint.id}: price needs inputPerMTok and outputPerMTok, or gpuHourUsd` };
+    return {
+      kind: "unpriced",
+      reason: `endpoint ${endpoint.id}: price needs inputPerMTok and outputPerMTok, or gpuHourUsd`,
+    };
   }
   const override = config.prices[endpoint.model];
   if (override) {
     const p = complete(override);
     if (p) return { kind: "priced", price: p, source: `lanes.yaml (prices.${endpoint.model})` };
   }
-  if (kind === "local") return { kind: "unpriced", reason: `local tier ${tierName}: give endpoint ${endpoint.id} an explicit price (price: { gpuHourUsd: 0 } or your GPU's hourly cost)` };
+  if (kind === "local")
+    return {
+      kind: "unpriced",
+      reason: `local tier ${tierName}: give endpoint ${endpoint.id} an explicit price (price: { gpuHourUsd: 0 } or your GPU's hourly cost)`,
+    };
   const t = priceTable();
   const row = t.models[endpoint.model];
   if (row) return { kind: "priced", price: complete(row)!, source: `price table ${t.version}` };
-  return { kind: "unpriced", reason: `model ${endpoint.model} is not in the price table (${t.version}); add it under prices: in lanes.yaml` };
+  return {
+    kind: "unpriced",
+    reason: `model ${endpoint.model} is not in the price table (${t.version}); add it under prices: in lanes.yaml`,
+  };
 }
 
 export function tierKind(config: Config, tierName: string): "local" | "hosted" {

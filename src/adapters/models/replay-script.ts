@@ -7,7 +7,9 @@ import { ConfigError } from "../../core/errors.js";
 import { readLayer } from "../config/load.js";
 import { toProblems, type Layer } from "../config/locate.js";
 
-const toolCall = z.record(z.string().min(1), z.union([z.record(z.string(), z.unknown()), z.string()])).refine((o) => Object.keys(o).length === 1, "one tool per entry, e.g. { bash: { command: ls } }");
+const toolCall = z
+  .record(z.string().min(1), z.union([z.record(z.string(), z.unknown()), z.string()]))
+  .refine((o) => Object.keys(o).length === 1, "one tool per entry, e.g. { bash: { command: ls } }");
 
 export const turnSchema = z.strictObject({
   /** Assistant text. */
@@ -22,7 +24,13 @@ export const turnSchema = z.strictObject({
   delayMs: z.number().int().nonnegative().optional(),
   finishReason: z.string().optional(),
   /** Override the usage the server reports. */
-  usage: z.strictObject({ prompt_tokens: z.number().int().nonnegative().optional(), completion_tokens: z.number().int().nonnegative().optional(), cached_tokens: z.number().int().nonnegative().optional() }).optional(),
+  usage: z
+    .strictObject({
+      prompt_tokens: z.number().int().nonnegative().optional(),
+      completion_tokens: z.number().int().nonnegative().optional(),
+      cached_tokens: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
 });
 
 export const scriptSchema = z.strictObject({
@@ -47,7 +55,14 @@ export function loadScript(file: string): ReplayScript {
 /** A recorded run (LANES_HOME/runs/ID/trajectory.json) replays its model turns in order. */
 export function fromTrajectory(t: Record<string, unknown>): ReplayScript {
   const turns: ReplayTurn[] = [];
-  for (const e of t.trajectory as { kind: string; data: { content?: string; toolCalls?: { name: string; arguments: string }[]; usage?: { promptTokens?: number; completionTokens?: number } } }[]) {
+  for (const e of t.trajectory as {
+    kind: string;
+    data: {
+      content?: string;
+      toolCalls?: { name: string; arguments: string }[];
+      usage?: { promptTokens?: number; completionTokens?: number };
+    };
+  }[]) {
     if (e.kind !== "model") continue;
     const tools = (e.data.toolCalls ?? []).map((c) => {
       let args: Record<string, unknown> | string = c.arguments;
@@ -58,15 +73,32 @@ export function fromTrajectory(t: Record<string, unknown>): ReplayScript {
       }
       return { [c.name]: args };
     });
-    turns.push({ ...(e.data.content ? { say: e.data.content } : {}), ...(tools.length ? { tools } : {}), usage: { prompt_tokens: e.data.usage?.promptTokens ?? 0, completion_tokens: e.data.usage?.completionTokens ?? 0 } });
+    turns.push({
+      ...(e.data.content ? { say: e.data.content } : {}),
+      ...(tools.length ? { tools } : {}),
+      usage: { prompt_tokens: e.data.usage?.promptTokens ?? 0, completion_tokens: e.data.usage?.completionTokens ?? 0 },
+    });
   }
-  if (!turns.length) throw new ConfigError([{ file: String(t.runId), line: 0, column: 0, path: "trajectory", message: "the recorded run has no model turns to replay" }]);
+  if (!turns.length)
+    throw new ConfigError([
+      {
+        file: String(t.runId),
+        line: 0,
+        column: 0,
+        path: "trajectory",
+        message: "the recorded run has no model turns to replay",
+      },
+    ]);
   const plan = t.plan as { model?: string } | undefined;
   return { model: plan?.model ?? "replay", repeatLast: false, timings: false, turns };
 }
 
 export function parseScript(layer: Layer): ReplayScript {
   const r = scriptSchema.safeParse(layer.raw);
-  if (!r.success) throw new ConfigError(r.error.issues.flatMap((i) => toProblems(i, [layer], layer.raw, scriptSchema)), "fix the replay script (format: README, Replay endpoint)");
+  if (!r.success)
+    throw new ConfigError(
+      r.error.issues.flatMap((i) => toProblems(i, [layer], layer.raw, scriptSchema)),
+      "fix the replay script (format: README, Replay endpoint)",
+    );
   return r.data;
 }

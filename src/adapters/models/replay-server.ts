@@ -20,7 +20,10 @@ export interface ReplayServer {
   close(): Promise<void>;
 }
 
-export async function startReplayServer(script: ReplayScript, opts: { port?: number; host?: string } = {}): Promise<ReplayServer> {
+export async function startReplayServer(
+  script: ReplayScript,
+  opts: { port?: number; host?: string } = {},
+): Promise<ReplayServer> {
   const requests: Record<string, unknown>[] = [];
   // Each conversation walks the script on its own, so parallel runs (a batch) replay correctly.
   // A conversation is named by lanes' x-lanes-conversation header, else by its first messages.
@@ -35,22 +38,50 @@ export async function startReplayServer(script: ReplayScript, opts: { port?: num
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? "/", "http://replay");
     if (req.method === "GET" && url.pathname === "/_replay/requests") return json(res, 200, requests);
-    if (req.method === "GET" && (url.pathname === "/health" || url.pathname === "/v1/health")) return json(res, 200, { status: "ok" });
-    if (req.method === "GET" && url.pathname === "/v1/models") return json(res, 200, { object: "list", data: [{ id: script.model, object: "model", owned_by: "lanes-replay" }] });
-    if (req.method !== "POST" || url.pathname !== "/v1/chat/completions") return json(res, 404, { error: { message: `no route ${req.method} ${url.pathname}`, type: "not_found" } });
-    const body = JSON.parse(await readBody(req)) as { messages?: unknown[]; stream?: boolean; stream_options?: { include_usage?: boolean }; max_tokens?: number; max_completion_tokens?: number };
+    if (req.method === "GET" && (url.pathname === "/health" || url.pathname === "/v1/health"))
+      return json(res, 200, { status: "ok" });
+    if (req.method === "GET" && url.pathname === "/v1/models")
+      return json(res, 200, {
+        object: "list",
+        data: [{ id: script.model, object: "model", owned_by: "lanes-replay" }],
+      });
+    if (req.method !== "POST" || url.pathname !== "/v1/chat/completions")
+      return json(res, 404, { error: { message: `no route ${req.method} ${url.pathname}`, type: "not_found" } });
+    const body = JSON.parse(await readBody(req)) as {
+      messages?: unknown[];
+      stream?: boolean;
+      stream_options?: { include_usage?: boolean };
+      max_tokens?: number;
+      max_completion_tokens?: number;
+    };
     requests.push({ ...body, conversation: req.headers["x-lanes-conversation"] ?? null });
-    const key = String(req.headers["x-lanes-conversation"] ?? createHash("sha1").update(JSON.stringify((body.messages ?? []).slice(0, 2))).digest("hex"));
+    const key = String(
+      req.headers["x-lanes-conversation"] ??
+        createHash("sha1")
+          .update(JSON.stringify((body.messages ?? []).slice(0, 2)))
+          .digest("hex"),
+    );
     const next = cursors.get(key) ?? 0;
     cursors.set(key, next + 1);
-    const turn = next < script.turns.length ? script.turns[next] : script.repeatLast ? script.turns[script.turns.length - 1] : undefined;
-    if (!turn) return json(res, 500, { error: { message: `replay script exhausted after ${script.turns.length} turns`, type: "replay_exhausted" } });
+    const turn =
+      next < script.turns.length
+        ? script.turns[next]
+        : script.repeatLast
+          ? script.turns[script.turns.length - 1]
+          : undefined;
+    if (!turn)
+      return json(res, 500, {
+        error: { message: `replay script exhausted after ${script.turns.length} turns`, type: "replay_exhausted" },
+      });
     if (turn.delayMs) await new Promise((r) => setTimeout(r, turn.delayMs));
     if (turn.fault === "rate_limit") {
       res.setHeader("retry-after", String(turn.retryAfter ?? 1));
-      return json(res, 429, { error: { message: "Rate limit reached (replay)", type: "rate_limit_exceeded", code: "rate_limit_exceeded" } });
+      return json(res, 429, {
+        error: { message: "Rate limit reached (replay)", type: "rate_limit_exceeded", code: "rate_limit_exceeded" },
+      });
     }
-    if (turn.fault === "server_error") return json(res, 500, { error: { message: "The server had an error (replay)", type: "server_error" } });
+    if (turn.fault === "server_error")
+      return json(res, 500, { error: { message: "The server had an error (replay)", type: "server_error" } });
     const reply = await build(script, turn, body.messages as Message[] | undefined);
     if (body.stream) return stream(res, script, turn, reply, body.stream_options?.include_usage === true);
     json(res, 200, {
@@ -58,7 +89,25 @@ export async function startReplayServer(script: ReplayScript, opts: { port?: num
       object: "chat.completion",
       created: Math.floor(Date.now() / 1000),
       model: script.model,
-      choices: [{ index: 0, message: { role: "assistant", content: reply.content, ...(reply.calls.length ? { tool_calls: reply.calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })) } : {}) }, finish_reason: reply.finish }],
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: "assistant",
+            content: reply.content,
+            ...(reply.calls.length
+              ? {
+                  tool_calls: reply.calls.map((c) => ({
+                    id: c.id,
+                    type: "function",
+                    function: { name: c.name, arguments: c.arguments },
+                  })),
+                }
+              : {}),
+          },
+          finish_reason: reply.finish,
+        },
+      ],
       usage: reply.usage,
       ...(script.timings ? { timings: reply.timings } : {}),
     });
@@ -73,10 +122,11 @@ export async function startReplayServer(script: ReplayScript, opts: { port?: num
     url: `http://${opts.host ?? "127.0.0.1"}:${port}/v1`,
     port,
     requests,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -85,8 +135,20 @@ interface Reply {
   content: string;
   calls: { id: string; name: string; arguments: string }[];
   finish: string;
-  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number; prompt_tokens_details: { cached_tokens: number } };
-  timings: { prompt_ms: number; predicted_ms: number; prompt_per_second: number; predicted_per_second: number; prompt_n: number; predicted_n: number };
+  usage: {
+    prompt_tokens: number;
+    completion_tokens: number;
+    total_tokens: number;
+    prompt_tokens_details: { cached_tokens: number };
+  };
+  timings: {
+    prompt_ms: number;
+    predicted_ms: number;
+    prompt_per_second: number;
+    predicted_per_second: number;
+    prompt_n: number;
+    predicted_n: number;
+  };
 }
 
 let counter = 0;
@@ -97,29 +159,87 @@ async function build(script: ReplayScript, turn: ReplayTurn, messages: Message[]
   });
   const content = turn.say ?? "";
   // Usage as a real server would report it: counted with the o200k encoding.
-  const prompt = turn.usage?.prompt_tokens ?? (await countChatTokens("gpt-4o", (messages ?? []).map((m) => ({ role: m.role, content: typeof m.content === "string" ? m.content : JSON.stringify(m.content ?? "") })))).tokens;
-  const completion = turn.usage?.completion_tokens ?? (await countText("gpt-4o", content + calls.map((c) => c.name + c.arguments).join(""))).tokens;
+  const prompt =
+    turn.usage?.prompt_tokens ??
+    (
+      await countChatTokens(
+        "gpt-4o",
+        (messages ?? []).map((m) => ({
+          role: m.role,
+          content: typeof m.content === "string" ? m.content : JSON.stringify(m.content ?? ""),
+        })),
+      )
+    ).tokens;
+  const completion =
+    turn.usage?.completion_tokens ??
+    (await countText("gpt-4o", content + calls.map((c) => c.name + c.arguments).join(""))).tokens;
   return {
     id: `chatcmpl-replay-${counter++}`,
     content,
     calls,
     finish: turn.finishReason ?? (calls.length ? "tool_calls" : "stop"),
-    usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: turn.usage?.cached_tokens ?? 0 } },
-    timings: { prompt_ms: prompt * 0.5, predicted_ms: completion * 20, prompt_per_second: 2000, predicted_per_second: 50, prompt_n: prompt, predicted_n: completion },
+    usage: {
+      prompt_tokens: prompt,
+      completion_tokens: completion,
+      total_tokens: prompt + completion,
+      prompt_tokens_details: { cached_tokens: turn.usage?.cached_tokens ?? 0 },
+    },
+    timings: {
+      prompt_ms: prompt * 0.5,
+      predicted_ms: completion * 20,
+      prompt_per_second: 2000,
+      predicted_per_second: 50,
+      prompt_n: prompt,
+      predicted_n: completion,
+    },
   };
 }
 
 function stream(res: ServerResponse, script: ReplayScript, turn: ReplayTurn, r: Reply, includeUsage: boolean): void {
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
-  const base = { id: r.id, object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model: script.model };
-  const chunks: unknown[] = [{ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] }];
-  for (const piece of split(r.content)) chunks.push({ ...base, choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] });
+  const base = {
+    id: r.id,
+    object: "chat.completion.chunk",
+    created: Math.floor(Date.now() / 1000),
+    model: script.model,
+  };
+  const chunks: unknown[] = [
+    { ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] },
+  ];
+  for (const piece of split(r.content))
+    chunks.push({ ...base, choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] });
   r.calls.forEach((c, index) => {
     const half = Math.ceil(c.arguments.length / 2);
-    chunks.push({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index, id: c.id, type: "function", function: { name: c.name, arguments: c.arguments.slice(0, half) } }] }, finish_reason: null }] });
-    chunks.push({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index, function: { arguments: c.arguments.slice(half) } }] }, finish_reason: null }] });
+    chunks.push({
+      ...base,
+      choices: [
+        {
+          index: 0,
+          delta: {
+            tool_calls: [
+              { index, id: c.id, type: "function", function: { name: c.name, arguments: c.arguments.slice(0, half) } },
+            ],
+          },
+          finish_reason: null,
+        },
+      ],
+    });
+    chunks.push({
+      ...base,
+      choices: [
+        {
+          index: 0,
+          delta: { tool_calls: [{ index, function: { arguments: c.arguments.slice(half) } }] },
+          finish_reason: null,
+        },
+      ],
+    });
   });
-  chunks.push({ ...base, choices: [{ index: 0, delta: {}, finish_reason: r.finish }], ...(script.timings ? { timings: r.timings } : {}) });
+  chunks.push({
+    ...base,
+    choices: [{ index: 0, delta: {}, finish_reason: r.finish }],
+    ...(script.timings ? { timings: r.timings } : {}),
+  });
   if (includeUsage) chunks.push({ ...base, choices: [], usage: r.usage });
   const cutAt = turn.fault === "cut" ? Math.max(1, Math.floor(chunks.length / 2)) : Infinity;
   chunks.forEach((c, i) => {

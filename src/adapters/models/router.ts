@@ -9,7 +9,13 @@ import { worstCaseUsd, type Completion, type CompletionRequest } from "../../cor
 import type { CallHooks, OpenAIEndpoint } from "./openai-endpoint.js";
 import { countChatTokens } from "./tokens.js";
 
-export async function completeWithFailover(endpoints: Map<string, OpenAIEndpoint>, primaryId: string, req: CompletionRequest, bounds: CostClassBounds, hooks: CallHooks = {}): Promise<Completion> {
+export async function completeWithFailover(
+  endpoints: Map<string, OpenAIEndpoint>,
+  primaryId: string,
+  req: CompletionRequest,
+  bounds: CostClassBounds,
+  hooks: CallHooks = {},
+): Promise<Completion> {
   const primary = endpoints.get(primaryId);
   if (!primary) throw new LanesError("usage", `unknown endpoint ${primaryId}`);
   try {
@@ -17,14 +23,22 @@ export async function completeWithFailover(endpoints: Map<string, OpenAIEndpoint
   } catch (err) {
     if (!(err instanceof LanesError) || err.kind !== "endpoint") throw err;
     const prompt = (await countChatTokens(primary.spec.model, req.messages, req.tools ?? [])).tokens;
-    const classAt = (e: OpenAIEndpoint) => (e.spec.price.kind === "priced" ? costClassOf(worstCaseUsd(prompt, req.maxTokens, e.spec.price.price), bounds) : undefined);
+    const classAt = (e: OpenAIEndpoint) =>
+      e.spec.price.kind === "priced"
+        ? costClassOf(worstCaseUsd(prompt, req.maxTokens, e.spec.price.price), bounds)
+        : undefined;
     const mine = classAt(primary);
     for (const id of primary.spec.fallbacks) {
       const fb = endpoints.get(id);
       if (!fb) continue;
       const theirs = classAt(fb);
       if (mine === undefined || theirs === undefined || classRank(theirs) > classRank(mine)) {
-        hooks.emit?.({ type: "failover_refused", from: primaryId, to: id, reason: theirs === undefined ? `${id} is unpriced` : `${id} is ${theirs}, above ${mine ?? "unpriced"}` });
+        hooks.emit?.({
+          type: "failover_refused",
+          from: primaryId,
+          to: id,
+          reason: theirs === undefined ? `${id} is unpriced` : `${id} is ${theirs}, above ${mine ?? "unpriced"}`,
+        });
         continue;
       }
       hooks.emit?.({ type: "failover", from: primaryId, to: id, reason: err.message });

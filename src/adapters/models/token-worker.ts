@@ -5,7 +5,10 @@
 import { parentPort, workerData } from "node:worker_threads";
 
 const { encoding } = workerData as { encoding: "o200k_base" | "cl100k_base" };
-const mod = encoding === "o200k_base" ? await import("gpt-tokenizer/encoding/o200k_base") : await import("gpt-tokenizer/encoding/cl100k_base");
+const mod =
+  encoding === "o200k_base"
+    ? await import("gpt-tokenizer/encoding/o200k_base")
+    : await import("gpt-tokenizer/encoding/cl100k_base");
 const plain = { disallowedSpecial: new Set<string>() };
 parentPort!.on("message", (msg: { id: number; parts: string[] }) => {
   let n = 0;

@@ -74,7 +74,9 @@ export function prefetchEncoding(name: "o200k_base" | "cl100k_base"): void {
 function encoder(name: "o200k_base" | "cl100k_base"): Promise<Encode> {
   let e = encoders.get(name);
   if (!e) {
-    e = (name === "o200k_base" ? import("gpt-tokenizer/encoding/o200k_base") : import("gpt-tokenizer/encoding/cl100k_base")).then((m) => m.encode as Encode);
+    e = (
+      name === "o200k_base" ? import("gpt-tokenizer/encoding/o200k_base") : import("gpt-tokenizer/encoding/cl100k_base")
+    ).then((m) => m.encode as Encode);
     encoders.set(name, e);
   }
   return e;
@@ -100,7 +102,12 @@ export async function countChatTokens(model: string, messages: Message[], tools:
   if (!enc) return approximate(messages, tools);
   const framing = REPLY_PRIMING + messages.length * PER_MESSAGE;
   const worker = await workers.get(enc);
-  if (worker) return { tokens: framing + (await worker(chatParts(messages, tools))), exact: true, method: `gpt-tokenizer ${enc}` };
+  if (worker)
+    return {
+      tokens: framing + (await worker(chatParts(messages, tools))),
+      exact: true,
+      method: `gpt-tokenizer ${enc}`,
+    };
   const encode = await encoder(enc);
   const plain = { disallowedSpecial: new Set<string>() }; // "<|endoftext|>" in a file is text
   let tokens = framing;
@@ -117,5 +124,9 @@ export async function countText(model: string, text: string): Promise<TokenCount
 
 export function approximate(messages: Message[], tools: ToolSpec[] = []): TokenCount {
   const chars = chatParts(messages, tools).reduce((n, p) => n + p.length, 0);
-  return { tokens: Math.ceil(chars / 4) + REPLY_PRIMING + messages.length * PER_MESSAGE, exact: false, method: "approximate (4 characters per token)" };
+  return {
+    tokens: Math.ceil(chars / 4) + REPLY_PRIMING + messages.length * PER_MESSAGE,
+    exact: false,
+    method: "approximate (4 characters per token)",
+  };
 }

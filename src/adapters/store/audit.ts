@@ -11,7 +11,18 @@
  * HMAC of its hash, so a forger who rewrites the file *and* the ledger still cannot mint records.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { canonical } from "../../core/canonical.js";
@@ -60,7 +71,16 @@ export interface AuditAnchor {
 
 export type VerifyResult =
   | { ok: true; records: number; anchored: AuditHead | null; keyed: boolean; notes: string[] }
-  | { ok: false; line: number; id?: string; reason: string; records: number; anchored: AuditHead | null; keyed: boolean; notes: string[] };
+  | {
+      ok: false;
+      line: number;
+      id?: string;
+      reason: string;
+      records: number;
+      anchored: AuditHead | null;
+      keyed: boolean;
+      notes: string[];
+    };
 
 const GENESIS = "0".repeat(64);
 
@@ -148,7 +168,8 @@ export class AuditLog {
         } else bad.push(line);
       }
       const result = verifyLines(keep, head, this.key);
-      if (!bad.length || !result.ok) return { setAside: 0, sideFile: null, result: bad.length ? result : verifyLines(lines, head, this.key) };
+      if (!bad.length || !result.ok)
+        return { setAside: 0, sideFile: null, result: bad.length ? result : verifyLines(lines, head, this.key) };
       const sideFile = `${this.path}.set-aside-${new Date().toISOString().replace(/[:.]/g, "-")}`;
       writeFileSync(sideFile, `${bad.join("\n")}\n`);
       const tmp = `${this.path}.tmp-${process.pid}`;
@@ -164,42 +185,86 @@ function verifyLines(lines: string[] | null, head: AuditHead | null, key: string
   const notes: string[] = [];
   const base = { anchored: head, keyed: key !== undefined, notes };
   const count = lines?.length ?? 0;
-  const fail = (line: number, reason: string, id?: string): VerifyResult => ({ ok: false, line, reason, records: count, ...(id ? { id } : {}), ...base });
-  if (!head) notes.push("no head is anchored in the ledger yet: truncation before the first anchored append cannot be detected");
-  if (!lines) return head ? fail(1, `the audit trail is missing, but the ledger's anchor says it holds ${head.seq} records`) : { ok: true, records: 0, ...base };
+  const fail = (line: number, reason: string, id?: string): VerifyResult => ({
+    ok: false,
+    line,
+    reason,
+    records: count,
+    ...(id ? { id } : {}),
+    ...base,
+  });
+  if (!head)
+    notes.push("no head is anchored in the ledger yet: truncation before the first anchored append cannot be detected");
+  if (!lines)
+    return head
+      ? fail(1, `the audit trail is missing, but the ledger's anchor says it holds ${head.seq} records`)
+      : { ok: true, records: 0, ...base };
   let prev = GENESIS;
   let seq = 0;
   let macSeen = false;
   for (const [i, line] of lines.entries()) {
     const r = parse(line);
-    if (!r) return fail(i + 1, "not a complete JSON record (a crash mid-write, or an edit); `lanes audit verify --repair` sets it aside");
-    if (r.seq !== seq + 1) return fail(i + 1, seq === 0 ? `the trail starts at #${r.seq}: records before it were removed` : `#${r.seq} follows #${seq}: a record was removed or reordered`, r.id);
-    if (r.prevHash !== prev) return fail(i + 1, "its prevHash does not match the record before it (a record was removed, reordered or changed)", r.id);
-    if (hashRecord(strip(r)) !== r.hash) return fail(i + 1, "its content does not match its hash (it was changed)", r.id);
+    if (!r)
+      return fail(
+        i + 1,
+        "not a complete JSON record (a crash mid-write, or an edit); `lanes audit verify --repair` sets it aside",
+      );
+    if (r.seq !== seq + 1)
+      return fail(
+        i + 1,
+        seq === 0
+          ? `the trail starts at #${r.seq}: records before it were removed`
+          : `#${r.seq} follows #${seq}: a record was removed or reordered`,
+        r.id,
+      );
+    if (r.prevHash !== prev)
+      return fail(
+        i + 1,
+        "its prevHash does not match the record before it (a record was removed, reordered or changed)",
+        r.id,
+      );
+    if (hashRecord(strip(r)) !== r.hash)
+      return fail(i + 1, "its content does not match its hash (it was changed)", r.id);
     if (key) {
       if (r.mac) {
-        if (!safeEqual(r.mac, macOf(r.hash, key))) return fail(i + 1, "its HMAC does not verify under LANES_AUDIT_KEY (forged, or another key)", r.id);
+        if (!safeEqual(r.mac, macOf(r.hash, key)))
+          return fail(i + 1, "its HMAC does not verify under LANES_AUDIT_KEY (forged, or another key)", r.id);
         macSeen = true;
-      } else if (macSeen) return fail(i + 1, "it has no HMAC although earlier records do (appended without the key)", r.id);
+      } else if (macSeen)
+        return fail(i + 1, "it has no HMAC although earlier records do (appended without the key)", r.id);
     }
     prev = r.hash;
     seq = r.seq;
   }
   if (key && !macSeen && seq > 0) notes.push("no record carries an HMAC: they were written without LANES_AUDIT_KEY");
   if (head) {
-    if (seq < head.seq) return fail(count + 1, count ? `the trail ends at #${seq} but the ledger's anchor says #${head.seq}: it was truncated` : `the audit trail is empty, but the ledger's anchor says it held ${head.seq} records`);
+    if (seq < head.seq)
+      return fail(
+        count + 1,
+        count
+          ? `the trail ends at #${seq} but the ledger's anchor says #${head.seq}: it was truncated`
+          : `the audit trail is empty, but the ledger's anchor says it held ${head.seq} records`,
+      );
     if (seq > head.seq) {
       const i = lines.findIndex((l) => parse(l)?.seq === head.seq + 1);
-      return fail(i + 1, `records after the anchored head #${head.seq} were not written by lanes (or lanes crashed before anchoring them)`, parse(lines[i]!)?.id);
+      return fail(
+        i + 1,
+        `records after the anchored head #${head.seq} were not written by lanes (or lanes crashed before anchoring them)`,
+        parse(lines[i]!)?.id,
+      );
     }
-    if (prev !== head.hash) return fail(count, `the last record's hash does not match the ledger's anchor for #${head.seq}`);
+    if (prev !== head.hash)
+      return fail(count, `the last record's hash does not match the ledger's anchor for #${head.seq}`);
   }
   return { ok: true, records: count, ...base };
 }
 
 /** A trail written before anchoring existed: its current end becomes the anchor (first use). */
 function adoptExisting(path: string): AuditHead | undefined {
-  const last = readLines(path).map(parse).filter((r): r is AuditRecord => r !== undefined).pop();
+  const last = readLines(path)
+    .map(parse)
+    .filter((r): r is AuditRecord => r !== undefined)
+    .pop();
   return last ? { seq: last.seq, hash: last.hash } : undefined;
 }
 
@@ -235,4 +300,3 @@ function safeEqual(a: string, b: string): boolean {
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
 }
-

@@ -28,13 +28,21 @@ export async function verify(ctx: CommandContext<{ repair?: boolean }>): Promise
     const log = openAudit(ledger);
     const repaired = ctx.opts.repair ? log.repair() : undefined;
     const v = repaired?.result ?? log.verify();
-    const result = { file: log.path, ...v, ...(repaired ? { setAside: repaired.setAside, sideFile: repaired.sideFile } : {}) };
+    const result = {
+      file: log.path,
+      ...v,
+      ...(repaired ? { setAside: repaired.setAside, sideFile: repaired.sideFile } : {}),
+    };
     ctx.out.result(result, (r) => {
       const lines: string[] = [];
-      if (repaired?.sideFile) lines.push(`set aside ${repaired.setAside} line(s) into ${repaired.sideFile} (recorded in the trail)`);
+      if (repaired?.sideFile)
+        lines.push(`set aside ${repaired.setAside} line(s) into ${repaired.sideFile} (recorded in the trail)`);
       else if (repaired) lines.push("nothing to set aside");
       const anchor = r.anchored ? `anchored head #${r.anchored.seq}` : "no anchored head yet";
-      if (r.ok) lines.push(`✓ audit trail intact: ${r.records} records, ${anchor}${r.keyed ? ", HMAC-checked" : ""} (${r.file})`);
+      if (r.ok)
+        lines.push(
+          `✓ audit trail intact: ${r.records} records, ${anchor}${r.keyed ? ", HMAC-checked" : ""} (${r.file})`,
+        );
       else lines.push(`✗ audit trail broken at line ${r.line}${r.id ? ` (record ${r.id})` : ""}: ${r.reason}`);
       for (const n of r.notes) lines.push(`  note: ${n}`);
       return lines.join("\n");

@@ -31,10 +31,11 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    const resumed = ctx.opts.resume ? ledger.batch(ctx.opts.resume) : undefined;
+    const resumed = ctx.opts.resume ? ledger.batchStore.get(ctx.opts.resume) : undefined;
     if (ctx.opts.resume && !resumed) throw new LanesError("usage", `no batch ${ctx.opts.resume} to resume`);
     const file = resumed?.file ?? (ctx.args[0] ? resolve(ctx.args[0]) : undefined);
-    if (!file) throw new LanesError("usage", "no batch file given", { hint: "lanes batch batch.yaml (or --resume ID)" });
+    if (!file)
+      throw new LanesError("usage", "no batch file given", { hint: "lanes batch batch.yaml (or --resume ID)" });
     const { batch: b, items } = loadBatch(file);
     const laneName = b.lane ?? ctx.mode.lane ?? config.defaults.lane;
     const lane = config.lanes[laneName];
@@ -42,8 +43,21 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
     const who = await identityOf(config, root);
     const audit = openAudit(ledger, who.user);
     if (ctx.mode.kind !== "json") ctx.out.info(`planning ${items.length} tasks…`);
-    const plan = await planBatch({ config, batch: b, items, who, ledger, lane: laneName, tier: b.tier ?? ctx.mode.tier });
-    if (resumed && ledger.batchTasks(resumed.id).length !== plan.tasks.length) throw new LanesError("usage", `batch ${resumed.id} had ${ledger.batchTasks(resumed.id).length} tasks; ${file} now gives ${plan.tasks.length}`, { hint: "resume with the same batch file" });
+    const plan = await planBatch({
+      config,
+      batch: b,
+      items,
+      who,
+      ledger,
+      lane: laneName,
+      tier: b.tier ?? ctx.mode.tier,
+    });
+    if (resumed && ledger.batchStore.tasks(resumed.id).length !== plan.tasks.length)
+      throw new LanesError(
+        "usage",
+        `batch ${resumed.id} had ${ledger.batchStore.tasks(resumed.id).length} tasks; ${file} now gives ${plan.tasks.length}`,
+        { hint: "resume with the same batch file" },
+      );
     show(ctx, plan);
     if (ctx.opts.dryRun) return 0;
 
@@ -51,33 +65,77 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
     if (!resumed) {
       const verdict = plan.decision.verdict;
       if (verdict === "deny" || verdict === "delay") {
-        audit.append({ action: verdict === "deny" ? "deny" : "delay", decision: plan.decision, inputs: { batch: name, tasks: plan.totals } });
-        throw new LanesError(batchExitCode(plan) === 4 ? "quota" : "approval", `batch ${verdict === "deny" ? "denied" : "delayed"}: ${plan.decision.reasons.filter((r) => r.level !== "advisory").map((r) => r.message).join("; ")}`);
+        audit.append({
+          action: verdict === "deny" ? "deny" : "delay",
+          decision: plan.decision,
+          inputs: { batch: name, tasks: plan.totals },
+        });
+        throw new LanesError(
+          batchExitCode(plan) === 4 ? "quota" : "approval",
+          `batch ${verdict === "deny" ? "denied" : "delayed"}: ${plan.decision.reasons
+            .filter((r) => r.level !== "advisory")
+            .map((r) => r.message)
+            .join("; ")}`,
+        );
       }
       if (verdict === "ask") {
         let approved = false;
         if (ctx.mode.kind === "interactive") approved = await askYesNo();
         else if (ctx.mode.yes && lane.approval.mode !== "always") approved = true;
-        else throw new LanesError("approval", `the batch needs approval (${plan.decision.reasons.filter((r) => r.level === "soft").map((r) => r.rule).join(", ")}) and there is no terminal to ask in`, { hint: lane.approval.mode === "always" ? `lane ${laneName} needs a person: run lanes batch in a terminal` : "pass --yes to approve the whole batch" });
+        else
+          throw new LanesError(
+            "approval",
+            `the batch needs approval (${plan.decision.reasons
+              .filter((r) => r.level === "soft")
+              .map((r) => r.rule)
+              .join(", ")}) and there is no terminal to ask in`,
+            {
+              hint:
+                lane.approval.mode === "always"
+                  ? `lane ${laneName} needs a person: run lanes batch in a terminal`
+                  : "pass --yes to approve the whole batch",
+            },
+          );
         if (!approved) {
           audit.append({ action: "deny", decision: plan.decision, inputs: { batch: name }, outcome: { by: who.user } });
           throw new LanesError("approval", "you denied the batch");
         }
-        audit.append({ action: "approve", decision: plan.decision, inputs: { batch: name, tasks: plan.totals }, outcome: { by: who.user, how: ctx.mode.kind === "interactive" ? "interactive" : "yes" } });
+        audit.append({
+          action: "approve",
+          decision: plan.decision,
+          inputs: { batch: name, tasks: plan.totals },
+          outcome: { by: who.user, how: ctx.mode.kind === "interactive" ? "interactive" : "yes" },
+        });
       } else audit.append({ action: "plan", decision: plan.decision, inputs: { batch: name, tasks: plan.totals } });
     }
 
     const batchId = resumed?.id ?? `b${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
-    if (!resumed) ledger.createBatch({ id: batchId, file, name, capUsd: b.budget.capUsd, tasks: plan.tasks.map((t) => ({ repo: t.repo, task: t.task })) });
-    else ledger.setBatchStatus(batchId, "running");
-    if (ctx.mode.kind !== "json") ctx.out.info(`batch ${batchId}: ${plan.tasks.length} tasks, concurrency ${Math.min(Number(ctx.opts.concurrency ?? b.concurrency), lane.concurrency)}${resumed ? " (resumed)" : ""} — resume after a crash with: lanes batch --resume ${batchId}`);
+    if (!resumed)
+      ledger.batchStore.create({
+        id: batchId,
+        file,
+        name,
+        capUsd: b.budget.capUsd,
+        tasks: plan.tasks.map((t) => ({ repo: t.repo, task: t.task })),
+      });
+    else ledger.batchStore.setStatus(batchId, "running");
+    const concurrency = Math.min(Number(ctx.opts.concurrency ?? b.concurrency), lane.concurrency);
+    if (ctx.mode.kind !== "json")
+      ctx.out.info(
+        `batch ${batchId}: ${plan.tasks.length} tasks, concurrency ${concurrency}${resumed ? " (resumed)" : ""}` +
+          ` — resume after a crash with: lanes batch --resume ${batchId}`,
+      );
     let done = 0;
-    const live = ctx.mode.kind === "interactive" ? (await import("../../ui/render-batch.js")).liveBatch(plan.tasks, b.budget.capUsd) : undefined;
+    const live =
+      ctx.mode.kind === "interactive"
+        ? (await import("../../ui/render-batch.js")).liveBatch(plan.tasks, b.budget.capUsd)
+        : undefined;
     const emit = (e: BatchEvent) => {
       if (live) return live.emit(e);
       if (e.status !== "running") done++;
       if (ctx.mode.kind === "json") process.stdout.write(`${JSON.stringify(e)}\n`);
-      else ctx.out.info(`[${done}/${plan.tasks.length}] #${e.idx} ${e.repo.split("/").pop()} ${e.status}${e.host ? ` on ${e.host}` : ""}${e.costUsd !== undefined ? ` ${money(e.costUsd)}` : ""}${e.steps !== undefined ? `, ${e.steps} steps` : ""}${e.durationMs !== undefined ? `, ${(e.durationMs / 1000).toFixed(1)} s` : ""}${e.detail ? ` (${e.detail})` : ""}`);
+      else
+        ctx.out.info(`[${done}/${plan.tasks.length}] #${e.idx} ${e.repo.split("/").pop()} ${e.status}${taskFacts(e)}`);
     };
     await runBatch({
       config,
@@ -94,9 +152,9 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
     });
     await live?.done();
 
-    const rows = ledger.batchTasks(batchId);
+    const rows = ledger.batchStore.tasks(batchId);
     const report = buildReport(batchId, name, plan, rows);
-    ledger.setBatchStatus(batchId, ac.signal.aborted ? "interrupted" : "done");
+    ledger.batchStore.setStatus(batchId, ac.signal.aborted ? "interrupted" : "done");
     const dir = join(dataDir(), "batches", batchId);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, "report.json"), `${JSON.stringify(report, null, 2)}\n`);
@@ -104,7 +162,8 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
     writeFileSync(join(dir, "report.md"), md);
     if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, md);
     if (process.env.GITHUB_ACTIONS === "true") for (const a of annotations(report)) process.stdout.write(`${a}\n`);
-    if (ctx.mode.kind === "json") process.stdout.write(`${JSON.stringify({ type: "batch_end", ...report, reportDir: dir })}\n`);
+    if (ctx.mode.kind === "json")
+      process.stdout.write(`${JSON.stringify({ type: "batch_end", ...report, reportDir: dir })}\n`);
     else process.stdout.write(`${md}\nreport: ${dir}/report.md\n`);
     if (ac.signal.aborted) return 130;
     if (rows.some((r) => r.status === "not_started" && r.detail === "budget")) return 4;
@@ -117,17 +176,45 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
 }
 
 function show(ctx: CommandContext<BatchOpts>, p: BatchPlan): void {
-  const out = { type: "batch_plan", lane: p.lane, totals: p.totals, quota: p.quota, denied: p.denied, decision: p.decision, tasks: p.tasks.map((t) => ({ idx: t.idx, repo: t.repo, template: t.template, p50Usd: t.plan.cost.p50Usd, p90Usd: t.plan.cost.p90Usd, capUsd: t.plan.cost.capUsd, class: t.plan.cost.class, verdict: t.plan.decision.verdict })) };
+  const out = {
+    type: "batch_plan",
+    lane: p.lane,
+    totals: p.totals,
+    quota: p.quota,
+    denied: p.denied,
+    decision: p.decision,
+    tasks: p.tasks.map((t) => ({
+      idx: t.idx,
+      repo: t.repo,
+      template: t.template,
+      p50Usd: t.plan.cost.p50Usd,
+      p90Usd: t.plan.cost.p90Usd,
+      capUsd: t.plan.cost.capUsd,
+      class: t.plan.cost.class,
+      verdict: t.plan.decision.verdict,
+    })),
+  };
   if (ctx.mode.kind === "json") {
     process.stdout.write(`${JSON.stringify(out)}\n`);
     return;
   }
   const lines = [
-    `batch plan: ${p.totals.tasks} tasks in lane ${p.lane}; ${p.totals.class} ${p.totals.label} ${money(p.totals.p50Usd)} – ${money(p.totals.p90Usd)} (sum of p50–p90); caps ${money(p.totals.capsUsd)}; batch budget ${money(p.totals.budgetUsd)}`,
-    ...p.quota.map((q) => `  quota ${q.bucket}: used ${q.used.toFixed(2)} + held ${q.held.toFixed(2)} + batch up to ${q.cap.toFixed(2)} of ${q.limit} ${q.kind} (${q.level})`),
-    ...p.tasks.map((t) => `  #${t.idx} ${t.repo}: ${t.plan.cost.class} ${money(t.plan.cost.p50Usd)}–${money(t.plan.cost.p90Usd)}, cap ${money(t.plan.cost.capUsd)}, ${t.plan.decision.verdict}`),
+    `batch plan: ${p.totals.tasks} tasks in lane ${p.lane}; ${p.totals.class} ${p.totals.label}` +
+      ` ${money(p.totals.p50Usd)} – ${money(p.totals.p90Usd)} (sum of p50–p90); caps ${money(p.totals.capsUsd)};` +
+      ` batch budget ${money(p.totals.budgetUsd)}`,
+    ...p.quota.map(
+      (q) =>
+        `  quota ${q.bucket}: used ${q.used.toFixed(2)} + held ${q.held.toFixed(2)} + batch up to ${q.cap.toFixed(2)} of ${q.limit} ${q.kind} (${q.level})`,
+    ),
+    ...p.tasks.map(
+      (t) =>
+        `  #${t.idx} ${t.repo}: ${t.plan.cost.class} ${money(t.plan.cost.p50Usd)}–${money(t.plan.cost.p90Usd)},` +
+        ` cap ${money(t.plan.cost.capUsd)}, ${t.plan.decision.verdict}`,
+    ),
     `decision ${p.decision.verdict.toUpperCase()}`,
-    ...p.decision.reasons.map((r) => `  ${r.level === "hard" ? "✗" : r.level === "soft" ? "?" : "✓"} ${r.rule} (${r.level}): ${r.message}`),
+    ...p.decision.reasons.map(
+      (r) => `  ${r.level === "hard" ? "✗" : r.level === "soft" ? "?" : "✓"} ${r.rule} (${r.level}): ${r.message}`,
+    ),
   ];
   process.stderr.write(`${lines.join("\n")}\n`);
 }
@@ -148,4 +235,16 @@ async function askYesNo(): Promise<boolean> {
       }),
     );
   });
+}
+
+/** " on host $0.012, 5 steps, 3.1 s (detail)": whatever the event knows. */
+function taskFacts(e: BatchEvent): string {
+  const parts = [
+    e.host ? ` on ${e.host}` : "",
+    e.costUsd !== undefined ? ` ${money(e.costUsd)}` : "",
+    e.steps !== undefined ? `, ${e.steps} steps` : "",
+    e.durationMs !== undefined ? `, ${(e.durationMs / 1000).toFixed(1)} s` : "",
+    e.detail ? ` (${e.detail})` : "",
+  ];
+  return parts.join("");
 }

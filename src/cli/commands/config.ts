@@ -12,7 +12,9 @@ import { loadFor as load } from "../load-config.js";
 
 function splitKey(key: string): (string | number)[] {
   if (!/^[A-Za-z0-9_.-]+$/.test(key) || key.startsWith(".") || key.endsWith(".") || key.includes("..")) {
-    throw new LanesError("usage", `"${key}" is not a dotted setting path`, { hint: "use e.g. lanes.async.budget.capUsd or defaults.lane" });
+    throw new LanesError("usage", `"${key}" is not a dotted setting path`, {
+      hint: "use e.g. lanes.async.budget.capUsd or defaults.lane",
+    });
   }
   return key.split(".").map((k) => (/^\d+$/.test(k) ? Number(k) : k));
 }
@@ -25,10 +27,15 @@ export async function get(ctx: CommandContext<{ explain?: boolean }>): Promise<v
   const value = valueAt(config, path);
   if (value === undefined) {
     const parent = valueAt(config, path.slice(0, -1));
-    const hint = parent && typeof parent === "object" ? closest(String(path[path.length - 1]), Object.keys(parent)) : undefined;
-    throw new LanesError("usage", `no setting at "${key}"${hint ? ` (did you mean "${[...path.slice(0, -1), hint].join(".")}"?)` : ""}`, {
-      hint: "`lanes config get` prints every setting",
-    });
+    const hint =
+      parent && typeof parent === "object" ? closest(String(path[path.length - 1]), Object.keys(parent)) : undefined;
+    throw new LanesError(
+      "usage",
+      `no setting at "${key}"${hint ? ` (did you mean "${[...path.slice(0, -1), hint].join(".")}"?)` : ""}`,
+      {
+        hint: "`lanes config get` prints every setting",
+      },
+    );
   }
   const show = (v: unknown) => (typeof v === "object" && v !== null ? stringify(v).trimEnd() : String(v));
   if (ctx.opts.explain && key) {
@@ -36,7 +43,11 @@ export async function get(ctx: CommandContext<{ explain?: boolean }>): Promise<v
     const floor = floorOf(loaded, path);
     const r = { key, value, from, floor: floor ?? null };
     ctx.out.result(r, () =>
-      [`${key} = ${show(value)}`, `  set by      ${from}`, `  org policy  ${floor ? `${show(floor.value)} (${floor.at}); layers above may only tighten it` : "no floor (no org policy sets it)"}`].join("\n"),
+      [
+        `${key} = ${show(value)}`,
+        `  set by      ${from}`,
+        `  org policy  ${floor ? `${show(floor.value)} (${floor.at}); layers above may only tighten it` : "no floor (no org policy sets it)"}`,
+      ].join("\n"),
     );
     return;
   }
@@ -52,24 +63,35 @@ export async function set(ctx: CommandContext<{ project?: boolean }>): Promise<v
   } catch {
     value = text;
   }
-  const loaded = (await load(ctx)); // refuses to edit on top of a broken file
+  const loaded = await load(ctx); // refuses to edit on top of a broken file
   let file: string;
   if (ctx.opts.project) {
-    if (!loaded.projectFile) throw new LanesError("usage", "no lanes.yaml in this repository", { hint: "create one with `lanes init`, or drop --project to set it in your user settings" });
+    if (!loaded.projectFile)
+      throw new LanesError("usage", "no lanes.yaml in this repository", {
+        hint: "create one with `lanes init`, or drop --project to set it in your user settings",
+      });
     file = loaded.projectFile;
     const before = readFileSync(file, "utf8");
     const doc = parseDocument(before);
     doc.setIn(path, value);
     writeFileSync(file, String(doc));
     try {
-      (await load(ctx));
+      await load(ctx);
     } catch (err) {
       writeFileSync(file, before); // never leave a file that no longer validates
-      if (err instanceof ConfigError) throw new ConfigError(err.problems, `nothing was changed: ${key} = ${JSON.stringify(value)} would make the configuration invalid`);
+      if (err instanceof ConfigError)
+        throw new ConfigError(
+          err.problems,
+          `nothing was changed: ${key} = ${JSON.stringify(value)} would make the configuration invalid`,
+        );
       throw err;
     }
   } else {
-    file = await updateUserSettings((store) => store.set(path.join("."), value), () => load(ctx), `${key} = ${JSON.stringify(value)}`);
+    file = await updateUserSettings(
+      (store) => store.set(path.join("."), value),
+      () => load(ctx),
+      `${key} = ${JSON.stringify(value)}`,
+    );
   }
   ctx.out.result({ ok: true, file, key, value }, (r) => `set ${r.key} = ${JSON.stringify(r.value)} in ${r.file}`);
 }
@@ -83,11 +105,17 @@ export async function path(ctx: CommandContext): Promise<void> {
     projectFile = err.problems[0]?.file;
   }
   const result = { userConfig: userConfigFile(), projectConfig: projectFile ?? null, dataDir: dataDir() };
-  ctx.out.result(result, (r) => [`user settings   ${r.userConfig}`, `project config  ${r.projectConfig ?? "(none: run `lanes init`)"}`, `data directory  ${r.dataDir}`].join("\n"));
+  ctx.out.result(result, (r) =>
+    [
+      `user settings   ${r.userConfig}`,
+      `project config  ${r.projectConfig ?? "(none: run `lanes init`)"}`,
+      `data directory  ${r.dataDir}`,
+    ].join("\n"),
+  );
 }
 
 export async function validate(ctx: CommandContext): Promise<void> {
-  const loaded = (await load(ctx));
+  const loaded = await load(ctx);
   const files = [loaded.userFile, loaded.projectFile].filter((f): f is string => f !== undefined && existsSync(f));
   const lanes = Object.keys(loaded.config.lanes);
   const policies = loaded.policies;

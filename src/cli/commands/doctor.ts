@@ -5,8 +5,14 @@ import type { CommandContext } from "../context.js";
 
 export async function doctor(ctx: CommandContext<{ timeout: string }>): Promise<number> {
   const timeoutMs = Number(ctx.opts.timeout) > 0 ? Number(ctx.opts.timeout) : 5000;
-  const fetchedPolicies = process.env.LANES_POLICY ? await fetchPolicies(process.env).catch(() => undefined) : undefined;
-  const checks = planChecks({ repo: ctx.mode.repo, flags: { lane: ctx.mode.lane, tier: ctx.mode.tier }, fetchedPolicies });
+  const fetchedPolicies = process.env.LANES_POLICY
+    ? await fetchPolicies(process.env).catch(() => undefined)
+    : undefined;
+  const checks = planChecks({
+    repo: ctx.mode.repo,
+    flags: { lane: ctx.mode.lane, tier: ctx.mode.tier },
+    fetchedPolicies,
+  });
   let results: CheckResult[];
   if (ctx.mode.kind === "interactive") {
     // ink (and react) load only here, in a terminal.
@@ -19,7 +25,8 @@ export async function doctor(ctx: CommandContext<{ timeout: string }>): Promise<
     if (ctx.mode.kind === "json") ctx.out.result({ ok: results.every((r) => r.ok), checks: results }, () => "");
   }
   const failed = results.filter((r) => !r.ok).length;
-  if (ctx.mode.kind === "plain") ctx.out.info(failed ? `${failed} of ${results.length} checks failed` : `all ${results.length} checks passed`);
+  if (ctx.mode.kind === "plain")
+    ctx.out.info(failed ? `${failed} of ${results.length} checks failed` : `all ${results.length} checks passed`);
   return doctorExitCode(checks, results);
 }
 

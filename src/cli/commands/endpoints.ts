@@ -13,13 +13,21 @@ export async function ls(ctx: CommandContext): Promise<void> {
     endpoint: s.id,
     model: s.model,
     baseURL: s.baseURL,
-    price: s.price.kind === "priced" ? { ...s.price.price, source: s.price.source } : { unpriced: true, reason: s.price.reason },
+    price:
+      s.price.kind === "priced"
+        ? { ...s.price.price, source: s.price.source }
+        : { unpriced: true, reason: s.price.reason },
     contextWindow: s.contextWindow ?? null,
     apiKeyEnv: s.apiKeyEnv ?? null,
   }));
   ctx.out.result(rows, () =>
     rows.length
-      ? specs.map((s) => `${s.tier.padEnd(9)} ${s.id.padEnd(14)} ${s.model.padEnd(16)} ${formatPrice(s.price).padEnd(36)} ctx ${s.contextWindow ?? "?"}  ${s.baseURL}`).join("\n")
+      ? specs
+          .map(
+            (s) =>
+              `${s.tier.padEnd(9)} ${s.id.padEnd(14)} ${s.model.padEnd(16)} ${formatPrice(s.price).padEnd(36)} ctx ${s.contextWindow ?? "?"}  ${s.baseURL}`,
+          )
+          .join("\n")
       : "no endpoints configured: add them to a tier in lanes.yaml (tiers.local.endpoints, …)",
   );
 }
@@ -27,9 +35,15 @@ export async function ls(ctx: CommandContext): Promise<void> {
 export async function check(ctx: CommandContext<{ timeout: string }>): Promise<number> {
   const specs = endpointSpecs((await loadFor(ctx)).config);
   const wanted = ctx.args[0] ? specs.filter((s) => s.id === ctx.args[0] || s.tier === ctx.args[0]) : specs;
-  if (ctx.args[0] && !wanted.length) throw new LanesError("usage", `no endpoint or tier named "${ctx.args[0]}"`, { hint: "`lanes endpoints ls` lists them" });
+  if (ctx.args[0] && !wanted.length)
+    throw new LanesError("usage", `no endpoint or tier named "${ctx.args[0]}"`, {
+      hint: "`lanes endpoints ls` lists them",
+    });
   const reports = await Promise.all(wanted.map((s) => checkEndpoint(s, process.env, Number(ctx.opts.timeout) || 5000)));
-  ctx.out.result(ctx.mode.kind === "json" ? { ok: reports.every((r) => r.ok), endpoints: reports } : reports, () => reports.map((r) => line(ctx, r)).join("\n") || "no endpoints configured");
+  ctx.out.result(
+    ctx.mode.kind === "json" ? { ok: reports.every((r) => r.ok), endpoints: reports } : reports,
+    () => reports.map((r) => line(ctx, r)).join("\n") || "no endpoints configured",
+  );
   const down = reports.find((r) => !r.ok);
   if (down && ctx.mode.kind !== "json") ctx.out.info(`endpoint ${down.endpoint} is down: ${down.url} → ${down.status}`);
   return down ? 6 : 0;
@@ -37,22 +51,33 @@ export async function check(ctx: CommandContext<{ timeout: string }>): Promise<n
 
 function line(ctx: CommandContext<unknown>, r: EndpointReport): string {
   const mark = r.ok ? ctx.out.style("green", "✓") : ctx.out.style("red", "✗");
-  const llama = r.llama ? `; llama.cpp ${r.llama.health}${r.llama.slots ? `, slots ${r.llama.slots.busy}/${r.llama.slots.total} busy` : ""}` : "";
-  return `${mark} ${r.tier}/${r.endpoint}  ${r.url} → ${r.status}${r.latencyMs !== undefined ? ` in ${r.latencyMs} ms` : ""}; model ${r.model}${r.modelServed === false ? " (not served!)" : ""}; context ${r.contextWindow ?? "?"}${llama}${r.hint ? `\n    → ${r.hint}` : ""}`;
+  const llama = r.llama
+    ? `; llama.cpp ${r.llama.health}${r.llama.slots ? `, slots ${r.llama.slots.busy}/${r.llama.slots.total} busy` : ""}`
+    : "";
+  return (
+    `${mark} ${r.tier}/${r.endpoint}  ${r.url} → ${r.status}${r.latencyMs !== undefined ? ` in ${r.latencyMs} ms` : ""};` +
+    ` model ${r.model}${r.modelServed === false ? " (not served!)" : ""}; context ${r.contextWindow ?? "?"}${llama}${r.hint ? `\n    → ${r.hint}` : ""}`
+  );
 }
 
 /** Serve a replay script until interrupted. */
 export async function replay(ctx: CommandContext<{ port?: string; host?: string }>): Promise<number> {
   const [file] = ctx.args as [string];
-  const [{ loadScript }, { startReplayServer }] = await Promise.all([import("../../adapters/models/replay-script.js"), import("../../adapters/models/replay-server.js")]);
+  const [{ loadScript }, { startReplayServer }] = await Promise.all([
+    import("../../adapters/models/replay-script.js"),
+    import("../../adapters/models/replay-server.js"),
+  ]);
   const script = loadScript(file);
   const port = ctx.opts.port ? Number(ctx.opts.port) : 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new LanesError("usage", `--port ${ctx.opts.port} is not a port number`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new LanesError("usage", `--port ${ctx.opts.port} is not a port number`);
   let server;
   try {
     server = await startReplayServer(script, { port, host: ctx.opts.host ?? "127.0.0.1" });
   } catch (err) {
-    throw new LanesError("endpoint", `cannot listen on port ${port}: ${(err as Error).message}`, { hint: "pick another --port, or 0 for any free one" });
+    throw new LanesError("endpoint", `cannot listen on port ${port}: ${(err as Error).message}`, {
+      hint: "pick another --port, or 0 for any free one",
+    });
   }
   ctx.out.result({ url: server.url, port: server.port, turns: script.turns.length, model: script.model }, (r) => r.url);
   ctx.out.info(`replaying ${script.turns.length} turns of ${file} as model "${script.model}" (Ctrl-C stops)`);

@@ -5,7 +5,9 @@ import { openHost, ping } from "../../app/docker-hosts.js";
 import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
 
-export async function build(ctx: CommandContext<{ host?: string; profile?: string; base?: string; tag?: string }>): Promise<void> {
+export async function build(
+  ctx: CommandContext<{ host?: string; profile?: string; base?: string; tag?: string }>,
+): Promise<void> {
   const { config, root } = await loadFor(ctx);
   const profileName = ctx.opts.profile ?? config.lanes[ctx.mode.lane ?? config.defaults.lane]?.sandbox ?? "default";
   const profile = config.sandbox.profiles[profileName];
@@ -17,14 +19,23 @@ export async function build(ctx: CommandContext<{ host?: string; profile?: strin
   const context = sandboxContext(root);
   ctx.out.info(`building ${tag} on ${hostName} from ${context}`);
   const started = performance.now();
-  await buildImage(host.docker, { context, tag, base: ctx.opts.base, onLine: ctx.mode.kind === "json" ? undefined : (l) => ctx.out.info(`  ${l}`) });
-  ctx.out.result({ ok: true, image: tag, host: hostName, context, seconds: +((performance.now() - started) / 1000).toFixed(1) }, (r) => `built ${r.image} on ${r.host} in ${r.seconds} s`);
+  await buildImage(host.docker, {
+    context,
+    tag,
+    base: ctx.opts.base,
+    onLine: ctx.mode.kind === "json" ? undefined : (l) => ctx.out.info(`  ${l}`),
+  });
+  ctx.out.result(
+    { ok: true, image: tag, host: hostName, context, seconds: +((performance.now() - started) / 1000).toFixed(1) },
+    (r) => `built ${r.image} on ${r.host} in ${r.seconds} s`,
+  );
 }
 
 export async function push(ctx: CommandContext<{ host: string }>): Promise<void> {
   const [image] = ctx.args as [string];
   const { config } = await loadFor(ctx);
-  if (ctx.opts.host === "local") throw new LanesError("usage", "push copies from the local engine to another host; pick a remote --host");
+  if (ctx.opts.host === "local")
+    throw new LanesError("usage", "push copies from the local engine to another host; pick a remote --host");
   const [local, remote] = await Promise.all([openHost(config, "local"), openHost(config, ctx.opts.host)]);
   await Promise.all([ping(config, local), ping(config, remote)]);
   const started = performance.now();
@@ -36,5 +47,8 @@ export async function push(ctx: CommandContext<{ host: string }>): Promise<void>
     }
   });
   const seconds = (performance.now() - started) / 1000;
-  ctx.out.result({ ok: true, image, host: ctx.opts.host, bytes, seconds: +seconds.toFixed(1) }, (r) => `pushed ${r.image} to ${r.host}: ${(r.bytes / 2 ** 20).toFixed(0)} MiB in ${r.seconds} s`);
+  ctx.out.result(
+    { ok: true, image, host: ctx.opts.host, bytes, seconds: +seconds.toFixed(1) },
+    (r) => `pushed ${r.image} to ${r.host}: ${(r.bytes / 2 ** 20).toFixed(0)} MiB in ${r.seconds} s`,
+  );
 }

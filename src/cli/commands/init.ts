@@ -17,12 +17,17 @@ const FILES: [template: string, target: string][] = [
 
 export async function init(ctx: CommandContext<{ force?: boolean }>): Promise<void> {
   const repo = resolve(ctx.mode.repo);
-  if (!existsSync(repo)) throw new LanesError("usage", `repository directory ${repo} does not exist`, { hint: "pass an existing directory with --repo" });
+  if (!existsSync(repo))
+    throw new LanesError("usage", `repository directory ${repo} does not exist`, {
+      hint: "pass an existing directory with --repo",
+    });
   const root = findProject(repo).root;
   const targets = FILES.map(([tpl, target]) => ({ from: join(TEMPLATES_DIR, tpl), to: join(root, target) }));
   const existing = targets.filter((t) => existsSync(t.to)).map((t) => relative(process.cwd(), t.to) || t.to);
   if (existing.length && !ctx.opts.force) {
-    throw new LanesError("usage", `refusing to overwrite ${existing.join(", ")}`, { hint: "pass --force to overwrite them" });
+    throw new LanesError("usage", `refusing to overwrite ${existing.join(", ")}`, {
+      hint: "pass --force to overwrite them",
+    });
   }
   for (const t of targets) {
     mkdirSync(dirname(t.to), { recursive: true });

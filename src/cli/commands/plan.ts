@@ -46,7 +46,16 @@ export async function plan(ctx: CommandContext<{ out?: string; check?: boolean }
       origin: (path) => originOf(loaded, path),
       policies: loaded.policies,
     });
-    const inputs = { lane: p.lane, tier: p.tier, endpoint: p.endpoint.id, estimate: p.cost, quota: p.quota, policyHash: p.inputs.policyHash, priceVersion: p.inputs.priceVersion, planHash: p.planHash };
+    const inputs = {
+      lane: p.lane,
+      tier: p.tier,
+      endpoint: p.endpoint.id,
+      estimate: p.cost,
+      quota: p.quota,
+      policyHash: p.inputs.policyHash,
+      priceVersion: p.inputs.priceVersion,
+      planHash: p.planHash,
+    };
     openAudit(ledger, p.identity.user).append({ action: "plan", decision: p.decision, inputs });
   } finally {
     ledger.close();

@@ -21,7 +21,11 @@ function place(config: Config, ctx: CommandContext<PlaceOpts>) {
   const laneName = ctx.mode.lane ?? config.defaults.lane;
   const profileName = ctx.opts.profile ?? config.lanes[laneName]?.sandbox ?? "default";
   const profile = config.sandbox.profiles[profileName];
-  if (!profile) throw new LanesError("usage", `unknown sandbox profile "${profileName}" (profiles: ${Object.keys(config.sandbox.profiles).join(", ")})`);
+  if (!profile)
+    throw new LanesError(
+      "usage",
+      `unknown sandbox profile "${profileName}" (profiles: ${Object.keys(config.sandbox.profiles).join(", ")})`,
+    );
   const hostName = ctx.opts.host ?? profile.host;
   return { profileName, profile: { ...profile, host: hostName }, hostName };
 }
@@ -34,12 +38,30 @@ export async function up(ctx: CommandContext<PlaceOpts>): Promise<void> {
   await reapAll(config);
   const host = await openHost(config, hostName);
   await ping(config, host);
-  const sb = await host.acquire({ profileName, profile, repo: ctx.opts.workspace === false ? undefined : root, detached: true });
+  const sb = await host.acquire({
+    profileName,
+    profile,
+    repo: ctx.opts.workspace === false ? undefined : root,
+    detached: true,
+  });
   await sb.ready();
   await host.settle();
   const i = sb.info;
-  ctx.out.result({ id: i.id, host: i.host, image: i.image, profile: i.profile, container: i.containerId, baseCommit: i.baseCommit, expiresAt: new Date(i.expiresAt).toISOString() }, (r) =>
-    [`${r.id}  host ${r.host}  image ${r.image}  profile ${r.profile}`, `expires ${r.expiresAt}; run commands with: lanes sandbox exec ${r.id} -- CMD`].join("\n"),
+  ctx.out.result(
+    {
+      id: i.id,
+      host: i.host,
+      image: i.image,
+      profile: i.profile,
+      container: i.containerId,
+      baseCommit: i.baseCommit,
+      expiresAt: new Date(i.expiresAt).toISOString(),
+    },
+    (r) =>
+      [
+        `${r.id}  host ${r.host}  image ${r.image}  profile ${r.profile}`,
+        `expires ${r.expiresAt}; run commands with: lanes sandbox exec ${r.id} -- CMD`,
+      ].join("\n"),
   );
 }
 
@@ -78,7 +100,9 @@ export async function exec(ctx: CommandContext<PlaceOpts>): Promise<number> {
   if (!argv.length) throw new LanesError("usage", "no command given", { hint: `lanes sandbox exec ${id} -- ls -la` });
   const { config } = await loadFor(ctx);
   const { host, container } = await findSandbox(config, id);
-  const obs = await host.executorFor(container).exec({ command: commandLine(argv), timeoutMs: timeoutOf(ctx), cwd: "/workspace" });
+  const obs = await host
+    .executorFor(container)
+    .exec({ command: commandLine(argv), timeoutMs: timeoutOf(ctx), cwd: "/workspace" });
   return passThrough(ctx, obs);
 }
 
@@ -100,7 +124,8 @@ export async function run(ctx: CommandContext<PlaceOpts>): Promise<number> {
   const sb = await host.acquire({ profileName, profile, repo: ctx.opts.workspace === false ? undefined : root });
   try {
     if (ac.signal.aborted) return 130;
-    if (ctx.mode.kind !== "json") ctx.out.info(`sandbox ${sb.info.id} on ${sb.info.host} (${sb.info.fromPool ? "warm" : "cold"})`);
+    if (ctx.mode.kind !== "json")
+      ctx.out.info(`sandbox ${sb.info.id} on ${sb.info.host} (${sb.info.fromPool ? "warm" : "cold"})`);
     const obs = await sb.exec({ command: commandLine(argv), timeoutMs: timeoutOf(ctx) }, ac.signal);
     if (ac.signal.aborted) return 130;
     const code = passThrough(ctx, obs);
@@ -117,7 +142,10 @@ export async function run(ctx: CommandContext<PlaceOpts>): Promise<number> {
 function timeoutOf(ctx: CommandContext<PlaceOpts>): number {
   const text = ctx.opts.timeout ?? "10m";
   const m = /^(\d+)(ms|s|m|h)?$/.exec(text);
-  if (!m || Number(m[1]) <= 0) throw new LanesError("usage", `--timeout ${text} is not a duration`, { hint: "e.g. --timeout 30s or --timeout 10m" });
+  if (!m || Number(m[1]) <= 0)
+    throw new LanesError("usage", `--timeout ${text} is not a duration`, {
+      hint: "e.g. --timeout 30s or --timeout 10m",
+    });
   return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"];
 }
 
@@ -138,7 +166,13 @@ export async function ls(ctx: CommandContext): Promise<void> {
   }
   ctx.out.result(ctx.mode.kind === "json" ? { sandboxes: all, unreachable } : all, () =>
     all.length
-      ? all.map((s) => `${s.id}  ${s.host.padEnd(8)} ${s.state.padEnd(8)} ${s.pool ? "warm pool" : s.owner.padEnd(20)}  ${s.profile.padEnd(8)} ${s.image}  expires ${new Date(s.expiresAt).toISOString()}`).join("\n")
+      ? all
+          .map(
+            (s) =>
+              `${s.id}  ${s.host.padEnd(8)} ${s.state.padEnd(8)} ${s.pool ? "warm pool" : s.owner.padEnd(20)}` +
+              `  ${s.profile.padEnd(8)} ${s.image}  expires ${new Date(s.expiresAt).toISOString()}`,
+          )
+          .join("\n")
       : "no lanes sandboxes",
   );
 }
@@ -159,7 +193,11 @@ export async function gc(ctx: CommandContext<{ all?: boolean }>): Promise<void> 
   const results = await reapAll(config, { all: ctx.opts.all === true });
   ctx.out.result({ hosts: results }, (r) =>
     r.hosts
-      .map((h) => (h.result ? `${h.host}: removed ${h.result.containers.length} containers, ${h.result.volumes.length} volumes, ${h.result.networks.length} networks` : `${h.host}: skipped (${h.error})`))
+      .map((h) =>
+        h.result
+          ? `${h.host}: removed ${h.result.containers.length} containers, ${h.result.volumes.length} volumes, ${h.result.networks.length} networks`
+          : `${h.host}: skipped (${h.error})`,
+      )
       .join("\n"),
   );
 }

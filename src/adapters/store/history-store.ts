@@ -1,0 +1,61 @@
+/** Estimate history: what past runs of a lane and task template took (steps, tokens, time, cost). */
+import type { SqliteDb } from "./sqlite.js";
+
+export interface HistoryRow {
+  lane: string;
+  template: string;
+  tier: string;
+  steps: number;
+  completionPerStep: number;
+  observationPerStep: number;
+  secondsPerStep: number;
+  costUsd: number | null;
+  promptTps?: number | undefined;
+  completionTps?: number | undefined;
+}
+
+export class HistoryStore {
+  constructor(private readonly s: SqliteDb) {}
+
+  add(row: HistoryRow): void {
+    this.s.db
+      .prepare(
+        "INSERT INTO history (at, lane, template, tier, steps, completion_per_step, observation_per_step," +
+          " seconds_per_step, cost_usd, prompt_tps, completion_tps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?," +
+          " ?, ?)",
+      )
+      .run(
+        Date.now(),
+        row.lane,
+        row.template,
+        row.tier,
+        row.steps,
+        row.completionPerStep,
+        row.observationPerStep,
+        row.secondsPerStep,
+        row.costUsd,
+        row.promptTps ?? null,
+        row.completionTps ?? null,
+      );
+  }
+
+  /** The last `limit` runs of this lane and task template, newest first. */
+  recent(lane: string, template: string, limit = 50): HistoryRow[] {
+    return (
+      this.s
+        .sql("SELECT * FROM history WHERE lane = ? AND template = ? ORDER BY id DESC LIMIT ?")
+        .all(lane, template, limit) as Record<string, number | string | null>[]
+    ).map((r) => ({
+      lane: String(r.lane),
+      template: String(r.template),
+      tier: String(r.tier),
+      steps: Number(r.steps),
+      completionPerStep: Number(r.completion_per_step),
+      observationPerStep: Number(r.observation_per_step),
+      secondsPerStep: Number(r.seconds_per_step),
+      costUsd: r.cost_usd === null ? null : Number(r.cost_usd),
+      promptTps: r.prompt_tps === null ? undefined : Number(r.prompt_tps),
+      completionTps: r.completion_tps === null ? undefined : Number(r.completion_tps),
+    }));
+  }
+}

@@ -1,0 +1,303 @@
+/**
+ * Holds and buckets: money moves in one direction only — reserve (a hold on every bucket a run
+ * touches, all or nothing) → charge (from held to used, never past the hold) → settle (release
+ * what was not charged) — each step one BEGIN IMMEDIATE transaction, so concurrent runs can never
+ * overspend a bucket. A hold whose process died is charged at its worst case when it expires,
+ * never released to zero.
+ */
+import { randomBytes } from "node:crypto";
+import { LanesError } from "../../core/errors.js";
+import type { BucketSpec, BucketStatus, Unit } from "../../core/quota.js";
+import type { SqliteDb } from "./sqlite.js";
+
+/** A hold is capped in the bucket units, and in tokens for an unpriced run. */
+export type HoldUnit = Unit | "tokens";
+export type Amounts = Partial<Record<HoldUnit, number>>;
+
+export interface Hold {
+  id: string;
+  runId: string;
+  lane: string;
+  expiresAt: number;
+  caps: Amounts;
+}
+
+export interface HoldState {
+  id: string;
+  status: "open" | "settled" | "expired";
+  caps: Amounts;
+  charged: Amounts;
+}
+
+/** The run's hold cannot pay for this charge: nothing was charged. */
+export class HoldExhausted extends LanesError {
+  constructor(unit: string, asked: number, left: number) {
+    super("quota", `the run's hold has ${left.toFixed(6)} ${unit} left; ${asked.toFixed(6)} was asked`, {
+      details: { unit, asked, left },
+    });
+  }
+}
+
+export class HoldStore {
+  constructor(private readonly s: SqliteDb) {}
+
+  /**
+   * Reserve `caps` in every bucket (each bucket takes the amount of its unit). All or nothing:
+   * if any hard bucket would go over its limit, nothing is held and the error names it.
+   */
+  reserve(opts: {
+    runId: string;
+    lane: string;
+    buckets: BucketSpec[];
+    caps: Amounts;
+    ttlMs: number;
+    priceVersion?: string;
+  }): Hold {
+    const id = `h_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
+    const now = Date.now();
+    const tx = this.s.db.transaction(() => {
+      this.expire(now);
+      for (const b of opts.buckets) this.upsertBucket(b);
+      for (const b of opts.buckets) {
+        const amount = opts.caps[b.unit] ?? 0;
+        if (amount <= 0) continue;
+        const row = this.s.sql("SELECT used, held, lim, kind, resets_at FROM buckets WHERE key = ?").get(b.key) as {
+          used: number;
+          held: number;
+          lim: number;
+          kind: string;
+          resets_at: string;
+        };
+        if (row.kind === "hard" && row.used + row.held + amount > row.lim + 1e-9) {
+          throw new LanesError(
+            "quota",
+            `quota ${b.key} cannot hold this run: used ${fmt(row.used, b.unit)} + held ${fmt(row.held, b.unit)}` +
+              ` + this run's cap ${fmt(amount, b.unit)} > limit ${fmt(row.lim, b.unit)}`,
+            {
+              hint: `it resets ${row.resets_at}; lower the lane's cap, or raise the limit in lanes.yaml`,
+              details: {
+                bucket: b.key,
+                used: row.used,
+                held: row.held,
+                limit: row.lim,
+                requested: amount,
+                resetsAt: row.resets_at,
+              },
+            },
+          );
+        }
+      }
+      this.s
+        .sql(
+          "INSERT INTO holds (id, run_id, lane, created_at, expires_at, status, price_version) VALUES (?, ?, ?, ?, ?, 'open', ?)",
+        )
+        .run(id, opts.runId, opts.lane, now, now + opts.ttlMs, opts.priceVersion ?? null);
+      for (const [unit, cap] of Object.entries(opts.caps))
+        this.s.sql("INSERT INTO hold_caps (hold_id, unit, cap) VALUES (?, ?, ?)").run(id, unit, cap);
+      for (const b of opts.buckets) {
+        const amount = opts.caps[b.unit] ?? 0;
+        if (amount <= 0) continue;
+        this.s.sql("UPDATE buckets SET held = held + ? WHERE key = ?").run(amount, b.key);
+        this.s
+          .sql("INSERT INTO hold_buckets (hold_id, bucket_key, unit, reserved) VALUES (?, ?, ?, ?)")
+          .run(id, b.key, b.unit, amount);
+      }
+    });
+    this.s.run(() => tx.immediate());
+    return { id, runId: opts.runId, lane: opts.lane, expiresAt: now + opts.ttlMs, caps: opts.caps };
+  }
+
+  /** Charge `amount` of `unit` against the hold, before the spending happens. Refuses past the cap. */
+  charge(holdId: string, unit: HoldUnit, amount: number, note = ""): void {
+    if (amount <= 0) return;
+    const tx = this.s.db.transaction(() => {
+      const hold = this.s.sql("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
+      if (!hold) throw new LanesError("failed", `no hold ${holdId}`);
+      if (hold.status !== "open")
+        throw new LanesError("quota", `hold ${holdId} is ${hold.status}; nothing more can be charged to it`);
+      const cap = this.s.sql("SELECT cap, charged FROM hold_caps WHERE hold_id = ? AND unit = ?").get(holdId, unit) as
+        { cap: number; charged: number } | undefined;
+      const left = cap ? cap.cap - cap.charged : 0;
+      if (amount > left + 1e-12) throw new HoldExhausted(unit, amount, left);
+      this.s.sql("UPDATE hold_caps SET charged = charged + ? WHERE hold_id = ? AND unit = ?").run(amount, holdId, unit);
+      for (const hb of this.s
+        .sql("SELECT bucket_key FROM hold_buckets WHERE hold_id = ? AND unit = ?")
+        .all(holdId, unit) as { bucket_key: string }[]) {
+        this.s
+          .sql("UPDATE buckets SET used = used + ?, held = held - ? WHERE key = ?")
+          .run(amount, amount, hb.bucket_key);
+        this.s
+          .sql("UPDATE hold_buckets SET charged = charged + ? WHERE hold_id = ? AND bucket_key = ?")
+          .run(amount, holdId, hb.bucket_key);
+      }
+      this.s
+        .sql("INSERT INTO charges (hold_id, at, unit, amount, note) VALUES (?, ?, ?, ?, ?)")
+        .run(holdId, Date.now(), unit, amount, note);
+    });
+    this.s.run(() => tx.immediate());
+  }
+
+  /**
+   * Give back part of an earlier charge on an open hold (a call charged at its worst case cost
+   * less). The amount returns from used to held, so it stays reserved for this run.
+   */
+  refund(holdId: string, unit: HoldUnit, amount: number, note = ""): void {
+    if (amount <= 0) return;
+    const tx = this.s.db.transaction(() => {
+      const hold = this.s.sql("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
+      if (hold?.status !== "open")
+        throw new LanesError("quota", `hold ${holdId} is not open; nothing can be refunded to it`);
+      const cap = this.s.sql("SELECT charged FROM hold_caps WHERE hold_id = ? AND unit = ?").get(holdId, unit) as
+        { charged: number } | undefined;
+      const back = Math.min(amount, cap?.charged ?? 0);
+      if (back <= 0) return;
+      this.s.sql("UPDATE hold_caps SET charged = charged - ? WHERE hold_id = ? AND unit = ?").run(back, holdId, unit);
+      for (const hb of this.s
+        .sql("SELECT bucket_key FROM hold_buckets WHERE hold_id = ? AND unit = ?")
+        .all(holdId, unit) as { bucket_key: string }[]) {
+        this.s.sql("UPDATE buckets SET used = used - ?, held = held + ? WHERE key = ?").run(back, back, hb.bucket_key);
+        this.s
+          .sql("UPDATE hold_buckets SET charged = charged - ? WHERE hold_id = ? AND bucket_key = ?")
+          .run(back, holdId, hb.bucket_key);
+      }
+      this.s
+        .sql("INSERT INTO charges (hold_id, at, unit, amount, note) VALUES (?, ?, ?, ?, ?)")
+        .run(holdId, Date.now(), unit, -back, note);
+    });
+    this.s.run(() => tx.immediate());
+  }
+
+  /** Sum of a hold's charge rows (refunds included). */
+  chargedOn(holdId: string, unit: HoldUnit = "usd"): number {
+    return (
+      this.s
+        .sql("SELECT COALESCE(SUM(amount), 0) AS s FROM charges WHERE hold_id = ? AND unit = ?")
+        .get(holdId, unit) as { s: number }
+    ).s;
+  }
+
+  /** Release what the hold did not charge. Idempotent: settling twice is settling once. */
+  settle(holdId: string): HoldState {
+    const tx = this.s.db.transaction(() => {
+      const hold = this.s.sql("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
+      if (!hold) throw new LanesError("failed", `no hold ${holdId}`);
+      if (hold.status === "open") {
+        for (const hb of this.s
+          .sql("SELECT bucket_key, reserved, charged FROM hold_buckets WHERE hold_id = ?")
+          .all(holdId) as { bucket_key: string; reserved: number; charged: number }[]) {
+          this.s.sql("UPDATE buckets SET held = held - ? WHERE key = ?").run(hb.reserved - hb.charged, hb.bucket_key);
+        }
+        this.s.sql("UPDATE holds SET status = 'settled', settled_at = ? WHERE id = ?").run(Date.now(), holdId);
+      }
+    });
+    this.s.run(() => tx.immediate());
+    return this.hold(holdId);
+  }
+
+  /** Expired holds (their process died or hung) are charged what they reserved: the worst case. */
+  expire(now = Date.now()): number {
+    const expired = this.s.sql("SELECT id FROM holds WHERE status = 'open' AND expires_at < ?").all(now) as {
+      id: string;
+    }[];
+    if (!expired.length) return 0;
+    const tx = this.s.db.transaction(() => {
+      for (const { id } of this.s.sql("SELECT id FROM holds WHERE status = 'open' AND expires_at < ?").all(now) as {
+        id: string;
+      }[]) {
+        for (const c of this.s.sql("SELECT unit, cap, charged FROM hold_caps WHERE hold_id = ?").all(id) as {
+          unit: string;
+          cap: number;
+          charged: number;
+        }[]) {
+          if (c.cap - c.charged > 0)
+            this.s
+              .sql(
+                "INSERT INTO charges (hold_id, at, unit, amount, note) VALUES (?, ?, ?, ?, 'expired: charged at worst case')",
+              )
+              .run(id, now, c.unit, c.cap - c.charged);
+        }
+        this.s.sql("UPDATE hold_caps SET charged = cap WHERE hold_id = ?").run(id);
+        for (const hb of this.s
+          .sql("SELECT bucket_key, reserved, charged FROM hold_buckets WHERE hold_id = ?")
+          .all(id) as { bucket_key: string; reserved: number; charged: number }[]) {
+          const rest = hb.reserved - hb.charged;
+          this.s
+            .sql("UPDATE buckets SET used = used + ?, held = held - ? WHERE key = ?")
+            .run(rest, rest, hb.bucket_key);
+        }
+        this.s.sql("UPDATE hold_buckets SET charged = reserved WHERE hold_id = ?").run(id);
+        this.s.sql("UPDATE holds SET status = 'expired', settled_at = ? WHERE id = ?").run(now, id);
+      }
+    });
+    this.s.run(() => tx.immediate());
+    return expired.length;
+  }
+
+  hold(holdId: string): HoldState {
+    const h = this.s.sql("SELECT status FROM holds WHERE id = ?").get(holdId) as
+      { status: HoldState["status"] } | undefined;
+    if (!h) throw new LanesError("failed", `no hold ${holdId}`);
+    const caps: Amounts = {};
+    const charged: Amounts = {};
+    for (const c of this.s.sql("SELECT unit, cap, charged FROM hold_caps WHERE hold_id = ?").all(holdId) as {
+      unit: Unit;
+      cap: number;
+      charged: number;
+    }[]) {
+      caps[c.unit] = c.cap;
+      charged[c.unit] = c.charged;
+    }
+    return { id: holdId, status: h.status, caps, charged };
+  }
+
+  /** Current state of the given buckets (defined from config: limits updated, missing ones at zero). */
+  status(buckets: BucketSpec[]): BucketStatus[] {
+    return buckets.map((b) => {
+      const row = this.s.sql("SELECT used, held FROM buckets WHERE key = ?").get(b.key) as
+        { used: number; held: number } | undefined;
+      return {
+        key: b.key,
+        unit: b.unit,
+        used: row?.used ?? 0,
+        held: row?.held ?? 0,
+        limit: b.limit,
+        kind: b.kind,
+        resetsAt: b.resetsAt,
+      };
+    });
+  }
+
+  /** Open holds of a lane: its runs in flight, for the concurrency rule. */
+  running(lane: string): number {
+    return (
+      this.s
+        .sql("SELECT COUNT(*) AS n FROM holds WHERE status = 'open' AND lane = ? AND expires_at >= ?")
+        .get(lane, Date.now()) as { n: number }
+    ).n;
+  }
+
+  /** Sum of all charge rows (for reconciliation). */
+  totalCharged(unit: Unit = "usd"): number {
+    return (this.s.sql("SELECT COALESCE(SUM(amount), 0) AS s FROM charges WHERE unit = ?").get(unit) as { s: number })
+      .s;
+  }
+
+  /** A crashed run's hold is charged its worst case at once (its process is gone), never released. */
+  expireHold(holdId: string): void {
+    this.s.sql("UPDATE holds SET expires_at = 0 WHERE id = ? AND status = 'open'").run(holdId);
+    this.expire();
+  }
+
+  private upsertBucket(b: BucketSpec): void {
+    this.s.db
+      .prepare(
+        "INSERT INTO buckets (key, unit, lim, kind, resets_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(key)" +
+          " DO UPDATE SET lim = excluded.lim, kind = excluded.kind, resets_at = excluded.resets_at",
+      )
+      .run(b.key, b.unit, b.limit, b.kind, b.resetsAt);
+  }
+}
+
+function fmt(n: number, unit: Unit): string {
+  return unit === "usd" ? `$${n.toFixed(2)}` : `${Math.round(n)} ${unit}`;
+}

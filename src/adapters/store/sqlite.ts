@@ -1,0 +1,85 @@
+/**
+ * One SQLite connection (WAL) for the ledger's stores: prepared statements compiled once, write
+ * transactions, and SQLite failures turned into errors a user can act on. A busy database is
+ * waited for (10 s, SQLite's own busy timeout) and then reported as a store error, not a usage one.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { LanesError } from "../../core/errors.js";
+
+export class SqliteDb {
+  /** Prepared statements, compiled once per SQL text (preparing costs more than running). */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private constructor(
+    readonly db: Database.Database,
+    readonly path: string,
+  ) {}
+
+  /** Open (creating) the database and apply `migrations` it has not seen (PRAGMA user_version). */
+  static open(path: string, migrations: string[]): SqliteDb {
+    mkdirSync(dirname(path), { recursive: true });
+    let db: Database.Database;
+    try {
+      db = new Database(path, { timeout: 10_000 });
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      // Each step re-checks the version under the write lock: several processes opening a new
+      // ledger at once must not run the same migration twice.
+      const step = db.transaction(() => {
+        const v = db.pragma("user_version", { simple: true }) as number;
+        if (v >= migrations.length) return false;
+        db.exec(migrations[v]!);
+        db.pragma(`user_version = ${v + 1}`);
+        return true;
+      });
+      while (step.immediate()) {
+        /* next migration */
+      }
+    } catch (err) {
+      throw explain(err, path);
+    }
+    return new SqliteDb(db, path);
+  }
+
+  sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) this.statements.set(text, (st = this.db.prepare(text)));
+    return st;
+  }
+
+  run<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      // Only SQLite's own failures are the ledger's; anything else keeps its identity.
+      if (err instanceof LanesError || !String((err as { code?: unknown }).code ?? "").startsWith("SQLITE")) throw err;
+      throw explain(err, this.path);
+    }
+  }
+
+  /** Run `fn` in one write transaction (nested calls become savepoints). */
+  atomically<T>(fn: () => T): T {
+    return this.run(() => this.db.transaction(fn).immediate());
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function explain(err: unknown, path: string): LanesError {
+  const code = (err as { code?: string }).code ?? "";
+  if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT")
+    return new LanesError("usage", `the ledger at ${path} is not a readable SQLite database (${code})`, {
+      hint: "it was left untouched; move it aside (it holds your records) and lanes starts a new one",
+      cause: err,
+    });
+  if (code === "SQLITE_BUSY" || code === "SQLITE_LOCKED")
+    return new LanesError("store", `the ledger at ${path} stayed locked by another process for 10 s`, {
+      hint: "wait for the other lanes process, or check for a stuck one",
+      cause: err,
+    });
+  return new LanesError("usage", `the ledger at ${path} failed: ${(err as Error).message}`, { cause: err });
+}

@@ -1,0 +1,49 @@
+/** `lanes run --endpoint NAME|replay:FILE`: pick a configured endpoint, or serve a replay script in-process. */
+import { LanesError } from "../core/errors.js";
+import type { Config } from "../adapters/config/schema.js";
+import type { CommandContext } from "./context.js";
+import type { RunOpts } from "./commands/run.js";
+
+/** --endpoint NAME picks a configured endpoint; --endpoint replay:FILE serves a replay script in-process. */
+export async function useEndpoint(
+  config: Config,
+  ctx: CommandContext<RunOpts>,
+  root: string,
+): Promise<{ close(): Promise<void> } | undefined> {
+  const spec = ctx.opts.endpoint;
+  if (!spec) return undefined;
+  const laneName = ctx.mode.lane ?? config.defaults.lane;
+  const tierName = ctx.mode.tier ?? config.lanes[laneName]?.tiers[0] ?? "standard";
+  const tier = config.tiers[tierName];
+  if (!tier) throw new LanesError("usage", `unknown tier "${tierName}"`);
+  if (!spec.startsWith("replay:")) {
+    const ep = Object.values(config.tiers)
+      .flatMap((t) => t.endpoints)
+      .find((e) => e.id === spec);
+    if (!ep)
+      throw new LanesError("usage", `no endpoint named "${spec}"`, {
+        hint: "`lanes endpoints ls` lists them; or use replay:FILE",
+      });
+    tier.endpoints = [ep, ...tier.endpoints.filter((e) => e.id !== spec)];
+    return undefined;
+  }
+  const { loadScript } = await import("../adapters/models/replay-script.js");
+  const { startReplayServer } = await import("../adapters/models/replay-server.js");
+  const { resolve } = await import("node:path");
+  const script = loadScript(resolve(process.cwd(), spec.slice("replay:".length)));
+  const server = await startReplayServer(script);
+  const existing = tier.endpoints[0];
+  tier.endpoints = [
+    {
+      id: "replay",
+      baseURL: server.url,
+      model: script.model,
+      timeout: "60s",
+      fallbacks: [],
+      ...(existing?.price && tier.kind === "local" ? { price: existing.price } : {}),
+      ...(tier.kind === "local" && !existing?.price ? { price: { gpuHourUsd: 0 } } : {}),
+    },
+  ];
+  void root;
+  return server;
+}
