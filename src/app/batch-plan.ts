@@ -4,7 +4,7 @@
  * policy denies on their own are listed and left out; the rest share one approval.
  */
 import { COST_CLASS_LABEL, costClassOf, type CostClass } from "../core/cost.js";
-import { exitCodeFor, type Decision, type Reason, type Verdict } from "../core/policy.js";
+import type { Decision, Reason, Verdict } from "../core/policy.js";
 import { levelOf } from "../core/quota.js";
 import type { Config } from "../adapters/config/schema.js";
 import type { Ledger } from "../adapters/store/ledger.js";
@@ -188,8 +188,4 @@ export async function planBatch(o: {
     denied,
     decision: { verdict, reasons: reasons.map(({ verdict: _v, ...r }) => r) },
   };
-}
-
-export function batchExitCode(p: BatchPlan): number {
-  return exitCodeFor(p.decision);
 }

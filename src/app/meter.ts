@@ -3,7 +3,7 @@
  * worst case against the run's hold, with max_tokens clamped to what the hold can still pay;
  * after the call it settles that charge to what was actually billed.
  */
-import { affordableTokens, worstCaseUsd, type Price } from "../core/models.js";
+import { affordableTokens, worstCaseUsd, type Price } from "../core/cost.js";
 import type { Meter } from "../core/agent.js";
 import type { Ledger } from "../adapters/store/ledger.js";
 

@@ -275,21 +275,6 @@ export function succeeded(a: Attempt): boolean {
   return a.agent.status === "finished" && a.check !== "failed";
 }
 
-/** Exit code of a finished run. */
-export function exitCodeOf(a: Attempt): number {
-  if (succeeded(a)) return 0;
-  switch (a.agent.status) {
-    case "interrupted":
-      return 130;
-    case "budget_exhausted":
-      return 4;
-    case "model_error":
-      return 6;
-    default:
-      return 1;
-  }
-}
-
 export function requireEndpoint(endpoints: Map<string, OpenAIEndpoint>, plan: Plan): OpenAIEndpoint {
   const ep = endpoints.get(plan.endpoint.id);
   if (!ep) throw new LanesError("usage", `endpoint ${plan.endpoint.id} of the plan is not configured any more`);

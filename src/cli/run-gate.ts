@@ -67,21 +67,39 @@ export async function gate(
   return by;
 }
 
+/**
+ * An escalation is a new plan and a new decision, through the same gate: the lane's `escalation:
+ * ask` makes even an allowed escalation a question for a person; `--yes` never answers it.
+ */
 export async function approveEscalation(
   ctx: CommandContext<RunOpts>,
   plan: Plan,
   mode: "ask" | "allow" | "never",
 ): Promise<true | string> {
-  if (plan.decision.verdict === "deny")
-    return `policy denies it (${plan.decision.reasons
-      .filter((r) => r.level === "hard")
-      .map((r) => r.rule)
-      .join(", ")})`;
-  if (plan.decision.verdict === "delay") return "it is delayed";
-  if (mode === "allow" && plan.decision.verdict === "allow") return true;
-  if (ctx.mode.kind === "interactive") {
-    const { askApproval } = await import("../ui/render-plan.js");
-    return (await askApproval(plan, undefined)).answer === "approve" ? true : "you denied it";
+  const d = plan.decision;
+  const decision =
+    mode === "ask" && d.verdict === "allow"
+      ? {
+          ...d,
+          verdict: "ask" as const,
+          reasons: [
+            ...d.reasons,
+            { rule: "escalation.ask", level: "soft" as const, message: "the lane asks before escalating" },
+          ],
+        }
+      : d;
+  const interactive = ctx.mode.kind === "interactive";
+  const answer = resolveApproval({ decision, mode: "ask", interactive, yes: false, user: plan.identity.user });
+  if (answer.kind === "proceed") return true;
+  if (answer.kind === "refuse") {
+    if (d.verdict === "deny")
+      return `policy denies it (${d.reasons
+        .filter((r) => r.level === "hard")
+        .map((r) => r.rule)
+        .join(", ")})`;
+    if (d.verdict === "delay") return "it is delayed";
+    return "no terminal to ask in, and the lane's escalation is not `allow`";
   }
-  return "no terminal to ask in, and the lane's escalation is not `allow`";
+  const { askApproval } = await import("../ui/render-plan.js");
+  return (await askApproval(plan, undefined)).answer === "approve" ? true : "you denied it";
 }

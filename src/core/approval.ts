@@ -5,7 +5,8 @@
  * `approve`, `batch` and `sandbox` relaxations all ask it; the caller only renders the answer.
  */
 import { ExitCode, type ExitCodeValue } from "./errors.js";
-import { exitCodeFor, type Decision } from "./policy.js";
+import { exitCodeForDecision } from "./exit-codes.js";
+import type { Decision } from "./policy.js";
 
 export interface VerifiedApproval {
   by: string;
@@ -36,7 +37,7 @@ export function resolveApproval(q: ApprovalQuestion): ApprovalAnswer {
   if (d.verdict === "deny") {
     return {
       kind: "refuse",
-      exitCode: exitCodeFor(d) as ExitCodeValue,
+      exitCode: exitCodeForDecision(d),
       message: `denied: ${rules("hard")
         .map((r) => r.message)
         .join("; ")}`,

@@ -1,35 +1,11 @@
+import { EXIT_CODE_OF_KIND, type ErrorKind, type ExitCodeValue } from "./exit-codes.js";
+
 /**
  * Typed errors. Anything that is not the task's own failure (a broken config, an unreachable
  * Docker host or endpoint, an approval not given, a quota) is a LanesError carrying its exit code
- * (the table below, also in the README) and a hint saying what to do next. Only src/cli/main.ts turns them into exit codes.
+ * (exit-codes.ts) and a hint saying what to do next. Only src/cli/main.ts turns them into exit codes.
  */
-export const ExitCode = {
-  ok: 0,
-  taskFailed: 1,
-  usage: 2,
-  approval: 3,
-  quota: 4,
-  sandbox: 5,
-  endpoint: 6,
-  interrupted: 130,
-} as const;
-export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
-
-/** `store`: the ledger could not be read or written (busy past its timeout): the run waits (4). */
-export type ErrorKind =
-  "usage" | "config" | "approval" | "quota" | "store" | "sandbox" | "endpoint" | "interrupted" | "failed";
-
-const exitCodeOf: Record<ErrorKind, ExitCodeValue> = {
-  usage: ExitCode.usage,
-  config: ExitCode.usage,
-  approval: ExitCode.approval,
-  quota: ExitCode.quota,
-  store: ExitCode.quota,
-  sandbox: ExitCode.sandbox,
-  endpoint: ExitCode.endpoint,
-  interrupted: ExitCode.interrupted,
-  failed: ExitCode.taskFailed,
-};
+export { ExitCode, type ErrorKind, type ExitCodeValue } from "./exit-codes.js";
 
 /** One problem in a configuration file, located for the user. */
 export interface ConfigProblem {
@@ -56,7 +32,7 @@ export class LanesError extends Error {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = "LanesError";
     this.kind = kind;
-    this.exitCode = exitCodeOf[kind];
+    this.exitCode = EXIT_CODE_OF_KIND[kind];
     this.hint = opts.hint;
     this.details = opts.details;
   }

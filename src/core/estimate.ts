@@ -6,7 +6,7 @@
  * The result is a range, never a single number, with the assumptions that produced it.
  */
 import { costClassOf, type CostClass, type CostClassBounds } from "./cost.js";
-import type { Price } from "./models.js";
+import { callCostUsd, type Price } from "./cost.js";
 
 export interface StepProfile {
   steps: number;
@@ -80,16 +80,13 @@ export function project(
   const outputTokens = steps * p.completionPerStep;
   const gpuSeconds = local ? inputTokens / tps.prompt + outputTokens / tps.completion : 0;
   const sandboxSeconds = steps * p.secondsPerStep;
-  let usd: number | null = null;
-  if (price) {
-    const fresh = inputTokens - cachedInputTokens;
-    usd =
-      (fresh * price.inputPerMTok +
-        cachedInputTokens * (price.cachedInputPerMTok ?? price.inputPerMTok) +
-        outputTokens * price.outputPerMTok) /
-        1e6 +
-      ((price.gpuHourUsd ?? 0) * gpuSeconds) / 3600;
-  }
+  const usage = {
+    promptTokens: inputTokens,
+    cachedTokens: cachedInputTokens,
+    completionTokens: outputTokens,
+    estimated: true,
+  };
+  const usd = price ? callCostUsd(usage, price, gpuSeconds) : null;
   return {
     steps,
     inputTokens: Math.round(inputTokens),

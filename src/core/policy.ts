@@ -170,18 +170,6 @@ function pct(q: BucketStatus): string {
   return `${Math.round(((q.used + q.held) / q.limit) * 100)}%`;
 }
 
-/** Exit code for a verdict: quota denials and delays are 4, every other deny or ask is 3. */
-export function exitCodeFor(d: Decision): number {
-  if (d.verdict === "allow") return 0;
-  if (d.verdict === "delay") return 4;
-  if (d.verdict === "deny")
-    return d.reasons.some((r) => r.level === "hard" && r.rule.startsWith("quota.")) &&
-      !d.reasons.some((r) => r.level === "hard" && !r.rule.startsWith("quota."))
-      ? 4
-      : 3;
-  return 3;
-}
-
 /** Is `now` inside "HH:MM-HH:MM" (which may wrap midnight) in UTC, and when does it next open? */
 export function scheduleState(window: string, now: Date): { open: boolean; opensAt: string; window: string } {
   const [from, to] = window.split("-").map((t) => t.split(":").map(Number)) as [[number, number], [number, number]];

@@ -49,12 +49,19 @@ export interface Sandbox {
   release(): Promise<void>;
 }
 
-/** Where a command's output is cut: keep the head and the tail, mark what was dropped. */
-export function truncationMarker(bytes: number): string {
-  return `\n[... lanes: ${bytes} bytes truncated ...]\n`;
+/**
+ * The one truncation marker, where output is cut (the head and the tail are kept). The shim
+ * (shim.py) and the exec fallback's shell script get it as a printf-style format from here.
+ */
+export function truncationFormat(unit: "bytes" | "characters"): string {
+  return `\n[... lanes: %d ${unit} truncated ...]\n`;
 }
 
-export const TRUNCATION_RE = /\n\[\.\.\. lanes: (\d+) bytes truncated \.\.\.\]\n/;
+export function truncationMarker(n: number, unit: "bytes" | "characters" = "bytes"): string {
+  return truncationFormat(unit).replace("%d", String(n));
+}
+
+export const TRUNCATION_RE = /\n\[\.\.\. lanes: (\d+) (?:bytes|characters) truncated \.\.\.\]\n/;
 
 export function parseDuration(text: string): number {
   const m = /^(\d+)(ms|s|m|h|d)$/.exec(text);

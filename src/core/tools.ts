@@ -4,7 +4,7 @@
  */
 import { LanesError } from "./errors.js";
 import type { ToolCall } from "./models.js";
-import type { Sandbox } from "./sandbox.js";
+import { truncationMarker, type Sandbox } from "./sandbox.js";
 
 export interface ToolResult {
   content: string;
@@ -20,7 +20,7 @@ export function clip(text: string, max = MAX_OBSERVATION): { text: string; cut: 
   if (text.length <= max) return { text, cut: 0 };
   const half = Math.floor(max / 2);
   const cut = text.length - 2 * half;
-  return { text: `${text.slice(0, half)}\n[... lanes: ${cut} characters truncated ...]\n${text.slice(-half)}`, cut };
+  return { text: `${text.slice(0, half)}${truncationMarker(cut, "characters")}${text.slice(-half)}`, cut };
 }
 
 export async function runTool(

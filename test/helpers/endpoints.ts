@@ -1,5 +1,6 @@
 /** Replay servers and endpoints wired to them, for tests (real HTTP, the real openai client). */
-import type { EndpointEvent, Price } from "../../src/core/models.js";
+import type { Price } from "../../src/core/cost.js";
+import type { EndpointEvent } from "../../src/core/models.js";
 import { OpenAIEndpoint, type EndpointSpec } from "../../src/adapters/models/openai-endpoint.js";
 import { scriptSchema } from "../../src/adapters/models/replay-script.js";
 import { startReplayServer, type ReplayServer } from "../../src/adapters/models/replay-server.js";

@@ -194,7 +194,7 @@ describe("lanes batch", () => {
     });
     const r = await lanes(["batch", s.file], { cwd: s.dir, env: { ...s.env, CI: "true" } });
     expect(r.code).toBe(3);
-    expect(r.stderr).toContain("the batch needs approval");
+    expect(r.stderr).toContain("batch: approval needed (approval.ask) and there is no terminal to ask in");
     expect((await s.requests()).length).toBe(0);
     const runs = JSON.parse((await lanes(["runs", "ls", "--json"], { cwd: s.dir, env: s.env })).stdout);
     expect(runs).toEqual([]);

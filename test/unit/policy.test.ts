@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { decide, exitCodeFor, scheduleState, type DecisionInput, type QuotaImpact } from "../../src/core/policy.js";
+import { exitCodeForDecision as exitCodeFor } from "../../src/core/exit-codes.js";
+import { decide, scheduleState, type DecisionInput, type QuotaImpact } from "../../src/core/policy.js";
 import { estimate, percentiles, DEFAULT_PROFILE } from "../../src/core/estimate.js";
 import { bucketKey, levelOf, periodOf } from "../../src/core/quota.js";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { costClassOf } from "../../src/core/cost.js";
-import { affordableTokens, worstCaseUsd } from "../../src/core/models.js";
+import { affordableTokens, worstCaseUsd } from "../../src/core/cost.js";
 import { configSchema } from "../../src/adapters/config/schema.js";
 import { BUILTIN_CONFIG } from "../../src/adapters/config/defaults.js";
 import { deepMerge } from "../../src/adapters/config/load.js";

@@ -9,9 +9,12 @@ import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
 import { LanesError } from "../../core/errors.js";
 import { onFrames } from "./frames.js";
-import { abortedObservation, type ExecRequest, type Observation } from "../../core/sandbox.js";
+import { abortedObservation, truncationFormat, type ExecRequest, type Observation } from "../../core/sandbox.js";
 
-export const SHIM_SOURCE = readFileSync(new URL("./shim.py", import.meta.url), "utf8");
+export const SHIM_SOURCE = readFileSync(new URL("./shim.py", import.meta.url), "utf8").replace(
+  /^MARKER = .*$/m,
+  `MARKER = ${JSON.stringify(truncationFormat("bytes"))}`,
+);
 
 interface ShimAnswer {
   id: number;

@@ -8,7 +8,13 @@ import type Docker from "dockerode";
 import type { Duplex } from "node:stream";
 import { randomBytes } from "node:crypto";
 import { onFrames } from "./frames.js";
-import { abortedObservation, TRUNCATION_RE, type ExecRequest, type Observation } from "../../core/sandbox.js";
+import {
+  abortedObservation,
+  truncationFormat,
+  TRUNCATION_RE,
+  type ExecRequest,
+  type Observation,
+} from "../../core/sandbox.js";
 
 const WRAPPER = `
 t=$1 lim=$2 id=$3 cmd=$4
@@ -19,7 +25,7 @@ wait $p; c=$?
 emit() {
   s=$(stat -c %s "$1")
   if [ "$s" -gt "$lim" ]; then
-    h=$((lim / 2)); head -c $h "$1"; printf '\\n[... lanes: %s bytes truncated ...]\\n' $((s - 2 * h)); tail -c $h "$1"
+    h=$((lim / 2)); head -c $h "$1"; printf '${truncationFormat("bytes").replace(/\n/g, "\\n")}' $((s - 2 * h)); tail -c $h "$1"
   else cat "$1"; fi
 }
 emit "$o"; emit "$e" >&2

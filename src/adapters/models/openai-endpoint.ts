@@ -7,17 +7,15 @@
  */
 import type OpenAI from "openai";
 import { LanesError } from "../../core/errors.js";
-import {
-  callCostUsd,
-  worstCaseUsd,
-  type Completion,
-  type CompletionRequest,
-  type EndpointEvent,
-  type Message,
-  type PriceResolution,
-  type Timings,
-  type ToolCall,
-  type Usage,
+import { callCostUsd, worstCaseUsd, type PriceResolution } from "../../core/cost.js";
+import type {
+  Completion,
+  CompletionRequest,
+  EndpointEvent,
+  Message,
+  Timings,
+  ToolCall,
+  Usage,
 } from "../../core/models.js";
 import * as llama from "./llama.js";
 import { RateLimiter, sleep } from "./rate-limit.js";

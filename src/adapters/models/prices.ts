@@ -4,7 +4,7 @@
  * name its price (0 is a price; so is a GPU-hour rate).
  */
 import { readFileSync } from "node:fs";
-import type { Price, PriceResolution } from "../../core/models.js";
+import type { Price, PriceResolution } from "../../core/cost.js";
 import type { Config, Endpoint } from "../config/schema.js";
 
 interface TableEntry extends Price {

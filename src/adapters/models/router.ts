@@ -5,7 +5,8 @@
  */
 import { classRank, costClassOf, type CostClassBounds } from "../../core/cost.js";
 import { LanesError } from "../../core/errors.js";
-import { worstCaseUsd, type Completion, type CompletionRequest } from "../../core/models.js";
+import { worstCaseUsd } from "../../core/cost.js";
+import type { Completion, CompletionRequest } from "../../core/models.js";
 import type { CallHooks, OpenAIEndpoint } from "./openai-endpoint.js";
 import { countChatTokens } from "./tokens.js";
 

@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { LanesError } from "../../core/errors.js";
-import { exitCodeFor } from "../../core/policy.js";
+import { exitCodeForDecision } from "../../core/exit-codes.js";
 import { originOf } from "../../adapters/config/load.js";
 import { identityOf } from "../../app/identity.js";
 import { planTask, type Plan } from "../../app/plan-task.js";
@@ -71,7 +71,7 @@ export async function approve(ctx: CommandContext): Promise<number> {
     if (fresh.decision.verdict === "deny") {
       audit.append({ action: "deny", decision: fresh.decision, inputs: { planHash: saved.planHash, file } });
       if (ctx.mode.kind !== "json") ctx.out.result(fresh, (p) => planText(p, ctx.out.style));
-      const code = exitCodeFor(fresh.decision);
+      const code = exitCodeForDecision(fresh.decision);
       throw new LanesError(
         code === 4 ? "quota" : "approval",
         `plan ${file} is denied by policy; no approval (and no --yes) can pass a deny`,

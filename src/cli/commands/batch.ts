@@ -3,10 +3,12 @@ import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import { LanesError } from "../../core/errors.js";
+import { ExitCode, LanesError } from "../../core/errors.js";
+import { exitCodeForBatch } from "../../core/exit-codes.js";
 import { dataDir } from "../../adapters/config/paths.js";
 import { loadBatch } from "../../app/batch-file.js";
-import { batchExitCode, planBatch, type BatchPlan } from "../../app/batch-plan.js";
+import { planBatch, type BatchPlan } from "../../app/batch-plan.js";
+import { resolveApproval } from "../../core/approval.js";
 import { runBatch, type BatchEvent } from "../../app/batch-run.js";
 import { identityOf } from "../../app/identity.js";
 import { openAudit, openLedger } from "../../app/records.js";
@@ -59,54 +61,41 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
         { hint: "resume with the same batch file" },
       );
     show(ctx, plan);
-    if (ctx.opts.dryRun) return 0;
+    if (ctx.opts.dryRun) return ExitCode.ok;
 
     const name = b.name ?? file.split("/").pop()!;
     if (!resumed) {
-      const verdict = plan.decision.verdict;
-      if (verdict === "deny" || verdict === "delay") {
-        audit.append({
-          action: verdict === "deny" ? "deny" : "delay",
-          decision: plan.decision,
-          inputs: { batch: name, tasks: plan.totals },
-        });
-        throw new LanesError(
-          batchExitCode(plan) === 4 ? "quota" : "approval",
-          `batch ${verdict === "deny" ? "denied" : "delayed"}: ${plan.decision.reasons
-            .filter((r) => r.level !== "advisory")
-            .map((r) => r.message)
-            .join("; ")}`,
-        );
+      const interactive = ctx.mode.kind === "interactive";
+      const answer = resolveApproval({
+        decision: plan.decision,
+        mode: lane.approval.mode,
+        interactive,
+        yes: ctx.mode.yes,
+        user: who.user,
+      });
+      const inputs = { batch: name, tasks: plan.totals };
+      if (answer.kind === "refuse") {
+        const action = plan.decision.verdict === "delay" ? "delay" : "deny";
+        audit.append({ action, decision: plan.decision, inputs });
+        const kind = answer.exitCode === ExitCode.quota ? "quota" : "approval";
+        const hint = answer.exitCode === ExitCode.approval ? "pass --yes to approve the whole batch" : answer.hint;
+        throw new LanesError(kind, `batch: ${answer.message}`, hint ? { hint } : {});
       }
-      if (verdict === "ask") {
-        let approved = false;
-        if (ctx.mode.kind === "interactive") approved = await askYesNo();
-        else if (ctx.mode.yes && lane.approval.mode !== "always") approved = true;
-        else
-          throw new LanesError(
-            "approval",
-            `the batch needs approval (${plan.decision.reasons
-              .filter((r) => r.level === "soft")
-              .map((r) => r.rule)
-              .join(", ")}) and there is no terminal to ask in`,
-            {
-              hint:
-                lane.approval.mode === "always"
-                  ? `lane ${laneName} needs a person: run lanes batch in a terminal`
-                  : "pass --yes to approve the whole batch",
-            },
-          );
-        if (!approved) {
-          audit.append({ action: "deny", decision: plan.decision, inputs: { batch: name }, outcome: { by: who.user } });
+      if (answer.kind === "ask") {
+        const { askYesNo } = await import("../../ui/render-confirm.js");
+        if (!(await askYesNo())) {
+          audit.append({ action: "deny", decision: plan.decision, inputs, outcome: { by: who.user } });
           throw new LanesError("approval", "you denied the batch");
         }
         audit.append({
           action: "approve",
           decision: plan.decision,
-          inputs: { batch: name, tasks: plan.totals },
-          outcome: { by: who.user, how: ctx.mode.kind === "interactive" ? "interactive" : "yes" },
+          inputs,
+          outcome: { by: who.user, how: "interactive" },
         });
-      } else audit.append({ action: "plan", decision: plan.decision, inputs: { batch: name, tasks: plan.totals } });
+      } else if (answer.how === "yes") {
+        audit.append({ action: "approve", decision: plan.decision, inputs, outcome: { by: answer.by, how: "yes" } });
+      } else audit.append({ action: "plan", decision: plan.decision, inputs });
     }
 
     const batchId = resumed?.id ?? `b${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
@@ -165,9 +154,11 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
     if (ctx.mode.kind === "json")
       process.stdout.write(`${JSON.stringify({ type: "batch_end", ...report, reportDir: dir })}\n`);
     else process.stdout.write(`${md}\nreport: ${dir}/report.md\n`);
-    if (ac.signal.aborted) return 130;
-    if (rows.some((r) => r.status === "not_started" && r.detail === "budget")) return 4;
-    return rows.every((r) => r.status === "succeeded") ? 0 : 1;
+    return exitCodeForBatch({
+      interrupted: ac.signal.aborted,
+      budgetStopped: rows.some((r) => r.status === "not_started" && r.detail === "budget"),
+      allSucceeded: rows.every((r) => r.status === "succeeded"),
+    });
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
@@ -217,24 +208,6 @@ function show(ctx: CommandContext<BatchOpts>, p: BatchPlan): void {
     ),
   ];
   process.stderr.write(`${lines.join("\n")}\n`);
-}
-
-async function askYesNo(): Promise<boolean> {
-  const { render } = await import("ink");
-  const { createElement } = await import("react");
-  const { ApprovalPrompt } = await import("../../ui/ApprovalPrompt.js");
-  return new Promise((resolve) => {
-    const app = render(
-      createElement(ApprovalPrompt, {
-        canApprove: true,
-        canSwitch: false,
-        onAnswer: (a) => {
-          app.unmount();
-          resolve(a === "approve");
-        },
-      }),
-    );
-  });
 }
 
 /** " on host $0.012, 5 steps, 3.1 s (detail)": whatever the event knows. */

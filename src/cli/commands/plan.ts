@@ -2,7 +2,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { LanesError } from "../../core/errors.js";
-import { exitCodeFor } from "../../core/policy.js";
+import { exitCodeForDecision } from "../../core/exit-codes.js";
 import { identityOf } from "../../app/identity.js";
 import { planTask, type Plan } from "../../app/plan-task.js";
 import { openAudit, openLedger } from "../../app/records.js";
@@ -69,5 +69,5 @@ export async function plan(ctx: CommandContext<{ out?: string; check?: boolean }
     await renderPlan(p);
   } else ctx.out.result(p, (x) => planText(x, ctx.out.style));
   if (ctx.opts.out) ctx.out.info(`plan written to ${ctx.opts.out}; approve it with: lanes approve ${ctx.opts.out}`);
-  return ctx.opts.check ? exitCodeFor(p.decision) : 0;
+  return ctx.opts.check ? exitCodeForDecision(p.decision) : 0;
 }

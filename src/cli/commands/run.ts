@@ -1,6 +1,7 @@
 /** `lanes run TASK`: plan → decision and approval → hold → sandbox → agent → check → patch → settle. */
 import { readFileSync } from "node:fs";
 import { ExitCode, LanesError } from "../../core/errors.js";
+import { exitCodeForRun } from "../../core/exit-codes.js";
 import { policyEditsOf } from "../../core/policy-edits.js";
 import type { RunEvent } from "../../core/run-events.js";
 import { treeState } from "../../app/apply-patch.js";
@@ -8,7 +9,7 @@ import { buildEndpoints } from "../../app/endpoints.js";
 import { identityOf } from "../../app/identity.js";
 import { planTask, type Plan } from "../../app/plan-task.js";
 import { openAudit, openLedger } from "../../app/records.js";
-import { exitCodeOf, requireEndpoint, runAttempt, succeeded, type Attempt } from "../../app/run-task.js";
+import { requireEndpoint, runAttempt, succeeded, type Attempt } from "../../app/run-task.js";
 import { readPlan, staleness, verifyApproval } from "../../app/saved-plan.js";
 import { repoRelative } from "../../app/tree-pin.js";
 import { originOf } from "../../adapters/config/load.js";
@@ -240,14 +241,14 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
       durationMs: attempt.durationMs,
       usage,
     });
-    if (ac.signal.aborted) return 130;
+    if (ac.signal.aborted) return ExitCode.interrupted;
     if (escalationRefused) {
       ctx.out.warn(escalationRefused);
-      return 3;
+      return ExitCode.approval;
     }
     if (applied?.some((a) => !a.ok && a.policy)) return ExitCode.approval;
     if (applied?.some((a) => !a.ok) && succeeded(attempt)) return ExitCode.taskFailed;
-    return exitCodeOf(attempt);
+    return exitCodeForRun(attempt.agent.status, attempt.check);
   } finally {
     await live?.done();
     process.off("SIGINT", onSignal);

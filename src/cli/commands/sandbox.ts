@@ -1,5 +1,5 @@
 /** `lanes sandbox up|exec|run|ls|rm|gc`: sandboxes by hand. */
-import { LanesError } from "../../core/errors.js";
+import { ExitCode, LanesError } from "../../core/errors.js";
 import type { Observation } from "../../core/sandbox.js";
 import type { Config } from "../../adapters/config/schema.js";
 import type { SandboxListing } from "../../adapters/docker/host.js";
@@ -123,11 +123,11 @@ export async function run(ctx: CommandContext<PlaceOpts>): Promise<number> {
   process.once("SIGTERM", onSignal);
   const sb = await host.acquire({ profileName, profile, repo: ctx.opts.workspace === false ? undefined : root });
   try {
-    if (ac.signal.aborted) return 130;
+    if (ac.signal.aborted) return ExitCode.interrupted;
     if (ctx.mode.kind !== "json")
       ctx.out.info(`sandbox ${sb.info.id} on ${sb.info.host} (${sb.info.fromPool ? "warm" : "cold"})`);
     const obs = await sb.exec({ command: commandLine(argv), timeoutMs: timeoutOf(ctx) }, ac.signal);
-    if (ac.signal.aborted) return 130;
+    if (ac.signal.aborted) return ExitCode.interrupted;
     const code = passThrough(ctx, obs);
     if (ctx.opts.diff) process.stdout.write(await sb.diff());
     return code;
