@@ -5,6 +5,7 @@
  * the ledger, so `--resume` after a crash runs only what did not finish — and charges a crashed
  * attempt's hold its worst case, never forgetting it.
  */
+import type { TaskEvent, TaskRunEvent, TaskStatus } from "../core/run-events.js";
 import type { Config } from "../adapters/config/schema.js";
 import type { AuditLog } from "../adapters/store/audit.js";
 import type { Ledger } from "../adapters/store/ledger.js";
@@ -12,22 +13,7 @@ import { buildEndpoints } from "./endpoints.js";
 import type { BatchTask } from "./batch-plan.js";
 import { requireEndpoint, runAttempt, succeeded } from "./run-task.js";
 
-export type TaskStatus = "pending" | "running" | "succeeded" | "failed" | "denied" | "not_started" | "interrupted";
-
-export interface BatchEvent {
-  type: "task";
-  batchId: string;
-  idx: number;
-  repo: string;
-  status: TaskStatus;
-  host?: string;
-  runId?: string;
-  steps?: number;
-  check?: string;
-  costUsd?: number;
-  durationMs?: number;
-  detail?: string;
-}
+export type { TaskStatus } from "../core/run-events.js";
 
 export interface BatchRun {
   config: Config;
@@ -40,7 +26,7 @@ export interface BatchRun {
   hosts: string[];
   failFast: boolean;
   signal: AbortSignal;
-  emit: (e: BatchEvent) => void;
+  emit: (e: TaskEvent | TaskRunEvent) => void;
 }
 
 export async function runBatch(b: BatchRun): Promise<void> {
@@ -127,7 +113,7 @@ export async function runBatch(b: BatchRun): Promise<void> {
           endpoint: requireEndpoint(endpoints, t.plan),
           ledger: b.ledger,
           audit: b.audit,
-          emit: () => {},
+          emit: (event) => b.emit({ type: "task_event", batchId: b.batchId, idx: t.idx, event }),
           signal: b.signal,
           check: t.check,
           hostName: host,

@@ -4,6 +4,7 @@ import type { AuditLog } from "../adapters/store/audit.js";
 import type { Plan } from "../app/plan-task.js";
 import type { CommandContext } from "./context.js";
 import type { RunOpts } from "./commands/run.js";
+import { writeEvent } from "./write-event.js";
 
 export function parseWait(text: string): number {
   const m = /^(\d+)(s|m|h)?$/.exec(text);
@@ -32,9 +33,11 @@ export async function waitOut(
     const step = Math.max(200, Math.min(2000, retry - Date.now(), until - Date.now()));
     if (ctx.mode.kind !== "json") ctx.out.info(`waiting (${Math.ceil((until - Date.now()) / 1000)} s left): ${why}`);
     else
-      process.stdout.write(
-        `${JSON.stringify({ type: "waiting", reasons: plan.decision.reasons, secondsLeft: Math.ceil((until - Date.now()) / 1000) })}\n`,
-      );
+      writeEvent({
+        type: "waiting",
+        reasons: plan.decision.reasons,
+        secondsLeft: Math.ceil((until - Date.now()) / 1000),
+      });
     await new Promise((r) => setTimeout(r, step));
     plan = await replan();
   }

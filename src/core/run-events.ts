@@ -1,5 +1,8 @@
-/** The one event stream of a run: the ink view, plain text and `--json` all render these. */
-import type { Decision } from "./policy.js";
+/**
+ * The one event stream: runs, batches and waits emit these, and every view renders them — the
+ * ink views, the plain printer, and `--json` (one event per line, nothing else on stdout).
+ */
+import type { Decision, Reason } from "./policy.js";
 import type { EndpointEvent, Usage } from "./models.js";
 
 export type RunStatus =
@@ -61,3 +64,42 @@ export type RunEvent =
       durationMs: number;
       usage: Usage;
     };
+
+export type TaskStatus = "pending" | "running" | "succeeded" | "failed" | "denied" | "not_started" | "interrupted";
+
+/** A batch task changed state. */
+export interface TaskEvent {
+  type: "task";
+  batchId: string;
+  idx: number;
+  repo: string;
+  status: TaskStatus;
+  host?: string;
+  runId?: string;
+  steps?: number;
+  check?: string;
+  costUsd?: number;
+  durationMs?: number;
+  detail?: string;
+}
+
+/** A run event of one batch task, tagged with the task. */
+export interface TaskRunEvent {
+  type: "task_event";
+  batchId: string;
+  idx: number;
+  event: RunEvent;
+}
+
+/** `lanes run --wait`: still delayed, re-planning. */
+export interface WaitingEvent {
+  type: "waiting";
+  reasons: Reason[];
+  secondsLeft: number;
+}
+
+/** A batch's plan (before it runs) and its report (after): the objects `--json` documents. */
+export type BatchPlanEvent = { type: "batch_plan" } & Record<string, unknown>;
+export type BatchEndEvent = { type: "batch_end" } & Record<string, unknown>;
+
+export type LanesEvent = RunEvent | TaskEvent | TaskRunEvent | WaitingEvent | BatchPlanEvent | BatchEndEvent;

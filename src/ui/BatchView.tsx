@@ -1,12 +1,12 @@
 /** The batch in a terminal: a row per task, an overall progress bar and the budget bar. */
 import { Box, Text } from "ink";
-import type { BatchEvent } from "../app/batch-run.js";
+import type { TaskEvent } from "../core/run-events.js";
 import { money } from "../report/plan-text.js";
 
 export interface BatchRow {
   idx: number;
   repo: string;
-  last?: BatchEvent;
+  last?: TaskEvent;
 }
 
 const COLOR: Record<string, string> = {

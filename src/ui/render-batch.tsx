@@ -1,12 +1,12 @@
 /** Renders a batch live with ink. */
 import { render } from "ink";
-import type { BatchEvent } from "../app/batch-run.js";
+import type { TaskEvent } from "../core/run-events.js";
 import { BatchView, type BatchRow } from "./BatchView.js";
 
 export function liveBatch(
   tasks: { idx: number; repo: string }[],
   budgetUsd: number,
-): { emit: (e: BatchEvent) => void; done: () => Promise<void> } {
+): { emit: (e: TaskEvent) => void; done: () => Promise<void> } {
   const rows: BatchRow[] = tasks.map((t) => ({ idx: t.idx, repo: t.repo }));
   const started = Date.now();
   const view = () => (

@@ -219,8 +219,21 @@ describe("lanes batch", () => {
     expect(md).toContain("## lanes batch nightly");
     expect(md).toContain("| # | repository | status | check | cost | patch |");
     expect(md.match(/❌ failed/g)).toHaveLength(2);
-    expect(r.stdout.match(/^::error title=lanes batch task \d::.*failed/gm)).toHaveLength(2);
-  }, 120_000);
+    // Annotations go to stderr (the runner reads both); stdout is the report.
+    expect(r.stderr.match(/^::error title=lanes batch task \d::.*failed/gm)).toHaveLength(2);
+    expect(r.stdout).not.toContain("::error");
+    // With --json under GitHub Actions, stdout is only events: each task's run events, tagged.
+    const again = await lanes(["batch", s.file, "--json"], {
+      cwd: s.dir,
+      env: { ...s.env, GITHUB_ACTIONS: "true" },
+      timeoutMs: 120_000,
+    });
+    const events = jsonLines(again.stdout); // throws on any non-JSON line
+    const tagged = events.filter((e) => e.type === "task_event");
+    expect(new Set(tagged.map((e) => e.idx))).toEqual(new Set([0, 1]));
+    expect(tagged.filter((e) => e.event.type === "run_start")).toHaveLength(2);
+    expect(tagged.find((e) => e.event.type === "check")?.event).toMatchObject({ passed: false });
+  }, 180_000);
 
   it("uses the remote TLS engine when the local host is at capacity", async () => {
     requireRemote();

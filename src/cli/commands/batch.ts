@@ -9,7 +9,9 @@ import { dataDir } from "../../adapters/config/paths.js";
 import { loadBatch } from "../../app/batch-file.js";
 import { planBatch, type BatchPlan } from "../../app/batch-plan.js";
 import { resolveApproval } from "../../core/approval.js";
-import { runBatch, type BatchEvent } from "../../app/batch-run.js";
+import { runBatch } from "../../app/batch-run.js";
+import type { BatchPlanEvent, TaskEvent, TaskRunEvent } from "../../core/run-events.js";
+import { writeEvent } from "../write-event.js";
 import { identityOf } from "../../app/identity.js";
 import { openAudit, openLedger } from "../../app/records.js";
 import { annotations, buildReport, markdown } from "../../report/batch-report.js";
@@ -119,12 +121,13 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
       ctx.mode.kind === "interactive"
         ? (await import("../../ui/render-batch.js")).liveBatch(plan.tasks, b.budget.capUsd)
         : undefined;
-    const emit = (e: BatchEvent) => {
+    const emit = (e: TaskEvent | TaskRunEvent) => {
+      if (ctx.mode.kind === "json") return writeEvent(e);
+      // The views show the tasks; a task's own run events are for --json (and its trajectory).
+      if (e.type === "task_event") return;
       if (live) return live.emit(e);
       if (e.status !== "running") done++;
-      if (ctx.mode.kind === "json") process.stdout.write(`${JSON.stringify(e)}\n`);
-      else
-        ctx.out.info(`[${done}/${plan.tasks.length}] #${e.idx} ${e.repo.split("/").pop()} ${e.status}${taskFacts(e)}`);
+      ctx.out.info(`[${done}/${plan.tasks.length}] #${e.idx} ${e.repo.split("/").pop()} ${e.status}${taskFacts(e)}`);
     };
     await runBatch({
       config,
@@ -150,9 +153,9 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
     const md = markdown(report);
     writeFileSync(join(dir, "report.md"), md);
     if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, md);
-    if (process.env.GITHUB_ACTIONS === "true") for (const a of annotations(report)) process.stdout.write(`${a}\n`);
-    if (ctx.mode.kind === "json")
-      process.stdout.write(`${JSON.stringify({ type: "batch_end", ...report, reportDir: dir })}\n`);
+    // Workflow commands are read from stderr too: stdout stays the report (or the JSON events).
+    if (process.env.GITHUB_ACTIONS === "true") for (const a of annotations(report)) process.stderr.write(`${a}\n`);
+    if (ctx.mode.kind === "json") writeEvent({ type: "batch_end", ...report, reportDir: dir });
     else process.stdout.write(`${md}\nreport: ${dir}/report.md\n`);
     return exitCodeForBatch({
       interrupted: ac.signal.aborted,
@@ -167,7 +170,7 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
 }
 
 function show(ctx: CommandContext<BatchOpts>, p: BatchPlan): void {
-  const out = {
+  const out: BatchPlanEvent = {
     type: "batch_plan",
     lane: p.lane,
     totals: p.totals,
@@ -186,7 +189,7 @@ function show(ctx: CommandContext<BatchOpts>, p: BatchPlan): void {
     })),
   };
   if (ctx.mode.kind === "json") {
-    process.stdout.write(`${JSON.stringify(out)}\n`);
+    writeEvent(out);
     return;
   }
   const lines = [
@@ -211,7 +214,7 @@ function show(ctx: CommandContext<BatchOpts>, p: BatchPlan): void {
 }
 
 /** " on host $0.012, 5 steps, 3.1 s (detail)": whatever the event knows. */
-function taskFacts(e: BatchEvent): string {
+function taskFacts(e: TaskEvent): string {
   const parts = [
     e.host ? ` on ${e.host}` : "",
     e.costUsd !== undefined ? ` ${money(e.costUsd)}` : "",

@@ -18,6 +18,7 @@ import { resolveTask } from "../../app/templates.js";
 import { eventLine } from "../../report/run-text.js";
 import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
+import { writeEvent } from "../write-event.js";
 import { bringHome, type Applied } from "../bring-home.js";
 import { approveEscalation, gate } from "../run-gate.js";
 import { useEndpoint } from "../run-endpoint.js";
@@ -259,7 +260,7 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
 }
 
 function renderer(ctx: CommandContext<unknown>): (e: RunEvent) => void {
-  if (ctx.mode.kind === "json") return (e) => process.stdout.write(`${JSON.stringify(e)}\n`);
+  if (ctx.mode.kind === "json") return writeEvent;
   return (e) => {
     const line = eventLine(e);
     if (!line) return;
