@@ -60,7 +60,7 @@ step("load + validate lanes.yaml");
 const { identityOf } = await import("../dist/app/identity.js");
 const who = await identityOf(config, repo);
 step("identity (git config)");
-const { openLedger, openAudit } = await import("../dist/app/records.js");
+const { adapters, openLedger, openAudit } = await import("../dist/cli/compose.js");
 const ledger = await openLedger();
 step("open ledger (better-sqlite3)");
 const { planTask } = await import("../dist/app/plan-task.js");
@@ -72,9 +72,10 @@ const plan = await planTask({
   lane: "eval",
   who,
   ledger,
+  adapters,
 });
 step("planTask (git ls-files, HEAD, count, estimate, decide)");
-openAudit(who.user).append({ action: "plan", decision: plan.decision });
+openAudit(ledger, who.user).append({ action: "plan", decision: plan.decision });
 step("audit append");
 ledger.close();
 

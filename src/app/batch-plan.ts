@@ -7,7 +7,8 @@ import { COST_CLASS_LABEL, costClassOf, type CostClass } from "../core/cost.js";
 import type { Decision, Reason, Verdict } from "../core/policy.js";
 import { levelOf } from "../core/quota.js";
 import type { Config } from "../adapters/config/schema.js";
-import type { Ledger } from "../adapters/store/ledger.js";
+import type { Store } from "../core/ports.js";
+import type { Adapters } from "./ports.js";
 import { resolveTask } from "./templates.js";
 import type { BatchFile, BatchItem } from "./batch-file.js";
 import type { Identity } from "./identity.js";
@@ -57,7 +58,8 @@ export async function planBatch(o: {
   batch: BatchFile;
   items: BatchItem[];
   who: Identity;
-  ledger: Ledger;
+  ledger: Store;
+  adapters: Adapters;
   lane: string;
   tier?: string | undefined;
 }): Promise<BatchPlan> {
@@ -69,6 +71,7 @@ export async function planBatch(o: {
       Object.entries(item.set).map(([k, v]) => `${k}=${v}`),
     );
     const plan = await planTask({
+      adapters: o.adapters,
       config: o.config,
       root: item.repo,
       task: t.text,

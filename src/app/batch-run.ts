@@ -7,9 +7,8 @@
  */
 import type { TaskEvent, TaskRunEvent, TaskStatus } from "../core/run-events.js";
 import type { Config } from "../adapters/config/schema.js";
-import type { AuditLog } from "../adapters/store/audit.js";
-import type { Ledger } from "../adapters/store/ledger.js";
-import { buildEndpoints } from "./endpoints.js";
+import type { AuditTrail, Store } from "../core/ports.js";
+import type { Adapters } from "./ports.js";
 import type { BatchTask } from "./batch-plan.js";
 import { requireEndpoint, runAttempt, succeeded } from "./run-task.js";
 
@@ -19,8 +18,9 @@ export interface BatchRun {
   config: Config;
   batchId: string;
   tasks: BatchTask[];
-  ledger: Ledger;
-  audit: AuditLog;
+  ledger: Store;
+  audit: AuditTrail;
+  adapters: Adapters;
   capUsd: number;
   concurrency: number;
   hosts: string[];
@@ -67,7 +67,7 @@ export async function runBatch(b: BatchRun): Promise<void> {
     queue.push(t);
   }
 
-  const endpoints = buildEndpoints(b.config);
+  const endpoints = b.adapters.endpoints(b.config);
   const inUse = new Map(b.hosts.map((h) => [h, 0]));
   let reserved = 0;
   let stop: string | undefined;
@@ -112,6 +112,7 @@ export async function runBatch(b: BatchRun): Promise<void> {
           plan: t.plan,
           endpoint: requireEndpoint(endpoints, t.plan),
           ledger: b.ledger,
+          adapters: b.adapters,
           audit: b.audit,
           emit: (event) => b.emit({ type: "task_event", batchId: b.batchId, idx: t.idx, event }),
           signal: b.signal,

@@ -1,7 +1,7 @@
 /** Endpoints from configuration: every tier's endpoints as callable clients, with their prices. */
 import type { Config } from "../adapters/config/schema.js";
 import { parseDuration } from "../core/sandbox.js";
-import { OpenAIEndpoint, type EndpointSpec } from "../adapters/models/openai-endpoint.js";
+import type { EndpointSpec } from "../core/ports.js";
 import { contextWindowOf, resolvePrice, tierKind } from "../adapters/models/prices.js";
 
 export function endpointSpecs(config: Config): EndpointSpec[] {
@@ -22,11 +22,4 @@ export function endpointSpecs(config: Config): EndpointSpec[] {
       fallbacks: ep.fallbacks,
     })),
   );
-}
-
-export function buildEndpoints(
-  config: Config,
-  env: Record<string, string | undefined> = process.env,
-): Map<string, OpenAIEndpoint> {
-  return new Map(endpointSpecs(config).map((s) => [s.id, new OpenAIEndpoint(s, env)]));
 }

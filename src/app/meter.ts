@@ -5,7 +5,7 @@
  */
 import { affordableTokens, worstCaseUsd, type Price } from "../core/cost.js";
 import type { Meter } from "../core/agent.js";
-import type { Ledger } from "../adapters/store/ledger.js";
+import type { HoldStorePort as Ledger } from "../core/ports.js";
 
 export class HoldMeter implements Meter {
   private charged = 0;

@@ -14,13 +14,13 @@ import { decide, scheduleState, type Decision, type QuotaImpact } from "../core/
 import { levelOf, type QuotaLevel } from "../core/quota.js";
 import { parseDuration } from "../core/sandbox.js";
 import { canonical } from "../core/canonical.js";
-import type { Ledger } from "../adapters/store/ledger.js";
+import type { Store as Ledger } from "../core/ports.js";
+import type { Adapters } from "./ports.js";
 import { priceTable } from "../adapters/models/prices.js";
 import { listWorkspaceFiles } from "../adapters/docker/workspace.js";
 import { git } from "../adapters/git.js";
 import { relaxationsOf, type Relaxation } from "../core/relaxations.js";
 import { treeDigest } from "./tree-pin.js";
-import { buildEndpoints } from "./endpoints.js";
 import { bucketsFor } from "./buckets.js";
 import type { Identity } from "./identity.js";
 
@@ -77,6 +77,7 @@ export interface PlanRequest {
   tier?: string | undefined;
   who: Identity;
   ledger: Ledger;
+  adapters: Adapters;
   now?: Date;
   /** Repository files the tree pin leaves out (the plan file itself). */
   exclude?: string[];
@@ -96,7 +97,7 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
   const tier = config.tiers[tierName];
   if (!tier)
     throw new LanesError("usage", `unknown tier "${tierName}" (tiers: ${Object.keys(config.tiers).join(", ")})`);
-  const endpoints = buildEndpoints(config);
+  const endpoints = r.adapters.endpoints(config);
   const inTier = [...endpoints.values()].filter((e) => e.spec.tier === tierName);
   const ep = (r.endpointId ? inTier.find((e) => e.id === r.endpointId) : undefined) ?? inTier[0];
   if (!ep)

@@ -14,13 +14,12 @@ import type { RunEvent } from "../core/run-events.js";
 import { parseDuration } from "../core/sandbox.js";
 import type { Config } from "../adapters/config/schema.js";
 import { dataDir } from "../adapters/config/paths.js";
-import type { AuditLog } from "../adapters/store/audit.js";
-import type { Ledger } from "../adapters/store/ledger.js";
+import type { AuditTrail, ModelEndpoint, SandboxHost, Store } from "../core/ports.js";
+import type { Sandbox } from "../core/sandbox.js";
+import type { Adapters } from "./ports.js";
 import { listWorkspaceFiles } from "../adapters/docker/workspace.js";
-import type { OpenAIEndpoint } from "../adapters/models/openai-endpoint.js";
 import { priceTable } from "../adapters/models/prices.js";
 import { bucketsFor } from "./buckets.js";
-import { openHost, ping } from "./docker-hosts.js";
 import { HoldMeter, TokenMeter } from "./meter.js";
 import type { Plan } from "./plan-task.js";
 
@@ -28,9 +27,10 @@ export interface RunRequest {
   config: Config;
   root: string;
   plan: Plan;
-  endpoint: OpenAIEndpoint;
-  ledger: Ledger;
-  audit: AuditLog;
+  endpoint: ModelEndpoint;
+  ledger: Store;
+  audit: AuditTrail;
+  adapters: Adapters;
   emit: (e: RunEvent) => void;
   signal: AbortSignal;
   /** The check command (task's, else lane's). */
@@ -108,16 +108,15 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
     r.endpoint.spec.price.kind === "priced"
       ? new HoldMeter(ledger, hold.id, lane.budget.capUsd, r.endpoint.spec.price.price)
       : new TokenMeter(ledger, hold.id, lane.budget.capTokens);
-  let sandbox: Awaited<ReturnType<Awaited<ReturnType<typeof openHost>>["acquire"]>> | undefined;
-  let host: Awaited<ReturnType<typeof openHost>> | undefined;
+  let sandbox: Sandbox | undefined;
+  let host: SandboxHost | undefined;
   let agent: AgentResult | undefined;
   let check: Attempt["check"] = "unchecked";
   let patch: string | null = null;
   let sandboxSeconds: number;
   try {
     const profile = config.sandbox.profiles[lane.sandbox]!;
-    host = await openHost(config, r.hostName ?? profile.host);
-    await ping(config, host);
+    host = await r.adapters.hosts(config).open(r.hostName ?? profile.host);
     const t0 = Date.now();
     sandbox = await host.acquire({ profileName: lane.sandbox, profile, repo: r.root, runId });
     emit({
@@ -275,7 +274,7 @@ export function succeeded(a: Attempt): boolean {
   return a.agent.status === "finished" && a.check !== "failed";
 }
 
-export function requireEndpoint(endpoints: Map<string, OpenAIEndpoint>, plan: Plan): OpenAIEndpoint {
+export function requireEndpoint(endpoints: Map<string, ModelEndpoint>, plan: Plan): ModelEndpoint {
   const ep = endpoints.get(plan.endpoint.id);
   if (!ep) throw new LanesError("usage", `endpoint ${plan.endpoint.id} of the plan is not configured any more`);
   return ep;

@@ -13,7 +13,7 @@ import { canonical } from "../core/canonical.js";
 import { classRank } from "../core/cost.js";
 import { LanesError } from "../core/errors.js";
 import type { VerifiedApproval } from "../core/approval.js";
-import type { AuditLog } from "../adapters/store/audit.js";
+import type { AuditTrail } from "../core/ports.js";
 import { planHashOf, type Plan } from "./plan-task.js";
 
 const reason = z.object({ rule: z.string(), level: z.enum(["advisory", "soft", "hard"]), message: z.string() });
@@ -101,7 +101,7 @@ export function approve(plan: Plan, by: string, how: "interactive" | "yes", key:
 export function verifyApproval(
   plan: Plan,
   key: string | undefined,
-  audit: AuditLog,
+  audit: AuditTrail,
 ): { approval?: VerifiedApproval; ignored?: string } {
   const a = plan.approval;
   if (!a) return {};
@@ -128,7 +128,7 @@ export function verifyApproval(
 }
 
 /** true when this store's audit trail verifies and holds an `approve` record for this plan and approver. */
-function recordedApproval(plan: Plan, audit: AuditLog): true | string {
+function recordedApproval(plan: Plan, audit: AuditTrail): true | string {
   const v = audit.verify();
   if (!v.ok) return `this store's audit trail does not verify (${v.reason}), so no recorded approval can be trusted`;
   const a = plan.approval!;

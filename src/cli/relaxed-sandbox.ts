@@ -11,7 +11,7 @@ import { describeRelaxation } from "../core/relaxations.js";
 import { originOf, type LoadedConfig } from "../adapters/config/load.js";
 import { identityOf } from "../app/identity.js";
 import { sandboxTarget } from "../app/plan-task.js";
-import { openAudit, openLedger } from "../app/records.js";
+import { openAudit, openLedger } from "./compose.js";
 import type { CommandContext } from "./context.js";
 
 export async function gateRelaxedSandbox(

@@ -23,6 +23,20 @@ export interface Observation {
   truncatedBytes: number;
 }
 
+/** A sandbox profile: where and how hardened (the configuration schema's `sandbox.profiles.*`). */
+export interface SandboxProfile {
+  host: string;
+  image: string;
+  cpus: number;
+  memory: string;
+  pids: number;
+  network: "none" | "open";
+  readOnlyRoot: boolean;
+  capAdd: string[];
+  ttl: string;
+  pool: number;
+}
+
 export interface SandboxInfo {
   id: string;
   host: string;

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/adapters/config/load.js";
 import { AuditLog } from "../../src/adapters/store/audit.js";
 import { Ledger } from "../../src/adapters/store/ledger.js";
+import { adapters } from "../../src/cli/compose.js";
 import { planTask } from "../../src/app/plan-task.js";
 import { staleness } from "../../src/app/saved-plan.js";
 import { ROOT, gitRepo, tempHome } from "../helpers/cli.js";
@@ -24,7 +25,7 @@ async function setup() {
   const ledger = Ledger.open(join(dir, "ledger.db"));
   const who = { user: "ana", team: "core", project: "repo" };
   const plan = (exclude: string[] = []) =>
-    planTask({ config: load().config, root: repo, task: "fix it", lane: "eval", who, ledger, exclude });
+    planTask({ config: load().config, root: repo, task: "fix it", lane: "eval", who, ledger, adapters, exclude });
   return { repo, dir, plan };
 }
 

@@ -6,7 +6,8 @@ import { randomBytes } from "node:crypto";
 import type Docker from "dockerode";
 import { LanesError } from "../../core/errors.js";
 import { parseDuration, type SandboxInfo } from "../../core/sandbox.js";
-import type { Profile } from "../config/schema.js";
+import type { AcquireOptions, SandboxHost } from "../../core/ports.js";
+import type { SandboxProfile as Profile } from "../../core/sandbox.js";
 import { containerOptions, WORKSPACE } from "./container-spec.js";
 import { Channel } from "./channel.js";
 import { dockerExecutor } from "./exec.js";
@@ -14,15 +15,7 @@ import { containerName, LABEL, labelsFor, MANAGED_FILTER, ownerIsDead, ownerOf, 
 import { DockerSandbox, ignoreGone, removeWhenFree, WHOLE, type Executor } from "./sandbox.js";
 import { listWorkspaceFiles, packWorkspace } from "./workspace.js";
 
-export interface AcquireOptions {
-  profileName: string;
-  profile: Profile;
-  /** Repository to copy in; omitted = an empty workspace. */
-  repo?: string | undefined;
-  runId?: string | undefined;
-  /** Outlive this process (`lanes sandbox up`): no lifeline, ended by its TTL or `sandbox rm`. */
-  detached?: boolean | undefined;
-}
+export type { AcquireOptions } from "../../core/ports.js";
 
 export interface SandboxListing {
   id: string;
@@ -45,7 +38,7 @@ export interface ReapResult {
 
 const ORPHAN_GRACE_MS = 60_000;
 
-export class DockerHost {
+export class DockerHost implements SandboxHost {
   private readonly refills = new Set<Promise<void>>();
 
   constructor(

@@ -7,47 +7,12 @@
  */
 import type OpenAI from "openai";
 import { LanesError } from "../../core/errors.js";
-import { callCostUsd, worstCaseUsd, type PriceResolution } from "../../core/cost.js";
-import type {
-  Completion,
-  CompletionRequest,
-  EndpointEvent,
-  Message,
-  Timings,
-  ToolCall,
-  Usage,
-} from "../../core/models.js";
+import { callCostUsd, worstCaseUsd } from "../../core/cost.js";
+import type { Completion, CompletionRequest, Message, Timings, ToolCall, Usage } from "../../core/models.js";
 import * as llama from "./llama.js";
 import { RateLimiter, sleep } from "./rate-limit.js";
 import { countChatTokens, countText, encodingFor, type TokenCount } from "./tokens.js";
-
-export interface EndpointSpec {
-  id: string;
-  tier: string;
-  tierKind: "local" | "hosted";
-  baseURL: string;
-  model: string;
-  apiKeyEnv?: string | undefined;
-  price: PriceResolution;
-  contextWindow?: number | undefined;
-  maxOutputTokens?: number | undefined;
-  timeoutMs: number;
-  rpm?: number | undefined;
-  tpm?: number | undefined;
-  fallbacks: string[];
-}
-
-export interface CallHooks {
-  signal?: AbortSignal | undefined;
-  emit?: (e: EndpointEvent) => void;
-  /** Every attempt that may have been billed, with its charge (null when unpriced). */
-  onBilled?: (usd: number | null, usage: Usage) => void;
-  /** Before a retry: can the caller still pay this worst case? */
-  canAfford?: (worstUsd: number) => boolean;
-  /** Give up retrying after this long (default 60 s). */
-  retryForMs?: number;
-  stream?: boolean;
-}
+import type { CallHooks, EndpointSpec, ModelEndpoint } from "../../core/ports.js";
 
 class BrokenStream extends Error {
   constructor(
@@ -58,7 +23,7 @@ class BrokenStream extends Error {
   }
 }
 
-export class OpenAIEndpoint {
+export class OpenAIEndpoint implements ModelEndpoint {
   private client: Promise<OpenAI> | undefined;
   readonly limiter: RateLimiter | undefined;
 
@@ -392,3 +357,5 @@ function connectionCode(err: unknown): string {
   }
   return "connection error";
 }
+
+export type { CallHooks, EndpointSpec } from "../../core/ports.js";

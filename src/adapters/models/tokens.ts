@@ -4,12 +4,7 @@
  * own /tokenize (see llama.ts). Anything else: an estimate, labelled approximate.
  */
 import type { Message, ToolSpec } from "../../core/models.js";
-
-export interface TokenCount {
-  tokens: number;
-  exact: boolean;
-  method: string;
-}
+import type { TokenCount } from "../../core/ports.js";
 
 type Encode = (text: string, opts?: { disallowedSpecial?: Set<string> }) => number[];
 const encoders = new Map<string, Promise<Encode>>();
@@ -130,3 +125,5 @@ export function approximate(messages: Message[], tools: ToolSpec[] = []): TokenC
     method: "approximate (4 characters per token)",
   };
 }
+
+export type { TokenCount } from "../../core/ports.js";

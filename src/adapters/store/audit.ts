@@ -28,59 +28,17 @@ import { dirname } from "node:path";
 import { canonical } from "../../core/canonical.js";
 import { detectCi } from "../../core/ci.js";
 import { safeUser } from "../identity-source.js";
+import type {
+  Actor,
+  AuditAnchor,
+  AuditHead,
+  AuditInput,
+  AuditRecord,
+  AuditTrail,
+  VerifyResult,
+} from "../../core/ports.js";
 
 export { canonical };
-
-export interface Actor {
-  user: string;
-  host: string;
-  ci?: { provider: string; job?: string | undefined } | undefined;
-}
-
-export interface AuditInput {
-  action: "plan" | "approve" | "deny" | "delay" | "reserve" | "charge" | "settle" | "escalate" | "run" | "repair";
-  runId?: string | undefined;
-  decision?: { verdict: string; reasons: { rule: string; level: string; message: string }[] } | undefined;
-  inputs?: Record<string, unknown> | undefined;
-  outcome?: Record<string, unknown> | undefined;
-}
-
-export interface AuditRecord extends AuditInput {
-  id: string;
-  seq: number;
-  time: string;
-  actor: Actor;
-  prevHash: string;
-  hash: string;
-  /** HMAC-SHA256 of `hash` under LANES_AUDIT_KEY, when a key was set. */
-  mac?: string;
-}
-
-/** The last record the ledger knows was written: what a complete trail must end with. */
-export interface AuditHead {
-  seq: number;
-  hash: string;
-}
-
-/** Where the head is anchored (the ledger), and the write transaction that serialises appends. */
-export interface AuditAnchor {
-  atomically<T>(fn: () => T): T;
-  auditHead(): AuditHead | undefined;
-  setAuditHead(head: AuditHead): void;
-}
-
-export type VerifyResult =
-  | { ok: true; records: number; anchored: AuditHead | null; keyed: boolean; notes: string[] }
-  | {
-      ok: false;
-      line: number;
-      id?: string;
-      reason: string;
-      records: number;
-      anchored: AuditHead | null;
-      keyed: boolean;
-      notes: string[];
-    };
 
 const GENESIS = "0".repeat(64);
 
@@ -97,7 +55,7 @@ function macOf(hash: string, key: string): string {
   return createHmac("sha256", key).update(hash).digest("hex");
 }
 
-export class AuditLog {
+export class AuditLog implements AuditTrail {
   constructor(
     readonly path: string,
     private readonly anchor: AuditAnchor,
@@ -300,3 +258,5 @@ function safeEqual(a: string, b: string): boolean {
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
 }
+
+export type { Actor, AuditAnchor, AuditHead, AuditInput, AuditRecord, VerifyResult } from "../../core/ports.js";

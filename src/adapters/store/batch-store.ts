@@ -1,8 +1,8 @@
 /** Batches and their tasks, so an interrupted batch can be resumed (`lanes batch --resume`). */
-import type { BatchTaskRow } from "./ledger-schema.js";
+import type { BatchStorePort, BatchTaskRow } from "../../core/ports.js";
 import type { SqliteDb } from "./sqlite.js";
 
-export class BatchStore {
+export class BatchStore implements BatchStorePort {
   constructor(private readonly s: SqliteDb) {}
 
   create(b: { id: string; file: string; name: string; capUsd: number; tasks: { repo: string; task: string }[] }): void {

@@ -1,20 +1,8 @@
 /** Estimate history: what past runs of a lane and task template took (steps, tokens, time, cost). */
 import type { SqliteDb } from "./sqlite.js";
+import type { HistoryRow, HistoryStorePort } from "../../core/ports.js";
 
-export interface HistoryRow {
-  lane: string;
-  template: string;
-  tier: string;
-  steps: number;
-  completionPerStep: number;
-  observationPerStep: number;
-  secondsPerStep: number;
-  costUsd: number | null;
-  promptTps?: number | undefined;
-  completionTps?: number | undefined;
-}
-
-export class HistoryStore {
+export class HistoryStore implements HistoryStorePort {
   constructor(private readonly s: SqliteDb) {}
 
   add(row: HistoryRow): void {

@@ -9,25 +9,7 @@ import { randomBytes } from "node:crypto";
 import { LanesError } from "../../core/errors.js";
 import type { BucketSpec, BucketStatus, Unit } from "../../core/quota.js";
 import type { SqliteDb } from "./sqlite.js";
-
-/** A hold is capped in the bucket units, and in tokens for an unpriced run. */
-export type HoldUnit = Unit | "tokens";
-export type Amounts = Partial<Record<HoldUnit, number>>;
-
-export interface Hold {
-  id: string;
-  runId: string;
-  lane: string;
-  expiresAt: number;
-  caps: Amounts;
-}
-
-export interface HoldState {
-  id: string;
-  status: "open" | "settled" | "expired";
-  caps: Amounts;
-  charged: Amounts;
-}
+import type { Amounts, Hold, HoldState, HoldStorePort, HoldUnit } from "../../core/ports.js";
 
 /** The run's hold cannot pay for this charge: nothing was charged. */
 export class HoldExhausted extends LanesError {
@@ -38,7 +20,7 @@ export class HoldExhausted extends LanesError {
   }
 }
 
-export class HoldStore {
+export class HoldStore implements HoldStorePort {
   constructor(private readonly s: SqliteDb) {}
 
   /**

@@ -28,40 +28,4 @@ export const MIGRATIONS: string[] = [
    ALTER TABLE runs ADD COLUMN overage_usd REAL NOT NULL DEFAULT 0;`,
 ];
 
-export interface BatchTaskRow {
-  batchId: string;
-  idx: number;
-  repo: string;
-  task: string;
-  status: string;
-  runId: string | null;
-  holdId: string | null;
-  host: string | null;
-  costUsd: number;
-  check: string | null;
-  patch: string | null;
-  detail: string | null;
-  attempts: number;
-}
-
-export interface RunRow {
-  id: string;
-  createdAt: number;
-  lane: string;
-  tier: string;
-  task: string;
-  status: string;
-  check: string;
-  costUsd: number;
-  p90Usd: number | null;
-  capUsd: number;
-  steps: number;
-  durationMs: number;
-  holdId: string | null;
-  dir: string;
-  /** Tokens used (prompt + completion): what an unpriced run is metered in. */
-  tokens: number;
-  unpriced: boolean;
-  /** Billed beyond what the hold could still take: reported, never hidden. */
-  overageUsd: number;
-}
+export type { BatchTaskRow, RunRow } from "../../core/ports.js";

@@ -7,16 +7,15 @@
 import { BatchStore } from "./batch-store.js";
 import { HistoryStore } from "./history-store.js";
 import { HoldStore } from "./hold-store.js";
-import type { AuditAnchor, AuditHead } from "./audit.js";
+import type { AuditHead, Store } from "../../core/ports.js";
 import { MIGRATIONS } from "./ledger-schema.js";
 import { RunStore } from "./run-store.js";
 import { SqliteDb } from "./sqlite.js";
 
-export type { BatchTaskRow, RunRow } from "./ledger-schema.js";
-export type { HistoryRow } from "./history-store.js";
-export { HoldExhausted, type Amounts, type Hold, type HoldState, type HoldUnit } from "./hold-store.js";
+export type { Amounts, BatchTaskRow, HistoryRow, Hold, HoldState, HoldUnit, RunRow } from "../../core/ports.js";
+export { HoldExhausted } from "./hold-store.js";
 
-export class Ledger extends HoldStore implements AuditAnchor {
+export class Ledger extends HoldStore implements Store {
   readonly runStore: RunStore;
   readonly batchStore: BatchStore;
   readonly historyStore: HistoryStore;

@@ -1,8 +1,8 @@
 /** Finished runs: what `lanes runs ls|show` lists (status, check, cost, tokens, where its files are). */
-import type { RunRow } from "./ledger-schema.js";
+import type { RunRow, RunStorePort } from "../../core/ports.js";
 import type { SqliteDb } from "./sqlite.js";
 
-export class RunStore {
+export class RunStore implements RunStorePort {
   constructor(private readonly s: SqliteDb) {}
 
   save(r: RunRow): void {

@@ -9,7 +9,7 @@ import { exitCodeForDecision } from "../../core/exit-codes.js";
 import { originOf } from "../../adapters/config/load.js";
 import { identityOf } from "../../app/identity.js";
 import { planTask, type Plan } from "../../app/plan-task.js";
-import { openAudit, openLedger } from "../../app/records.js";
+import { adapters, openAudit, openLedger } from "../compose.js";
 import { approve as approvePlan, readPlan, staleness } from "../../app/saved-plan.js";
 import { repoRelative } from "../../app/tree-pin.js";
 import { planText } from "../../report/plan-text.js";
@@ -54,6 +54,7 @@ export async function approve(ctx: CommandContext): Promise<number> {
         tier,
         who: saved.identity,
         ledger,
+        adapters,
         exclude,
         origin: (p) => originOf(loaded, p),
         policies: loaded.policies,

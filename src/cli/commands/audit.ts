@@ -1,7 +1,7 @@
 /** `lanes audit ls|verify`: the decision trail, its hash chain and the head anchored in the ledger. */
 import { LanesError } from "../../core/errors.js";
 import { AuditLog } from "../../adapters/store/audit.js";
-import { auditPath, openAudit, openLedger } from "../../app/records.js";
+import { auditPath, openAudit, openLedger } from "../compose.js";
 import type { CommandContext } from "../context.js";
 
 export async function ls(ctx: CommandContext<{ since?: string }>): Promise<void> {

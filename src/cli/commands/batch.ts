@@ -13,7 +13,7 @@ import { runBatch } from "../../app/batch-run.js";
 import type { BatchPlanEvent, TaskEvent, TaskRunEvent } from "../../core/run-events.js";
 import { writeEvent } from "../write-event.js";
 import { identityOf } from "../../app/identity.js";
-import { openAudit, openLedger } from "../../app/records.js";
+import { adapters, openAudit, openLedger } from "../compose.js";
 import { annotations, buildReport, markdown } from "../../report/batch-report.js";
 import { money } from "../../report/plan-text.js";
 import type { CommandContext } from "../context.js";
@@ -53,6 +53,7 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
       items,
       who,
       ledger,
+      adapters,
       lane: laneName,
       tier: b.tier ?? ctx.mode.tier,
     });
@@ -134,6 +135,7 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
       batchId,
       tasks: plan.tasks,
       ledger,
+      adapters,
       audit,
       capUsd: b.budget.capUsd,
       concurrency: Math.min(Number(ctx.opts.concurrency ?? b.concurrency) || 1, lane.concurrency),

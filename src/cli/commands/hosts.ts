@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { LanesError } from "../../core/errors.js";
 import { updateUserSettings } from "../../adapters/config/user-settings.js";
-import { checkHost, type HostReport } from "../../app/docker-hosts.js";
+import { checkHost, type HostReport } from "../../adapters/docker/hosts.js";
 import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
 

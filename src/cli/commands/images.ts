@@ -1,7 +1,7 @@
 /** `lanes images build|push`: sandbox images without a registry. */
 import { LanesError } from "../../core/errors.js";
 import { buildImage, pushImage, sandboxContext } from "../../app/images.js";
-import { openHost, ping } from "../../app/docker-hosts.js";
+import { openHost, ping } from "../../adapters/docker/hosts.js";
 import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
 

@@ -5,7 +5,7 @@ import { LanesError } from "../../core/errors.js";
 import { exitCodeForDecision } from "../../core/exit-codes.js";
 import { identityOf } from "../../app/identity.js";
 import { planTask, type Plan } from "../../app/plan-task.js";
-import { openAudit, openLedger } from "../../app/records.js";
+import { adapters, openAudit, openLedger } from "../compose.js";
 import { planText } from "../../report/plan-text.js";
 import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
@@ -42,6 +42,7 @@ export async function plan(ctx: CommandContext<{ out?: string; check?: boolean }
       tier: ctx.mode.tier ?? config.defaults.tier,
       who,
       ledger,
+      adapters,
       exclude: here ? [here] : [],
       origin: (path) => originOf(loaded, path),
       policies: loaded.policies,

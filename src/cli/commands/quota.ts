@@ -2,7 +2,7 @@
 import { levelOf } from "../../core/quota.js";
 import { bucketsFor } from "../../app/buckets.js";
 import { identityOf } from "../../app/identity.js";
-import { openLedger } from "../../app/records.js";
+import { openLedger } from "../compose.js";
 import { amount, bar } from "../../report/plan-text.js";
 import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";

@@ -5,10 +5,9 @@ import { exitCodeForRun } from "../../core/exit-codes.js";
 import { policyEditsOf } from "../../core/policy-edits.js";
 import type { RunEvent } from "../../core/run-events.js";
 import { treeState } from "../../app/apply-patch.js";
-import { buildEndpoints } from "../../app/endpoints.js";
 import { identityOf } from "../../app/identity.js";
 import { planTask, type Plan } from "../../app/plan-task.js";
-import { openAudit, openLedger } from "../../app/records.js";
+import { adapters, openAudit, openLedger } from "../compose.js";
 import { requireEndpoint, runAttempt, succeeded, type Attempt } from "../../app/run-task.js";
 import { readPlan, staleness, verifyApproval } from "../../app/saved-plan.js";
 import { repoRelative } from "../../app/tree-pin.js";
@@ -63,6 +62,7 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
       root,
       who,
       ledger,
+      adapters,
       origin: (p: (string | number)[]) => originOf(loaded, p),
       policies: loaded.policies,
     };
@@ -134,7 +134,7 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
     });
 
     const before = ctx.opts.apply ? await treeState(root) : "";
-    const endpoints = buildEndpoints(config);
+    const endpoints = adapters.endpoints(config);
     let attempt: Attempt = await runAttempt({
       config,
       root,
@@ -142,6 +142,7 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
       endpoint: requireEndpoint(endpoints, plan),
       ledger,
       audit,
+      adapters,
       emit,
       signal: ac.signal,
       check,
@@ -190,6 +191,7 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
         endpoint: requireEndpoint(endpoints, plan),
         ledger,
         audit,
+        adapters,
         emit,
         signal: ac.signal,
         check,

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { filesOf, isPolicyPath } from "../../core/policy-edits.js";
 import { join } from "node:path";
 import { LanesError } from "../../core/errors.js";
-import { openLedger } from "../../app/records.js";
+import { openLedger } from "../compose.js";
 import type { RunRow } from "../../adapters/store/ledger-schema.js";
 import { money } from "../../report/plan-text.js";
 import type { CommandContext } from "../context.js";

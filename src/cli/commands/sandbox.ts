@@ -3,7 +3,7 @@ import { ExitCode, LanesError } from "../../core/errors.js";
 import type { Observation } from "../../core/sandbox.js";
 import type { Config } from "../../adapters/config/schema.js";
 import type { SandboxListing } from "../../adapters/docker/host.js";
-import { openHost, ping, reapAll } from "../../app/docker-hosts.js";
+import { openHost, ping, reapAll } from "../../adapters/docker/hosts.js";
 import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
 import { gateRelaxedSandbox } from "../relaxed-sandbox.js";

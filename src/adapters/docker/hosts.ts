@@ -2,9 +2,10 @@
  * Docker hosts as lanes sees them: opening a configured host (dockerode loads only here), the
  * reaper run at the start of every command that uses Docker, and `hosts check`.
  */
-import type { Config } from "../adapters/config/schema.js";
-import { LanesError } from "../core/errors.js";
-import type { DockerHost, ReapResult } from "../adapters/docker/host.js";
+import type { Config } from "../config/schema.js";
+import { LanesError } from "../../core/errors.js";
+import type { SandboxHosts } from "../../core/ports.js";
+import type { DockerHost, ReapResult } from "./host.js";
 
 export async function openHost(config: Config, name: string): Promise<DockerHost> {
   const host = config.hosts[name];
@@ -12,10 +13,7 @@ export async function openHost(config: Config, name: string): Promise<DockerHost
     throw new LanesError("usage", `unknown host "${name}" (configured: ${Object.keys(config.hosts).join(", ")})`, {
       hint: "register it with `lanes hosts add NAME --url tcp://ADDR:2376 --tls-ca … --tls-cert … --tls-key …`",
     });
-  const [{ dockerFor }, { DockerHost }] = await Promise.all([
-    import("../adapters/docker/client.js"),
-    import("../adapters/docker/host.js"),
-  ]);
+  const [{ dockerFor }, { DockerHost }] = await Promise.all([import("./client.js"), import("./host.js")]);
   return new DockerHost(name, dockerFor(name, host));
 }
 
@@ -41,7 +39,7 @@ export async function withDeadline<T>(
     ]);
   } catch (err) {
     if (err instanceof LanesError) throw err;
-    const { explainDockerError } = await import("../adapters/docker/client.js");
+    const { explainDockerError } = await import("./client.js");
     throw explainDockerError(name, config.hosts[name]!, err);
   } finally {
     clearTimeout(timer);
@@ -49,7 +47,7 @@ export async function withDeadline<T>(
 }
 
 export async function ping(config: Config, host: DockerHost, timeoutMs = 5000): Promise<void> {
-  const { engine } = await import("../adapters/docker/client.js");
+  const { engine } = await import("./client.js");
   await withDeadline(config, host.name, timeoutMs, (signal) => engine(host.docker).ping({ abortSignal: signal }));
 }
 
@@ -85,7 +83,7 @@ export interface HostReport {
 
 export async function checkHost(config: Config, name: string, timeoutMs = 5000): Promise<HostReport> {
   const host = await openHost(config, name);
-  const { engine, hostLabel, imageExists } = await import("../adapters/docker/client.js");
+  const { engine, hostLabel, imageExists } = await import("./client.js");
   const cfg = config.hosts[name]!;
   return withDeadline(config, name, timeoutMs, async (signal) => {
     const api = engine(host.docker);
@@ -129,4 +127,15 @@ export async function checkHost(config: Config, name: string, timeoutMs = 5000):
       },
     };
   });
+}
+
+/** The SandboxHosts port over the configured Docker hosts: each opened host has answered a ping. */
+export function dockerHosts(config: Config): SandboxHosts {
+  return {
+    async open(name) {
+      const host = await openHost(config, name);
+      await ping(config, host);
+      return host;
+    },
+  };
 }
