@@ -115,7 +115,22 @@ describe("lanes endpoints", () => {
       ].map((a) => lanes(a, { cwd: repo, env })),
     );
     for (const o of outputs) expect(o.stdout + o.stderr).not.toContain(SECRET);
-    expect(outputs[2]!.stdout).toContain("hosted");
+    // Each command did its work (a crash with empty output would pass the check above).
+    expect(outputs.map((o) => o.code)).toEqual([0, 0, 0, 0, 0, 0, 2]);
+    const [ls, lsJson, check, checkJson, doctor, config, debug] = outputs as typeof outputs & { length: 7 };
+    expect(ls.stdout).toMatch(/standard\s+hosted\s+gpt-4\.1-mini[\s\S]*premium\s+mystery\s+mystery-9\s+unpriced/);
+    expect(JSON.parse(lsJson.stdout).map((e: { apiKeyEnv: string }) => e.apiKeyEnv)).toEqual([
+      "LANES_TEST_KEY",
+      "LANES_TEST_KEY",
+    ]);
+    expect(check.stdout).toContain("standard/hosted");
+    expect(check.stdout).toContain('the server does not list model "mystery-9"');
+    expect(JSON.parse(checkJson.stdout).endpoints).toHaveLength(2);
+    const names = JSON.parse(doctor.stdout).checks.map((c: { name: string }) => c.name);
+    expect(names).toEqual(expect.arrayContaining(["endpoint standard/hosted", "endpoint premium/mystery"]));
+    expect(JSON.parse(config.stdout).value.tiers.standard.endpoints[0].apiKeyEnv).toBe("LANES_TEST_KEY");
+    expect(debug.stderr).toContain('no endpoint or tier named "nope"');
+    expect(debug.stderr).toContain("LanesError"); // --debug printed the stack, still without the key
   });
 
   it("rejects a malformed replay script with file:line:col and exit 2", async () => {

@@ -164,7 +164,14 @@ describe("lanes batch", () => {
       i++
     )
       await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 1500)); // the second task is mid-run
+    // The second task is mid-run once its own run events show a tool call.
+    const midRun = () => {
+      const events = jsonLines(out.slice(0, out.lastIndexOf("\n") + 1));
+      const done = new Set(events.filter((e) => e.status === "succeeded").map((e) => e.idx));
+      return events.some((e) => e.type === "task_event" && e.event.type === "tool_start" && !done.has(e.idx));
+    };
+    for (let i = 0; i < 300 && !midRun(); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(midRun()).toBe(true);
     child.kill("SIGKILL");
     await new Promise((r) => child.on("exit", r));
     const batchId = jsonLines(out).find((e) => e.type === "task")!.batchId;

@@ -25,5 +25,24 @@ describe("the packed package", () => {
     });
     expect(npx.status, npx.stderr).toBe(0);
     expect(npx.stdout.trim()).toBe(version);
+    // --version is answered by the launcher alone: a command must load dist/ (commander, the
+    // configuration loader, zod, the org-policy layer) to show that the package is complete.
+    const home = tempHome("lanes-pack-home-");
+    const get = spawnSync(
+      "npx",
+      ["--yes", `./${tarball}`, "config", "get", "lanes.async.budget.capUsd", "--explain", "--json"],
+      {
+        cwd: dir,
+        encoding: "utf8",
+        timeout: 240_000,
+        env: { ...home.env, npm_config_cache: join(dir, "npm-cache"), npm_config_update_notifier: "false" },
+      },
+    );
+    expect(get.status, get.stderr).toBe(0);
+    expect(JSON.parse(get.stdout)).toMatchObject({
+      key: "lanes.async.budget.capUsd",
+      value: 0.5,
+      from: "(built-in defaults)",
+    });
   }, 300_000);
 });
