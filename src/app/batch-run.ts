@@ -111,6 +111,7 @@ export async function runBatch(b: BatchRun): Promise<void> {
           root: t.repo,
           plan: t.plan,
           endpoint: requireEndpoint(endpoints, t.plan),
+          endpoints,
           ledger: b.ledger,
           adapters: b.adapters,
           audit: b.audit,

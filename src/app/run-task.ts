@@ -20,6 +20,7 @@ import type { Adapters } from "./ports.js";
 import { listWorkspaceFiles } from "../adapters/docker/workspace.js";
 import { priceTable } from "../adapters/models/prices.js";
 import { bucketsFor } from "./buckets.js";
+import { completeWithFailover } from "./failover.js";
 import { HoldMeter, TokenMeter } from "./meter.js";
 import type { Plan } from "./plan-task.js";
 
@@ -31,6 +32,8 @@ export interface RunRequest {
   ledger: Store;
   audit: AuditTrail;
   adapters: Adapters;
+  /** Every configured endpoint (the run's fallbacks among them); built from the config when absent. */
+  endpoints?: Map<string, ModelEndpoint>;
   emit: (e: RunEvent) => void;
   signal: AbortSignal;
   /** The check command (task's, else lane's). */
@@ -128,9 +131,16 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
     });
 
     const files = await listWorkspaceFiles(r.root).catch(() => []);
+    const endpoints = r.endpoints ?? r.adapters.endpoints(config);
+    if (!endpoints.has(r.endpoint.id)) endpoints.set(r.endpoint.id, r.endpoint);
     const model: ModelPort = {
       countPrompt: async (messages) => (await r.endpoint.countTokens({ messages, tools: TOOLS })).tokens,
-      complete: (req, hooks) => r.endpoint.complete({ ...req, conversationId: runId }, { ...hooks, stream: true }),
+      // The lane's endpoint, failing over to its `fallbacks` of the same or a cheaper class.
+      complete: (req, hooks) =>
+        completeWithFailover(endpoints, r.endpoint.id, { ...req, conversationId: runId }, config.costClasses, {
+          ...hooks,
+          stream: true,
+        }),
     };
     agent = await runAgent(
       firstMessages(plan.task.text, files),

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { BIN, gitRepo, lanes, tempHome } from "../helpers/cli.js";
+import { BIN, gitRepo, lanes, tempHome, type RunResult } from "../helpers/cli.js";
 import { closedPort } from "../helpers/endpoints.js";
 
 const SECRET = "sk-test-SECRET-4d1c9e77";
@@ -117,7 +117,15 @@ describe("lanes endpoints", () => {
     for (const o of outputs) expect(o.stdout + o.stderr).not.toContain(SECRET);
     // Each command did its work (a crash with empty output would pass the check above).
     expect(outputs.map((o) => o.code)).toEqual([0, 0, 0, 0, 0, 0, 2]);
-    const [ls, lsJson, check, checkJson, doctor, config, debug] = outputs as typeof outputs & { length: 7 };
+    const [ls, lsJson, check, checkJson, doctor, config, debug] = outputs as [
+      RunResult,
+      RunResult,
+      RunResult,
+      RunResult,
+      RunResult,
+      RunResult,
+      RunResult,
+    ];
     expect(ls.stdout).toMatch(/standard\s+hosted\s+gpt-4\.1-mini[\s\S]*premium\s+mystery\s+mystery-9\s+unpriced/);
     expect(JSON.parse(lsJson.stdout).map((e: { apiKeyEnv: string }) => e.apiKeyEnv)).toEqual([
       "LANES_TEST_KEY",

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { encode } from "gpt-tokenizer/encoding/o200k_base";
 import { callCostUsd } from "../../src/core/cost.js";
-import { completeWithFailover } from "../../src/adapters/models/router.js";
+import { completeWithFailover } from "../../src/app/failover.js";
 import { countChatTokens, countText } from "../../src/adapters/models/tokens.js";
 import { ASK, PRICE, closeAll, closedPort, endpoint, recorder, replay } from "../helpers/endpoints.js";
 

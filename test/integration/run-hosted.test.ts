@@ -5,21 +5,31 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BIN, lanes } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
 import { DEMO, demoProject, events } from "../helpers/run.js";
+import { closedPort } from "../helpers/endpoints.js";
 
 beforeAll(() => requireImage());
 const children: ChildProcess[] = [];
 afterEach(() => children.splice(0).forEach((c) => c.kill("SIGKILL")));
 
-/** A replay endpoint in its own process (as a hosted API would be), configured as the lane's tier. */
-async function hostedReplay(p: ReturnType<typeof demoProject>, script: string): Promise<string> {
+/** A replay endpoint in its own process, as a hosted API would be; resolves with its URL. */
+async function serve(p: ReturnType<typeof demoProject>, script: string): Promise<string> {
   const child = spawn(process.execPath, [BIN, "endpoints", "replay", script, "--json"], {
     env: p.env,
     stdio: ["ignore", "pipe", "ignore"],
   });
   children.push(child);
-  const url: string = await new Promise((resolve) =>
-    child.stdout!.once("data", (d: Buffer) => resolve(JSON.parse(d.toString()).url)),
-  );
+  return new Promise((resolve) => child.stdout!.once("data", (d: Buffer) => resolve(JSON.parse(d.toString()).url)));
+}
+
+function commit(p: ReturnType<typeof demoProject>, yaml: string): void {
+  writeFileSync(join(p.repo, "lanes.yaml"), yaml);
+  p.git("add", "-A");
+  p.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "config");
+}
+
+/** A replay endpoint in its own process (as a hosted API would be), configured as the lane's tier. */
+async function hostedReplay(p: ReturnType<typeof demoProject>, script: string): Promise<string> {
+  const url = await serve(p, script);
   writeFileSync(
     join(p.repo, "lanes.yaml"),
     `tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "${url}", model: gpt-4.1-mini, apiKeyEnv: LANES_TEST_KEY }]\nlanes:\n  t:\n    tiers: [standard]\n    budget: { capUsd: 0.25 }\n    approval: { mode: ask }\n    limits: { steps: 12, wallTime: 3m, commandTimeout: 30s }\n    check: node --test\n`,
@@ -84,5 +94,70 @@ describe("lanes run against a hosted (replay) endpoint", () => {
     const end = events(r.stdout).at(-1)!;
     const traj = JSON.parse(readFileSync(join(env.LANES_HOME!, "runs", end.runId, "trajectory.json"), "utf8"));
     expect(traj.redactions).toBeGreaterThanOrEqual(2);
+  });
+
+  const LANE =
+    "lanes:\n  t:\n    tiers: [standard]\n    budget: { capUsd: 0.25 }\n    limits: { steps: 12, wallTime: 3m, commandTimeout: 30s }\n    check: node --test\n";
+
+  it("fails over to a fallback of the same class when the lane's endpoint is down, and says so", async () => {
+    const p = demoProject("{}\n");
+    const url = await serve(p, join(DEMO, "fix-add.replay.yaml"));
+    const down = `http://127.0.0.1:${await closedPort()}/v1`;
+    commit(
+      p,
+      `tiers:\n  standard:\n    endpoints:\n      - { id: primary, baseURL: "${down}", model: gpt-4.1-mini, fallbacks: [backup] }\n      - { id: backup, baseURL: "${url}", model: gpt-4.1-mini }\n${LANE}`,
+    );
+    const r = await lanes(["run", "Make the failing test pass", "--lane", "t", "--json"], {
+      cwd: p.repo,
+      env: { ...p.env, CI: "true" },
+      timeoutMs: 120_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const ev = events(r.stdout);
+    expect(ev.find((e) => e.type === "endpoint" && e.event.type === "failover")?.event).toMatchObject({
+      from: "primary",
+      to: "backup",
+    });
+    expect(ev.at(-1)).toMatchObject({ type: "run_end", status: "finished", check: "passed" });
+  });
+
+  it("--endpoint NAME runs on that endpoint of the tier", async () => {
+    const p = demoProject("{}\n");
+    const url = await serve(p, join(DEMO, "fix-add.replay.yaml"));
+    const down = `http://127.0.0.1:${await closedPort()}/v1`;
+    commit(
+      p,
+      `tiers:\n  standard:\n    endpoints:\n      - { id: first, baseURL: "${down}", model: gpt-4.1-mini }\n      - { id: second, baseURL: "${url}", model: gpt-4.1-mini }\n${LANE}`,
+    );
+    const env = { ...p.env, CI: "true" };
+    const args = ["run", "Make the failing test pass", "--lane", "t", "--json"];
+    const first = await lanes(args, { cwd: p.repo, env, timeoutMs: 120_000 });
+    expect(first.code).toBe(6); // the tier's first endpoint is down
+    const second = await lanes([...args, "--endpoint", "second"], { cwd: p.repo, env, timeoutMs: 120_000 });
+    expect(second.code, second.stderr).toBe(0);
+    expect(events(second.stdout).find((e) => e.type === "run_start")).toMatchObject({ endpoint: "second" });
+  });
+
+  it("with escalation: allow, a failed attempt escalates to the next tier, which passes", async () => {
+    const p = demoProject("{}\n");
+    const giveUp = join(p.dir, "give-up.yaml");
+    writeFileSync(giveUp, "model: gpt-4.1-mini\nturns:\n  - tools: [{ finish: { summary: gave up } }]\n");
+    const cheap = await serve(p, giveUp);
+    const good = await serve(p, join(DEMO, "fix-add.replay.yaml"));
+    commit(
+      p,
+      `tiers:\n  standard:\n    endpoints: [{ id: cheap, baseURL: "${cheap}", model: gpt-4.1-mini }]\n  premium:\n    endpoints: [{ id: good, baseURL: "${good}", model: gpt-4.1-mini }]\n` +
+        "lanes:\n  t:\n    tiers: [standard, premium]\n    escalation: allow\n    budget: { capUsd: 0.25 }\n    approval: { mode: auto, autoApproveUpTo: C4 }\n    limits: { steps: 12, wallTime: 3m, commandTimeout: 30s }\n    check: node --test\n",
+    );
+    const r = await lanes(["run", "Make the failing test pass", "--lane", "t", "--json"], {
+      cwd: p.repo,
+      env: { ...p.env, CI: "true" },
+      timeoutMs: 180_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const ev = events(r.stdout);
+    expect(ev.find((e) => e.type === "escalation")).toMatchObject({ from: "standard", to: "premium" });
+    expect(ev.filter((e) => e.type === "check").map((e) => e.passed)).toEqual([false, true]);
+    expect(ev.at(-1)).toMatchObject({ type: "run_end", check: "passed" });
   });
 });

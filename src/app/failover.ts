@@ -3,15 +3,13 @@
  * whose worst case for this very request is in the same or a cheaper cost class. A pricier or
  * unpriced fallback is refused and the refusal announced; nothing switches model silently.
  */
-import { classRank, costClassOf, type CostClassBounds } from "../../core/cost.js";
-import { LanesError } from "../../core/errors.js";
-import { worstCaseUsd } from "../../core/cost.js";
-import type { Completion, CompletionRequest } from "../../core/models.js";
-import type { CallHooks, OpenAIEndpoint } from "./openai-endpoint.js";
-import { countChatTokens } from "./tokens.js";
+import { classRank, costClassOf, worstCaseUsd, type CostClassBounds } from "../core/cost.js";
+import { LanesError } from "../core/errors.js";
+import type { Completion, CompletionRequest } from "../core/models.js";
+import type { CallHooks, ModelEndpoint } from "../core/ports.js";
 
 export async function completeWithFailover(
-  endpoints: Map<string, OpenAIEndpoint>,
+  endpoints: Map<string, ModelEndpoint>,
   primaryId: string,
   req: CompletionRequest,
   bounds: CostClassBounds,
@@ -23,8 +21,8 @@ export async function completeWithFailover(
     return await primary.complete(req, hooks);
   } catch (err) {
     if (!(err instanceof LanesError) || err.kind !== "endpoint") throw err;
-    const prompt = (await countChatTokens(primary.spec.model, req.messages, req.tools ?? [])).tokens;
-    const classAt = (e: OpenAIEndpoint) =>
+    const prompt = (await primary.countTokens(req)).tokens;
+    const classAt = (e: ModelEndpoint) =>
       e.spec.price.kind === "priced"
         ? costClassOf(worstCaseUsd(prompt, req.maxTokens, e.spec.price.price), bounds)
         : undefined;
