@@ -10,6 +10,14 @@ const { version } = JSON.parse(readFileSync(new URL("../../package.json", import
   version: string;
 };
 const argv = process.argv.slice(2);
+// If the event loop ever drains while a command is still waiting (a prompt nobody can answer, a
+// promise nothing settles), Node would exit 0 as if all went well: say so and fail instead.
+let finished = false;
+process.once("exit", () => {
+  if (finished) return;
+  process.stderr.write("internal error: lanes stopped before the command finished (nothing was left to wait for)\n");
+  process.exitCode = 1;
+});
 const program = buildProgram(version);
 
 try {
@@ -29,3 +37,4 @@ try {
     process.exitCode = reportError(err, { json: argv.includes("--json"), debug: argv.includes("--debug") });
   }
 }
+finished = true;

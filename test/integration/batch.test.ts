@@ -242,6 +242,25 @@ describe("lanes batch", () => {
     expect(tagged.find((e) => e.event.type === "check")?.event).toMatchObject({ passed: false });
   }, 180_000);
 
+  it("--fail-fast stops scheduling after the first failed task: the rest are not_started, exit 1", async () => {
+    const broken = "model: gpt-4.1-mini\nturns:\n  - tools: [{ finish: { summary: nothing } }]\n";
+    const s = await setup({
+      repos: 3,
+      script: broken,
+      batch: () =>
+        `lane: b\nbudget: { capUsd: 1 }\nconcurrency: 1\nmatrix:\n  repos: ["repos/*"]\n  task: "Make the failing test pass"\n`,
+    });
+    const r = await lanes(["batch", s.file, "--json", "--fail-fast"], { cwd: s.dir, env: s.env, timeoutMs: 120_000 });
+    expect(r.code).toBe(1);
+    const end = jsonLines(r.stdout).find((e) => e.type === "batch_end");
+    expect(end.tasks.map((t: { status: string; detail?: string }) => `${t.status}:${t.detail ?? ""}`)).toEqual([
+      expect.stringMatching(/^failed:/),
+      "not_started:fail-fast",
+      "not_started:fail-fast",
+    ]);
+    expect((await s.requests()).length).toBe(1); // one model call: only the first task ran
+  }, 120_000);
+
   it("uses the remote TLS engine when the local host is at capacity", async () => {
     requireRemote();
     const s = await setup({

@@ -177,7 +177,14 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
         decision: nextPlan.decision,
         inputs: { from: plan.tier, to: next, reason, estimate: nextPlan.cost, planHash: nextPlan.planHash },
       });
+      // ink draws one tree per terminal: the live view ends before a prompt, and starts again after.
+      const asking = ctx.mode.kind === "interactive";
+      if (asking) {
+        await live?.done();
+        live = undefined;
+      }
       const ok = await approveEscalation(ctx, nextPlan, lane.escalation);
+      if (asking && ok === true) live = (await import("../../ui/render-run.js")).liveRun();
       if (ok !== true) {
         escalationRefused =
           `${reason}; escalating to ${next} (${nextPlan.cost.class}, p90 ${nextPlan.cost.p90Usd?.toFixed(4) ?? "unpriced"})` +

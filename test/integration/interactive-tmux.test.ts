@@ -1,0 +1,127 @@
+/**
+ * The interactive prompts inside `lanes run` and `lanes batch`, in a real terminal (tmux): the
+ * run's approval, an escalation's approval, and the batch's approval, each answered by a key.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { cpSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { BIN, lanes } from "../helpers/cli.js";
+import { requireImage } from "../helpers/docker.js";
+import { DEMO, demoProject } from "../helpers/run.js";
+
+beforeAll(() => requireImage());
+const children: ChildProcess[] = [];
+afterEach(() => children.splice(0).forEach((c) => c.kill("SIGKILL")));
+
+function tmux(...args: string[]) {
+  return spawnSync("tmux", args, { encoding: "utf8" });
+}
+
+async function screenUntil(session: string, text: string | RegExp, ms = 60_000): Promise<string> {
+  const end = Date.now() + ms;
+  let screen = "";
+  while (Date.now() < end) {
+    screen = tmux("capture-pane", "-p", "-S", "-200", "-t", session).stdout;
+    if (typeof text === "string" ? screen.includes(text) : text.test(screen)) return screen;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`"${String(text)}" never appeared; screen:\n${screen}`);
+}
+
+/** Run `args` in a fresh tmux session (a real terminal, CI unset); the command ends by printing EXIT=<code>. */
+async function inTerminal(cwd: string, env: NodeJS.ProcessEnv, args: string[], drive: (s: string) => Promise<void>) {
+  const session = `lanes-i-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const vars = ["LANES_HOME", "LANES_CONFIG_DIR", "LANES_USER"].map((k) => `${k}='${env[k]}'`).join(" ");
+  const quoted = args.map((a) => `'${a}'`).join(" ");
+  const cmd = `cd '${cwd}' && env -u CI ${vars} '${process.execPath}' '${BIN}' ${quoted}; echo EXIT=$?; sleep 60`;
+  expect(tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", cmd).status).toBe(0);
+  try {
+    await drive(session);
+  } finally {
+    tmux("kill-session", "-t", session);
+  }
+}
+
+async function serve(env: NodeJS.ProcessEnv, script: string): Promise<string> {
+  const child = spawn(process.execPath, [BIN, "endpoints", "replay", script, "--json"], {
+    env,
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  children.push(child);
+  return new Promise((resolve) => child.stdout!.once("data", (d: Buffer) => resolve(JSON.parse(d.toString()).url)));
+}
+
+const LIMITS = "    limits: { steps: 12, wallTime: 3m, commandTimeout: 30s }\n    check: node --test\n";
+
+describe("interactive prompts in a real terminal (tmux)", () => {
+  it("lanes run asks before it starts, and runs on y", async () => {
+    const p = demoProject("{}\n");
+    const url = await serve(p.env, join(DEMO, "fix-add.replay.yaml"));
+    writeFileSync(
+      join(p.repo, "lanes.yaml"),
+      `tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "${url}", model: gpt-4.1-mini }]\nlanes:\n  t:\n    tiers: [standard]\n    approval: { mode: ask }\n${LIMITS}`,
+    );
+    await inTerminal(p.repo, p.env, ["run", "Make the failing test pass", "--lane", "t"], async (s) => {
+      const asked = await screenUntil(s, "Approve this run?");
+      expect(asked).toContain("approval.ask");
+      expect(asked).not.toContain("EXIT=");
+      tmux("send-keys", "-t", s, "y");
+      expect(await screenUntil(s, /EXIT=\d+/)).toContain("EXIT=0");
+    });
+    const audit = JSON.parse((await lanes(["audit", "ls", "--json"], { cwd: p.repo, env: p.env })).stdout);
+    expect(audit.find((a: { action: string }) => a.action === "approve")).toMatchObject({
+      outcome: { by: "tester", how: "interactive" },
+    });
+  }, 120_000);
+
+  it("an escalation asks in the terminal, and the escalated attempt runs on y", async () => {
+    const p = demoProject("{}\n");
+    const giveUp = join(p.dir, "give-up.yaml");
+    writeFileSync(giveUp, "model: gpt-4.1-mini\nturns:\n  - tools: [{ finish: { summary: gave up } }]\n");
+    const cheap = await serve(p.env, giveUp);
+    const good = await serve(p.env, join(DEMO, "fix-add.replay.yaml"));
+    writeFileSync(
+      join(p.repo, "lanes.yaml"),
+      `tiers:\n  standard:\n    endpoints: [{ id: cheap, baseURL: "${cheap}", model: gpt-4.1-mini }]\n  premium:\n    endpoints: [{ id: good, baseURL: "${good}", model: gpt-4.1-mini }]\n` +
+        `lanes:\n  t:\n    tiers: [standard, premium]\n    escalation: ask\n    approval: { mode: auto, autoApproveUpTo: C4 }\n${LIMITS}`,
+    );
+    await inTerminal(p.repo, p.env, ["run", "Make the failing test pass", "--lane", "t"], async (s) => {
+      const asked = await screenUntil(s, "Approve this run?");
+      expect(asked).toContain("tier premium");
+      tmux("send-keys", "-t", s, "y");
+      expect(await screenUntil(s, /EXIT=\d+/)).toContain("EXIT=0");
+    });
+  }, 120_000);
+
+  it("lanes batch asks once for the whole batch, and runs on y", async () => {
+    const p = demoProject("{}\n");
+    const url = await serve(p.env, join(DEMO, "fix-add.replay.yaml"));
+    const repos = join(p.dir, "repos");
+    mkdirSync(repos);
+    for (const name of ["a", "b"]) {
+      cpSync(join(DEMO, "repo"), join(repos, name), { recursive: true });
+      spawnSync(
+        "sh",
+        ["-c", "git init -q -b main && git add -A && git -c user.name=t -c user.email=t@t commit -qm i"],
+        {
+          cwd: join(repos, name),
+        },
+      );
+    }
+    writeFileSync(
+      join(p.dir, "lanes.yaml"),
+      `tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "${url}", model: gpt-4.1-mini }]\nlanes:\n  b:\n    tiers: [standard]\n    approval: { mode: ask }\n${LIMITS}`,
+    );
+    writeFileSync(
+      join(p.dir, "batch.yaml"),
+      'lane: b\nbudget: { capUsd: 2 }\nmatrix:\n  repos: ["repos/*"]\n  task: "Make the failing test pass"\n',
+    );
+    await inTerminal(p.dir, p.env, ["batch", "batch.yaml"], async (s) => {
+      const asked = await screenUntil(s, "Approve this run?");
+      expect(asked).not.toContain("EXIT=");
+      tmux("send-keys", "-t", s, "y");
+      expect(await screenUntil(s, /EXIT=\d+/, 90_000)).toContain("EXIT=0");
+    });
+  }, 150_000);
+});
