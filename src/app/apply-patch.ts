@@ -7,7 +7,6 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { execFile } from "node:child_process";
 import { LanesError } from "../core/errors.js";
 import { git } from "../adapters/git.js";
 
@@ -26,8 +25,8 @@ export async function applyPatch(root: string, patch: string, before: string): P
     throw new LanesError("failed", "not applying the patch: the working tree changed while the run was going", {
       hint: `apply it yourself when ready: git apply ${patch}`,
     });
-  const r = await git(["apply", "--whitespace=nowarn", patch], root);
-  if (r.code !== 0)
+  const r = await gitOffHotPath(["apply", "--whitespace=nowarn", patch], root);
+  if (r.failed)
     throw new LanesError("failed", `git apply failed: ${r.stderr.trim()}`, { hint: `the patch is at ${patch}` });
 }
 
@@ -38,12 +37,11 @@ export async function commitOnBranch(root: string, patch: string, branch: string
     throw new LanesError("usage", `branch ${branch} already exists`, { hint: "pick another --branch name" });
   const dir = mkdtempSync(join(tmpdir(), "lanes-index-"));
   const env = { ...process.env, GIT_INDEX_FILE: join(dir, "index") };
-  const run = (args: string[]) =>
-    new Promise<string>((resolve, reject) =>
-      execFile("git", args, { cwd: root, env }, (err, stdout, stderr) =>
-        err ? reject(new LanesError("failed", `git ${args[0]} failed: ${stderr.trim()}`)) : resolve(stdout.trim()),
-      ),
-    );
+  const run = async (args: string[]) => {
+    const r = await gitOffHotPath(args, root, env);
+    if (r.failed) throw new LanesError("failed", `git ${args[0]} failed: ${r.stderr.trim()}`);
+    return r.stdout.trim();
+  };
   try {
     await run(["read-tree", "HEAD"]);
     await run(["apply", "--cached", "--whitespace=nowarn", patch]);
@@ -65,4 +63,13 @@ export async function commitOnBranch(root: string, patch: string, branch: string
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * git for bringing a patch home, through execa (signals, timeouts and errors that carry the
+ * command and its output). It is imported here, lazily: `plan` and `--version` never load it.
+ */
+async function gitOffHotPath(args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env) {
+  const { execa } = await import("execa");
+  return execa("git", args, { cwd, env, extendEnv: false, reject: false, timeout: 120_000, stripFinalNewline: false });
 }

@@ -129,4 +129,11 @@ describe("output modes load ink only in a terminal", () => {
       expect(t.modules).not.toMatch(/\.node$/m);
     }
   });
+
+  it("plan never loads execa (it is for bringing patches home, off the hot path)", () => {
+    const { repo, env } = project();
+    const t = trace(["--repo", repo, "plan", "fix it", "--json"], env, false);
+    expect(t.modules).toContain("/dist/app/plan-task.js"); // the trace works
+    expect(t.modules).not.toMatch(/node_modules\/execa\//);
+  });
 });
