@@ -10,7 +10,7 @@ import type { Config } from "../adapters/config/schema.js";
 import type { AuditTrail, Store } from "../core/ports.js";
 import type { Adapters } from "./ports.js";
 import type { BatchTask } from "./batch-plan.js";
-import { requireEndpoint, runAttempt, succeeded } from "./run-task.js";
+import { requireEndpoint, runAttempt, succeeded, type Attempt } from "./run-task.js";
 
 export type { TaskStatus } from "../core/run-events.js";
 
@@ -130,7 +130,9 @@ export async function runBatch(b: BatchRun): Promise<void> {
           costUsd,
           check: a.check,
           patch: a.patch,
-          detail: a.agent.status === "finished" ? a.agent.summary.slice(0, 300) : a.agent.status,
+          detail:
+            failureDetail(a, t.check) ??
+            (a.agent.status === "finished" ? a.agent.summary.slice(0, 300) : a.agent.status),
         });
         b.emit({
           type: "task",
@@ -144,7 +146,7 @@ export async function runBatch(b: BatchRun): Promise<void> {
           check: a.check,
           costUsd,
           durationMs: a.durationMs,
-          ...(status === "failed" ? { detail: a.check === "failed" ? "check failed" : a.agent.status } : {}),
+          ...(status === "failed" ? { detail: failureDetail(a, t.check) ?? a.agent.status } : {}),
         });
         if (status === "failed" && b.failFast) stop = "fail-fast";
       } catch (err) {
@@ -169,4 +171,11 @@ export async function runBatch(b: BatchRun): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, b.concurrency) }, worker));
+}
+
+/** Why a task failed, in the check's own words (its last line of output), not the agent's claim. */
+function failureDetail(a: Attempt, check: string | undefined): string | undefined {
+  if (a.check !== "failed") return undefined;
+  const last = (a.checkOutput ?? "").trim().split("\n").pop()?.trim() ?? "";
+  return `check \`${check ?? "?"}\` failed${last ? `: ${last.slice(0, 200)}` : ""}`;
 }

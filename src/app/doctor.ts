@@ -86,15 +86,24 @@ export function planChecks(opts: {
     for (const ep of tier.endpoints)
       checks.push(endpointCheck(tierName, tier.kind ?? (tierName === "local" ? "local" : "hosted"), ep));
   }
-  if (!Object.values(config.tiers).some((t) => t.endpoints.length)) {
+  // The default lane must be able to plan: a tier of it needs an endpoint.
+  const laneName = config.defaults.lane;
+  const lane = config.lanes[laneName];
+  if (lane) {
+    const usable = lane.tiers.filter((t) => config.tiers[t]?.endpoints.length);
     checks.push({
-      name: "endpoints",
+      name: `lane ${laneName}`,
       exitCode: ExitCode.endpoint,
-      run: async () => ({
-        ok: true,
-        detail: "none configured yet",
-        hint: "add endpoints to a tier in lanes.yaml (see the comments `lanes init` wrote)",
-      }),
+      run: async () =>
+        usable.length
+          ? { ok: true, detail: `endpoints in ${usable.join(", ")}` }
+          : {
+              ok: false,
+              detail: `no endpoint in its tiers (${lane.tiers.join(", ")}): nothing can be planned or run`,
+              hint:
+                `add one under tiers.${lane.tiers[0]}.endpoints in lanes.yaml (an id, a baseURL, a model, and ` +
+                "apiKeyEnv for a hosted API), or try lanes with: lanes run TASK --endpoint replay:FILE",
+            },
     });
   }
   return checks;

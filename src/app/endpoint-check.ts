@@ -39,7 +39,7 @@ export async function checkEndpoint(
     if (!key)
       return {
         ...base,
-        status: "no key",
+        status: "key not set",
         hint: `export ${spec.apiKeyEnv}=… (lanes reads keys only from the environment)`,
       };
     headers.authorization = `Bearer ${key}`;

@@ -159,6 +159,8 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
     running: r.ledger.running(r.lane),
     schedule: lane.schedule ? scheduleState(lane.schedule.window, now) : undefined,
     endpointBusy,
+    endpointKeyMissing:
+      ep.spec.apiKeyEnv && !process.env[ep.spec.apiKeyEnv] ? { endpoint: ep.id, env: ep.spec.apiKeyEnv } : undefined,
     sandbox: { profile: sandbox.profile, relaxations: sandbox.relaxations, rule: config.rules.relaxedSandbox },
   });
 

@@ -57,6 +57,10 @@ export interface Attempt {
   /** Metered in tokens: there is no dollar figure, and reports must say so. */
   unpriced: boolean;
   overageUsd: number;
+  /** The end of what a failed check printed. */
+  checkOutput?: string | undefined;
+  /** Why the patch could not be taken (the run then has no patch, and says so). */
+  patchError?: string | undefined;
 }
 
 export async function runAttempt(r: RunRequest): Promise<Attempt> {
@@ -115,6 +119,8 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
   let host: SandboxHost | undefined;
   let agent: AgentResult | undefined;
   let check: Attempt["check"] = "unchecked";
+  let checkOutput: string | undefined;
+  let patchError: string | undefined;
   let patch: string | null = null;
   let sandboxSeconds: number;
   try {
@@ -154,24 +160,40 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
       },
       r.signal,
     );
+    // The patch is the agent's change: taken before the check, so nothing the check builds is in it.
+    if (!r.signal.aborted || agent.status !== "interrupted") {
+      let diff = "";
+      try {
+        diff = await sandbox.diff();
+      } catch (err) {
+        emit({ type: "warning", message: `the patch could not be taken: ${(err as Error).message}` });
+        patchError = (err as Error).message;
+      }
+      if (diff) {
+        patch = join(dir, "patch.diff");
+        writeFileSync(patch, diff);
+      }
+    }
     if (agent.status === "finished" && r.check && !r.signal.aborted) {
       const t1 = Date.now();
       const o = await sandbox.exec({ command: r.check, timeoutMs: parseDuration(lane.limits.commandTimeout) });
       check = o.exitCode === 0 ? "passed" : "failed";
-      emit({ type: "check", command: r.check, exitCode: o.exitCode, passed: check === "passed", ms: Date.now() - t1 });
+      if (check === "failed") checkOutput = tailOf(o.stdout, o.stderr);
+      const ms = Date.now() - t1;
+      emit({
+        type: "check",
+        command: r.check,
+        exitCode: o.exitCode,
+        passed: check === "passed",
+        ms,
+        ...(checkOutput ? { outputTail: checkOutput } : {}),
+      });
       agent.trajectory.push({
         step: agent.steps,
         at: Date.now() - started,
         kind: "note",
         data: { check: r.check, exitCode: o.exitCode, stdout: o.stdout.slice(-4000), stderr: o.stderr.slice(-4000) },
       });
-    }
-    if (!r.signal.aborted || agent.status !== "interrupted") {
-      const diff = await sandbox.diff().catch(() => "");
-      if (diff) {
-        patch = join(dir, "patch.diff");
-        writeFileSync(patch, diff);
-      }
     }
   } finally {
     sandboxSeconds = (Date.now() - started) / 1000;
@@ -267,7 +289,9 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
     tier: plan.tier,
     agent,
     check,
+    checkOutput,
     patch,
+    patchError,
     costUsd,
     durationMs,
     unpriced: !priced,
@@ -288,4 +312,10 @@ export function requireEndpoint(endpoints: Map<string, ModelEndpoint>, plan: Pla
   const ep = endpoints.get(plan.endpoint.id);
   if (!ep) throw new LanesError("usage", `endpoint ${plan.endpoint.id} of the plan is not configured any more`);
   return ep;
+}
+
+/** The last lines of a command's output (stdout, then stderr), at most 20 lines and 2,000 characters. */
+function tailOf(stdout: string, stderr: string): string {
+  const text = [stdout.trimEnd(), stderr.trimEnd()].filter(Boolean).join("\n");
+  return text.split("\n").slice(-20).join("\n").slice(-2000);
 }

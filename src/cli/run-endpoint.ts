@@ -1,13 +1,12 @@
-/** `lanes run --endpoint NAME|replay:FILE`: pick a configured endpoint, or serve a replay script in-process. */
+/** `--endpoint NAME|replay:FILE` (run and plan): pick a configured endpoint, or serve a replay script in-process. */
 import { LanesError } from "../core/errors.js";
 import type { Config } from "../adapters/config/schema.js";
 import type { CommandContext } from "./context.js";
-import type { RunOpts } from "./commands/run.js";
 
 /** --endpoint NAME picks a configured endpoint; --endpoint replay:FILE serves a replay script in-process. */
 export async function useEndpoint(
   config: Config,
-  ctx: CommandContext<RunOpts>,
+  ctx: CommandContext<{ endpoint?: string | undefined }>,
   root: string,
 ): Promise<{ close(): Promise<void> } | undefined> {
   const spec = ctx.opts.endpoint;
@@ -24,7 +23,9 @@ export async function useEndpoint(
       throw new LanesError("usage", `no endpoint named "${spec}"`, {
         hint: "`lanes endpoints ls` lists them; or use replay:FILE",
       });
-    tier.endpoints = [ep, ...tier.endpoints.filter((e) => e.id !== spec)];
+    // The endpoint moves to the front of the lane's tier (ids are unique: out of any other tier).
+    for (const t of Object.values(config.tiers)) t.endpoints = t.endpoints.filter((e) => e.id !== spec);
+    tier.endpoints = [ep, ...tier.endpoints];
     return undefined;
   }
   const { loadScript } = await import("../adapters/models/replay-script.js");

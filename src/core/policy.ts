@@ -49,6 +49,8 @@ export interface DecisionInput {
   schedule?: { open: boolean; opensAt?: string; window: string } | undefined;
   /** A reason the endpoint cannot take work now (e.g. every llama.cpp slot busy). */
   endpointBusy?: string | undefined;
+  /** The environment variable holding the endpoint's API key, when it is not set. */
+  endpointKeyMissing?: { endpoint: string; env: string } | undefined;
   /** How the sandbox profile is looser than the hardened baseline, and what policy says of it. */
   sandbox?: { profile: string; relaxations: Relaxation[]; rule: "ask" | "deny" } | undefined;
 }
@@ -71,6 +73,14 @@ export function decide(input: DecisionInput): Decision {
   if (tier.kind === "hosted" && !lane.allowHosted)
     add("deny", "tier.hosted_forbidden", "hard", `lane ${lane.name} allows only local tiers; ${tier.name} is hosted`);
 
+  const noKey = input.endpointKeyMissing;
+  if (noKey)
+    add(
+      "deny",
+      "endpoint.no_key",
+      "hard",
+      `endpoint ${noKey.endpoint} needs its API key in ${noKey.env}, which is not set`,
+    );
   if (cost.class === "unpriced") {
     if (lane.allowUnpriced)
       add(

@@ -46,13 +46,23 @@ export type RunEvent =
   | { type: "warning"; message: string }
   | { type: "endpoint"; event: EndpointEvent }
   | { type: "agent_end"; status: RunStatus; steps: number; summary: string }
-  | { type: "check"; command: string; exitCode: number; passed: boolean; ms: number }
+  | {
+      type: "check";
+      command: string;
+      exitCode: number;
+      passed: boolean;
+      ms: number;
+      /** The end of what a failed check printed (stdout, then stderr). */
+      outputTail?: string;
+    }
   | { type: "escalation"; from: string; to: string; reason: string }
   | {
       type: "run_end";
       runId: string;
       status: string;
       check: "passed" | "failed" | "unchecked";
+      /** The end of what a failed check printed. */
+      checkOutput?: string;
       patch: string | null;
       /** Files of the patch that edit policy (lanes.yaml, .lanes/, CI configuration). */
       policyEdits: string[];

@@ -29,7 +29,10 @@ export function eventLine(e: RunEvent): string | undefined {
     case "agent_end":
       return `agent ${e.status} after ${e.steps} steps${e.summary ? `: ${e.summary}` : ""}`;
     case "check":
-      return `check \`${e.command}\`: ${e.passed ? "passed" : `failed (exit ${e.exitCode})`} in ${e.ms} ms`;
+      return (
+        `check \`${e.command}\`: ${e.passed ? "passed" : `failed (exit ${e.exitCode})`} in ${e.ms} ms` +
+        (e.outputTail ? `\n${e.outputTail.replace(/^/gm, "  │ ")}` : "")
+      );
     case "escalation":
       return `escalation ${e.from} → ${e.to}: ${e.reason}`;
     case "run_end":

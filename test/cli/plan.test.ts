@@ -91,6 +91,45 @@ describe("lanes plan", () => {
     expect(r.stdout).toContain("approval.always (soft)");
   });
 
+  it("--endpoint replay:FILE plans on a replay script, and --endpoint NAME on that endpoint", async () => {
+    const { repo, env, dir } = project();
+    const script = join(dir, "s.yaml");
+    writeFileSync(script, "model: gpt-4.1-mini\nturns:\n  - say: hi\n");
+    const r = await lanes(["plan", "fix it", "--lane", "eval", "--endpoint", `replay:${script}`, "--json"], {
+      cwd: repo,
+      env,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).endpoint).toMatchObject({ id: "replay", model: "gpt-4.1-mini" });
+    const named = await lanes(["plan", "fix it", "--lane", "eval", "--endpoint", "top", "--json"], { cwd: repo, env });
+    expect(JSON.parse(named.stdout).endpoint).toMatchObject({ id: "top", model: "gpt-5" });
+    const unknown = await lanes(["plan", "fix it", "--endpoint", "nope"], { cwd: repo, env });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no endpoint named "nope"');
+  });
+
+  it("a missing API key is a plan reason (endpoint.no_key), and endpoints check says so", async () => {
+    const { repo, env } = project();
+    writeFileSync(
+      join(repo, "lanes.yaml"),
+      TIERS.replace("model: gpt-4.1-mini }", "model: gpt-4.1-mini, apiKeyEnv: LANES_NO_SUCH_KEY }"),
+    );
+    const r = await lanes(["plan", "fix it", "--lane", "eval", "--json", "--check"], { cwd: repo, env });
+    expect(r.code).toBe(3);
+    expect(JSON.parse(r.stdout).decision.reasons).toContainEqual(
+      expect.objectContaining({
+        rule: "endpoint.no_key",
+        level: "hard",
+        message: expect.stringContaining("LANES_NO_SUCH_KEY"),
+      }),
+    );
+    const check = await lanes(["endpoints", "check", "hosted"], { cwd: repo, env });
+    expect(check.code).toBe(6);
+    expect(check.stdout).toContain("key not set");
+    expect(check.stderr).toContain("its API key is not set");
+    expect(check.stderr).not.toContain("is down");
+  });
+
   it("says when a tier has no endpoints (exit 2)", async () => {
     const home = tempHome();
     const repo = gitRepo(home.dir);

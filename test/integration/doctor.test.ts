@@ -1,16 +1,38 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BIN, ROOT, lanes, project, tempHome } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
 import { closedPort } from "../helpers/endpoints.js";
 
 beforeAll(() => requireImage());
+const children: ChildProcess[] = [];
+afterAll(() => children.splice(0).forEach((c) => c.kill("SIGKILL")));
+
+/** A project whose default lane can plan: its standard tier has a live (replay) endpoint. */
+async function usableProject() {
+  const p = project();
+  const script = join(p.dir, "s.yaml");
+  writeFileSync(script, "model: gpt-4.1-mini\nturns:\n  - say: hi\n");
+  const child = spawn(process.execPath, [BIN, "endpoints", "replay", script, "--json"], {
+    env: p.env,
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  children.push(child);
+  const url: string = await new Promise((resolve) =>
+    child.stdout!.once("data", (d: Buffer) => resolve(JSON.parse(d.toString()).url)),
+  );
+  writeFileSync(
+    join(p.repo, "lanes.yaml"),
+    `tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "${url}", model: gpt-4.1-mini }]\n`,
+  );
+  return p;
+}
 
 describe("lanes doctor against the real Docker engine", () => {
   it("reports every check ok with --json and exits 0", async () => {
-    const { repo, env } = project();
+    const { repo, env } = await usableProject();
     const r = await lanes(["doctor", "--json"], { cwd: repo, env });
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
@@ -24,8 +46,20 @@ describe("lanes doctor against the real Docker engine", () => {
     });
     expect(byName.node.ok).toBe(true);
     expect(byName.config.ok).toBe(true);
+    expect(byName["lane async"]).toMatchObject({ ok: true, detail: "endpoints in standard" });
     for (const c of out.checks)
       expect(Object.keys(c).every((k) => ["name", "ok", "detail", "hint"].includes(k))).toBe(true);
+  });
+
+  it("fails the default lane when none of its tiers has an endpoint, and says how to add one (exit 6)", async () => {
+    const { repo, env } = project();
+    const r = await lanes(["doctor", "--json"], { cwd: repo, env });
+    expect(r.code).toBe(6);
+    expect(JSON.parse(r.stdout).checks.find((c: { name: string }) => c.name === "lane async")).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining("no endpoint in its tiers (local, standard)"),
+      hint: expect.stringContaining("tiers.local.endpoints"),
+    });
   });
 
   it("reports an unreachable Docker host as not ok with a hint, and exits 5", async () => {
@@ -104,16 +138,16 @@ describe("output modes load ink only in a terminal", () => {
     return { status: r.status, modules: readFileSync(file, "utf8"), output: r.stdout };
   };
 
-  it("--json never loads ink or react, even in a terminal", () => {
-    const { repo, env } = project();
+  it("--json never loads ink or react, even in a terminal", async () => {
+    const { repo, env } = await usableProject();
     const t = trace(["--repo", repo, "doctor", "--json"], env, true);
     expect(t.status).toBe(0);
     expect(t.modules).toContain("/dist/app/doctor.js"); // the trace works
     expect(t.modules).not.toMatch(/node_modules\/(ink|react)\//);
   });
 
-  it("the interactive doctor (a real pseudo-terminal) does load ink", () => {
-    const { repo, env } = project();
+  it("the interactive doctor (a real pseudo-terminal) does load ink", async () => {
+    const { repo, env } = await usableProject();
     const t = trace(["--repo", repo, "doctor"], env, true);
     expect(t.status).toBe(0);
     expect(t.modules).toMatch(/node_modules\/ink\//);

@@ -303,4 +303,42 @@ turns:
       cost: { actualUsd: null },
     });
   });
+  it("says why a check failed: its last lines in the run output, run_end and runs show", async () => {
+    const script = "model: gpt-4.1-mini\nturns:\n  - tools: [{ finish: { summary: 'all fixed, trust me' } }]\n";
+    const p = demoProject(LANES(), script);
+    const r = await run(p);
+    expect(r.code).toBe(1);
+    const end = events(r.stdout).at(-1)!;
+    expect(end).toMatchObject({ type: "run_end", check: "failed", checkOutput: expect.stringMatching(/fail/i) });
+    expect(events(r.stdout).find((e) => e.type === "check")?.outputTail).toBe(end.checkOutput);
+    const plain = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`], {
+      cwd: p.repo,
+      env: p.env,
+      timeoutMs: 120_000,
+    });
+    expect(plain.stderr).toMatch(/check `node --test`: failed \(exit 1\)[^\n]*\n {2}│ /);
+    const show = await lanes(["runs", "show", end.runId], { cwd: p.repo, env: p.env });
+    expect(show.stdout).toContain("check output (last lines):");
+    expect(show.stdout).toMatch(/ {2}│ .*fail/i);
+  });
+
+  it("the patch is the agent's change: no __pycache__ from a Python check", async () => {
+    const script = `model: gpt-4.1-mini
+turns:
+  - tools:
+      - bash: { command: "printf 'def add(a, b):\\n    return a + b\\n' > calc.py && python3 -c 'import calc; assert calc.add(2, 3) == 5'" }
+  - tools:
+      - finish: { summary: "added calc.py" }
+`;
+    const p = demoProject(
+      LANES().replace("check: node --test", `check: python3 -c 'import calc; assert calc.add(2, 3) == 5'`),
+      script,
+    );
+    const r = await run(p, ["--apply"]);
+    expect(r.code, r.stderr).toBe(0);
+    const patch = readFileSync(events(r.stdout).at(-1)!.patch, "utf8");
+    expect(patch).toContain("+++ b/calc.py");
+    expect(patch).not.toMatch(/__pycache__|\.pyc/);
+    expect(p.git("status", "--porcelain").stdout).toBe("?? calc.py\n");
+  });
 });

@@ -16,6 +16,11 @@ export interface Executor {
 /** Big enough for any diff or git output we want whole. */
 export const WHOLE = 256 * 1024 * 1024;
 
+/** Pathspecs left out of every patch: Python bytecode and dependency folders a command created. */
+const BYPRODUCTS = ["**/__pycache__/**", "**/*.pyc", "**/node_modules/**", "**/.pytest_cache/**"]
+  .map((p) => `':(exclude,glob)${p}'`)
+  .join(" ");
+
 export class DockerSandbox implements Sandbox {
   private released = false;
 
@@ -83,7 +88,10 @@ export class DockerSandbox implements Sandbox {
 
   async diff(): Promise<string> {
     const r = await this.exec({
-      command: `git add -A >/dev/null && git -c core.quotepath=off diff --cached --binary ${this.info.baseCommit}`,
+      // Build byproducts are never part of a patch, even where the repository does not ignore them.
+      command:
+        `git add -A -- . ${BYPRODUCTS} >/dev/null && ` +
+        `git -c core.quotepath=off diff --cached --binary ${this.info.baseCommit}`,
       timeoutMs: 120_000,
       maxOutputBytes: WHOLE,
     });

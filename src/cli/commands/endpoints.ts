@@ -45,7 +45,12 @@ export async function check(ctx: CommandContext<{ timeout: string }>): Promise<n
     () => reports.map((r) => line(ctx, r)).join("\n") || "no endpoints configured",
   );
   const down = reports.find((r) => !r.ok);
-  if (down && ctx.mode.kind !== "json") ctx.out.info(`endpoint ${down.endpoint} is down: ${down.url} → ${down.status}`);
+  if (down && ctx.mode.kind !== "json")
+    ctx.out.info(
+      down.status === "key not set"
+        ? `endpoint ${down.endpoint}: its API key is not set (${down.hint ?? ""})`
+        : `endpoint ${down.endpoint} is down: ${down.url} → ${down.status}`,
+    );
   return down ? 6 : 0;
 }
 

@@ -9,6 +9,7 @@ import { adapters, openAudit, openLedger } from "../compose.js";
 import { planText } from "../../report/plan-text.js";
 import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
+import { useEndpoint } from "../run-endpoint.js";
 import { originOf } from "../../adapters/config/load.js";
 import { repoRelative } from "../../app/tree-pin.js";
 
@@ -24,10 +25,12 @@ export function taskText(arg: string | undefined): string {
   return arg;
 }
 
-export async function plan(ctx: CommandContext<{ out?: string; check?: boolean }>): Promise<number> {
+export async function plan(ctx: CommandContext<{ out?: string; check?: boolean; endpoint?: string }>): Promise<number> {
   const task = taskText(ctx.args[0]);
   const loaded = await loadFor(ctx);
-  const { config, root } = loaded;
+  const { root } = loaded;
+  const config = structuredClone(loaded.config);
+  const replay = await useEndpoint(config, ctx, root);
   const ledger = await openLedger();
   let p: Plan;
   try {
@@ -60,6 +63,7 @@ export async function plan(ctx: CommandContext<{ out?: string; check?: boolean }
     openAudit(ledger, p.identity.user).append({ action: "plan", decision: p.decision, inputs });
   } finally {
     ledger.close();
+    await replay?.close();
   }
   if (ctx.opts.out) {
     mkdirSync(dirname(resolve(ctx.opts.out)), { recursive: true });

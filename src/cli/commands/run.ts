@@ -245,6 +245,7 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
       runId: attempt.runId,
       status,
       check: attempt.check,
+      ...(attempt.checkOutput ? { checkOutput: attempt.checkOutput } : {}),
       patch,
       policyEdits,
       ...(applied ? { applied } : {}),
@@ -259,6 +260,8 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
       return ExitCode.approval;
     }
     if (applied?.some((a) => !a.ok && a.policy)) return ExitCode.approval;
+    // A run whose patch could not be taken has nothing to show for itself: never "ok, no changes".
+    if (attempt.patchError) return ExitCode.sandbox;
     if (applied?.some((a) => !a.ok) && succeeded(attempt)) return ExitCode.taskFailed;
     return exitCodeForRun(attempt.agent.status, attempt.check);
   } finally {

@@ -49,12 +49,24 @@ export async function show(ctx: CommandContext): Promise<void> {
     const ledgerCost = ledger.chargedOn(row.holdId ?? "", "usd");
     const patchFile = join(row.dir, "patch.diff");
     const patchFiles = existsSync(patchFile) ? filesOf(readFileSync(patchFile, "utf8")) : [];
+    // The check's own output (kept in the trajectory), so a failure says why without digging.
+    const checkNote = t.trajectory.find((e) => e.kind === "note" && e.data.check !== undefined)?.data;
+    const checkOutput =
+      checkNote && checkNote.exitCode !== 0
+        ? [String(checkNote.stdout ?? "").trimEnd(), String(checkNote.stderr ?? "").trimEnd()]
+            .filter(Boolean)
+            .join("\n")
+            .split("\n")
+            .slice(-20)
+            .join("\n")
+        : undefined;
     const out = {
       ...row,
       summary: t.summary,
       timeline: { modelMs: t.modelMs, toolMs: t.toolMs, sandboxSeconds: t.sandboxSeconds },
       tokens: t.usage,
       toolCalls: tools,
+      ...(checkOutput !== undefined ? { checkOutput } : {}),
       patch: patchFiles.length ? patchFile : null,
       patchFiles,
       policyEdits: patchFiles.filter(isPolicyPath),
@@ -96,6 +108,7 @@ export async function show(ctx: CommandContext): Promise<void> {
         }; redactions ${o.redactions}`,
         `cost: ${runCost(row)} actual vs ${money(o.cost.p90Usd)} projected (p90) vs ${money(o.cost.capUsd)} cap`,
         ...o.steps.map((s) => `  ${String(s.atMs).padStart(6)} ms  step ${s.step} ${stepText(s)}`),
+        ...(o.checkOutput ? [`check output (last lines):\n${o.checkOutput.replace(/^/gm, "  │ ")}`] : []),
         `patch: ${o.patch ? `${o.patchFiles.join(", ")} (${o.patch})` : "no changes"}`,
         ...(o.policyEdits.length ? [`the patch edits policy: ${o.policyEdits.join(", ")}`] : []),
         `summary: ${o.summary}`,
