@@ -104,7 +104,14 @@ export function buildProgram(version: string): Command {
     .command("init")
     .description("write a commented lanes.yaml, a sandbox Dockerfile and a task template into the repository")
     .option("--force", "overwrite files that already exist")
-    .addHelpText("after", examples("lanes init", "lanes init --repo ../service --force"))
+    .option("--local-url <url>", "a local OpenAI-compatible server to use (default: probe the usual ports)")
+    .addHelpText(
+      "after",
+      "\nIt also looks for endpoints you have: a llama.cpp, Ollama, vLLM or LM Studio server on its usual port,\n" +
+        "and OPENAI_API_KEY / OPENAI_BASE_URL / ANTHROPIC_API_KEY in the environment; it asks before adding\n" +
+        "them to lanes.yaml (--yes accepts).\n" +
+        examples("lanes init", "lanes init --yes", "lanes init --local-url http://127.0.0.1:8081/v1 --yes"),
+    )
     .action(lazy("init", "init"));
 
   program
@@ -320,12 +327,23 @@ export function buildProgram(version: string): Command {
     .addHelpText("after", examples("lanes endpoints check", "lanes endpoints check local --json"))
     .action(lazy("endpoints", "check"));
   endpoints
+    .command("add")
+    .option("--local-url <url>", "a local OpenAI-compatible server to add (default: probe the usual ports)")
+    .description(
+      "find endpoints you have (local servers on their usual ports, API keys in the environment) and add them to lanes.yaml",
+    )
+    .addHelpText(
+      "after",
+      examples("lanes endpoints add", "lanes endpoints add --local-url http://127.0.0.1:8081/v1 --yes"),
+    )
+    .action(lazy("endpoints", "add"));
+  endpoints
     .command("replay")
     .argument("<file>", "replay script (YAML or JSON; see the README)")
     .option("--port <n>", "port (default: any free one)")
     .option("--host <addr>", "address to listen on", "127.0.0.1")
     .description("serve a replay script as an OpenAI-compatible endpoint; prints its URL")
-    .addHelpText("after", examples("lanes endpoints replay examples/fix-add.replay.yaml --port 8099"))
+    .addHelpText("after", examples("lanes endpoints replay examples/demo/fix-add.replay.yaml --port 8099"))
     .action(lazy("endpoints", "replay"));
 
   return program;

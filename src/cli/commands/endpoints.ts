@@ -4,6 +4,7 @@ import { formatPrice } from "../../adapters/models/prices.js";
 import { endpointSpecs } from "../../app/endpoints.js";
 import { checkEndpoint, type EndpointReport } from "../../app/endpoint-check.js";
 import type { CommandContext } from "../context.js";
+import { offerEndpoints, offerText } from "../offer-endpoints.js";
 import { loadFor } from "../load-config.js";
 
 export async function ls(ctx: CommandContext): Promise<void> {
@@ -91,5 +92,23 @@ export async function replay(ctx: CommandContext<{ port?: string; host?: string 
     process.once("SIGTERM", resolve);
   });
   await server.close();
+  return 0;
+}
+
+/** `lanes endpoints add`: the endpoints you have, added to lanes.yaml (asked in a terminal, --yes accepts). */
+export async function add(ctx: CommandContext<{ localUrl?: string }>): Promise<number> {
+  const loaded = await loadFor(ctx);
+  if (!loaded.projectFile)
+    throw new LanesError("usage", "no lanes.yaml in this repository", {
+      hint: "`lanes init` writes one (and offers the endpoints it finds)",
+    });
+  const offer = await offerEndpoints(ctx, loaded.projectFile);
+  await loadFor(ctx); // what was added still validates
+  const result = {
+    file: loaded.projectFile,
+    found: offer.found.map((f) => ({ tier: f.tier, ...f.endpoint, found: f.found })),
+    added: offer.added.map((f) => f.endpoint.id),
+  };
+  ctx.out.result(result, () => [`lanes.yaml: ${loaded.projectFile}`, ...offerText(offer)].join("\n"));
   return 0;
 }

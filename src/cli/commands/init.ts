@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { LanesError } from "../../core/errors.js";
 import { findProject } from "../../adapters/config/load.js";
 import type { CommandContext } from "../context.js";
+import { offerEndpoints, offerText } from "../offer-endpoints.js";
 
 /** templates/ ships next to dist/ in the package. */
 export const TEMPLATES_DIR = fileURLToPath(new URL("../../../templates/", import.meta.url));
@@ -15,7 +16,7 @@ const FILES: [template: string, target: string][] = [
   ["tasks/fix-failing-test.yaml", ".lanes/tasks/fix-failing-test.yaml"],
 ];
 
-export async function init(ctx: CommandContext<{ force?: boolean }>): Promise<void> {
+export async function init(ctx: CommandContext<{ force?: boolean; localUrl?: string }>): Promise<void> {
   const repo = resolve(ctx.mode.repo);
   if (!existsSync(repo))
     throw new LanesError("usage", `repository directory ${repo} does not exist`, {
@@ -34,12 +35,18 @@ export async function init(ctx: CommandContext<{ force?: boolean }>): Promise<vo
     writeFileSync(t.to, readFileSync(t.from));
   }
   const written = targets.map((t) => t.to);
-  ctx.out.result({ ok: true, root, written, overwritten: existing }, (r) =>
+  const offer = await offerEndpoints(ctx, join(root, "lanes.yaml"));
+  const endpoints = {
+    found: offer.found.map((f) => ({ tier: f.tier, ...f.endpoint, found: f.found })),
+    added: offer.added.map((f) => f.endpoint.id),
+  };
+  ctx.out.result({ ok: true, root, written, overwritten: existing, endpoints }, (r) =>
     [
       `${ctx.out.style("green", "✓")} wrote ${r.written.length} files in ${r.root}:`,
       ...r.written.map((f) => `  ${relative(r.root, f)}`),
+      ...offerText(offer),
       "",
-      "Next: edit lanes.yaml (tiers and budgets), then `lanes config validate` and `lanes doctor`.",
+      'Next: `lanes images build` (the sandbox image), `lanes doctor`, then `lanes plan "your task"`.',
     ].join("\n"),
   );
 }
