@@ -57,7 +57,15 @@ export function resolveTask(root: string, arg: string | undefined, sets: string[
       });
     return { text: arg, template: "adhoc" };
   }
-  const parsed = templateSchema.safeParse(parse(readFileSync(file, "utf8")));
+  let raw: unknown;
+  try {
+    raw = parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    const pos = (err as { linePos?: { line: number; col: number }[] }).linePos?.[0];
+    const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
+    throw new LanesError("usage", `task template ${where}: invalid YAML: ${(err as Error).message.split("\n")[0]}`);
+  }
+  const parsed = templateSchema.safeParse(raw);
   if (!parsed.success)
     throw new LanesError(
       "usage",

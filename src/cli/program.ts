@@ -127,6 +127,7 @@ export function buildProgram(version: string): Command {
     .option("--out <file>", "save the plan (approve it with `lanes approve FILE`, run it with `lanes run --plan FILE`)")
     .option("--check", "exit with the verdict: 0 allow, 3 ask or policy deny, 4 quota deny or delay (a CI pre-check)")
     .option("--endpoint <name>", "plan on this endpoint id, or on replay:FILE (a replay script; no API key needed)")
+    .option("--set <key=value...>", "a task template's variables (TASK is then the template's name)")
     .description(
       "show the lane, tier, cost class (p50–p90, cap), quota impact and the policy decision — spends and reserves nothing",
     )

@@ -7,6 +7,8 @@ type Stylize = (s: Style, t: string) => string;
 
 export function money(n: number | null): string {
   if (n === null) return "unpriced";
+  // Float residue of a charge and its refund (-1e-17) is zero, never "$-0.00000".
+  if (Math.abs(n) < 5e-7) n = 0;
   if (n === 0) return "$0.00";
   return n >= 1 ? `$${n.toFixed(2)}` : n >= 0.01 ? `$${n.toFixed(3)}` : `$${n.toFixed(5)}`;
 }

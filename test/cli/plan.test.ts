@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
@@ -136,6 +136,29 @@ describe("lanes plan", () => {
     const r = await lanes(["plan", "x"], { cwd: repo, env: home.env });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("tier local has no endpoints");
+  });
+});
+
+describe("smaller things a user sees", () => {
+  it("plan NAME resolves a task template as run does; a broken template is exit 2 with file:line", async () => {
+    const { repo, env } = project();
+    const r = await lanes(["plan", "fix-failing-test", "--lane", "eval", "--json"], { cwd: repo, env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).task.template).toBe("fix-failing-test@1");
+    mkdirSync(join(repo, ".lanes", "tasks"), { recursive: true });
+    writeFileSync(join(repo, ".lanes", "tasks", "broken.yaml"), "name: broken\nprompt: [unclosed\n");
+    const bad = await lanes(["plan", "broken"], { cwd: repo, env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/task template \S*broken\.yaml:\d+:\d+: invalid YAML/);
+    expect(bad.stderr).not.toContain("internal error");
+  });
+
+  it("sandbox ls with no host answering is exit 5, not 'no lanes sandboxes'", async () => {
+    const { repo, env } = project("hosts:\n  local:\n    url: tcp://127.0.0.1:9\n");
+    const r = await lanes(["sandbox", "ls"], { cwd: repo, env });
+    expect(r.code).toBe(5);
+    expect(r.stdout).toContain("no host answered (local)");
+    expect(r.stdout).not.toContain("no lanes sandboxes");
   });
 });
 

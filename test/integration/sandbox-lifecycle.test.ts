@@ -60,6 +60,15 @@ describe("no leaks", () => {
     expect(labelled(owner)).toEqual({ containers: [], volumes: [] });
   });
 
+  it("--json sandbox run --diff puts the diff in the one JSON result", async () => {
+    const { dir, env } = tempHome();
+    const repo = gitRepo(dir, "repo", { "a.txt": "one\n" });
+    const r = await lanes(["sandbox", "run", "--diff", "--json", "--", "echo two >> a.txt"], { cwd: repo, env });
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout); // one JSON document: nothing after it
+    expect(out).toMatchObject({ exitCode: 0, diff: expect.stringContaining("+two") });
+  });
+
   it("removes expired sandboxes on gc, and only lanes' own containers", async () => {
     const { dir, env } = tempHome();
     const repo = gitRepo(dir);

@@ -1,7 +1,6 @@
 /** `lanes plan TASK`: the plan, the cost class, the quota impact and the decision — nothing spent. */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { LanesError } from "../../core/errors.js";
 import { exitCodeForDecision } from "../../core/exit-codes.js";
 import { identityOf } from "../../app/identity.js";
 import { planTask, type Plan } from "../../app/plan-task.js";
@@ -9,26 +8,18 @@ import { adapters, openAudit, openLedger } from "../compose.js";
 import { planText } from "../../report/plan-text.js";
 import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
+import { resolveTask } from "../../app/templates.js";
 import { useEndpoint } from "../run-endpoint.js";
 import { originOf } from "../../adapters/config/load.js";
 import { repoRelative } from "../../app/tree-pin.js";
 
-export function taskText(arg: string | undefined): string {
-  if (!arg) throw new LanesError("usage", "no task given", { hint: 'lanes plan "fix the failing test" (or @task.md)' });
-  if (arg.startsWith("@")) {
-    try {
-      return readFileSync(arg.slice(1), "utf8").trim();
-    } catch (err) {
-      throw new LanesError("usage", `cannot read task file ${arg.slice(1)}: ${(err as Error).message}`);
-    }
-  }
-  return arg;
-}
-
-export async function plan(ctx: CommandContext<{ out?: string; check?: boolean; endpoint?: string }>): Promise<number> {
-  const task = taskText(ctx.args[0]);
+export async function plan(
+  ctx: CommandContext<{ out?: string; check?: boolean; endpoint?: string; set?: string[] }>,
+): Promise<number> {
   const loaded = await loadFor(ctx);
   const { root } = loaded;
+  // Text, @file, or a task template's name — resolved as `lanes run` resolves it.
+  const task = resolveTask(root, ctx.args[0], ctx.opts.set ?? []);
   const config = structuredClone(loaded.config);
   const replay = await useEndpoint(config, ctx, root);
   const ledger = await openLedger();
@@ -40,8 +31,9 @@ export async function plan(ctx: CommandContext<{ out?: string; check?: boolean; 
     p = await planTask({
       config,
       root,
-      task,
-      lane: ctx.mode.lane ?? config.defaults.lane,
+      task: task.text,
+      template: task.template,
+      lane: ctx.mode.lane ?? task.lane ?? config.defaults.lane,
       tier: ctx.mode.tier ?? config.defaults.tier,
       who,
       ledger,

@@ -128,8 +128,14 @@ export async function run(ctx: CommandContext<PlaceOpts>): Promise<number> {
       ctx.out.info(`sandbox ${sb.info.id} on ${sb.info.host} (${sb.info.fromPool ? "warm" : "cold"})`);
     const obs = await sb.exec({ command: commandLine(argv), timeoutMs: timeoutOf(ctx) }, ac.signal);
     if (ac.signal.aborted) return ExitCode.interrupted;
+    const diff = ctx.opts.diff ? await sb.diff() : undefined;
+    // With --json the diff is a field of the one result; in text it follows the output.
+    if (ctx.mode.kind === "json") {
+      ctx.out.result({ ...obs, ...(diff !== undefined ? { diff } : {}) }, () => "");
+      return obs.exitCode;
+    }
     const code = passThrough(ctx, obs);
-    if (ctx.opts.diff) process.stdout.write(await sb.diff());
+    if (diff !== undefined) process.stdout.write(diff);
     return code;
   } finally {
     process.off("SIGINT", onSignal);
@@ -149,7 +155,7 @@ function timeoutOf(ctx: CommandContext<PlaceOpts>): number {
   return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? "s") as "ms" | "s" | "m" | "h"];
 }
 
-export async function ls(ctx: CommandContext): Promise<void> {
+export async function ls(ctx: CommandContext): Promise<number> {
   const { config } = await loadFor(ctx);
   await reapAll(config);
   const all: SandboxListing[] = [];
@@ -173,8 +179,12 @@ export async function ls(ctx: CommandContext): Promise<void> {
               `  ${s.profile.padEnd(8)} ${s.image}  expires ${new Date(s.expiresAt).toISOString()}`,
           )
           .join("\n")
-      : "no lanes sandboxes",
+      : unreachable.length
+        ? `no host answered (${unreachable.join(", ")}): nothing can be listed`
+        : "no lanes sandboxes",
   );
+  // "No sandboxes" is only true of hosts that answered: with none answering, that is an error.
+  return unreachable.length && unreachable.length === Object.keys(config.hosts).length ? ExitCode.sandbox : ExitCode.ok;
 }
 
 export async function rm(ctx: CommandContext): Promise<void> {
