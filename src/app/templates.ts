@@ -36,8 +36,21 @@ export function findTemplate(root: string, name: string): string | undefined {
   return undefined;
 }
 
+/** A task is instructions, not data: anything longer is refused before it is counted or sent. */
+export const MAX_TASK_BYTES = 256 * 1024;
+
 /** TASK is `@file`, a template name (with --set key=value), or the text itself. */
 export function resolveTask(root: string, arg: string | undefined, sets: string[] = []): Task {
+  const task = resolveTaskText(root, arg, sets);
+  const bytes = Buffer.byteLength(task.text);
+  if (bytes > MAX_TASK_BYTES)
+    throw new LanesError("usage", `the task is ${Math.round(bytes / 1024)} KB; tasks are limited to 256 KB`, {
+      hint: "describe the work and let the agent read the files in the sandbox",
+    });
+  return task;
+}
+
+function resolveTaskText(root: string, arg: string | undefined, sets: string[]): Task {
   if (!arg)
     throw new LanesError("usage", "no task given", {
       hint: 'lanes run "fix the failing test" (or @task.md, or a template name)',

@@ -18,6 +18,12 @@ process.once("exit", () => {
   process.stderr.write("internal error: lanes stopped before the command finished (nothing was left to wait for)\n");
   process.exitCode = 1;
 });
+// `lanes … | head`: the reader went away. That is not an error worth a stack trace.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") throw err;
+  finished = true;
+  process.exit(process.exitCode ?? 0);
+});
 const program = buildProgram(version);
 
 try {

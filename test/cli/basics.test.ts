@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { readFileSync } from "node:fs";
-import { lanes, ROOT } from "../helpers/cli.js";
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BIN, gitRepo, lanes, ROOT, tempHome } from "../helpers/cli.js";
 
 const { version } = JSON.parse(readFileSync(`${ROOT}/package.json`, "utf8")) as { version: string };
 
@@ -77,5 +79,18 @@ describe("lanes binary basics", () => {
     const r = await lanes(["config", "set", "--help"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("lanes config set identity.team platform");
+  });
+  it("exits quietly when its reader goes away (lanes plan --help | true)", () => {
+    // `true` exits at once, so lanes writes into a pipe with no reader: EPIPE every time.
+    const r = spawnSync("sh", ["-c", `'${process.execPath}' '${BIN}' plan --help | true`], { encoding: "utf8" });
+    expect(r.stderr).not.toMatch(/EPIPE|Error|internal error/);
+  });
+  it("refuses a task over 256 KB with exit 2, before anything is counted", async () => {
+    const home = tempHome();
+    const repo = gitRepo(home.dir);
+    writeFileSync(join(home.dir, "huge.md"), "a".repeat(300 * 1024));
+    const r = await lanes(["plan", `@${join(home.dir, "huge.md")}`], { cwd: repo, env: home.env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("tasks are limited to 256 KB");
   });
 });

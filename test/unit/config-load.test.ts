@@ -166,7 +166,29 @@ describe("loadConfig errors name file, line, column, path and what was expected"
   it("reports duplicate keys as errors", () => {
     const [p] = problems("lanes:\n  async: { concurrency: 1 }\n  async: { concurrency: 2 }\n");
     expect(p).toMatchObject({ line: 3, column: 3 });
-    expect(p!.message).toContain("unique");
+    expect(p!.message).toContain('duplicate key "async"');
+  });
+  it("finds a duplicate key among 40,000 in linear time, and refuses a file over 1 MB", () => {
+    const keys = Array.from({ length: 40_000 }, (_, i) => `  k${i}: 1`).join("\n");
+    const t0 = performance.now();
+    const [p] = problems(`prices:\n${keys}\n  k7: 2\n`);
+    expect(p!.message).toContain('duplicate key "k7"');
+    expect(p!.line).toBe(40_002);
+    expect(performance.now() - t0).toBeLessThan(10_000); // quadratic took minutes; this is a generous bound
+    const [big] = problems(`# ${"x".repeat(1_100_000)}\n`);
+    expect(big).toMatchObject({ line: 1, message: expect.stringContaining("limited to 1 MB") });
+  });
+  it("bounds an alias bomb: a clear problem with the file, not an internal error", () => {
+    const bomb = [
+      "a: &a [x, x, x, x, x, x, x, x, x]",
+      ...Array.from({ length: 8 }, (_, i) => {
+        const prev = String.fromCharCode(97 + i);
+        const next = String.fromCharCode(98 + i);
+        return `${next}: &${next} [*${prev}, *${prev}, *${prev}, *${prev}, *${prev}, *${prev}, *${prev}, *${prev}, *${prev}]`;
+      }),
+    ].join("\n");
+    const [p] = problems(`${bomb}\n`);
+    expect(p).toMatchObject({ file: "lanes.yaml", message: expect.stringMatching(/^invalid YAML: .*alias/i) });
   });
   it("rejects a file whose top level is not a mapping", () => {
     expect(problems("- a\n- b\n")[0]).toMatchObject({

@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { LineCounter, parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { ConfigError, type ConfigProblem } from "../../core/errors.js";
 import { BUILTIN_CONFIG } from "./defaults.js";
 import { describe, violations } from "./floors.js";
@@ -173,12 +173,31 @@ export function floorOf(
 
 /** Parse one YAML (or JSON) file, keeping positions. */
 export function readLayer(file: string, source: string): Layer | { problems: ConfigProblem[] } {
+  const size = statSync(file).size;
+  if (size > MAX_CONFIG_BYTES) {
+    const message = `the file is ${(size / 2 ** 20).toFixed(1)} MB; configuration files are limited to 1 MB`;
+    return { problems: [{ file: source, line: 1, column: 1, path: "", message }] };
+  }
   return parseLayer(readFileSync(file, "utf8"), source);
 }
 
+/** Configuration files are small: a bigger one is refused before it is parsed. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
 function parseLayer(text: string, source: string): Layer | { problems: ConfigProblem[] } {
+  const at = (line: number, column: number, message: string) => ({
+    problems: [{ file: source, line, column, path: "", message }],
+  });
+  if (Buffer.byteLength(text) > MAX_CONFIG_BYTES)
+    return at(1, 1, `the file is ${(Buffer.byteLength(text) / 2 ** 20).toFixed(1)} MB; configuration files are limited to 1 MB`);
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // Duplicate keys are found below in one pass: yaml's own uniqueKeys check is quadratic in a map's size.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+  const duplicate = firstDuplicateKey(doc.contents);
+  if (duplicate) {
+    const pos = lineCounter.linePos(duplicate.offset);
+    return at(pos.line, pos.col, `invalid YAML: duplicate key "${duplicate.key}"`);
+  }
   if (doc.errors.length) {
     return {
       problems: doc.errors.map((e) => {
@@ -193,8 +212,14 @@ function parseLayer(text: string, source: string): Layer | { problems: ConfigPro
       }),
     };
   }
-  const raw = doc.toJS() ?? {};
-  if (typeof raw !== "object" || Array.isArray(raw)) {
+  let raw: unknown;
+  try {
+    // maxAliasCount bounds an alias bomb (a few lines that expand to billions of nodes).
+    raw = doc.toJS({ maxAliasCount: 1000 }) ?? {};
+  } catch (err) {
+    return at(1, 1, `invalid YAML: ${(err as Error).message.split("\n")[0]}`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     return {
       problems: [
         {
@@ -207,7 +232,25 @@ function parseLayer(text: string, source: string): Layer | { problems: ConfigPro
       ],
     };
   }
-  return { source, raw, doc, lineCounter };
+  return { source, raw: raw as Record<string, unknown>, doc, lineCounter };
+}
+
+/** The first key that appears twice in one mapping, anywhere in the document (linear time). */
+function firstDuplicateKey(root: unknown): { key: string; offset: number } | undefined {
+  const stack: unknown[] = [root];
+  while (stack.length) {
+    const node = stack.pop();
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+        if (seen.has(key)) return { key, offset: (pair.key as { range?: [number] } | null)?.range?.[0] ?? 0 };
+        seen.add(key);
+        stack.push(pair.value);
+      }
+    } else if (isSeq(node)) stack.push(...node.items);
+  }
+  return undefined;
 }
 
 function envLayer(kind: string, entries: [string, string[], string | undefined][]): Layer {
