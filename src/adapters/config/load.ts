@@ -189,7 +189,11 @@ function parseLayer(text: string, source: string): Layer | { problems: ConfigPro
     problems: [{ file: source, line, column, path: "", message }],
   });
   if (Buffer.byteLength(text) > MAX_CONFIG_BYTES)
-    return at(1, 1, `the file is ${(Buffer.byteLength(text) / 2 ** 20).toFixed(1)} MB; configuration files are limited to 1 MB`);
+    return at(
+      1,
+      1,
+      `the file is ${(Buffer.byteLength(text) / 2 ** 20).toFixed(1)} MB; configuration files are limited to 1 MB`,
+    );
   const lineCounter = new LineCounter();
   // Duplicate keys are found below in one pass: yaml's own uniqueKeys check is quadratic in a map's size.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
