@@ -18,6 +18,7 @@ import type { AuditTrail, ModelEndpoint, SandboxHost, Store } from "../core/port
 import type { Sandbox } from "../core/sandbox.js";
 import type { Adapters } from "./ports.js";
 import { listWorkspaceFiles } from "../adapters/docker/workspace.js";
+import { selfOwner } from "../adapters/owner.js";
 import { priceTable } from "../adapters/models/prices.js";
 import { bucketsFor } from "./buckets.js";
 import { completeWithFailover } from "./failover.js";
@@ -90,6 +91,14 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
       caps,
       ttlMs: wallMs + 10 * 60_000,
       priceVersion: priceTable().version,
+      owner: selfOwner(),
+      meta: {
+        tier: plan.tier,
+        task: plan.task.text.slice(0, 500),
+        p90Usd: plan.cost.p90Usd,
+        capUsd: lane.budget.capUsd,
+        dir,
+      },
     });
     audit.append({
       action: "reserve",

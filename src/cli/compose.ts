@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { Config } from "../adapters/config/schema.js";
 import { dataDir } from "../adapters/config/paths.js";
 import { dockerHosts } from "../adapters/docker/hosts.js";
+import { ownerIsDead } from "../adapters/owner.js";
 import { OpenAIEndpoint } from "../adapters/models/openai-endpoint.js";
 import { AuditLog, currentActor } from "../adapters/store/audit.js";
 import type { Ledger } from "../adapters/store/ledger.js";
@@ -17,7 +18,51 @@ import type { ModelEndpoint } from "../core/ports.js";
 /** The store: a SQLite ledger (loaded lazily: better-sqlite3 is not needed by every command). */
 export async function openLedger(): Promise<Ledger> {
   const { Ledger } = await import("../adapters/store/ledger.js");
-  return Ledger.open(join(dataDir(), "ledger.db"));
+  const ledger = Ledger.open(join(dataDir(), "ledger.db"));
+  recoverCrashed(ledger);
+  return ledger;
+}
+
+/**
+ * A run whose process was killed (kill -9, a cancelled CI job) left its hold open: settle it at
+ * its worst case now — its lane slot is free again — list the run as `crashed`, and audit it.
+ */
+function recoverCrashed(ledger: Ledger): void {
+  const crashed = ledger.settleCrashed(ownerIsDead);
+  if (!crashed.length) return;
+  const audit = openAudit(ledger);
+  for (const c of crashed) {
+    if (!ledger.runStore.find(c.runId))
+      ledger.runStore.save({
+        id: c.runId,
+        createdAt: c.createdAt,
+        lane: c.lane,
+        tier: c.meta?.tier ?? "?",
+        task: c.meta?.task ?? "",
+        status: "crashed",
+        check: "unchecked",
+        costUsd: c.chargedUsd,
+        p90Usd: c.meta?.p90Usd ?? null,
+        capUsd: c.meta?.capUsd ?? c.chargedUsd,
+        steps: 0,
+        durationMs: Date.now() - c.createdAt,
+        holdId: c.holdId,
+        dir: c.meta?.dir ?? "",
+        tokens: 0,
+        unpriced: false,
+        overageUsd: 0,
+      });
+    audit.append({
+      action: "settle",
+      runId: c.runId,
+      inputs: { holdId: c.holdId },
+      outcome: {
+        status: "crashed",
+        chargedUsd: c.chargedUsd,
+        reason: "its lanes process died; charged its worst case",
+      },
+    });
+  }
 }
 
 /** The audit trail, anchored in `ledger` (its head is stored there with every append). */

@@ -125,6 +125,24 @@ export interface RunRow {
   overageUsd: number;
 }
 
+export interface HoldMeta {
+  tier: string;
+  task: string;
+  p90Usd: number | null;
+  capUsd: number;
+  dir: string;
+}
+
+/** A hold whose owner died: settled at its worst case, its run to be listed as crashed. */
+export interface CrashedHold {
+  holdId: string;
+  runId: string;
+  lane: string;
+  createdAt: number;
+  chargedUsd: number;
+  meta: HoldMeta | undefined;
+}
+
 export interface HoldStorePort {
   reserve(opts: {
     runId: string;
@@ -133,6 +151,10 @@ export interface HoldStorePort {
     caps: Amounts;
     ttlMs: number;
     priceVersion?: string;
+    /** "HOST:PID" of the process holding it, so a crash is noticed at once (not after the TTL). */
+    owner?: string;
+    /** What a crashed run is listed with. */
+    meta?: HoldMeta;
   }): Hold;
   charge(holdId: string, unit: HoldUnit, amount: number, note?: string): void;
   refund(holdId: string, unit: HoldUnit, amount: number, note?: string): void;
@@ -144,6 +166,8 @@ export interface HoldStorePort {
   running(lane: string): number;
   totalCharged(unit?: Unit): number;
   expireHold(holdId: string): void;
+  /** Settle, at their worst case, the open holds whose owner `isDead` says has died. */
+  settleCrashed(isDead: (owner: string) => boolean): CrashedHold[];
 }
 
 export interface RunStorePort {

@@ -341,4 +341,49 @@ turns:
     expect(patch).not.toMatch(/__pycache__|\.pyc/);
     expect(p.git("status", "--porcelain").stdout).toBe("?? calc.py\n");
   });
+  it("kill -9 of lanes run: the next command settles its hold at worst case, lists it as crashed, frees the lane, and the next run reaps its volume", async () => {
+    const script =
+      "model: gpt-4.1-mini\nturns:\n  - tools: [{ bash: { command: 'sleep 25' } }]\n  - tools: [{ finish: { summary: x } }]\n";
+    const p = demoProject(LANES("    concurrency: 1\n"), script);
+    const child = spawn(
+      process.execPath,
+      [BIN, "run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--json"],
+      {
+        cwd: p.repo,
+        env: p.env,
+        stdio: ["ignore", "pipe", "ignore"],
+      },
+    );
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    for (let i = 0; i < 300 && !out.includes('"tool_start"'); i++) await new Promise((r) => setTimeout(r, 100));
+    const runId = events(out.slice(0, out.lastIndexOf("\n") + 1)).find((e) => e.type === "run_start")!.runId as string;
+    child.kill("SIGKILL");
+    await new Promise((r) => child.on("exit", r));
+
+    const runs = JSON.parse((await lanes(["runs", "ls", "--json"], { cwd: p.repo, env: p.env })).stdout);
+    const crashed = runs.find((r: { id: string }) => r.id === runId);
+    expect(crashed).toMatchObject({ status: "crashed", lane: "t", tier: "standard" });
+    expect(crashed.costUsd).toBeCloseTo(0.25, 9); // its worst case: the whole cap, never released
+    const plan = JSON.parse((await lanes(["plan", TASK, "--lane", "t", "--json"], { cwd: p.repo, env: p.env })).stdout);
+    expect(plan.decision.reasons.map((r: { rule: string }) => r.rule)).not.toContain("lane.concurrency"); // the slot is free
+    const audit = JSON.parse((await lanes(["audit", "ls", "--json"], { cwd: p.repo, env: p.env })).stdout);
+    expect(
+      audit.find(
+        (a: { runId?: string; outcome?: { status?: string } }) => a.runId === runId && a.outcome?.status === "crashed",
+      ),
+    ).toBeDefined();
+
+    // The next run reaps what the killed one left on the engine.
+    const next = await lanes(
+      ["run", TASK, "--lane", "t", "--endpoint", `replay:${join(DEMO, "fix-add.replay.yaml")}`],
+      {
+        cwd: p.repo,
+        env: p.env,
+        timeoutMs: 120_000,
+      },
+    );
+    expect(next.code, next.stderr).toBe(0);
+    expect(labelled(`dev.lanes.run=${runId}`)).toEqual({ containers: [], volumes: [] });
+  }, 120_000);
 });

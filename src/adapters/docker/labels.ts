@@ -6,7 +6,6 @@
  * A pool member's owner changes when it is claimed; labels are immutable, so the container
  * name carries the current owner: lanes-<id>--<owner with ':' as '_'>.
  */
-import { hostname } from "node:os";
 
 export const LABEL = {
   managed: "dev.lanes.managed",
@@ -20,9 +19,7 @@ export const LABEL = {
 
 export const MANAGED_FILTER = { label: [`${LABEL.managed}=true`] };
 
-export function selfOwner(): string {
-  return `${hostname()}:${process.pid}`;
-}
+export { ownerIsDead, selfOwner } from "../owner.js";
 
 export function containerName(id: string, owner: string): string {
   return `lanes-${id}--${owner.replace(/[^A-Za-z0-9_.-]/g, "_")}`;
@@ -57,18 +54,4 @@ export function labelsFor(l: LabelInput): Record<string, string> {
     [LABEL.expires]: String(l.expiresAt),
     [LABEL.pool]: String(l.pool),
   };
-}
-
-/** Is a "HOST:PID" owner a process on this machine that has died? */
-export function ownerIsDead(owner: string): boolean {
-  const i = owner.lastIndexOf(":");
-  if (i < 0) return false;
-  const [host, pid] = [owner.slice(0, i), Number(owner.slice(i + 1))];
-  if (host !== hostname() || !Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "ESRCH";
-  }
 }

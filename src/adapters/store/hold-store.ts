@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { LanesError } from "../../core/errors.js";
 import type { BucketSpec, BucketStatus, Unit } from "../../core/quota.js";
 import type { SqliteDb } from "./sqlite.js";
-import type { Amounts, Hold, HoldState, HoldStorePort, HoldUnit } from "../../core/ports.js";
+import type { Amounts, CrashedHold, Hold, HoldMeta, HoldState, HoldStorePort, HoldUnit } from "../../core/ports.js";
 
 /** The run's hold cannot pay for this charge: nothing was charged. */
 export class HoldExhausted extends LanesError {
@@ -34,6 +34,8 @@ export class HoldStore implements HoldStorePort {
     caps: Amounts;
     ttlMs: number;
     priceVersion?: string;
+    owner?: string;
+    meta?: HoldMeta;
   }): Hold {
     const id = `h_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
     const now = Date.now();
@@ -71,9 +73,19 @@ export class HoldStore implements HoldStorePort {
       }
       this.s
         .sql(
-          "INSERT INTO holds (id, run_id, lane, created_at, expires_at, status, price_version) VALUES (?, ?, ?, ?, ?, 'open', ?)",
+          "INSERT INTO holds (id, run_id, lane, created_at, expires_at, status, price_version, owner, meta)" +
+            " VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?)",
         )
-        .run(id, opts.runId, opts.lane, now, now + opts.ttlMs, opts.priceVersion ?? null);
+        .run(
+          id,
+          opts.runId,
+          opts.lane,
+          now,
+          now + opts.ttlMs,
+          opts.priceVersion ?? null,
+          opts.owner ?? null,
+          opts.meta ? JSON.stringify(opts.meta) : null,
+        );
       for (const [unit, cap] of Object.entries(opts.caps))
         this.s.sql("INSERT INTO hold_caps (hold_id, unit, cap) VALUES (?, ?, ?)").run(id, unit, cap);
       for (const b of opts.buckets) {
@@ -277,6 +289,25 @@ export class HoldStore implements HoldStorePort {
           " DO UPDATE SET lim = excluded.lim, kind = excluded.kind, resets_at = excluded.resets_at",
       )
       .run(b.key, b.unit, b.limit, b.kind, b.resetsAt);
+  }
+
+  settleCrashed(isDead: (owner: string) => boolean): CrashedHold[] {
+    const open = this.s
+      .sql("SELECT id, run_id, lane, created_at, owner, meta FROM holds WHERE status = 'open' AND owner IS NOT NULL")
+      .all() as { id: string; run_id: string; lane: string; created_at: number; owner: string; meta: string | null }[];
+    const crashed: CrashedHold[] = [];
+    for (const h of open.filter((x) => isDead(x.owner))) {
+      this.expireHold(h.id);
+      crashed.push({
+        holdId: h.id,
+        runId: h.run_id,
+        lane: h.lane,
+        createdAt: h.created_at,
+        chargedUsd: this.chargedOn(h.id, "usd"),
+        meta: h.meta ? (JSON.parse(h.meta) as HoldMeta) : undefined,
+      });
+    }
+    return crashed;
   }
 }
 

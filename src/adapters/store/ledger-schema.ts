@@ -26,6 +26,9 @@ export const MIGRATIONS: string[] = [
   `ALTER TABLE runs ADD COLUMN tokens INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE runs ADD COLUMN unpriced INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE runs ADD COLUMN overage_usd REAL NOT NULL DEFAULT 0;`,
+  // Who holds a hold ("HOST:PID") and what its run was, so a crashed run is settled and listed.
+  `ALTER TABLE holds ADD COLUMN owner TEXT;
+   ALTER TABLE holds ADD COLUMN meta TEXT;`,
 ];
 
 export type { BatchTaskRow, RunRow } from "../../core/ports.js";

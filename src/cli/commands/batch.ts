@@ -18,6 +18,7 @@ import { annotations, buildReport, markdown } from "../../report/batch-report.js
 import { money } from "../../report/plan-text.js";
 import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
+import { reapAll } from "../../adapters/docker/hosts.js";
 
 interface BatchOpts {
   concurrency?: string;
@@ -130,6 +131,7 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
       if (e.status !== "running") done++;
       ctx.out.info(`[${done}/${plan.tasks.length}] #${e.idx} ${e.repo.split("/").pop()} ${e.status}${taskFacts(e)}`);
     };
+    await reapAll(config); // what killed lanes processes left on the hosts
     await runBatch({
       config,
       batchId,

@@ -17,6 +17,7 @@ import { resolveTask } from "../../app/templates.js";
 import { eventLine } from "../../report/run-text.js";
 import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
+import { reapAll } from "../../adapters/docker/hosts.js";
 import { writeEvent } from "../write-event.js";
 import { bringHome, type Applied } from "../bring-home.js";
 import { approveEscalation, gate } from "../run-gate.js";
@@ -134,6 +135,8 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
     });
 
     const before = ctx.opts.apply ? await treeState(root) : "";
+    // What killed lanes processes left on the hosts (containers, volumes, networks) goes first.
+    await reapAll(config);
     const endpoints = adapters.endpoints(config);
     let attempt: Attempt = await runAttempt({
       config,
