@@ -1,19 +1,13 @@
-/** One quota bucket: used, held by others, this run's p90, against the limit. Yellow from 80%, red from 95%. */
+/**
+ * One quota bucket: used, held by others, this run's p90, against the limit. Its colour is the
+ * bucket's level, which the plan computed with the configured rules.quota thresholds (warnAt,
+ * askAt): green ok, yellow warn, red ask or over.
+ */
 import { Text } from "ink";
 import type { Plan } from "../app/plan-task.js";
 import { amount } from "../report/plan-text.js";
 
-export function QuotaBar({
-  q,
-  width = 24,
-  warnAt = 0.8,
-  askAt = 0.95,
-}: {
-  q: Plan["quota"][number];
-  width?: number;
-  warnAt?: number;
-  askAt?: number;
-}) {
+export function QuotaBar({ q, width = 24 }: { q: Plan["quota"][number]; width?: number }) {
   const lim = q.limit > 0 ? q.limit : 1;
   const cells = (n: number) => Math.max(0, Math.min(width, Math.round((n / lim) * width)));
   const used = cells(q.used);
@@ -21,7 +15,7 @@ export function QuotaBar({
   const run = Math.min(width - used - held, Math.max(q.projected > 0 ? 1 : 0, cells(q.projected)));
   const free = width - used - held - run;
   const f = (q.used + q.held) / lim;
-  const color = f >= askAt ? "red" : f >= warnAt ? "yellow" : "green";
+  const color = q.level === "ok" ? "green" : q.level === "warn" ? "yellow" : "red";
   const resets = new Date(q.resetsAt).getTime() - Date.now();
   return (
     <Text>

@@ -6,7 +6,11 @@ import { ApprovalPrompt } from "../../src/ui/ApprovalPrompt.js";
 import { PlanPanel } from "../../src/ui/PlanPanel.js";
 import { QuotaBar } from "../../src/ui/QuotaBar.js";
 
-const quota = (used: number): Plan["quota"][number] => ({
+// The level is the plan's (configured thresholds); these follow the defaults, 80% and 95%.
+const quota = (
+  used: number,
+  level: Plan["quota"][number]["level"] = used >= 95 ? "ask" : used >= 80 ? "warn" : "ok",
+): Plan["quota"][number] => ({
   bucket: "team:core:month:2026-11",
   unit: "usd",
   used,
@@ -15,7 +19,7 @@ const quota = (used: number): Plan["quota"][number] => ({
   cap: 2,
   limit: 100,
   kind: "hard",
-  level: "ok",
+  level,
   resetsAt: new Date(Date.now() + 3 * 86_400_000).toISOString(),
 });
 const plan: Plan = {
@@ -59,6 +63,14 @@ describe("QuotaBar", () => {
     expect(colourBefore(frame, / \d+%/)).toBe(colour);
     expect(frame).toContain(pct);
     expect(frame).toContain("resets in 3d");
+  });
+});
+
+describe("QuotaBar thresholds", () => {
+  it("follows the configured thresholds through the plan's level, not built-in 80/95%", () => {
+    // With rules.quota.warnAt 0.5, a bucket at 60% is "warn" in the plan: yellow, though under 80%.
+    const frame = render(<QuotaBar q={quota(60, "warn")} />).lastFrame()!;
+    expect(colourBefore(frame, /█/)).toBe("yellow");
   });
 });
 
