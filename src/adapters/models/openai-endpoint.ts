@@ -23,6 +23,21 @@ class BrokenStream extends Error {
   }
 }
 
+/** The endpoint answered, but not in the protocol: a body that is not JSON, events that are not SSE. */
+class ProtocolError extends Error {
+  constructor(
+    readonly receivedText: string,
+    readonly detail: string,
+  ) {
+    super(`the endpoint's answer is not OpenAI-compatible: ${detail}`);
+  }
+}
+
+/** A JSON.parse failure, which is what garbage in place of JSON or SSE data ends in. */
+function isParseError(err: unknown): boolean {
+  return err instanceof SyntaxError || /JSON|Unexpected token|parse/i.test(String((err as Error)?.message ?? ""));
+}
+
 export class OpenAIEndpoint implements ModelEndpoint {
   private client: Promise<OpenAI> | undefined;
   readonly limiter: RateLimiter | undefined;
@@ -68,6 +83,17 @@ export class OpenAIEndpoint implements ModelEndpoint {
     const worst =
       this.spec.price.kind === "priced" ? worstCaseUsd(promptTokens, req.maxTokens, this.spec.price.price) : 0;
 
+    // The failed attempts of one call never cost more than one worst-case call plus what was
+    // received: the first billed failure is charged its worst case, a second only what arrived,
+    // and then the call gives up (a protocol error is retried once, at most).
+    let billedFailures = 0;
+    const billFailure = (receivedTokens: number) => {
+      billedFailures++;
+      const completionTokens = billedFailures === 1 ? Math.max(receivedTokens, req.maxTokens) : receivedTokens;
+      bill({ promptTokens, completionTokens, cachedTokens: 0, estimated: true });
+      return completionTokens;
+    };
+
     for (let attempt = 1; ; attempt++) {
       if (this.limiter)
         await this.limiter.take(
@@ -84,19 +110,24 @@ export class OpenAIEndpoint implements ModelEndpoint {
       } catch (err) {
         if (isAbort(err, hooks.signal)) throw new LanesError("interrupted", "the model call was interrupted");
         const status = (err as { status?: number }).status;
-        if (err instanceof BrokenStream) {
+        if (err instanceof ProtocolError) {
+          // It answered (and may have billed) but not in the protocol: retried once, at most.
+          billFailure((await countText(this.spec.model, err.receivedText)).tokens);
+          reason = `protocol error: ${err.detail}`;
+          if (billedFailures >= 2) throw this.gaveUp(attempt, reason, billed);
+        } else if (err instanceof BrokenStream) {
           // What arrived is counted; the rest of the allowed completion is charged as if it came.
           const received = (await countText(this.spec.model, err.receivedText)).tokens;
-          bill({ promptTokens, completionTokens: Math.max(received, req.maxTokens), cachedTokens: 0, estimated: true });
+          const charged = billFailure(received);
           hooks.emit?.({
             type: "stream_broken",
             endpointId: this.id,
             receivedTokens: received,
-            chargedCompletionTokens: Math.max(received, req.maxTokens),
+            chargedCompletionTokens: charged,
           });
           reason = "stream broke mid-way";
         } else if (isTimeout(err)) {
-          bill({ promptTokens, completionTokens: req.maxTokens, cachedTokens: 0, estimated: true }); // outcome unknown: worst case
+          billFailure(0); // outcome unknown: worst case
           reason = `no answer within ${this.spec.timeoutMs} ms`;
         } else if (status === 429 || (status !== undefined && status >= 500)) {
           reason = `HTTP ${status}`;
@@ -106,12 +137,14 @@ export class OpenAIEndpoint implements ModelEndpoint {
           if (NEVER_REACHED.has(code)) reason = `unreachable (${code})`;
           else {
             // The request may have been processed before the connection failed: worst case.
-            bill({ promptTokens, completionTokens: req.maxTokens, cachedTokens: 0, estimated: true });
+            billFailure(0);
             reason = `connection lost (${code})`;
           }
         } else {
           throw this.fail(err, status);
         }
+        if (billedFailures >= 2)
+          throw this.gaveUp(attempt, `${reason}; its failed attempts already cost a worst-case call`, billed);
         const delay = retryAfterMs ?? backoff(attempt);
         // A server nobody answers for is down, not busy: say so quickly.
         if ((reason.startsWith("unreachable") || reason.startsWith("connection lost")) && attempt >= 3)
@@ -142,7 +175,35 @@ export class OpenAIEndpoint implements ModelEndpoint {
     }
   }
 
+  private gaveUp(attempts: number, reason: string, chargedUsd: number): LanesError {
+    return new LanesError(
+      "endpoint",
+      `endpoint ${this.id} (${this.spec.baseURL}): gave up after ${attempts} attempt(s): ${reason}`,
+      {
+        hint: "`lanes endpoints check` shows its state",
+        details: { endpoint: this.id, attempts, chargedUsd },
+      },
+    );
+  }
+
+  /** One attempt, with its own abort signal (one listener per attempt would pile up on the run's). */
   private async once(req: CompletionRequest, hooks: CallHooks): Promise<Omit<Completion, "latencyMs" | "costUsd">> {
+    const ac = new AbortController();
+    const forward = () => ac.abort(hooks.signal?.reason);
+    if (hooks.signal?.aborted) ac.abort(hooks.signal.reason);
+    hooks.signal?.addEventListener("abort", forward, { once: true });
+    try {
+      return await this.attempt(req, hooks, ac.signal);
+    } finally {
+      hooks.signal?.removeEventListener("abort", forward);
+    }
+  }
+
+  private async attempt(
+    req: CompletionRequest,
+    hooks: CallHooks,
+    signal: AbortSignal,
+  ): Promise<Omit<Completion, "latencyMs" | "costUsd">> {
     const client = await this.openai();
     const body = {
       model: this.spec.model,
@@ -155,13 +216,17 @@ export class OpenAIEndpoint implements ModelEndpoint {
       ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
     };
     const options = {
-      signal: hooks.signal ?? null,
+      signal,
       timeout: this.spec.timeoutMs,
       maxRetries: 0,
       ...(req.conversationId ? { headers: { "x-lanes-conversation": req.conversationId } } : {}),
     };
     if (hooks.stream === false) {
-      const r = await client.chat.completions.create({ ...body, stream: false }, options);
+      const r = await client.chat.completions.create({ ...body, stream: false }, options).catch((err: unknown) => {
+        throw isParseError(err) ? new ProtocolError("", "the body is not JSON") : err;
+      });
+      if (!r || typeof r !== "object" || !Array.isArray((r as { choices?: unknown }).choices))
+        throw new ProtocolError("", "the body has no choices");
       const choice = r.choices[0];
       const calls = (choice?.message.tool_calls ?? [])
         .filter((c) => c.type === "function")
@@ -183,8 +248,10 @@ export class OpenAIEndpoint implements ModelEndpoint {
     let finish = "stop";
     let usage: OpenAI.CompletionUsage | undefined;
     let timings: RawTimings | undefined;
+    let chunks = 0;
     try {
       for await (const chunk of stream) {
+        chunks++;
         if (chunk.usage) usage = chunk.usage;
         const t = (chunk as { timings?: RawTimings }).timings;
         if (t) timings = t;
@@ -201,8 +268,11 @@ export class OpenAIEndpoint implements ModelEndpoint {
       }
     } catch (err) {
       if (isAbort(err, hooks.signal)) throw err;
-      throw new BrokenStream(content + calls.map((c) => c.name + c.arguments).join(""), err);
+      const received = content + calls.map((c) => c.name + c.arguments).join("");
+      if (isParseError(err)) throw new ProtocolError(received, "an event's data is not JSON");
+      throw new BrokenStream(received, err);
     }
+    if (!chunks) throw new ProtocolError("", "no server-sent events in the answer");
     if (!usage)
       throw new BrokenStream(
         content + calls.map((c) => c.name + c.arguments).join(""),
