@@ -18,11 +18,10 @@ process.once("exit", () => {
   process.stderr.write("internal error: lanes stopped before the command finished (nothing was left to wait for)\n");
   process.exitCode = 1;
 });
-// `lanes … | head`: the reader went away. That is not an error worth a stack trace.
+// `lanes … | head`: the reader went away. That is not an error worth a stack trace: what is
+// still written goes nowhere, and the command ends as it would have.
 process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   if (err.code !== "EPIPE") throw err;
-  finished = true;
-  process.exit(process.exitCode ?? 0);
 });
 const program = buildProgram(version);
 

@@ -19,10 +19,12 @@ export function ApprovalPrompt({
 }) {
   useInput((input) => {
     if (busy) return;
-    const k = input.toLowerCase();
-    if (k === "y" && canApprove) onAnswer("approve");
-    else if (k === "n") onAnswer("deny");
-    else if (k === "t" && canSwitch) onAnswer("switch");
+    // Keys typed quickly can arrive in one chunk ("\rt"): each is read on its own, the first answer wins.
+    for (const k of input.toLowerCase()) {
+      if (k === "y" && canApprove) return onAnswer("approve");
+      if (k === "n") return onAnswer("deny");
+      if (k === "t" && canSwitch) return onAnswer("switch");
+    }
   });
   if (busy) return <Text dimColor>re-planning…</Text>;
   return (

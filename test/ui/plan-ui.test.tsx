@@ -102,6 +102,13 @@ describe("ApprovalPrompt", () => {
     await vi.waitFor(() => expect(onAnswer).toHaveBeenCalledTimes(3));
     expect(onAnswer.mock.calls.map((c) => c[0])).toEqual(["switch", "deny", "approve"]);
   });
+  it("reads keys that arrive in one chunk one by one (typed fast, or pasted)", async () => {
+    const onAnswer = vi.fn();
+    const { stdin } = render(<ApprovalPrompt canApprove canSwitch onAnswer={onAnswer} />);
+    stdin.write("\rt");
+    await vi.waitFor(() => expect(onAnswer).toHaveBeenCalled());
+    expect(onAnswer.mock.calls.map((c) => c[0])).toEqual(["switch"]);
+  });
   it("cannot approve a denied plan", async () => {
     const onAnswer = vi.fn();
     const { stdin, lastFrame } = render(<ApprovalPrompt canApprove={false} canSwitch={false} onAnswer={onAnswer} />);
