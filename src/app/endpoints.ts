@@ -15,6 +15,7 @@ export function endpointSpecs(config: Config): EndpointSpec[] {
       apiKeyEnv: ep.apiKeyEnv,
       price: resolvePrice(config, tier, ep),
       contextWindow: contextWindowOf(ep),
+      speeds: ep.speeds,
       maxOutputTokens: ep.maxOutputTokens,
       timeoutMs: parseDuration(ep.timeout),
       rpm: ep.rpm,

@@ -120,7 +120,8 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
     price,
     capUsd: lane.budget.capUsd,
     maxSteps: lane.limits.steps,
-    history: historyOf(r.ledger, r.lane, template),
+    history: historyOf(r.ledger, r.lane, template, tierName),
+    speeds: ep.spec.speeds,
     defaults: DEFAULT_PROFILE,
     bounds: config.costClasses,
     local,
@@ -202,8 +203,9 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
   return { ...body, planHash: planHashOf(body) };
 }
 
-function historyOf(ledger: Ledger, lane: string, template: string): History | undefined {
-  const rows = ledger.historyStore.recent(lane, template);
+/** This lane's and task template's history on this tier: local and hosted runs are not mixed. */
+function historyOf(ledger: Ledger, lane: string, template: string, tier: string): History | undefined {
+  const rows = ledger.historyStore.recent(lane, template).filter((r) => r.tier === tier);
   if (!rows.length) return undefined;
   const pick = (f: (r: (typeof rows)[number]) => number) => percentiles(rows.map(f));
   const steps = pick((r) => r.steps);

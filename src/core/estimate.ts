@@ -35,6 +35,8 @@ export interface EstimateInput {
   defaults: { p50: StepProfile; p90: StepProfile };
   bounds: CostClassBounds;
   local: boolean;
+  /** The endpoint's configured speeds: used when history has not measured any. */
+  speeds?: { promptTokensPerSecond: number; completionTokensPerSecond: number } | undefined;
 }
 
 export interface Projection {
@@ -102,10 +104,12 @@ export function estimate(i: EstimateInput): Estimate {
   const fromHistory = i.history && i.history.runs >= 3;
   const base = fromHistory ? i.history! : i.defaults;
   const clampSteps = (p: StepProfile) => ({ ...p, steps: Math.min(p.steps, i.maxSteps) });
+  // Measured (history) beats configured (the endpoint's `speeds`) beats the defaults.
   const tps = {
-    prompt: i.history?.promptTokensPerSecond ?? 1000,
-    completion: i.history?.completionTokensPerSecond ?? 40,
+    prompt: i.history?.promptTokensPerSecond ?? i.speeds?.promptTokensPerSecond ?? 1000,
+    completion: i.history?.completionTokensPerSecond ?? i.speeds?.completionTokensPerSecond ?? 40,
   };
+  const speedSource = i.history?.completionTokensPerSecond ? "measured" : i.speeds ? "configured" : "default";
   const p50 = project(i.promptTokens, clampSteps(base.p50), i.price, i.local, tps);
   const p90 = project(i.promptTokens, clampSteps(base.p90), i.price, i.local, tps);
   const assumptions = [
@@ -121,9 +125,7 @@ export function estimate(i: EstimateInput): Estimate {
       (i.price?.cachedInputPerMTok !== undefined ? "; the repeated part at the cached-input price" : ""),
   ];
   if (i.local)
-    assumptions.push(
-      `GPU time at ${tps.prompt} prompt and ${tps.completion} completion tokens/s${i.history?.completionTokensPerSecond ? " (measured)" : " (default)"}`,
-    );
+    assumptions.push(`GPU time at ${tps.prompt} prompt and ${tps.completion} completion tokens/s (${speedSource})`);
   if (!i.price) assumptions.push("unpriced: no price in lanes.yaml or the price table");
   const cls = p90.usd === null ? "unpriced" : costClassOf(p90.usd, i.bounds);
   if (p90.usd !== null && p90.usd > i.capUsd)

@@ -26,6 +26,8 @@ export interface EndpointSpec {
   apiKeyEnv?: string | undefined;
   price: PriceResolution;
   contextWindow?: number | undefined;
+  /** Configured speeds (tokens/s), used until this lane's history has measured ones. */
+  speeds?: { promptTokensPerSecond: number; completionTokensPerSecond: number } | undefined;
   maxOutputTokens?: number | undefined;
   timeoutMs: number;
   rpm?: number | undefined;

@@ -67,6 +67,28 @@ describe("saved plans", () => {
   });
 });
 
+describe("estimate history", () => {
+  it("is looked up per tier: runs on another tier of the lane never shape this tier's estimate", async () => {
+    const s = await setup();
+    const ledger = Ledger.open(join(s.dir, "ledger.db"));
+    const row = (tier: string) => ({
+      lane: "eval",
+      template: "adhoc",
+      tier,
+      steps: 3,
+      completionPerStep: 100,
+      observationPerStep: 100,
+      secondsPerStep: 2,
+      costUsd: 0.01,
+    });
+    for (let i = 0; i < 3; i++) ledger.historyStore.add(row("premium"));
+    expect((await s.plan()).cost.assumptions.join()).toContain("no history yet (0 earlier runs)");
+    for (let i = 0; i < 3; i++) ledger.historyStore.add(row("standard"));
+    expect((await s.plan()).cost.assumptions.join()).toContain("from 3 earlier runs");
+    ledger.close();
+  });
+});
+
 describe("audit trail under concurrent writers", () => {
   it("4 processes x 25 appends never interleave, the chain verifies and the anchor is the last record", async () => {
     const { dir } = tempHome();

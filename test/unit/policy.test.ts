@@ -257,6 +257,22 @@ describe("estimate", () => {
     expect(e.p50.gpuSeconds).toBeCloseTo(34_200 / 1000 + 2000 / 40, 1);
     expect(e.p50Usd).toBeCloseTo((3.6 * e.p50.gpuSeconds) / 3600, 6);
   });
+  it("uses an endpoint's configured speeds until history has measured ones", () => {
+    const price = { inputPerMTok: 0, outputPerMTok: 0, gpuHourUsd: 3.6 };
+    const speeds = { promptTokensPerSecond: 40_000, completionTokensPerSecond: 600 };
+    const e = estimate({ ...input, price, local: true, speeds });
+    expect(e.p50.gpuSeconds).toBeCloseTo(34_200 / 40_000 + 2000 / 600, 1);
+    expect(e.assumptions.join()).toContain("40000 prompt and 600 completion tokens/s (configured)");
+    const measured = {
+      runs: 1,
+      p50: DEFAULT_PROFILE.p50,
+      p90: DEFAULT_PROFILE.p90,
+      completionTokensPerSecond: 300,
+      promptTokensPerSecond: 20_000,
+    };
+    const m = estimate({ ...input, price, local: true, speeds, history: measured });
+    expect(m.assumptions.join()).toContain("20000 prompt and 300 completion tokens/s (measured)");
+  });
   it("computes nearest-rank percentiles", () => {
     expect(percentiles([5, 1, 4, 2, 3, 10, 9, 8, 7, 6])).toEqual({ p50: 5, p90: 9 });
   });

@@ -36,6 +36,10 @@ export const endpointSchema = z.strictObject({
     .optional(),
   price: priceSchema.optional(),
   contextWindow: positiveInt.optional(),
+  /** Measured speeds of this endpoint (local tiers: what GPU time is projected from) until history has its own. */
+  speeds: z
+    .strictObject({ promptTokensPerSecond: z.number().positive(), completionTokensPerSecond: z.number().positive() })
+    .optional(),
   maxOutputTokens: positiveInt.optional(),
   rpm: positiveInt.optional(),
   tpm: positiveInt.optional(),
