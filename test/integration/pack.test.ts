@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ROOT, tempHome } from "../helpers/cli.js";
@@ -20,29 +20,31 @@ describe("the packed package", () => {
     const npx = spawnSync("npx", ["--yes", `./${tarball}`, "--version"], {
       cwd: dir,
       encoding: "utf8",
-      timeout: 240_000,
+      timeout: 360_000,
       env: { ...process.env, npm_config_cache: join(dir, "npm-cache"), npm_config_update_notifier: "false" },
     });
     expect(npx.status, npx.stderr).toBe(0);
     expect(npx.stdout.trim()).toBe(version);
     // --version is answered by the launcher alone: a command must load dist/ (commander, the
-    // configuration loader, zod, the org-policy layer) to show that the package is complete.
+    // configuration loader, zod, the org-policy layer) to show that the package is complete. It
+    // runs the copy npx installed (a second npx of a tarball would install it all again).
+    const npxDir = join(dir, "npm-cache", "_npx");
+    const installed = readdirSync(npxDir)
+      .map((h) => join(npxDir, h, "node_modules", ".bin", "lanes"))
+      .find((f) => existsSync(f))!;
+    expect(installed).toBeDefined();
     const home = tempHome("lanes-pack-home-");
-    const get = spawnSync(
-      "npx",
-      ["--yes", `./${tarball}`, "config", "get", "lanes.async.budget.capUsd", "--explain", "--json"],
-      {
-        cwd: dir,
-        encoding: "utf8",
-        timeout: 240_000,
-        env: { ...home.env, npm_config_cache: join(dir, "npm-cache"), npm_config_update_notifier: "false" },
-      },
-    );
+    const get = spawnSync(installed, ["config", "get", "lanes.async.budget.capUsd", "--explain", "--json"], {
+      cwd: dir,
+      encoding: "utf8",
+      timeout: 60_000,
+      env: home.env,
+    });
     expect(get.status, get.stderr).toBe(0);
     expect(JSON.parse(get.stdout)).toMatchObject({
       key: "lanes.async.budget.capUsd",
       value: 0.5,
       from: "(built-in defaults)",
     });
-  }, 300_000);
+  }, 420_000);
 });
