@@ -16,14 +16,24 @@ describe("the packed package", () => {
     const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz"))!;
     expect(tarball).toMatch(/^lanes-\d+\.\d+\.\d+\.tgz$/);
     const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
-    // Its own npm cache dir keeps this test from reusing a stale copy of the package.
-    const npx = spawnSync("npx", ["--yes", `./${tarball}`, "--version"], {
-      cwd: dir,
-      encoding: "utf8",
-      timeout: 360_000,
-      env: { ...process.env, npm_config_cache: join(dir, "npm-cache"), npm_config_update_notifier: "false" },
-    });
-    expect(npx.status, npx.stderr).toBe(0);
+    // Its own npm cache dir keeps this test from reusing a stale copy of the package. Installing
+    // fetches every dependency from the registry and compiles better-sqlite3: a failed fetch is
+    // tried once more (npm's own retry), and the message carries npm's output.
+    const install = () =>
+      spawnSync("npx", ["--yes", `./${tarball}`, "--version"], {
+        cwd: dir,
+        encoding: "utf8",
+        timeout: 360_000,
+        env: {
+          ...process.env,
+          npm_config_cache: join(dir, "npm-cache"),
+          npm_config_update_notifier: "false",
+          npm_config_fetch_retries: "4",
+        },
+      });
+    let npx = install();
+    if (npx.status !== 0) npx = install();
+    expect(npx.status, `${npx.stdout}\n${npx.stderr}`.slice(-3000)).toBe(0);
     expect(npx.stdout.trim()).toBe(version);
     // --version is answered by the launcher alone: a command must load dist/ (commander, the
     // configuration loader, zod, the org-policy layer) to show that the package is complete. It
