@@ -250,6 +250,8 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
         sandboxSeconds,
         costUsd,
         capUsd: lane.budget.capUsd,
+        // Billed beyond what the hold could still take: never hidden.
+        overageUsd: overageOf(meter),
         trajectory: agent.trajectory,
         messages: agent.messages,
       },

@@ -1,10 +1,10 @@
 /** `lanes run --apply/--branch`: bringing a run's patch home, or saying exactly why not. */
 import { readFileSync } from "node:fs";
-import { createInterface } from "node:readline/promises";
 import { hunksFor } from "../core/policy-edits.js";
 import type { Lane } from "../adapters/config/schema.js";
 import type { AuditLog } from "../adapters/store/audit.js";
 import { applyPatch, commitOnBranch } from "../app/apply-patch.js";
+import { approverFor } from "./approvers.js";
 import type { CommandContext } from "./context.js";
 import type { RunOpts } from "./commands/run.js";
 
@@ -49,10 +49,9 @@ export async function bringHome(
       process.stderr.write(
         `\nThe patch edits policy files: ${files}\n${hunksFor(readFileSync(o.patch, "utf8"), o.policyEdits)}\n`,
       );
-      const rl = createInterface({ input: process.stdin, output: process.stderr });
-      const reply = await rl.question("apply these policy edits too? [y/N] ");
-      rl.close();
-      if (/^y(es)?$/i.test(reply.trim())) by = (await import("../adapters/identity-source.js")).safeUser();
+      const approver = await approverFor(ctx.mode);
+      if (await approver.confirm("Apply these policy edits too?"))
+        by = (await import("../adapters/identity-source.js")).safeUser();
       else why = "you declined the policy edits";
     } else if (ctx.mode.yes && mode === "allow") by = "--yes";
     else why = `it edits policy (${files}); without a terminal that needs --yes on a lane with policyEdits: allow`;

@@ -1,6 +1,6 @@
 /** Offer the endpoints found (app/detect-endpoints.ts) for lanes.yaml: ask in a terminal, --yes accepts. */
 import { addEndpoints, detectEndpoints, type DetectedEndpoint } from "../app/detect-endpoints.js";
-import { confirm } from "./confirm.js";
+import { approverFor } from "./approvers.js";
 import type { CommandContext } from "./context.js";
 
 export interface Offer {
@@ -20,7 +20,7 @@ export async function offerEndpoints(ctx: CommandContext<{ localUrl?: string }>,
   let accept = ctx.mode.yes;
   if (!accept && ctx.mode.kind === "interactive") {
     for (const f of found) ctx.out.info(`  found ${f.found} → tiers.${f.tier}: ${f.endpoint.id} (${f.endpoint.model})`);
-    accept = await confirm("add these endpoints to lanes.yaml?", true);
+    accept = await (await approverFor(ctx.mode)).confirm("Add these endpoints to lanes.yaml?");
   }
   if (!accept) return { found, added: [], skipped: "not accepted: pass --yes (or answer y in a terminal) to add them" };
   return { found, added: addEndpoints(file, found) };

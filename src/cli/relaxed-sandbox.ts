@@ -3,7 +3,6 @@
  * shown, decided by the same approval gate as a run (core/approval.ts) and audited. In CI
  * without --yes that is exit 3; an org policy's `rules.relaxedSandbox: deny` refuses outright.
  */
-import { createInterface } from "node:readline/promises";
 import { resolveApproval } from "../core/approval.js";
 import { LanesError } from "../core/errors.js";
 import type { Decision } from "../core/policy.js";
@@ -12,6 +11,7 @@ import { originOf, type LoadedConfig } from "../adapters/config/load.js";
 import { identityOf } from "../app/identity.js";
 import { sandboxTarget } from "../app/plan-task.js";
 import { openAudit, openLedger } from "./compose.js";
+import { approverFor } from "./approvers.js";
 import type { CommandContext } from "./context.js";
 
 export async function gateRelaxedSandbox(
@@ -35,10 +35,8 @@ export async function gateRelaxedSandbox(
   const answer = resolveApproval({ decision, mode: "ask", interactive, yes: ctx.mode.yes, user });
   let by = answer.kind === "proceed" ? answer.by : "";
   if (answer.kind === "ask") {
-    const rl = createInterface({ input: process.stdin, output: process.stderr });
-    const reply = await rl.question(`${what}\napprove this relaxed sandbox? [y/N] `);
-    rl.close();
-    if (/^y(es)?$/i.test(reply.trim())) by = user;
+    const approver = await approverFor(ctx.mode);
+    if (await approver.confirm(`${what}\nApprove this relaxed sandbox?`)) by = user;
   }
   const ledger = await openLedger();
   try {

@@ -5,6 +5,7 @@ import type { Config } from "../adapters/config/schema.js";
 import type { AuditLog } from "../adapters/store/audit.js";
 import type { Plan } from "../app/plan-task.js";
 import { planText } from "../report/plan-text.js";
+import { approverFor } from "./approvers.js";
 import type { CommandContext } from "./context.js";
 import type { RunOpts } from "./commands/run.js";
 
@@ -51,10 +52,10 @@ export async function gate(
     }
     return answer.by;
   }
-  const { askApproval } = await import("../ui/render-plan.js");
+  const approver = await approverFor(ctx.mode);
   const others = lane.tiers.filter((t) => config.tiers[t]?.endpoints.length);
   const next = (cur: Plan) => o.replan(others[(others.indexOf(cur.tier) + 1) % others.length]!);
-  const result = await askApproval(plan, others.length > 1 ? next : undefined);
+  const result = await approver.approvePlan(plan, others.length > 1 ? next : undefined);
   if (result.answer === "deny") return stop(ExitCode.approval, "you denied the run");
   Object.assign(plan, result.plan);
   const by = plan.identity.user;
@@ -100,6 +101,6 @@ export async function approveEscalation(
     if (d.verdict === "delay") return "it is delayed";
     return "no terminal to ask in, and the lane's escalation is not `allow`";
   }
-  const { askApproval } = await import("../ui/render-plan.js");
-  return (await askApproval(plan, undefined)).answer === "approve" ? true : "you denied it";
+  const approver = await approverFor(ctx.mode);
+  return (await approver.approvePlan(plan)).answer === "approve" ? true : "you denied it";
 }

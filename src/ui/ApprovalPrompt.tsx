@@ -11,11 +11,13 @@ export function ApprovalPrompt({
   canSwitch,
   onAnswer,
   busy,
+  question = "Approve this run?",
 }: {
   canApprove: boolean;
   canSwitch: boolean;
   onAnswer: (a: Answer) => void;
   busy?: boolean;
+  question?: string;
 }) {
   useInput((input) => {
     if (busy) return;
@@ -31,7 +33,7 @@ export function ApprovalPrompt({
     <Text>
       {canApprove ? (
         <Text>
-          Approve this run?{" "}
+          {question}{" "}
           <Text bold color="green">
             [y]
           </Text>{" "}

@@ -118,7 +118,7 @@ describe("interactive prompts in a real terminal (tmux)", () => {
       'lane: b\nbudget: { capUsd: 2 }\nmatrix:\n  repos: ["repos/*"]\n  task: "Make the failing test pass"\n',
     );
     await inTerminal(p.dir, p.env, ["batch", "batch.yaml"], async (s) => {
-      const asked = await screenUntil(s, "Approve this run?");
+      const asked = await screenUntil(s, "Approve this batch?");
       expect(asked).not.toContain("EXIT=");
       tmux("send-keys", "-t", s, "y");
       expect(await screenUntil(s, /EXIT=\d+/, 90_000)).toContain("EXIT=0");

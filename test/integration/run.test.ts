@@ -386,4 +386,20 @@ turns:
     expect(next.code, next.stderr).toBe(0);
     expect(labelled(`dev.lanes.run=${runId}`)).toEqual({ containers: [], volumes: [] });
   }, 120_000);
+  it("an endpoint that bills more than the hold has left: the overage is shown in run_end, runs ls --json, runs show and the trajectory", async () => {
+    const script =
+      "model: gpt-4.1-mini\nturns:\n  - say: thinking\n    usage: { prompt_tokens: 1000, completion_tokens: 10000000 }\n" +
+      "  - tools: [{ finish: { summary: done } }]\n";
+    const p = demoProject(LANES(), script);
+    const r = await run(p);
+    const end = events(r.stdout).at(-1)!;
+    expect(end.cost.actualUsd).toBeCloseTo(0.25, 9); // the hold's cap: charged, never more
+    expect(end.cost.overageUsd).toBeGreaterThan(10); // 10 M completion tokens at $1.60 per M, less the cap
+    const ls = JSON.parse((await lanes(["runs", "ls", "--json"], { cwd: p.repo, env: p.env })).stdout);
+    expect(ls.find((x: { id: string }) => x.id === end.runId).overageUsd).toBeCloseTo(end.cost.overageUsd, 9);
+    const show = await lanes(["runs", "show", end.runId], { cwd: p.repo, env: p.env });
+    expect(show.stdout).toMatch(/billed beyond the hold/);
+    const traj = JSON.parse(readFileSync(join(p.env.LANES_HOME!, "runs", end.runId, "trajectory.json"), "utf8"));
+    expect(traj.overageUsd).toBeCloseTo(end.cost.overageUsd, 9);
+  });
 });

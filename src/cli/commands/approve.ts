@@ -15,6 +15,7 @@ import { repoRelative } from "../../app/tree-pin.js";
 import { planText } from "../../report/plan-text.js";
 import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
+import { approverFor } from "../approvers.js";
 
 export async function approve(ctx: CommandContext): Promise<number> {
   const file = ctx.args[0]!;
@@ -83,11 +84,11 @@ export async function approve(ctx: CommandContext): Promise<number> {
     let plan: Plan = saved;
     let how: "interactive" | "yes";
     if (ctx.mode.kind === "interactive") {
-      const { askApproval } = await import("../../ui/render-plan.js");
+      const approver = await approverFor(ctx.mode);
       const others = lane.tiers.filter((t) => config.tiers[t]?.endpoints.length);
       const replan =
         others.length > 1 ? (cur: Plan) => again(others[(others.indexOf(cur.tier) + 1) % others.length]!) : undefined;
-      const result = await askApproval({ ...saved, decision: fresh.decision }, replan);
+      const result = await approver.approvePlan({ ...saved, decision: fresh.decision }, replan);
       // Approving another tier approves that new plan; the one shown first keeps its own hash.
       plan = result.plan.planHash === saved.planHash ? saved : result.plan;
       if (result.answer === "deny") {

@@ -18,6 +18,7 @@ import { annotations, buildReport, markdown } from "../../report/batch-report.js
 import { money } from "../../report/plan-text.js";
 import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
+import { approverFor } from "../approvers.js";
 import { reapAll } from "../../adapters/docker/hosts.js";
 
 interface BatchOpts {
@@ -86,8 +87,8 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
         throw new LanesError(kind, `batch: ${answer.message}`, hint ? { hint } : {});
       }
       if (answer.kind === "ask") {
-        const { askYesNo } = await import("../../ui/render-confirm.js");
-        if (!(await askYesNo())) {
+        const approver = await approverFor(ctx.mode);
+        if (!(await approver.confirm("Approve this batch?"))) {
           audit.append({ action: "deny", decision: plan.decision, inputs, outcome: { by: who.user } });
           throw new LanesError("approval", "you denied the batch");
         }
