@@ -5,7 +5,7 @@
  */
 import { affordableTokens, worstCaseUsd, type Price } from "../core/cost.js";
 import type { Meter } from "../core/agent.js";
-import type { HoldStorePort as Ledger } from "../core/ports.js";
+import type { HoldStorePort } from "../core/ports.js";
 
 export class HoldMeter implements Meter {
   private charged = 0;
@@ -14,7 +14,7 @@ export class HoldMeter implements Meter {
   overageUsd = 0;
 
   constructor(
-    private readonly ledger: Ledger,
+    private readonly ledger: HoldStorePort,
     private readonly holdId: string,
     readonly capUsd: number,
     private readonly price: Price | undefined,
@@ -65,7 +65,7 @@ export class TokenMeter implements Meter {
   private pending = 0;
 
   constructor(
-    private readonly ledger: Ledger,
+    private readonly ledger: HoldStorePort,
     private readonly holdId: string,
     readonly capTokens: number,
   ) {}

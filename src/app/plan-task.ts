@@ -14,7 +14,7 @@ import { decide, scheduleState, type Decision, type QuotaImpact } from "../core/
 import { levelOf, type QuotaLevel } from "../core/quota.js";
 import { parseDuration } from "../core/sandbox.js";
 import { canonical } from "../core/canonical.js";
-import type { Store as Ledger } from "../core/ports.js";
+import type { Store } from "../core/ports.js";
 import type { Adapters } from "./ports.js";
 import { priceTable } from "../adapters/models/prices.js";
 import { listWorkspaceFiles } from "../adapters/docker/workspace.js";
@@ -76,7 +76,7 @@ export interface PlanRequest {
   lane: string;
   tier?: string | undefined;
   who: Identity;
-  ledger: Ledger;
+  ledger: Store;
   adapters: Adapters;
   now?: Date;
   /** Repository files the tree pin leaves out (the plan file itself). */
@@ -204,7 +204,7 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
 }
 
 /** This lane's and task template's history on this tier: local and hosted runs are not mixed. */
-function historyOf(ledger: Ledger, lane: string, template: string, tier: string): History | undefined {
+function historyOf(ledger: Store, lane: string, template: string, tier: string): History | undefined {
   const rows = ledger.historyStore.recent(lane, template).filter((r) => r.tier === tier);
   if (!rows.length) return undefined;
   const pick = (f: (r: (typeof rows)[number]) => number) => percentiles(rows.map(f));

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import type { Config } from "../adapters/config/schema.js";
 import { dataDir } from "../adapters/config/paths.js";
-import { dockerHosts } from "../adapters/docker/hosts.js";
+import { dockerHosts, dockerImages } from "../adapters/docker/hosts.js";
 import { ownerIsDead } from "../adapters/owner.js";
 import { OpenAIEndpoint } from "../adapters/models/openai-endpoint.js";
 import { AuditLog, currentActor } from "../adapters/store/audit.js";
@@ -82,4 +82,5 @@ export function buildEndpoints(config: Config, env = process.env): Map<string, M
 export const adapters: Adapters = {
   endpoints: (config) => buildEndpoints(config),
   hosts: (config) => dockerHosts(config),
+  images: (config) => dockerImages(config),
 };

@@ -288,6 +288,16 @@ export interface SandboxHost {
   settle(): Promise<void>;
 }
 
+/** Sandbox images without a registry: built on a host, or copied from the local engine to another. */
+export interface ImageBuilder {
+  build(
+    host: string,
+    o: { context: string; tag: string; base?: string | undefined; onLine?: ((line: string) => void) | undefined },
+  ): Promise<void>;
+  /** Copy `image` from host `from` to host `to`; returns the bytes moved. */
+  push(from: string, to: string, image: string, onProgress?: (bytes: number) => void): Promise<number>;
+}
+
 /** The configured hosts: open one by name, connected and answering (or a clear error). */
 export interface SandboxHosts {
   open(name: string): Promise<SandboxHost>;

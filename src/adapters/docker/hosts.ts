@@ -4,7 +4,7 @@
  */
 import type { Config } from "../config/schema.js";
 import { LanesError } from "../../core/errors.js";
-import type { SandboxHosts } from "../../core/ports.js";
+import type { ImageBuilder, SandboxHosts } from "../../core/ports.js";
 import type { DockerHost, ReapResult } from "./host.js";
 
 export async function openHost(config: Config, name: string): Promise<DockerHost> {
@@ -136,6 +136,26 @@ export function dockerHosts(config: Config): SandboxHosts {
       const host = await openHost(config, name);
       await ping(config, host);
       return host;
+    },
+  };
+}
+
+/** The ImageBuilder port over the configured Docker hosts (images.ts does the work). */
+export function dockerImages(config: Config): ImageBuilder {
+  const open = async (name: string) => {
+    const host = await openHost(config, name);
+    await ping(config, host);
+    return host;
+  };
+  return {
+    async build(name, o) {
+      const { buildImage } = await import("./images.js");
+      await buildImage((await open(name)).docker, o);
+    },
+    async push(from, to, image, onProgress) {
+      const { pushImage } = await import("./images.js");
+      const [a, b] = await Promise.all([open(from), open(to)]);
+      return pushImage(a.docker, b.docker, image, onProgress);
     },
   };
 }

@@ -1,7 +1,7 @@
 /** `lanes images build|push`: sandbox images without a registry. */
 import { LanesError } from "../../core/errors.js";
-import { buildImage, pushImage, sandboxContext } from "../../app/images.js";
-import { openHost, ping } from "../../adapters/docker/hosts.js";
+import { sandboxContext } from "../../adapters/docker/images.js";
+import { adapters } from "../compose.js";
 import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
 
@@ -14,12 +14,10 @@ export async function build(
   if (!profile) throw new LanesError("usage", `unknown sandbox profile "${profileName}"`);
   const hostName = ctx.opts.host ?? profile.host;
   const tag = ctx.opts.tag ?? profile.image;
-  const host = await openHost(config, hostName);
-  await ping(config, host);
   const context = sandboxContext(root);
   ctx.out.info(`building ${tag} on ${hostName} from ${context}`);
   const started = performance.now();
-  await buildImage(host.docker, {
+  await adapters.images(config).build(hostName, {
     context,
     tag,
     base: ctx.opts.base,
@@ -36,11 +34,9 @@ export async function push(ctx: CommandContext<{ host: string }>): Promise<void>
   const { config } = await loadFor(ctx);
   if (ctx.opts.host === "local")
     throw new LanesError("usage", "push copies from the local engine to another host; pick a remote --host");
-  const [local, remote] = await Promise.all([openHost(config, "local"), openHost(config, ctx.opts.host)]);
-  await Promise.all([ping(config, local), ping(config, remote)]);
   const started = performance.now();
   let last = 0;
-  const bytes = await pushImage(local.docker, remote.docker, image, (b) => {
+  const bytes = await adapters.images(config).push("local", ctx.opts.host, image, (b) => {
     if (ctx.mode.kind !== "json" && b - last > 64 * 2 ** 20) {
       last = b;
       ctx.out.info(`  ${(b / 2 ** 20).toFixed(0)} MiB sent`);

@@ -6,9 +6,9 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type Docker from "dockerode";
-import { LanesError } from "../core/errors.js";
+import { LanesError } from "../../core/errors.js";
 
-export const PACKAGE_SANDBOX_DIR = fileURLToPath(new URL("../../templates/sandbox/", import.meta.url));
+export const PACKAGE_SANDBOX_DIR = fileURLToPath(new URL("../../../templates/sandbox/", import.meta.url));
 export const OFFLINE_BASE = "lanes-base:bookworm-1";
 
 /** The project's .lanes/sandbox (written by `lanes init`) wins over the one lanes ships. */
