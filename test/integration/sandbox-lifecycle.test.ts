@@ -109,8 +109,8 @@ describe("no leaks", () => {
     const sb = await host.acquire({ profileName: "default", profile: profile({ ttl: "2s" }), detached: true });
     expect(labelled(`dev.lanes.sandbox=${sb.info.id}`).containers).toHaveLength(1);
     await new Promise((r) => setTimeout(r, 2500));
-    const reaped = await host.reap();
-    expect(reaped.volumes).toContain(`lanes-ws-${sb.info.id}`);
+    // Other lanes processes (a run in another test) reap too: whoever came first removed it.
+    await host.reap();
     expect(labelled(`dev.lanes.sandbox=${sb.info.id}`)).toEqual({ containers: [], volumes: [] });
   });
 });
