@@ -1,8 +1,8 @@
 /** A copy of the demo repository with a lanes.yaml and a replay script, for `lanes run` tests. */
 import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
-import { ROOT, tempHome } from "./cli.js";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { BIN, ROOT, tempHome } from "./cli.js";
 
 export const DEMO = join(ROOT, "examples/demo");
 
@@ -44,4 +44,24 @@ export function events(stdout: string): Record<string, any>[] {
     .split("\n")
     .filter(Boolean)
     .map((l) => JSON.parse(l));
+}
+
+const replays: ChildProcess[] = [];
+
+/** `lanes endpoints replay SCRIPT` in its own process, as a hosted API would be; resolves with its URL. */
+export function serveReplay(env: NodeJS.ProcessEnv, script: string): Promise<string> {
+  const child = spawn(process.execPath, [BIN, "endpoints", "replay", script, "--json"], {
+    env,
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  replays.push(child);
+  return new Promise((resolve, reject) => {
+    child.stdout!.once("data", (d: Buffer) => resolve(JSON.parse(d.toString()).url));
+    child.once("exit", (code) => reject(new Error(`lanes endpoints replay exited ${code}`)));
+  });
+}
+
+/** Stop every replay server serveReplay started (an afterEach/afterAll hook). */
+export function stopReplays(): void {
+  replays.splice(0).forEach((c) => c.kill("SIGKILL"));
 }

@@ -2,32 +2,23 @@
  * The GitHub Actions recipe (templates/ci/github-actions.yml), its steps run in order as a runner
  * would (test/helpers/gha.ts): a fresh LANES_HOME per job, CI=true, GITHUB_* set, no terminal.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, ROOT, lanes } from "../helpers/cli.js";
+import { ROOT, lanes } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
 import { runJob } from "../helpers/gha.js";
-import { DEMO, demoProject, events } from "../helpers/run.js";
+import { DEMO, demoProject, events, serveReplay, stopReplays } from "../helpers/run.js";
 
 beforeAll(() => requireImage());
-const children: ChildProcess[] = [];
-afterAll(() => children.splice(0).forEach((c) => c.kill("SIGKILL")));
+afterAll(stopReplays);
 
 const WORKFLOW = join(ROOT, "templates/ci/github-actions.yml");
 const KEY = "approvers-key-from-the-secret-store";
 
 async function repository() {
   const p = demoProject("{}\n");
-  const child = spawn(process.execPath, [BIN, "endpoints", "replay", join(DEMO, "fix-add.replay.yaml"), "--json"], {
-    env: p.env,
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  children.push(child);
-  const url: string = await new Promise((resolve) =>
-    child.stdout!.once("data", (d: Buffer) => resolve(JSON.parse(d.toString()).url)),
-  );
+  const url = await serveReplay(p.env, join(DEMO, "fix-add.replay.yaml"));
   writeFileSync(
     join(p.repo, "lanes.yaml"),
     `defaults: { lane: ci }\ntiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "${url}", model: gpt-4.1-mini, apiKeyEnv: OPENAI_API_KEY }]\n` +

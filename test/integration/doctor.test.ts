@@ -1,28 +1,21 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BIN, ROOT, lanes, project, tempHome } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
 import { closedPort } from "../helpers/endpoints.js";
+import { serveReplay, stopReplays } from "../helpers/run.js";
 
 beforeAll(() => requireImage());
-const children: ChildProcess[] = [];
-afterAll(() => children.splice(0).forEach((c) => c.kill("SIGKILL")));
+afterAll(stopReplays);
 
 /** A project whose default lane can plan: its standard tier has a live (replay) endpoint. */
 async function usableProject() {
   const p = project();
   const script = join(p.dir, "s.yaml");
   writeFileSync(script, "model: gpt-4.1-mini\nturns:\n  - say: hi\n");
-  const child = spawn(process.execPath, [BIN, "endpoints", "replay", script, "--json"], {
-    env: p.env,
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  children.push(child);
-  const url: string = await new Promise((resolve) =>
-    child.stdout!.once("data", (d: Buffer) => resolve(JSON.parse(d.toString()).url)),
-  );
+  const url = await serveReplay(p.env, script);
   writeFileSync(
     join(p.repo, "lanes.yaml"),
     `tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "${url}", model: gpt-4.1-mini }]\n`,

@@ -2,17 +2,16 @@
  * The interactive prompts inside `lanes run` and `lanes batch`, in a real terminal (tmux): the
  * run's approval, an escalation's approval, and the batch's approval, each answered by a key.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BIN, lanes } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
-import { DEMO, demoProject } from "../helpers/run.js";
+import { DEMO, demoProject, serveReplay, stopReplays } from "../helpers/run.js";
 
 beforeAll(() => requireImage());
-const children: ChildProcess[] = [];
-afterEach(() => children.splice(0).forEach((c) => c.kill("SIGKILL")));
+afterEach(stopReplays);
 
 function tmux(...args: string[]) {
   return spawnSync("tmux", args, { encoding: "utf8" });
@@ -43,14 +42,7 @@ async function inTerminal(cwd: string, env: NodeJS.ProcessEnv, args: string[], d
   }
 }
 
-async function serve(env: NodeJS.ProcessEnv, script: string): Promise<string> {
-  const child = spawn(process.execPath, [BIN, "endpoints", "replay", script, "--json"], {
-    env,
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  children.push(child);
-  return new Promise((resolve) => child.stdout!.once("data", (d: Buffer) => resolve(JSON.parse(d.toString()).url)));
-}
+const serve = serveReplay;
 
 const LIMITS = "    limits: { steps: 12, wallTime: 3m, commandTimeout: 30s }\n    check: node --test\n";
 

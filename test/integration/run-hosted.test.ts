@@ -1,24 +1,17 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { BIN, lanes } from "../helpers/cli.js";
+import { lanes } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
-import { DEMO, demoProject, events } from "../helpers/run.js";
+import { DEMO, demoProject, events, serveReplay, stopReplays } from "../helpers/run.js";
 import { closedPort } from "../helpers/endpoints.js";
 
 beforeAll(() => requireImage());
-const children: ChildProcess[] = [];
-afterEach(() => children.splice(0).forEach((c) => c.kill("SIGKILL")));
+afterEach(stopReplays);
 
 /** A replay endpoint in its own process, as a hosted API would be; resolves with its URL. */
-async function serve(p: ReturnType<typeof demoProject>, script: string): Promise<string> {
-  const child = spawn(process.execPath, [BIN, "endpoints", "replay", script, "--json"], {
-    env: p.env,
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  children.push(child);
-  return new Promise((resolve) => child.stdout!.once("data", (d: Buffer) => resolve(JSON.parse(d.toString()).url)));
+function serve(p: ReturnType<typeof demoProject>, script: string): Promise<string> {
+  return serveReplay(p.env, script);
 }
 
 function commit(p: ReturnType<typeof demoProject>, yaml: string): void {

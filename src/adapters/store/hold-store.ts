@@ -27,16 +27,7 @@ export class HoldStore implements HoldStorePort {
    * Reserve `caps` in every bucket (each bucket takes the amount of its unit). All or nothing:
    * if any hard bucket would go over its limit, nothing is held and the error names it.
    */
-  reserve(opts: {
-    runId: string;
-    lane: string;
-    buckets: BucketSpec[];
-    caps: Amounts;
-    ttlMs: number;
-    priceVersion?: string;
-    owner?: string;
-    meta?: HoldMeta;
-  }): Hold {
+  reserve(opts: Parameters<HoldStorePort["reserve"]>[0]): Hold {
     const id = `h_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
     const now = Date.now();
     const tx = this.s.db.transaction(() => {

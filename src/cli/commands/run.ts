@@ -138,19 +138,21 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
     // What killed lanes processes left on the hosts (containers, volumes, networks) goes first.
     await reapAll(config);
     const endpoints = adapters.endpoints(config);
-    let attempt: Attempt = await runAttempt({
-      config,
-      root,
-      plan,
-      endpoint: requireEndpoint(endpoints, plan),
-      endpoints,
-      ledger,
-      audit,
-      adapters,
-      emit,
-      signal: ac.signal,
-      check,
-    });
+    const attemptOn = (p: Plan) =>
+      runAttempt({
+        config,
+        root,
+        plan: p,
+        endpoint: requireEndpoint(endpoints, p),
+        endpoints,
+        ledger,
+        audit,
+        adapters,
+        emit,
+        signal: ac.signal,
+        check,
+      });
+    let attempt: Attempt = await attemptOn(plan);
 
     // Escalation: a failed attempt may go to the lane's next tier — a new plan, a new decision.
     let escalationRefused: string | undefined;
@@ -195,19 +197,7 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
         break;
       }
       plan = nextPlan;
-      attempt = await runAttempt({
-        config,
-        root,
-        plan,
-        endpoint: requireEndpoint(endpoints, plan),
-        endpoints,
-        ledger,
-        audit,
-        adapters,
-        emit,
-        signal: ac.signal,
-        check,
-      });
+      attempt = await attemptOn(plan);
     }
 
     const patch = attempt.patch;
