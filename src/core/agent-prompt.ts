@@ -15,7 +15,13 @@ export const TOOLS: ToolSpec[] = [
     description: "Run a shell command in /workspace. Returns exit code, stdout and stderr.",
     parameters: {
       type: "object",
-      properties: { command: { type: "string", description: "the command line" } },
+      properties: {
+        command: { type: "string", description: "the command line" },
+        background: {
+          type: "boolean",
+          description: "keep it running after this call (a server); otherwise all it started ends with it",
+        },
+      },
       required: ["command"],
       additionalProperties: false,
     },

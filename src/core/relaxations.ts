@@ -11,6 +11,7 @@ export interface ProfileFacts {
   capAdd: string[];
   cpus: number;
   memory: string;
+  disk: string;
   pids: number;
 }
 
@@ -29,6 +30,7 @@ export const HARDENED: ProfileFacts = {
   capAdd: [],
   cpus: 1,
   memory: "1g",
+  disk: "2g",
   pids: 256,
 };
 
@@ -41,6 +43,9 @@ export function relaxationsOf(p: ProfileFacts, base: ProfileFacts = HARDENED): R
   if (extra.length) add("capAdd", extra.join(", "), base.capAdd.join(", ") || "none");
   if (p.cpus > base.cpus) add("cpus", String(p.cpus), String(base.cpus));
   if (parseMemory(p.memory) > parseMemory(base.memory)) add("memory", p.memory, base.memory);
+  const disk = (d: string) => (d === "none" ? Infinity : parseMemory(d));
+  if (disk(p.disk) > disk(base.disk))
+    add("disk", p.disk === "none" ? "none (host disk, unbounded)" : p.disk, base.disk);
   if (p.pids > base.pids) add("pids", String(p.pids), String(base.pids));
   return out;
 }

@@ -11,6 +11,11 @@ export interface ExecRequest {
   env?: Record<string, string>;
   /** Bytes kept of stdout and of stderr; beyond it the middle is cut and marked. */
   maxOutputBytes?: number;
+  /**
+   * Leave it running after the call (output to a log file in /tmp). Otherwise, when the command
+   * ends or times out, everything it started is killed with it.
+   */
+  background?: boolean;
 }
 
 export interface Observation {
@@ -29,6 +34,8 @@ export interface SandboxProfile {
   image: string;
   cpus: number;
   memory: string;
+  /** The workspace's size limit ("2g"), or "none" for an unbounded workspace on the host disk. */
+  disk: string;
   pids: number;
   network: "none" | "open";
   readOnlyRoot: boolean;

@@ -2,6 +2,7 @@
  * The agent's tools, on the Sandbox port. A failing command or a missing file is an observation
  * for the model, never an exception; only a broken sandbox throws.
  */
+import { z } from "zod";
 import { LanesError } from "./errors.js";
 import type { ToolCall } from "./models.js";
 import { truncationMarker, type Sandbox } from "./sandbox.js";
@@ -23,25 +24,56 @@ export function clip(text: string, max = MAX_OBSERVATION): { text: string; cut: 
   return { text: `${text.slice(0, half)}${truncationMarker(cut, "characters")}${text.slice(-half)}`, cut };
 }
 
+/** What each tool accepts; anything else is an observation for the model, never a crash. */
+const ARGS = {
+  bash: z.object({ command: z.string().min(1), background: z.boolean().optional() }),
+  read_file: z.object({ path: z.string().min(1) }),
+  write_file: z.object({ path: z.string().min(1), content: z.string() }),
+  edit_file: z.object({ path: z.string().min(1), old_string: z.string().min(1), new_string: z.string() }),
+};
+type ToolName = keyof typeof ARGS;
+type Parsed = { [K in ToolName]: { name: K; args: z.infer<(typeof ARGS)[K]> } }[ToolName];
+
+function parseArgs(call: ToolCall): Parsed | ToolResult {
+  if (!(call.name in ARGS))
+    return {
+      content: `error: there is no tool named ${call.name}; use bash, read_file, write_file, edit_file or finish`,
+      error: "unknown_tool",
+    };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(call.arguments || "{}");
+  } catch (err) {
+    return { content: `error: the arguments are not valid JSON (${(err as Error).message})`, error: "bad_arguments" };
+  }
+  const name = call.name as ToolName;
+  const parsed = ARGS[name].safeParse(raw ?? {});
+  if (parsed.success) return { name, args: parsed.data } as Parsed;
+  const why = parsed.error.issues.map((i) => `${i.path.join(".") || "arguments"}: ${i.message}`).join("; ");
+  return { content: `error: bad arguments for ${name} (${why})`, error: "bad_arguments" };
+}
+
 export async function runTool(
   sandbox: Sandbox,
   call: ToolCall,
   commandTimeoutMs: number,
   signal?: AbortSignal,
 ): Promise<ToolResult> {
-  let args: Record<string, unknown>;
+  const parsed = parseArgs(call);
+  if ("content" in parsed) return parsed;
   try {
-    args = JSON.parse(call.arguments || "{}") as Record<string, unknown>;
-  } catch (err) {
-    return { content: `error: the arguments are not valid JSON (${(err as Error).message})`, error: "bad_arguments" };
-  }
-  const str = (k: string) => (typeof args[k] === "string" ? (args[k] as string) : undefined);
-  try {
-    switch (call.name) {
+    switch (parsed.name) {
       case "bash": {
-        const command = str("command");
-        if (!command) return { content: "error: bash needs a command", error: "bad_arguments" };
-        const o = await sandbox.exec({ command, timeoutMs: commandTimeoutMs, maxOutputBytes: MAX_OBSERVATION }, signal);
+        const { command, background } = parsed.args;
+        const o = await sandbox.exec(
+          {
+            command,
+            timeoutMs: commandTimeoutMs,
+            maxOutputBytes: MAX_OBSERVATION,
+            ...(background ? { background } : {}),
+          },
+          signal,
+        );
         const parts = [
           `exit code: ${o.exitCode}${o.timedOut ? ` (stopped after the ${commandTimeoutMs / 1000} s time limit)` : ""}`,
         ];
@@ -50,26 +82,17 @@ export async function runTool(
         return { content: parts.join("\n"), exitCode: o.exitCode, truncatedBytes: o.truncatedBytes };
       }
       case "read_file": {
-        const path = str("path");
-        if (!path) return { content: "error: read_file needs a path", error: "bad_arguments" };
+        const { path } = parsed.args;
         const { text, cut } = clip((await sandbox.readFile(path)).toString("utf8"));
         return { content: text, truncatedBytes: cut };
       }
       case "write_file": {
-        const path = str("path");
-        const content = str("content");
-        if (!path || content === undefined)
-          return { content: "error: write_file needs path and content", error: "bad_arguments" };
+        const { path, content } = parsed.args;
         await sandbox.writeFile(path, content);
         return { content: `wrote ${Buffer.byteLength(content)} bytes to ${path}` };
       }
       case "edit_file": {
-        const [path, from, to] = [str("path"), str("old_string"), str("new_string")];
-        if (!path || from === undefined || to === undefined || from === "")
-          return {
-            content: "error: edit_file needs path, a non-empty old_string and new_string",
-            error: "bad_arguments",
-          };
+        const { path, old_string: from, new_string: to } = parsed.args;
         const text = (await sandbox.readFile(path)).toString("utf8");
         const count = text.split(from).length - 1;
         if (count === 0)
@@ -88,11 +111,6 @@ export async function runTool(
         );
         return { content: `edited ${path}: replaced 1 occurrence` };
       }
-      default:
-        return {
-          content: `error: there is no tool named ${call.name}; use bash, read_file, write_file, edit_file or finish`,
-          error: "unknown_tool",
-        };
     }
   } catch (err) {
     // A file-level failure is the model's to see; a broken sandbox is everybody's problem.

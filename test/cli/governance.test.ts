@@ -300,7 +300,9 @@ budgets:
 
 describe("relaxed sandboxes are shown and decided", () => {
   it("a repository adding SYS_ADMIN shows sandbox.relaxed with its file:line, and CI exits 3", async () => {
-    const p = project("sandbox:\n  profiles:\n    default:\n      capAdd: [SYS_ADMIN]\n      memory: 64g\n");
+    const p = project(
+      "sandbox:\n  profiles:\n    default:\n      capAdd: [SYS_ADMIN]\n      memory: 64g\n      disk: none\n",
+    );
     const r = await lanes(["plan", "fix it", "--lane", "eval", "--json"], { cwd: p.repo, env: p.env });
     const plan = JSON.parse(r.stdout);
     expect(plan.sandbox).toMatchObject({
@@ -312,6 +314,7 @@ describe("relaxed sandboxes are shown and decided", () => {
     expect(plan.sandbox.relaxations).toEqual([
       { field: "capAdd", value: "SYS_ADMIN", baseline: "none", source: "lanes.yaml:13" },
       { field: "memory", value: "64g", baseline: "1g", source: "lanes.yaml:14" },
+      { field: "disk", value: "none (host disk, unbounded)", baseline: "2g", source: "lanes.yaml:15" },
     ]);
     expect(plan.decision.reasons.find((x: Json) => x.rule === "sandbox.relaxed")).toMatchObject({ level: "soft" });
     expect((await lanes(["plan", "fix it", "--lane", "eval", "--check"], { cwd: p.repo, env: p.ci })).code).toBe(3);

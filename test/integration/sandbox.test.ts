@@ -14,7 +14,11 @@ const host = localHost();
 beforeAll(async () => {
   requireImage();
   repo = fixtureRepo();
-  sb = await host.acquire({ profileName: "default", profile: profile({ pids: 64, memory: "256m" }), repo });
+  sb = await host.acquire({
+    profileName: "default",
+    profile: profile({ pids: 64, memory: "256m", disk: "64m" }),
+    repo,
+  });
 });
 afterAll(async () => {
   await sb?.release();
@@ -141,5 +145,67 @@ describe("exec", () => {
     const r = await sb.exec({ command: "sleep 60", timeoutMs: 60_000 }, ac.signal);
     expect(r.durationMs).toBeLessThan(5000);
     expect(r.exitCode).not.toBe(0);
+  });
+});
+
+describe("bounds on disk, processes and output", () => {
+  it("keeps the workspace at its disk limit: ENOSPC inside, nothing on the host disk", async () => {
+    const r = await sh(
+      "df -k --output=size /workspace | tail -1; dd if=/dev/zero of=big bs=1M count=100 2>&1; echo rc=$?",
+    );
+    const [size] = r.stdout.trim().split("\n");
+    expect(Number(size)).toBe(64 * 1024);
+    expect(r.stdout).toContain("No space left on device");
+    expect(r.stdout).toMatch(/rc=1$/m);
+    await sh("rm -f big");
+  });
+  it("still returns a command's output when /tmp is full", async () => {
+    await sh("dd if=/dev/zero of=/tmp/fill bs=1M 2>/dev/null; true");
+    expect((await sh("df -k --output=avail /tmp | tail -1")).stdout.trim()).toBe("0");
+    expect((await sh("echo ok; echo err >&2")).stdout).toBe("ok\n");
+    await sh("rm -f /tmp/fill");
+  });
+  it("kills what a command left behind, in its group or not, but keeps a background process asked for", async () => {
+    await sh("sleep 300 & setsid sleep 301 & (sleep 302 &) ; echo started");
+    await sb.exec({ command: "sleep 303", timeoutMs: 5000, background: true });
+    const left = await sh("ps -eo args= | grep '^sleep' | sort");
+    expect(left.stdout).toBe("sleep 303\n");
+    await sh("pkill sleep || true");
+  });
+  it("answers `echo ok` right after a fork bomb", async () => {
+    const bomb = await sh("bomb() { bomb | bomb & }; bomb; sleep 2", 5000);
+    expect(bomb.exitCode).not.toBe(-1);
+    const r = await sh("echo ok; ps -e --no-headers | wc -l");
+    expect(r.stdout.split("\n")[0]).toBe("ok");
+    expect(Number(r.stdout.split("\n")[1])).toBeLessThan(8);
+  });
+});
+
+describe("a sandbox with the default profile", () => {
+  it("has a 2 GB workspace: 3 GB written fail with ENOSPC at the limit", async () => {
+    const big = await host.acquire({ profileName: "default", profile: profile(), repo });
+    try {
+      const r = await big.exec({
+        command:
+          "dd if=/dev/zero of=big bs=4M count=768 2>&1 | grep -o 'No space.*'; ls -l big | cut -d' ' -f5; rm -f big",
+        timeoutMs: 60_000,
+      });
+      expect(r.stdout).toContain("No space left on device");
+      const bytes = Number(r.stdout.trim().split("\n").pop());
+      expect(bytes).toBeGreaterThan(2 * 1024 ** 3 - 64 * 1024 ** 2);
+      expect(bytes).toBeLessThanOrEqual(2 * 1024 ** 3);
+    } finally {
+      await big.release();
+    }
+  });
+  it("says output was lost when a detached sandbox's /tmp is full (commands there go through files)", async () => {
+    const d = await host.acquire({ profileName: "default", profile: profile({ disk: "64m" }), repo, detached: true });
+    try {
+      await d.exec({ command: "dd if=/dev/zero of=/tmp/fill bs=1M 2>/dev/null; true", timeoutMs: 20_000 });
+      const r = await d.exec({ command: "echo ok", timeoutMs: 10_000 });
+      expect(r.stderr).toContain("[lanes: output lost: /tmp in the sandbox is full]");
+    } finally {
+      await d.release();
+    }
   });
 });

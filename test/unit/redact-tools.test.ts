@@ -65,6 +65,22 @@ describe("tools", () => {
     });
     expect(await runTool(sb, call("rm_rf", {}), 1000)).toMatchObject({ error: "unknown_tool" });
   });
+  it("turns null, wrongly typed or missing arguments into an observation naming the field", async () => {
+    const sb = fakeFs({ "a.js": "x\n" });
+    expect(await runTool(sb, { id: "c", name: "bash", arguments: "null" }, 1000)).toMatchObject({
+      error: "bad_arguments",
+      content: expect.stringContaining("bad arguments for bash (command:"),
+    });
+    expect(await runTool(sb, call("write_file", { path: "a.js", content: null }), 1000)).toMatchObject({
+      error: "bad_arguments",
+      content: expect.stringContaining("content:"),
+    });
+    expect(await runTool(sb, call("read_file", [1, 2]), 1000)).toMatchObject({ error: "bad_arguments" });
+    expect(await runTool(sb, call("bash", { command: "ls", background: "yes" }), 1000)).toMatchObject({
+      error: "bad_arguments",
+      content: expect.stringContaining("background:"),
+    });
+  });
   it("clips long text head+tail, marking the cut", () => {
     const { text, cut } = clip("a".repeat(100) + "b".repeat(100), 50);
     expect(cut).toBe(150);

@@ -123,6 +123,14 @@ export const profileSchema = z.strictObject({
     .regex(/^\d+(k|m|g)?$/i, "a size such as 512m or 2g")
     .default("1g"),
   pids: positiveInt.default(256),
+  /**
+   * The workspace's size: a tmpfs of this size (ENOSPC past it), counted in the sandbox's memory
+   * cgroup on top of \`memory\`. \`none\` keeps the workspace on the host disk, unbounded (a relaxation).
+   */
+  disk: z
+    .string()
+    .regex(/^(\d+(k|m|g)?|none)$/i, "a size such as 2g, or none")
+    .default("2g"),
   /** none: loopback only. open: a per-sandbox user-defined bridge (never the default bridge). */
   network: z.enum(["none", "open"]).default("none"),
   readOnlyRoot: z.boolean().default(true),

@@ -81,6 +81,7 @@ export class Channel {
       cwd: req.cwd,
       env: req.env,
       limit: req.maxOutputBytes ?? 100_000,
+      ...(req.background ? { background: true } : {}),
     };
     const started = performance.now();
     const id = this.nextId;

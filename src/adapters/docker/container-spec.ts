@@ -17,6 +17,16 @@ const ATTACHED_PID1 =
 export const WORKSPACE = "/workspace";
 export const SANDBOX_USER = "1000:1000";
 
+/**
+ * The local driver's options for the workspace volume: a tmpfs of \`disk\` bytes, owned by the
+ * sandbox user (enforced by the filesystem, on any engine and any backing filesystem; overlay2's
+ * own size limit needs XFS project quotas, which few hosts have). 0 = a plain directory on disk.
+ */
+function workspaceFs(disk: number): Record<string, string> {
+  if (!disk) return {};
+  return { type: "tmpfs", device: "tmpfs", o: `size=${disk},uid=1000,gid=1000,mode=0755,nosuid,nodev` };
+}
+
 export function containerOptions(opts: {
   name: string;
   profile: Profile;
@@ -27,7 +37,10 @@ export function containerOptions(opts: {
 }): Docker.ContainerCreateOptions {
   const { profile } = opts;
   const ttlSeconds = Math.ceil(parseDuration(profile.ttl) / 1000);
-  const memory = parseMemory(profile.memory);
+  // A bounded workspace is a tmpfs, whose pages the kernel charges to the sandbox's memory
+  // cgroup: the cgroup gets room for both, so filling the workspace ends in ENOSPC, not the OOM killer.
+  const disk = profile.disk === "none" ? 0 : parseMemory(profile.disk);
+  const memory = parseMemory(profile.memory) + disk;
   return {
     name: opts.name,
     Image: profile.image,
@@ -60,7 +73,11 @@ export function containerOptions(opts: {
           Type: "volume",
           Source: opts.volume,
           Target: WORKSPACE,
-          VolumeOptions: { Labels: opts.labels, NoCopy: false, DriverConfig: { Name: "local", Options: {} } },
+          VolumeOptions: {
+            Labels: opts.labels,
+            NoCopy: false,
+            DriverConfig: { Name: "local", Options: workspaceFs(disk) },
+          },
         },
       ],
       PidsLimit: profile.pids,

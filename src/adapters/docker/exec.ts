@@ -17,11 +17,15 @@ import {
 } from "../../core/sandbox.js";
 
 const WRAPPER = `
-t=$1 lim=$2 id=$3 cmd=$4
+t=$1 lim=$2 id=$3 cmd=$4 bg=$5
+if [ "$bg" = 1 ]; then
+  setsid nohup bash -c "$cmd" >/tmp/lanes-bg-$id.log 2>&1 </dev/null & echo "started in the background: pid $!, output in /tmp/lanes-bg-$id.log"; exit 0
+fi
 o=/tmp/.lanes-$id.out e=/tmp/.lanes-$id.err
 timeout -k 2 "$t" bash -c "$cmd" >"$o" 2>"$e" </dev/null & p=$!
 echo $p >/tmp/.lanes-$id.pid
 wait $p; c=$?
+kill -KILL -- -$p 2>/dev/null # timeout leads the command's process group: what it left goes too
 emit() {
   s=$(stat -c %s "$1")
   if [ "$s" -gt "$lim" ]; then
@@ -29,6 +33,8 @@ emit() {
   else cat "$1"; fi
 }
 emit "$o"; emit "$e" >&2
+# Output goes through files here (no shim): a full /tmp loses it, and the result says so.
+[ "$(df -Pk /tmp | awk 'NR==2{print $4}')" -gt 16 ] || printf '\\n[lanes: output lost: /tmp in the sandbox is full]\\n' >&2
 rm -f "$o" "$e" /tmp/.lanes-$id.pid
 exit $c
 `;
@@ -51,10 +57,14 @@ export async function runExec(
   };
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    const result = await rawExec(container, ["sh", "-c", WRAPPER, "lanes", seconds, String(limit), id, req.command], {
-      cwd: req.cwd,
-      env: req.env,
-    });
+    const result = await rawExec(
+      container,
+      ["sh", "-c", WRAPPER, "lanes", seconds, String(limit), id, req.command, req.background ? "1" : "0"],
+      {
+        cwd: req.cwd,
+        env: req.env,
+      },
+    );
     const durationMs = performance.now() - started;
     const cut = (s: string) => Number(TRUNCATION_RE.exec(s)?.[1] ?? 0);
     // timeout(1) exits 124 on TERM and 137 when it had to KILL; only count it when the time is up.

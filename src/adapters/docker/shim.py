@@ -9,7 +9,8 @@ import json, os, signal, subprocess, sys, threading, time
 MARKER = "\n[... lanes: %d bytes truncated ...]\n"
 
 lock = threading.Lock()
-procs = {}
+procs = {}      # request id -> Popen, while the command runs
+kept = set()    # process groups started as background processes on request
 
 def send(obj):
     data = (json.dumps(obj) + "\n").encode()
@@ -17,63 +18,135 @@ def send(obj):
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
 
-def clip(f, limit):
-    size = os.fstat(f.fileno()).st_size
-    f.seek(0)
-    if size <= limit:
-        return f.read().decode("utf-8", "replace"), 0
-    h = limit // 2
-    head = f.read(h)
-    f.seek(size - h)
-    tail = f.read(h)
-    cut = size - 2 * h
-    return head.decode("utf-8", "replace") + MARKER % cut + tail.decode("utf-8", "replace"), cut
+class Capture:
+    # A pipe read to its end, keeping the first and last limit/2 bytes: no file, so a full /tmp
+    # cannot silence a command, and memory stays bounded however much it prints.
+    def __init__(self, fd, limit):
+        self.fd, self.half, self.head, self.tail, self.size = fd, limit // 2, b"", b"", 0
+        self.thread = threading.Thread(target=self.pump, daemon=True)
+        self.thread.start()
 
-def stop(p):
-    for sig, wait in ((signal.SIGTERM, 2), (signal.SIGKILL, None)):
+    def pump(self):
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            self.size += len(chunk)
+            room = self.half - len(self.head)
+            if room > 0:
+                self.head += chunk[:room]
+                chunk = chunk[room:]
+            if chunk:
+                self.tail = (self.tail + chunk)[-self.half:]
+
+    def text(self):
+        cut = self.size - len(self.head) - len(self.tail)
+        body = self.head + (MARKER.encode() % cut if cut > 0 else b"") + self.tail
+        return body.decode("utf-8", "replace"), max(cut, 0)
+
+def killgroup(pgid):
+    # A fork bomb forks while it is killed: repeat until the group is empty.
+    for _ in range(200):
         try:
-            os.killpg(p.pid, sig)
+            os.killpg(pgid, signal.SIGKILL)
         except OSError:
             return
-        try:
-            p.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            pass
+        time.sleep(0.005)
 
-def scratch(name):
-    # An anonymous file in /tmp (unlinked at once), without importing tempfile: start-up matters.
-    path = "/tmp/.lanes-%d-%s-%s" % (os.getpid(), threading.get_ident(), name)
-    f = open(path, "w+b")
-    os.unlink(path)
-    return f
+def stop(p):
+    try:
+        os.killpg(p.pid, signal.SIGTERM)
+        p.wait(2)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    killgroup(p.pid)
+
+def sweep():
+    # Processes a command left behind in a new session of their own end up children of PID 1;
+    # all of them go, but for the shim's own parent and groups still running or kept on request.
+    live = {p.pid for p in procs.values()} | kept
+    mine = {os.getpid(), os.getppid(), 1}
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) in mine:
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ppid, pgid = int(fields[1]), int(fields[2])
+        if ppid == 1 and pgid not in live:
+            killgroup(pgid)
+            try:
+                os.kill(int(name), signal.SIGKILL)
+            except OSError:
+                pass
+
+def answer(req, code, so, se, cut, timed_out, t0, **extra):
+    send(dict({"id": req["id"], "code": code, "stdout": so, "stderr": se, "cut": cut, "timedOut": timed_out,
+               "ms": int((time.monotonic() - t0) * 1000)}, **extra))
+
+def background(req, env, t0):
+    # Asked for explicitly: the process keeps running after the call, its output goes to a log.
+    log = "/tmp/lanes-bg-%d.log" % req["id"]
+    try:
+        with open(log, "wb") as f:
+            p = subprocess.Popen(["bash", "-c", req["cmd"]], cwd=req.get("cwd") or "/workspace", env=env,
+                                 stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+    except OSError as e:
+        return answer(req, 127, "", str(e), 0, False, t0)
+    kept.add(p.pid)
+    answer(req, 0, "started in the background: pid %d, output in %s\n" % (p.pid, log), "", 0, False, t0)
 
 def run(req):
     t0 = time.monotonic()
     env = dict(os.environ)
     env.update(req.get("env") or {})
-    with scratch("out") as out, scratch("err") as err:
+    if req.get("background"):
+        return background(req, env, t0)
+    limit = req.get("limit") or 100000
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        p = subprocess.Popen(["bash", "-c", req["cmd"]], cwd=req.get("cwd") or "/workspace", env=env,
+                             stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, start_new_session=True)
+    except OSError as e:
+        for fd in (out_r, out_w, err_r, err_w):
+            os.close(fd)
+        return answer(req, 127, "", str(e), 0, False, t0)
+    os.close(out_w)
+    os.close(err_w)
+    out, err = Capture(out_r, limit), Capture(err_r, limit)
+    procs[req["id"]] = p
+    timed_out = False
+    try:
+        code = p.wait(timeout=req["timeout"])
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        stop(p)
+        code = 124
+    # The command is over: whatever it started goes with it (its group, and anything that left it).
+    killgroup(p.pid)
+    procs.pop(req["id"], None)
+    sweep()
+    for c in (out, err):
+        c.thread.join(2)
+    held = any(c.thread.is_alive() for c in (out, err))
+    if code < 0:
+        code = 128 - code
+    so, c1 = out.text()
+    se, c2 = err.text()
+    if held:
+        se += "\n[lanes: output may be incomplete: a leftover process held the command's output open]\n"
+    for fd in (out_r, err_r):
         try:
-            p = subprocess.Popen(["bash", "-c", req["cmd"]], cwd=req.get("cwd") or "/workspace", env=env,
-                                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True)
-        except OSError as e:
-            return send({"id": req["id"], "code": 127, "stdout": "", "stderr": str(e), "cut": 0, "timedOut": False, "ms": 0})
-        procs[req["id"]] = p
-        timed_out = False
-        try:
-            code = p.wait(timeout=req["timeout"])
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            stop(p)
-            code = 124
-        procs.pop(req["id"], None)
-        if code < 0:
-            code = 128 - code
-        limit = req.get("limit") or 100000
-        so, c1 = clip(out, limit)
-        se, c2 = clip(err, limit)
-        send({"id": req["id"], "code": code, "stdout": so, "stderr": se, "cut": c1 + c2, "timedOut": timed_out,
-              "ms": int((time.monotonic() - t0) * 1000)})
+            os.close(fd)
+        except OSError:
+            pass
+    answer(req, code, so, se, c1 + c2, timed_out, t0)
 
 def main():
     while True:
@@ -94,5 +167,7 @@ def main():
             threading.Thread(target=run, args=(req,), daemon=True).start()
     for p in list(procs.values()):
         stop(p)
+    for g in kept:
+        killgroup(g)
 
 main()
