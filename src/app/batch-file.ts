@@ -16,6 +16,10 @@ const taskSchema = z.strictObject({
   task: z.string().optional(),
   template: z.string().optional(),
   set: setSchema,
+  /** This task's check, over the batch's, the template's and the lane's. */
+  check: z.string().optional(),
+  /** An endpoint of the lane's tier, by id, instead of the tier's first. */
+  endpoint: z.string().optional(),
 });
 
 export const batchSchema = z
@@ -24,6 +28,7 @@ export const batchSchema = z
     lane: z.string().optional(),
     tier: z.string().optional(),
     check: z.string().optional(),
+    endpoint: z.string().optional(),
     budget: z.strictObject({ capUsd: z.number().positive() }),
     concurrency: z.number().int().positive().default(2),
     /** Docker hosts to spread tasks over, each up to its capacity (default: the profile's host). */
@@ -59,6 +64,8 @@ export interface BatchItem {
   /** Text, or a template name (resolved per repository). */
   task: string;
   set: Record<string, string>;
+  check?: string | undefined;
+  endpoint?: string | undefined;
 }
 
 export function loadBatch(file: string): { batch: BatchFile; items: BatchItem[] } {
@@ -75,12 +82,19 @@ export function loadBatch(file: string): { batch: BatchFile; items: BatchItem[] 
   const base = dirname(resolve(file));
   const items: BatchItem[] = [];
   for (const t of b.tasks ?? [])
-    items.push({ repo: checkRepo(resolve(base, t.repo)), task: t.template ?? t.task!, set: t.set });
+    items.push({
+      repo: checkRepo(resolve(base, t.repo)),
+      task: t.template ?? t.task!,
+      set: t.set,
+      check: t.check,
+      endpoint: t.endpoint ?? b.endpoint,
+    });
   if (b.matrix) {
     const repos = b.matrix.repos.flatMap((p) => expand(base, p));
     if (!repos.length)
       throw new LanesError("usage", `the matrix's repos (${b.matrix.repos.join(", ")}) match no directory`);
-    for (const repo of repos) items.push({ repo, task: b.matrix.template ?? b.matrix.task!, set: b.matrix.set });
+    for (const repo of repos)
+      items.push({ repo, task: b.matrix.template ?? b.matrix.task!, set: b.matrix.set, endpoint: b.endpoint });
   }
   return { batch: b, items };
 }

@@ -12,7 +12,9 @@ import type { Adapters } from "./ports.js";
 import { resolveTask } from "./templates.js";
 import type { BatchFile, BatchItem } from "./batch-file.js";
 import type { Identity } from "./identity.js";
-import { planTask, type Plan } from "./plan-task.js";
+import { newPlanMemo, planTask, type Plan } from "./plan-task.js";
+import type { TaskConfig } from "./batch-config.js";
+import { LanesError } from "../core/errors.js";
 
 export interface BatchTask {
   idx: number;
@@ -21,6 +23,9 @@ export interface BatchTask {
   template: string;
   check: string | undefined;
   plan: Plan;
+  /** The configuration this task runs under (batch-config.ts), and the repository file that shaped it. */
+  config: Config;
+  configSource?: string;
 }
 
 export interface BatchPlan {
@@ -62,9 +67,13 @@ export async function planBatch(o: {
   adapters: Adapters;
   lane: string;
   tier?: string | undefined;
+  /** Each task's configuration (batch-config.ts); default: the batch's for every task. */
+  configFor?: (repo: string) => TaskConfig;
 }): Promise<BatchPlan> {
   const tasks: BatchTask[] = [];
+  const memo = newPlanMemo();
   for (const [idx, item] of o.items.entries()) {
+    const { config, source } = o.configFor?.(item.repo) ?? { config: o.config };
     const t = resolveTask(
       item.repo,
       item.task,
@@ -72,7 +81,7 @@ export async function planBatch(o: {
     );
     const plan = await planTask({
       adapters: o.adapters,
-      config: o.config,
+      config,
       root: item.repo,
       task: t.text,
       template: t.template,
@@ -80,14 +89,27 @@ export async function planBatch(o: {
       tier: o.tier,
       who: o.who,
       ledger: o.ledger,
+      memo,
+      ...(item.endpoint ? { endpointId: item.endpoint } : {}),
     });
+    if (item.endpoint && plan.endpoint.id !== item.endpoint)
+      throw new LanesError(
+        "usage",
+        `task #${idx} (${item.repo}): no endpoint "${item.endpoint}" in tier ${plan.tier}`,
+        {
+          hint: "`lanes endpoints ls` lists the endpoints of each tier",
+        },
+      );
     tasks.push({
       idx,
       repo: item.repo,
       task: t.text,
       template: t.template,
-      check: o.batch.check ?? t.check ?? o.config.lanes[o.lane]?.check,
+      // The most specific wins: the task's, the batch's, the template's, then the lane's.
+      check: item.check ?? o.batch.check ?? t.check ?? config.lanes[o.lane]?.check,
       plan,
+      config,
+      ...(source ? { configSource: source } : {}),
     });
   }
   const runnable = tasks.filter((t) => t.plan.decision.verdict !== "deny");

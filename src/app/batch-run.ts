@@ -67,7 +67,12 @@ export async function runBatch(b: BatchRun): Promise<void> {
     queue.push(t);
   }
 
-  const endpoints = b.adapters.endpoints(b.config);
+  // Tasks share a configuration object per repository: one set of endpoints for each.
+  const endpointSets = new Map<Config, ReturnType<Adapters["endpoints"]>>();
+  const endpointsOf = (config: Config) => {
+    if (!endpointSets.has(config)) endpointSets.set(config, b.adapters.endpoints(config));
+    return endpointSets.get(config)!;
+  };
   const inUse = new Map(b.hosts.map((h) => [h, 0]));
   let reserved = 0;
   let stop: string | undefined;
@@ -105,9 +110,11 @@ export async function runBatch(b: BatchRun): Promise<void> {
       }
       b.ledger.batchStore.updateTask(b.batchId, t.idx, { status: "running", host, attemptStarted: true });
       b.emit({ type: "task", batchId: b.batchId, idx: t.idx, repo: t.repo, status: "running", host });
+      let holdId: string | undefined;
+      const endpoints = endpointsOf(t.config);
       try {
         const a = await runAttempt({
-          config: b.config,
+          config: t.config,
           root: t.repo,
           plan: t.plan,
           endpoint: requireEndpoint(endpoints, t.plan),
@@ -119,7 +126,10 @@ export async function runBatch(b: BatchRun): Promise<void> {
           signal: b.signal,
           check: t.check,
           hostName: host,
-          onStart: (runId, holdId) => b.ledger.batchStore.updateTask(b.batchId, t.idx, { runId, holdId }),
+          onStart: (runId, hold) => {
+            holdId = hold;
+            b.ledger.batchStore.updateTask(b.batchId, t.idx, { runId, holdId: hold });
+          },
         });
         spent += a.costUsd;
         const costUsd = (earlier.get(t.idx) ?? 0) + a.costUsd;
@@ -150,8 +160,12 @@ export async function runBatch(b: BatchRun): Promise<void> {
         });
         if (status === "failed" && b.failFast) stop = "fail-fast";
       } catch (err) {
+        // Whatever the attempt was charged before it threw is spent: the batch budget counts it.
+        const charged = holdId ? b.ledger.chargedOn(holdId) : 0;
+        spent += charged;
         b.ledger.batchStore.updateTask(b.batchId, t.idx, {
           status: "failed",
+          costUsd: (earlier.get(t.idx) ?? 0) + charged,
           detail: (err as Error).message.slice(0, 300),
         });
         b.emit({

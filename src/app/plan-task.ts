@@ -86,6 +86,30 @@ export interface PlanRequest {
   /** Where a configuration value was set ("lanes.yaml:12"), for showing relaxations. */
   origin?: (path: (string | number)[]) => string;
   policies?: { source: string; sha256: string }[];
+  /** Shared by the plans of one batch: what is the same for its tasks is computed once. */
+  memo?: PlanMemo;
+}
+
+/**
+ * A batch plans thousands of tasks over a few repositories: their files, HEAD and tree pin, the
+ * history, quota and running counts are read once per repository (or per lane) at plan time.
+ */
+export interface PlanMemo {
+  repos: Map<string, Promise<{ files: string[]; head: string | null; tree: string }>>;
+  endpoints: Map<Config, ReturnType<Adapters["endpoints"]>>;
+  history: Map<string, History | undefined>;
+  quota: Map<string, ReturnType<Store["status"]>>;
+  running: Map<string, number>;
+}
+
+export function newPlanMemo(): PlanMemo {
+  return { repos: new Map(), endpoints: new Map(), history: new Map(), quota: new Map(), running: new Map() };
+}
+
+function once<K, V>(map: Map<K, V> | undefined, key: K, make: () => V): V {
+  if (!map) return make();
+  if (!map.has(key)) map.set(key, make());
+  return map.get(key)!;
 }
 
 export async function planTask(r: PlanRequest): Promise<Plan> {
@@ -97,7 +121,8 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
   const tier = config.tiers[tierName];
   if (!tier)
     throw new LanesError("usage", `unknown tier "${tierName}" (tiers: ${Object.keys(config.tiers).join(", ")})`);
-  const endpoints = r.adapters.endpoints(config);
+  const memo = r.memo;
+  const endpoints = once(memo?.endpoints, config, () => r.adapters.endpoints(config));
   const inTier = [...endpoints.values()].filter((e) => e.spec.tier === tierName);
   const ep = (r.endpointId ? inTier.find((e) => e.id === r.endpointId) : undefined) ?? inTier[0];
   if (!ep)
@@ -105,9 +130,12 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
       hint: `add one under tiers.${tierName}.endpoints in lanes.yaml (see \`lanes init\`), or pick another tier with --tier`,
     });
 
-  const files = await listWorkspaceFiles(r.root).catch(() => []);
   const exclude = r.exclude ?? [];
-  const [head, tree] = await Promise.all([gitHead(r.root), treeDigest(r.root, exclude, files)]);
+  const { files, head, tree } = await once(memo?.repos, `${r.root}\0${exclude.join("\0")}`, async () => {
+    const files = await listWorkspaceFiles(r.root).catch(() => []);
+    const [head, tree] = await Promise.all([gitHead(r.root), treeDigest(r.root, exclude, files)]);
+    return { files, head, tree };
+  });
   const sandbox = sandboxTarget(config, lane.sandbox, r.origin);
   const messages = firstMessages(r.task, files);
   const tokens = await ep.countTokens({ messages, tools: TOOLS });
@@ -120,7 +148,9 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
     price,
     capUsd: lane.budget.capUsd,
     maxSteps: lane.limits.steps,
-    history: historyOf(r.ledger, r.lane, template, tierName),
+    history: once(memo?.history, `${r.lane}\0${template}\0${tierName}`, () =>
+      historyOf(r.ledger, r.lane, template, tierName),
+    ),
     speeds: ep.spec.speeds,
     defaults: DEFAULT_PROFILE,
     bounds: config.costClasses,
@@ -135,9 +165,8 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
     gpu_seconds: est.p90.gpuSeconds,
   };
   const specs = bucketsFor(config, r.who, now, r.lane);
-  const quota: QuotaImpact[] = r.ledger
-    .status(specs)
-    .map((s) => ({ ...s, projected: projected[s.unit], cap: caps[s.unit] }));
+  const status = once(memo?.quota, r.lane, () => r.ledger.status(specs));
+  const quota: QuotaImpact[] = status.map((s) => ({ ...s, projected: projected[s.unit], cap: caps[s.unit] }));
 
   let endpointBusy: string | undefined;
   if (local) {
@@ -157,7 +186,7 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
     cost: { class: est.class, p90Usd: est.p90Usd, capUsd: est.capUsd },
     quota,
     rules: config.rules.quota,
-    running: r.ledger.running(r.lane),
+    running: once(memo?.running, r.lane, () => r.ledger.running(r.lane)),
     schedule: lane.schedule ? scheduleState(lane.schedule.window, now) : undefined,
     endpointBusy,
     endpointKeyMissing:
@@ -246,9 +275,16 @@ export async function gitHead(root: string): Promise<string | null> {
  * A digest of the effective policy (every layer merged): any change makes saved plans stale.
  * `defaults` (which lane and tier --lane/--tier picked) is left out: the plan records those.
  */
+const policyHashes = new WeakMap<Config, string>();
+
 export function policyHash(config: Config): string {
-  const { defaults: _d, ...policy } = config;
-  return createHash("sha256").update(canonical(policy)).digest("hex").slice(0, 16);
+  let hash = policyHashes.get(config);
+  if (!hash) {
+    const { defaults: _d, ...policy } = config;
+    hash = createHash("sha256").update(canonical(policy)).digest("hex").slice(0, 16);
+    policyHashes.set(config, hash);
+  }
+  return hash;
 }
 
 export function planHashOf(body: Omit<Plan, "planHash" | "approval">): string {

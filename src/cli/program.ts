@@ -170,12 +170,15 @@ export function buildProgram(version: string): Command {
     .option("--resume <id>", "resume a batch after a crash: runs only what did not finish")
     .option("--dry-run", "print the aggregated plan and exit")
     .option("--fail-fast", "stop scheduling after the first failed task")
+    .option("--apply", "apply each passing task's patch to its repository's working tree")
+    .option("--branch <name>", "commit each passing task's patch on a new branch in its repository")
     .description("one plan, one approval and one budget for many tasks in parallel sandboxes")
     .addHelpText(
       "after",
       examples(
         "lanes batch refactor.yaml --dry-run",
         "lanes batch refactor.yaml --yes --concurrency 4 --json",
+        "lanes batch refactor.yaml --yes --branch lanes/refactor",
         "lanes batch --resume b1k2x3y4z5",
       ),
     )

@@ -67,7 +67,7 @@ export type RunEvent =
       /** Files of the patch that edit policy (lanes.yaml, .lanes/, CI configuration). */
       policyEdits: string[];
       /** What happened to the patch under --apply/--branch: applied, or not and why. */
-      applied?: { ok: boolean; how: "apply" | "branch"; reason?: string }[];
+      applied?: Applied[];
       /** `actualUsd` is null for an unpriced run, which reports its tokens instead. */
       cost: { actualUsd: number | null; p90Usd: number | null; capUsd: number; tokens: number; overageUsd: number };
       steps: number;
@@ -78,6 +78,14 @@ export type RunEvent =
 export type TaskStatus = "pending" | "running" | "succeeded" | "failed" | "denied" | "not_started" | "interrupted";
 
 /** A batch task changed state. */
+/** What happened to a patch under --apply/--branch: applied, or not and why. */
+export interface Applied {
+  ok: boolean;
+  how: "apply" | "branch";
+  reason?: string;
+  policy?: boolean;
+}
+
 export interface TaskEvent {
   type: "task";
   batchId: string;
@@ -91,6 +99,7 @@ export interface TaskEvent {
   costUsd?: number;
   durationMs?: number;
   detail?: string;
+  applied?: Applied[];
 }
 
 /** A run event of one batch task, tagged with the task. */

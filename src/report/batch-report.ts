@@ -1,7 +1,9 @@
 /** The batch report: JSON and Markdown (also the GitHub step summary), and annotations for failures. */
 import type { BatchTaskRow } from "../adapters/store/ledger.js";
 import type { BatchPlan } from "../app/batch-plan.js";
+import type { Applied } from "../core/run-events.js";
 import { money } from "./plan-text.js";
+import { appliedText } from "./run-text.js";
 
 export interface BatchReport {
   batchId: string;
@@ -21,10 +23,18 @@ export interface BatchReport {
     host: string | null;
     detail: string | null;
     attempts: number;
+    /** Under --apply/--branch: what happened to the patch, and why not. */
+    applied?: Applied[];
   }[];
 }
 
-export function buildReport(batchId: string, name: string, plan: BatchPlan, rows: BatchTaskRow[]): BatchReport {
+export function buildReport(
+  batchId: string,
+  name: string,
+  plan: BatchPlan,
+  rows: BatchTaskRow[],
+  applied?: Map<number, Applied[]>,
+): BatchReport {
   const counts: Record<string, number> = {};
   for (const r of rows) counts[r.status] = (counts[r.status] ?? 0) + 1;
   return {
@@ -45,6 +55,7 @@ export function buildReport(batchId: string, name: string, plan: BatchPlan, rows
       host: r.host,
       detail: r.detail,
       attempts: r.attempts,
+      ...(applied?.has(r.idx) ? { applied: applied.get(r.idx)! } : {}),
     })),
   };
 }
@@ -72,7 +83,8 @@ export function markdown(r: BatchReport): string {
       const repo = t.repo.split("/").slice(-2).join("/");
       const detail = t.detail && t.status !== "succeeded" ? ` (${t.detail.replace(/\|/g, "\\|").slice(0, 80)})` : "";
       const patch = t.patch ? `\`${t.patch}\`` : "—";
-      return `| ${t.idx} | \`${repo}\` | ${icon[t.status] ?? ""} ${t.status}${detail} | ${t.check ?? "—"} | ${money(t.costUsd)} | ${patch} |`;
+      const home = (t.applied ?? []).map((a) => `<br>${appliedText(a).replace(/\|/g, "\\|")}`).join("");
+      return `| ${t.idx} | \`${repo}\` | ${icon[t.status] ?? ""} ${t.status}${detail} | ${t.check ?? "—"} | ${money(t.costUsd)} | ${patch}${home} |`;
     }),
   ];
   return `${lines.join("\n")}\n`;

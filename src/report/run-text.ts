@@ -1,5 +1,5 @@
 /** A run's events as plain lines, for CI logs and pipes. */
-import type { RunEvent } from "../core/run-events.js";
+import type { Applied, RunEvent } from "../core/run-events.js";
 import { money } from "./plan-text.js";
 
 export function eventLine(e: RunEvent): string | undefined {
@@ -45,7 +45,7 @@ export function eventLine(e: RunEvent): string | undefined {
   }
 }
 
-function appliedText(a: { ok: boolean; how: "apply" | "branch"; reason?: string }): string {
+export function appliedText(a: Applied): string {
   const what = a.how === "apply" ? "applied to the working tree" : "committed on the branch";
   return a.ok ? `patch ${what}` : `patch not ${what}: ${a.reason ?? "unknown reason"}`;
 }

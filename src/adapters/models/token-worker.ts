@@ -3,6 +3,7 @@
  * starts this worker first and it loads while the main thread reads config, git and the ledger.
  */
 import { parentPort, workerData } from "node:worker_threads";
+import { countPieces } from "./token-pieces.js";
 
 const { encoding } = workerData as { encoding: "o200k_base" | "cl100k_base" };
 const mod =
@@ -12,7 +13,7 @@ const mod =
 const plain = { disallowedSpecial: new Set<string>() };
 parentPort!.on("message", (msg: { id: number; parts: string[] }) => {
   let n = 0;
-  for (const p of msg.parts) n += mod.encode(p, plain).length;
+  for (const p of msg.parts) n += countPieces((t) => mod.encode(t, plain), p);
   parentPort!.postMessage({ id: msg.id, tokens: n });
 });
 parentPort!.postMessage({ ready: true });

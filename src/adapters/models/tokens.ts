@@ -5,6 +5,7 @@
  */
 import type { Message, ToolSpec } from "../../core/models.js";
 import type { TokenCount } from "../../core/ports.js";
+import { countPieces } from "./token-pieces.js";
 
 type Encode = (text: string, opts?: { disallowedSpecial?: Set<string> }) => number[];
 const encoders = new Map<string, Promise<Encode>>();
@@ -106,7 +107,7 @@ export async function countChatTokens(model: string, messages: Message[], tools:
   const encode = await encoder(enc);
   const plain = { disallowedSpecial: new Set<string>() }; // "<|endoftext|>" in a file is text
   let tokens = framing;
-  for (const part of chatParts(messages, tools)) tokens += encode(part, plain).length;
+  for (const part of chatParts(messages, tools)) tokens += countPieces((t) => encode(t, plain), part);
   return { tokens, exact: true, method: `gpt-tokenizer ${enc}` };
 }
 
@@ -114,7 +115,8 @@ export async function countText(model: string, text: string): Promise<TokenCount
   const enc = encodingFor(model);
   if (!enc) return { tokens: Math.ceil(text.length / 4), exact: false, method: "approximate (4 characters per token)" };
   const encode = await encoder(enc);
-  return { tokens: encode(text, { disallowedSpecial: new Set() }).length, exact: true, method: `gpt-tokenizer ${enc}` };
+  const plain = { disallowedSpecial: new Set<string>() };
+  return { tokens: countPieces((t) => encode(t, plain), text), exact: true, method: `gpt-tokenizer ${enc}` };
 }
 
 export function approximate(messages: Message[], tools: ToolSpec[] = []): TokenCount {

@@ -17,7 +17,10 @@ import { adapters, openAudit, openLedger } from "../compose.js";
 import { annotations, buildReport, markdown } from "../../report/batch-report.js";
 import { money } from "../../report/plan-text.js";
 import type { CommandContext } from "../context.js";
-import { loadFor } from "../load-config.js";
+import { loaderFor } from "../load-config.js";
+import { taskConfigs } from "../../app/batch-config.js";
+import { treeState } from "../../app/apply-patch.js";
+import { bringBatchHome, NO_CHANGES } from "../bring-home.js";
 import { approverFor } from "../approvers.js";
 import { reapAll } from "../../adapters/docker/hosts.js";
 
@@ -26,10 +29,14 @@ interface BatchOpts {
   resume?: string;
   dryRun?: boolean;
   failFast?: boolean;
+  apply?: boolean;
+  branch?: string;
 }
 
 export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
-  const { config, root } = await loadFor(ctx);
+  const load = await loaderFor(ctx);
+  const loaded = load(ctx.mode.repo);
+  const { config, root } = loaded;
   const ledger = await openLedger();
   const ac = new AbortController();
   setMaxListeners(0, ac.signal); // every task and command in flight listens on it
@@ -44,8 +51,14 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
       throw new LanesError("usage", "no batch file given", { hint: "lanes batch batch.yaml (or --resume ID)" });
     const { batch: b, items } = loadBatch(file);
     const laneName = b.lane ?? ctx.mode.lane ?? config.defaults.lane;
-    const lane = config.lanes[laneName];
-    if (!lane) throw new LanesError("usage", `unknown lane "${laneName}"`);
+    const configs = taskConfigs(loaded, laneName);
+    const configFor = (repo: string) => configs(repo, load);
+    // The batch's own lane, or (defined only in the repositories) the first task's.
+    const lane = config.lanes[laneName] ?? (items[0] ? configFor(items[0].repo).config.lanes[laneName] : undefined);
+    if (!lane)
+      throw new LanesError("usage", `unknown lane "${laneName}"`, {
+        hint: `define lanes.${laneName} in lanes.yaml here or in each repository's`,
+      });
     const who = await identityOf(config, root);
     const audit = openAudit(ledger, who.user);
     if (ctx.mode.kind !== "json") ctx.out.info(`planning ${items.length} tasks…`);
@@ -58,6 +71,7 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
       adapters,
       lane: laneName,
       tier: b.tier ?? ctx.mode.tier,
+      configFor,
     });
     if (resumed && ledger.batchStore.tasks(resumed.id).length !== plan.tasks.length)
       throw new LanesError(
@@ -132,6 +146,10 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
       if (e.status !== "running") done++;
       ctx.out.info(`[${done}/${plan.tasks.length}] #${e.idx} ${e.repo.split("/").pop()} ${e.status}${taskFacts(e)}`);
     };
+    // --apply compares each repository's tree with its state now, so a changed tree is never overwritten.
+    const before = new Map<string, string>();
+    if (ctx.opts.apply)
+      for (const t of plan.tasks) if (!before.has(t.repo)) before.set(t.repo, await treeState(t.repo));
     await reapAll(config); // what killed lanes processes left on the hosts
     await runBatch({
       config,
@@ -150,7 +168,9 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
     await live?.done();
 
     const rows = ledger.batchStore.tasks(batchId);
-    const report = buildReport(batchId, name, plan, rows);
+    const applied =
+      ctx.opts.apply || ctx.opts.branch ? await bringBatchHome(ctx, plan, rows, before, audit) : undefined;
+    const report = buildReport(batchId, name, plan, rows, applied);
     ledger.batchStore.setStatus(batchId, ac.signal.aborted ? "interrupted" : "done");
     const dir = join(dataDir(), "batches", batchId);
     mkdirSync(dir, { recursive: true });
@@ -165,7 +185,9 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
     return exitCodeForBatch({
       interrupted: ac.signal.aborted,
       budgetStopped: rows.some((r) => r.status === "not_started" && r.detail === "budget"),
-      allSucceeded: rows.every((r) => r.status === "succeeded"),
+      allSucceeded:
+        rows.every((r) => r.status === "succeeded") &&
+        [...(applied?.values() ?? [])].every((a) => a.every((x) => x.ok || x.reason === NO_CHANGES)),
     });
   } finally {
     process.off("SIGINT", onSignal);
@@ -191,6 +213,9 @@ function show(ctx: CommandContext<BatchOpts>, p: BatchPlan): void {
       capUsd: t.plan.cost.capUsd,
       class: t.plan.cost.class,
       verdict: t.plan.decision.verdict,
+      endpoint: t.plan.endpoint.id,
+      check: t.check ?? null,
+      ...(t.configSource ? { config: t.configSource } : {}),
     })),
   };
   if (ctx.mode.kind === "json") {
@@ -208,7 +233,8 @@ function show(ctx: CommandContext<BatchOpts>, p: BatchPlan): void {
     ...p.tasks.map(
       (t) =>
         `  #${t.idx} ${t.repo}: ${t.plan.cost.class} ${money(t.plan.cost.p50Usd)}–${money(t.plan.cost.p90Usd)},` +
-        ` cap ${money(t.plan.cost.capUsd)}, ${t.plan.decision.verdict}`,
+        ` cap ${money(t.plan.cost.capUsd)}, ${t.plan.decision.verdict}` +
+        `${t.check ? `; check \`${t.check}\`` : ""}${t.configSource ? ` (config ${t.configSource})` : ""}`,
     ),
     `decision ${p.decision.verdict.toUpperCase()}`,
     ...p.decision.reasons.map(
