@@ -20,6 +20,8 @@ async function setup(o: {
   lane?: string;
   extra?: string;
   batch: (repos: string[]) => string;
+  /** Files written into repository i before its first commit. */
+  repoFiles?: (i: number) => Record<string, string>;
 }) {
   const home = tempHome("lanes-batch-");
   const env: NodeJS.ProcessEnv = { ...home.env, LANES_USER: "tester" };
@@ -28,6 +30,7 @@ async function setup(o: {
     const r = join(home.dir, "repos", `svc${i}`);
     mkdirSync(join(home.dir, "repos"), { recursive: true });
     cpSync(join(DEMO, "repo"), r, { recursive: true });
+    for (const [f, text] of Object.entries(o.repoFiles?.(i) ?? {})) writeFileSync(join(r, f), text);
     spawnSync(
       "sh",
       ["-c", "git init -q -b main && git add -A && git -c user.name=t -c user.email=t@t commit -qm init"],
@@ -57,6 +60,7 @@ async function setup(o: {
   return { ...home, env, repos, file, url, requests };
 }
 
+type Json = Record<string, any>;
 const jsonLines = (s: string) =>
   s
     .split("\n")
@@ -99,6 +103,48 @@ describe("lanes batch", () => {
     const per = new Map<string, number>();
     for (const r of reqs) per.set(String(r.conversation), (per.get(String(r.conversation)) ?? 0) + 1);
     expect([...per.values()]).toEqual(Array(12).fill(5));
+  }, 180_000);
+
+  it("runs each task under its own repository's lanes.yaml check, a per-task check over it, and --branch per repository", async () => {
+    const lane = (check: string) =>
+      `lanes:\n  b: { tiers: [standard], check: "${check}", limits: { steps: 10, wallTime: 3m, commandTimeout: 60s } }\n`;
+    const s = await setup({
+      repos: 2,
+      repoFiles: (i) => ({ "lanes.yaml": lane(i === 0 ? "node --test" : "test -f NEVER") }),
+      batch: (repos) =>
+        `lane: b\nbudget: { capUsd: 5 }\nconcurrency: 3\ntasks:\n` +
+        `  - { repo: "${repos[0]}", task: "Make the failing test pass" }\n` +
+        `  - { repo: "${repos[1]}", task: "Make the failing test pass" }\n` +
+        `  - { repo: "${repos[1]}", task: "Make the failing test pass (again)", check: "node --test" }\n`,
+    });
+    const r = await lanes(["batch", s.file, "--json", "--yes", "--branch", "lanes/fix"], {
+      cwd: s.dir,
+      env: s.env,
+      timeoutMs: 150_000,
+    });
+    const events = jsonLines(r.stdout);
+    const plan = events.find((e) => e.type === "batch_plan");
+    expect(plan.tasks.map((t: Json) => [t.check, t.config])).toEqual([
+      ["node --test", join(s.repos[0]!, "lanes.yaml")],
+      ["test -f NEVER", join(s.repos[1]!, "lanes.yaml")],
+      ["node --test", join(s.repos[1]!, "lanes.yaml")],
+    ]);
+    const end = events.find((e) => e.type === "batch_end");
+    expect(end.tasks.map((t: Json) => t.status)).toEqual(["succeeded", "failed", "succeeded"]);
+    expect(end.tasks[0].applied).toEqual([{ ok: true, how: "branch" }]);
+    expect(end.tasks[1].applied).toEqual([
+      { ok: false, how: "branch", reason: expect.stringContaining("the check did not pass") },
+    ]);
+    expect(end.tasks[2].applied).toEqual([{ ok: true, how: "branch" }]);
+    expect(r.code).toBe(1);
+    const branches = (repo: string) =>
+      spawnSync("git", ["branch", "--format=%(refname:short)"], { cwd: repo, encoding: "utf8" }).stdout.trim();
+    expect(branches(s.repos[0]!)).toBe("lanes/fix\nmain");
+    // Two tasks in one repository: a branch each, named by task; the failed one made none.
+    expect(branches(s.repos[1]!)).toBe("lanes/fix-2\nmain");
+    const fixed = spawnSync("git", ["show", "lanes/fix:src/add.js"], { cwd: s.repos[0], encoding: "utf8" }).stdout;
+    expect(fixed).toContain("a + b");
+    expect(spawnSync("git", ["status", "--porcelain"], { cwd: s.repos[0], encoding: "utf8" }).stdout).toBe("");
   }, 180_000);
 
   it("--dry-run prints one aggregated plan whose totals equal the sum of the tasks' plans", async () => {
