@@ -44,6 +44,8 @@ export interface RunRequest {
   hostName?: string | undefined;
   /** Called once the hold is reserved, so a crash can be found and charged later. */
   onStart?: (runId: string, holdId: string) => void;
+  /** false: the run teaches the estimator nothing (a replay, unless --record-history). */
+  recordHistory?: boolean;
 }
 
 export interface Attempt {
@@ -279,7 +281,7 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
     unpriced: !priced,
     overageUsd: overageOf(meter),
   });
-  if (agent.steps > 0 && agent.status !== "interrupted") {
+  if (agent.steps > 0 && agent.status !== "interrupted" && r.recordHistory !== false) {
     const obs = agent.trajectory
       .filter((t) => t.kind === "tool")
       .reduce((n, t) => n + String(t.data.observation ?? "").length / 4, 0);

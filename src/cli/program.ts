@@ -145,6 +145,7 @@ export function buildProgram(version: string): Command {
     .argument("[task]", "the task: text, @file, or a task template name (with --set key=value)")
     .option("--plan <file>", "run a saved, approved plan (refused when stale)")
     .option("--endpoint <name>", "an endpoint id, or replay:FILE to replay a script (no API key needed)")
+    .option("--record-history", "let a replay run teach the estimator (replays are free and not learned from)")
     .option("--set <key=value...>", "template variables")
     .option("--apply", "apply the patch to the working tree (refused if the tree changed meanwhile)")
     .option("--branch <name>", "commit the patch on a new branch (the working tree is not touched)")

@@ -33,17 +33,10 @@ export async function useEndpoint(
   const { resolve } = await import("node:path");
   const script = loadScript(resolve(process.cwd(), spec.slice("replay:".length)));
   const server = await startReplayServer(script);
-  const existing = tier.endpoints[0];
+  // A replay spends nothing: priced at $0 (tokens and GPU time), whatever the model's list price.
+  const free = tier.kind === "local" ? { gpuHourUsd: 0 } : { inputPerMTok: 0, cachedInputPerMTok: 0, outputPerMTok: 0 };
   tier.endpoints = [
-    {
-      id: "replay",
-      baseURL: server.url,
-      model: script.model,
-      timeout: "60s",
-      fallbacks: [],
-      ...(existing?.price && tier.kind === "local" ? { price: existing.price } : {}),
-      ...(tier.kind === "local" && !existing?.price ? { price: { gpuHourUsd: 0 } } : {}),
-    },
+    { id: "replay", baseURL: server.url, model: script.model, timeout: "60s", fallbacks: [], price: free },
   ];
   void root;
   return server;

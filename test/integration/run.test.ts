@@ -1,14 +1,16 @@
 import { spawn } from "node:child_process";
 import { hostname } from "node:os";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import Database from "better-sqlite3";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BIN, lanes } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
 import { labelled } from "../helpers/sandbox.js";
-import { DEMO, LANES, demoProject, events } from "../helpers/run.js";
+import { DEMO, LANES, demoProject, events, serveReplay, stopReplays } from "../helpers/run.js";
 
 beforeAll(() => requireImage());
+afterEach(stopReplays);
 const TASK = "Make the failing test pass";
 const run = (p: ReturnType<typeof demoProject>, extra: string[] = []) =>
   lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--json", ...extra], {
@@ -17,16 +19,41 @@ const run = (p: ReturnType<typeof demoProject>, extra: string[] = []) =>
     timeoutMs: 120_000,
   });
 
+/**
+ * The script served in its own process and configured as the lane's hosted endpoint, billed as a
+ * real API is (a `replay:` endpoint is free); returns the run's arguments.
+ */
+async function billed(p: ReturnType<typeof demoProject>, extra: string[] = []): Promise<string[]> {
+  const url = await serveReplay(p.env, p.script);
+  const model = /^model: (.+)$/m.exec(readFileSync(p.script, "utf8"))?.[1] ?? "gpt-4.1-mini";
+  const yaml = readFileSync(join(p.repo, "lanes.yaml"), "utf8")
+    .replace("http://127.0.0.1:1/v1", url)
+    .replace("model: gpt-4.1-mini", `model: ${model}`);
+  writeFileSync(join(p.repo, "lanes.yaml"), yaml);
+  return ["run", TASK, "--lane", "t", "--json", ...extra];
+}
+const historyRows = (p: ReturnType<typeof demoProject>) => {
+  const db = new Database(join(p.env.LANES_HOME!, "ledger.db"), { readonly: true });
+  try {
+    return (db.prepare("SELECT count(*) AS n FROM history").get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+};
+
 describe("lanes run", () => {
   it("fixes the sample with the recorded fix: check passes in the sandbox, --apply changes exactly those lines", async () => {
-    const p = demoProject(LANES());
+    const p = demoProject(LANES("budgets:\n  - { scope: team, period: month, limit: 10 }\n"));
     const r = await run(p, ["--apply"]);
     expect(r.code, r.stderr).toBe(0);
     const ev = events(r.stdout);
     const end = ev.at(-1)!;
     expect(end).toMatchObject({ type: "run_end", status: "finished", check: "passed", steps: 5 });
-    expect(end.cost.actualUsd).toBeGreaterThan(0);
-    expect(end.cost.actualUsd).toBeLessThanOrEqual(end.cost.capUsd);
+    // A replay is a rehearsal: $0 in the quota, and nothing learned from it.
+    expect(end.cost.actualUsd).toBe(0);
+    const q = JSON.parse((await lanes(["quota", "--json"], { cwd: p.repo, env: p.env })).stdout);
+    expect(q.buckets[0]).toMatchObject({ used: 0, held: 0 });
+    expect(historyRows(p)).toBe(0);
     expect(ev.find((e) => e.type === "check")).toMatchObject({ command: "node --test", passed: true });
     const patch = readFileSync(end.patch, "utf8");
     expect(patch).toContain("-  return a - b;\n+  return a + b;\n");
@@ -53,10 +80,12 @@ describe("lanes run", () => {
         "--endpoint",
         `replay:${join(p.env.LANES_HOME!, "runs", first.runId, "trajectory.json")}`,
         "--json",
+        "--record-history",
       ],
       { cwd: p.repo, env: p.env, timeoutMs: 120_000 },
     );
     expect(again.code, again.stderr).toBe(0);
+    expect(historyRows(p)).toBe(1); // asked for: this replay teaches the estimator
     const second = events(again.stdout).at(-1)!;
     expect(second.runId).not.toBe(first.runId);
     expect(readFileSync(second.patch, "utf8")).toBe(readFileSync(first.patch, "utf8"));
@@ -75,7 +104,7 @@ describe("lanes run", () => {
       LANES().replace("capUsd: 0.25", "capUsd: 0.002"),
       "model: gpt-4.1-mini\nrepeatLast: true\nturns:\n  - tools: [{ bash: { command: 'echo $RANDOM' } }]\n    usage: { prompt_tokens: 900, completion_tokens: 300 }\n",
     );
-    const r = await run(p);
+    const r = await lanes(await billed(p), { cwd: p.repo, env: p.env, timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(4);
     const end = events(r.stdout).at(-1)!;
     expect(end.status).toBe("budget_exhausted");
@@ -171,11 +200,11 @@ describe("lanes run", () => {
       LANES("budgets:\n  - { scope: team, period: month, limit: 10 }\n"),
       "model: gpt-4.1-mini\nturns:\n  - tools: [{ bash: { command: 'sleep 60' } }]\n",
     );
-    const child = spawn(
-      process.execPath,
-      [BIN, "run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--json"],
-      { cwd: p.repo, env: p.env, stdio: ["ignore", "pipe", "pipe"] },
-    );
+    const child = spawn(process.execPath, [BIN, ...(await billed(p))], {
+      cwd: p.repo,
+      env: p.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     const owner = `dev.lanes.owner=${hostname()}:${child.pid}`;
@@ -267,16 +296,10 @@ turns:
       script,
     );
     const ci = { ...p.env, CI: "true" };
-    const denied = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`], {
-      cwd: p.repo,
-      env: ci,
-    });
+    const args = await billed(p);
+    const denied = await lanes(args, { cwd: p.repo, env: ci });
     expect(denied.code).toBe(3); // unpriced asks even when allowed: --yes is the explicit approval
-    const r = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--json", "--yes"], {
-      cwd: p.repo,
-      env: ci,
-      timeoutMs: 120_000,
-    });
+    const r = await lanes([...args, "--yes"], { cwd: p.repo, env: ci, timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
     const end = events(r.stdout).at(-1)!;
     expect(end.cost.actualUsd).toBeNull();
@@ -293,10 +316,11 @@ turns:
       ),
       script,
     );
-    const stopped = await lanes(
-      ["run", TASK, "--lane", "t", "--endpoint", `replay:${small.script}`, "--json", "--yes"],
-      { cwd: small.repo, env: { ...small.env, CI: "true" }, timeoutMs: 120_000 },
-    );
+    const stopped = await lanes(await billed(small, ["--yes"]), {
+      cwd: small.repo,
+      env: { ...small.env, CI: "true" },
+      timeoutMs: 120_000,
+    });
     expect(events(stopped.stdout).at(-1)).toMatchObject({
       type: "run_end",
       status: "budget_exhausted",
@@ -391,7 +415,7 @@ turns:
       "model: gpt-4.1-mini\nturns:\n  - say: thinking\n    usage: { prompt_tokens: 1000, completion_tokens: 10000000 }\n" +
       "  - tools: [{ finish: { summary: done } }]\n";
     const p = demoProject(LANES(), script);
-    const r = await run(p);
+    const r = await lanes(await billed(p), { cwd: p.repo, env: p.env, timeoutMs: 120_000 });
     const end = events(r.stdout).at(-1)!;
     expect(end.cost.actualUsd).toBeCloseTo(0.25, 9); // the hold's cap: charged, never more
     expect(end.cost.overageUsd).toBeGreaterThan(10); // 10 M completion tokens at $1.60 per M, less the cap

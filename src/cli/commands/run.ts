@@ -29,6 +29,7 @@ export interface RunOpts {
   plan?: string;
   apply?: boolean;
   branch?: string;
+  recordHistory?: boolean;
   endpoint?: string;
   set?: string[];
 }
@@ -151,6 +152,8 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
         emit,
         signal: ac.signal,
         check,
+        // A replay is a rehearsal: it costs nothing and teaches the estimator nothing, unless asked.
+        recordHistory: !replay || ctx.opts.recordHistory === true,
       });
     let attempt: Attempt = await attemptOn(plan);
 
