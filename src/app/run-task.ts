@@ -147,7 +147,11 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
       ms: Date.now() - t0,
     });
 
-    const files = await listWorkspaceFiles(r.root).catch(() => []);
+    // The file list only orients the model: without it the run goes on, and says so.
+    const files = await listWorkspaceFiles(r.root).catch((err: Error) => {
+      emit({ type: "warning", message: `the repository's files could not be listed for the prompt: ${err.message}` });
+      return [];
+    });
     const endpoints = r.endpoints ?? r.adapters.endpoints(config);
     if (!endpoints.has(r.endpoint.id)) endpoints.set(r.endpoint.id, r.endpoint);
     const model: ModelPort = {
@@ -208,7 +212,17 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
     }
   } finally {
     sandboxSeconds = (Date.now() - started) / 1000;
-    if (sandbox) await sandbox.release().catch(() => {});
+    if (sandbox) {
+      const id = sandbox.info.id;
+      await sandbox.release().catch((err: Error) =>
+        emit({
+          type: "warning",
+          message:
+            `sandbox ${id} could not be removed: ${err.message}; its TTL ends it, and the next lanes command` +
+            ` reaps it (or: lanes sandbox rm ${id})`,
+        }),
+      );
+    }
     await host?.settle();
     try {
       ledger.charge(hold.id, "sandbox_seconds", Math.min(sandboxSeconds, caps.sandbox_seconds), "sandbox time");

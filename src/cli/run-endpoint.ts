@@ -1,33 +1,51 @@
 /** `--endpoint NAME|replay:FILE` (run and plan): pick a configured endpoint, or serve a replay script in-process. */
 import { LanesError } from "../core/errors.js";
 import type { Config } from "../adapters/config/schema.js";
-import type { CommandContext } from "./context.js";
 
-/** --endpoint NAME picks a configured endpoint; --endpoint replay:FILE serves a replay script in-process. */
+export interface EndpointChoice {
+  /** Plan on this tier and endpoint (a named endpoint: the config itself is left as it is). */
+  tier?: string;
+  endpointId?: string;
+  /** A replay script is being served: the run is free and teaches the estimator nothing. */
+  replay: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * --endpoint NAME picks an endpoint of one of the lane's tiers (never one from a tier the lane does
+ * not use: that would run hosted work in a local-only lane); the configuration is not changed, so a
+ * saved plan made with it stays fresh. --endpoint replay:FILE serves a replay script in-process as
+ * the tier's only endpoint, priced at $0.
+ */
 export async function useEndpoint(
   config: Config,
-  ctx: CommandContext<{ endpoint?: string | undefined }>,
-  root: string,
-): Promise<{ close(): Promise<void> } | undefined> {
-  const spec = ctx.opts.endpoint;
-  if (!spec) return undefined;
-  const laneName = ctx.mode.lane ?? config.defaults.lane;
-  const tierName = ctx.mode.tier ?? config.lanes[laneName]?.tiers[0] ?? "standard";
-  const tier = config.tiers[tierName];
-  if (!tier) throw new LanesError("usage", `unknown tier "${tierName}"`);
+  spec: string | undefined,
+  laneName: string,
+  tierName?: string,
+): Promise<EndpointChoice> {
+  const none: EndpointChoice = { replay: false, close: async () => {} };
+  const lane = config.lanes[laneName];
+  if (!spec || !lane) return none; // an unknown lane is reported by the plan itself
   if (!spec.startsWith("replay:")) {
-    const ep = Object.values(config.tiers)
-      .flatMap((t) => t.endpoints)
-      .find((e) => e.id === spec);
-    if (!ep)
+    const owner = Object.entries(config.tiers).find(([, t]) => t.endpoints.some((e) => e.id === spec));
+    if (!owner)
       throw new LanesError("usage", `no endpoint named "${spec}"`, {
         hint: "`lanes endpoints ls` lists them; or use replay:FILE",
       });
-    // The endpoint moves to the front of the lane's tier (ids are unique: out of any other tier).
-    for (const t of Object.values(config.tiers)) t.endpoints = t.endpoints.filter((e) => e.id !== spec);
-    tier.endpoints = [ep, ...tier.endpoints];
-    return undefined;
+    const allowed = tierName ? [tierName] : lane.tiers;
+    if (!allowed.includes(owner[0]))
+      throw new LanesError(
+        "usage",
+        `endpoint "${spec}" is in tier ${owner[0]}, which lane ${laneName} does not use here`,
+        {
+          hint: `the lane's tiers: ${lane.tiers.join(", ")}; pick one of their endpoints, or another lane`,
+        },
+      );
+    return { ...none, tier: owner[0], endpointId: spec };
   }
+  const name = tierName ?? lane.tiers[0]!;
+  const tier = config.tiers[name];
+  if (!tier) throw new LanesError("usage", `unknown tier "${name}"`);
   const { loadScript } = await import("../adapters/models/replay-script.js");
   const { startReplayServer } = await import("../adapters/models/replay-server.js");
   const { resolve } = await import("node:path");
@@ -38,6 +56,5 @@ export async function useEndpoint(
   tier.endpoints = [
     { id: "replay", baseURL: server.url, model: script.model, timeout: "60s", fallbacks: [], price: free },
   ];
-  void root;
-  return server;
+  return { replay: true, close: () => server.close() };
 }

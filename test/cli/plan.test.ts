@@ -101,11 +101,39 @@ describe("lanes plan", () => {
     });
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).endpoint).toMatchObject({ id: "replay", model: "gpt-4.1-mini" });
-    const named = await lanes(["plan", "fix it", "--lane", "eval", "--endpoint", "top", "--json"], { cwd: repo, env });
+    const named = await lanes(["plan", "fix it", "--lane", "premium", "--endpoint", "top", "--json"], {
+      cwd: repo,
+      env,
+    });
     expect(JSON.parse(named.stdout).endpoint).toMatchObject({ id: "top", model: "gpt-5" });
+    // An endpoint of a tier the lane does not use is refused, never moved into the lane's tier.
+    const foreign = await lanes(["plan", "fix it", "--lane", "eval", "--endpoint", "llama"], { cwd: repo, env });
+    expect(foreign.code).toBe(2);
+    expect(foreign.stderr).toContain('endpoint "llama" is in tier local, which lane eval does not use');
     const unknown = await lanes(["plan", "fix it", "--endpoint", "nope"], { cwd: repo, env });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no endpoint named "nope"');
+  });
+
+  it("a saved plan made with --endpoint stays fresh under the same --endpoint, and refuses another", async () => {
+    const second = 'model: gpt-4.1-mini }, { id: second, baseURL: "http://127.0.0.1:2/v1", model: gpt-4.1-mini }]';
+    const { repo, env } = project("lanes:\n  eval: { tiers: [standard], approval: { mode: ask } }\n");
+    const yaml = readFileSync(join(repo, "lanes.yaml"), "utf8").replace("model: gpt-4.1-mini }]", second);
+    writeFileSync(join(repo, "lanes.yaml"), yaml);
+    const made = await lanes(["plan", "fix it", "--lane", "eval", "--endpoint", "second", "--out", "p.json"], {
+      cwd: repo,
+      env,
+    });
+    expect(made.code, made.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(repo, "p.json"), "utf8")).endpoint.id).toBe("second");
+    const ci = { ...env, CI: "true" };
+    const same = await lanes(["run", "--plan", "p.json", "--endpoint", "second"], { cwd: repo, env: ci });
+    expect(same.stderr).not.toContain("stale");
+    expect(same.stderr).toContain("approval needed (approval.ask)"); // fresh: only the approval is missing
+    expect(same.code).toBe(3);
+    const other = await lanes(["run", "--plan", "p.json", "--endpoint", "hosted"], { cwd: repo, env: ci });
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain("p.json pins endpoint second; --endpoint hosted would run something else");
   });
 
   it("a missing API key is a plan reason (endpoint.no_key), and endpoints check says so", async () => {

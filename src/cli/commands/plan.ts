@@ -21,7 +21,8 @@ export async function plan(
   // Text, @file, or a task template's name — resolved as `lanes run` resolves it.
   const task = resolveTask(root, ctx.args[0], ctx.opts.set ?? []);
   const config = structuredClone(loaded.config);
-  const replay = await useEndpoint(config, ctx, root);
+  const laneName = ctx.mode.lane ?? task.lane ?? config.defaults.lane;
+  const choice = await useEndpoint(config, ctx.opts.endpoint, laneName, ctx.mode.tier);
   const ledger = await openLedger();
   let p: Plan;
   try {
@@ -33,8 +34,9 @@ export async function plan(
       root,
       task: task.text,
       template: task.template,
-      lane: ctx.mode.lane ?? task.lane ?? config.defaults.lane,
-      tier: ctx.mode.tier ?? config.defaults.tier,
+      lane: laneName,
+      tier: choice.tier ?? ctx.mode.tier ?? config.defaults.tier,
+      ...(choice.endpointId ? { endpointId: choice.endpointId } : {}),
       who,
       ledger,
       adapters,
@@ -55,7 +57,7 @@ export async function plan(
     openAudit(ledger, p.identity.user).append({ action: "plan", decision: p.decision, inputs });
   } finally {
     ledger.close();
-    await replay?.close();
+    await choice.close();
   }
   if (ctx.opts.out) {
     mkdirSync(dirname(resolve(ctx.opts.out)), { recursive: true });

@@ -21,7 +21,7 @@ import { reapAll } from "../../adapters/docker/hosts.js";
 import { writeEvent } from "../write-event.js";
 import { bringHome, type Applied } from "../bring-home.js";
 import { approveEscalation, gate } from "../run-gate.js";
-import { useEndpoint } from "../run-endpoint.js";
+import { useEndpoint, type EndpointChoice } from "../run-endpoint.js";
 import { parseWait, waitOut } from "../wait-out.js";
 
 export interface RunOpts {
@@ -46,7 +46,7 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
   const plainEmit = renderer(ctx);
   // In a terminal the run is shown live with ink, once the approval (if any) is settled.
   const emit = (e: RunEvent) => (live ? live.emit(e) : plainEmit(e));
-  const replay = await useEndpoint(config, ctx, root);
+  let choice: EndpointChoice = { replay: false, close: async () => {} };
   const ledger = await openLedger();
   try {
     const who = await identityOf(config, root);
@@ -59,6 +59,16 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
     const lane = config.lanes[laneName];
     if (!lane) throw new LanesError("usage", `unknown lane "${laneName}"`);
     const check = task.check ?? lane.check;
+    if (saved && ctx.opts.endpoint && ctx.opts.endpoint !== saved.endpoint.id)
+      throw new LanesError(
+        "usage",
+        `${ctx.opts.plan} pins endpoint ${saved.endpoint.id}; --endpoint ${ctx.opts.endpoint} would run something else`,
+        { hint: `make and approve a new plan: lanes plan … --endpoint ${ctx.opts.endpoint} --out ${ctx.opts.plan}` },
+      );
+    // With a saved plan the plan's own endpoint is used (planTask's endpointId): the config stays as pinned.
+    if (!saved) choice = await useEndpoint(config, ctx.opts.endpoint, laneName, ctx.mode.tier);
+    const pinned = (tier: string) =>
+      choice.endpointId && tier === choice.tier ? { endpointId: choice.endpointId } : {};
     const base = {
       config,
       root,
@@ -98,12 +108,20 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
         task: task.text,
         template: task.template,
         lane: laneName,
-        tier: ctx.mode.tier ?? config.defaults.tier,
+        tier: choice.tier ?? ctx.mode.tier ?? config.defaults.tier,
+        ...pinned(choice.tier ?? ""),
       });
 
     if (plan.decision.verdict === "delay" && ctx.opts.wait && !saved) {
       plan = await waitOut(ctx, plan, parseWait(ctx.opts.wait), ac.signal, audit, () =>
-        planTask({ ...base, task: task.text, template: task.template, lane: laneName, tier: plan.tier }),
+        planTask({
+          ...base,
+          task: task.text,
+          template: task.template,
+          lane: laneName,
+          tier: plan.tier,
+          ...pinned(plan.tier),
+        }),
       );
     }
     audit.append({
@@ -153,7 +171,7 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
         signal: ac.signal,
         check,
         // A replay is a rehearsal: it costs nothing and teaches the estimator nothing, unless asked.
-        recordHistory: !replay || ctx.opts.recordHistory === true,
+        recordHistory: !choice.replay || ctx.opts.recordHistory === true,
       });
     let attempt: Attempt = await attemptOn(plan);
 
@@ -265,7 +283,7 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     ledger.close();
-    await replay?.close();
+    await choice.close();
   }
 }
 
