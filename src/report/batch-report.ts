@@ -99,3 +99,21 @@ export function annotations(r: BatchReport): string[] {
         `::error title=lanes batch task ${t.idx}::${t.repo}: ${t.status}${t.detail ? ` — ${t.detail.replace(/\r?\n/g, " ").slice(0, 200)}` : ""}`,
     );
 }
+
+/** The report for a terminal or a log: plain lines (the Markdown goes to report.md and the step summary). */
+export function summaryText(r: BatchReport): string {
+  const lines = [
+    `batch ${r.name} (${r.batchId}) in lane ${r.lane}: ${Object.entries(r.counts)
+      .map(([k, v]) => `${v} ${k}`)
+      .join(", ")}; spent ${money(r.spentUsd)} of a ${money(r.budgetUsd)} budget`,
+    ...r.tasks.map((t) => {
+      const repo = t.repo.split("/").slice(-2).join("/");
+      const detail = t.detail && t.status !== "succeeded" ? ` (${t.detail.slice(0, 120)})` : "";
+      const home = (t.applied ?? []).map((a) => `\n      ${appliedText(a)}`).join("");
+      return `  #${t.idx} ${repo}: ${t.status}${detail}; check ${t.check ?? "—"}; ${money(t.costUsd)}${
+        t.patch ? `; patch ${t.patch}` : ""
+      }${home}`;
+    }),
+  ];
+  return `${lines.join("\n")}\n`;
+}

@@ -19,7 +19,7 @@ export function QuotaBar({ q, width = 24 }: { q: Plan["quota"][number]; width?: 
   const resets = new Date(q.resetsAt).getTime() - Date.now();
   return (
     <Text>
-      <Text>{q.bucket.padEnd(30)} </Text>
+      <Text>{fit(q.bucket, 30)} </Text>
       <Text color={color}>{"█".repeat(used)}</Text>
       <Text color={color} dimColor>
         {"▓".repeat(held)}
@@ -34,6 +34,13 @@ export function QuotaBar({ q, width = 24 }: { q: Plan["quota"][number]; width?: 
       </Text>
     </Text>
   );
+}
+
+/** A bucket id in `width` columns: a long one (an e-mail identity) is cut in the middle, never wrapped. */
+export function fit(id: string, width: number): string {
+  if (id.length <= width) return id.padEnd(width);
+  const head = Math.ceil((width - 1) / 2);
+  return `${id.slice(0, head)}…${id.slice(id.length - (width - 1 - head))}`;
 }
 
 export function humanize(ms: number): string {

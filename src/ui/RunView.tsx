@@ -3,11 +3,11 @@ import { Box, Text } from "ink";
 import type { RunEvent } from "../core/run-events.js";
 import { money } from "../report/plan-text.js";
 
-export function RunView({ events, elapsedMs }: { events: RunEvent[]; elapsedMs: number }) {
+export function RunView({ events, elapsedMs, capUsd }: { events: RunEvent[]; elapsedMs: number; capUsd: number }) {
   const start = events.find((e) => e.type === "run_start");
   const calls = events.filter((e) => e.type === "model_call");
   const spent = calls.length ? calls[calls.length - 1]!.spentUsd : 0;
-  const cap = start?.capUsd ?? 1;
+  const cap = start?.capUsd ?? capUsd;
   const width = 30;
   const filled = Math.min(width, Math.round((spent / cap) * width));
   const end = events.find((e) => e.type === "run_end");

@@ -116,4 +116,27 @@ describe("interactive prompts in a real terminal (tmux)", () => {
       expect(await screenUntil(s, /EXIT=\d+/, 90_000)).toContain("EXIT=0");
     });
   }, 150_000);
+
+  it("NO_COLOR=1 turns the ink panel's colours off (and they are on without it)", async () => {
+    const p = demoProject(
+      'tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "http://127.0.0.1:1/v1", model: gpt-4.1-mini }]\n',
+    );
+    const panel = async (extra: string) => {
+      const session = `lanes-c-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+      const vars = ["LANES_HOME", "LANES_CONFIG_DIR", "LANES_USER"].map((k) => `${k}='${p.env[k]}'`).join(" ");
+      const cmd = `cd '${p.repo}' && env -u CI -u NO_COLOR -u FORCE_COLOR ${vars} ${extra} '${process.execPath}' '${BIN}' plan 'fix it' --lane eval; echo EXIT=$?; sleep 60`;
+      expect(tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50", cmd).status).toBe(0);
+      try {
+        await screenUntil(session, /EXIT=\d+/);
+        return tmux("capture-pane", "-e", "-p", "-t", session).stdout;
+      } finally {
+        tmux("kill-session", "-t", session);
+      }
+    };
+    const colour = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*3[0-7]m`);
+    expect(await panel("")).toMatch(colour);
+    const plain = await panel("NO_COLOR=1");
+    expect(plain).toContain("decision");
+    expect(plain).not.toMatch(colour);
+  }, 60_000);
 });

@@ -160,7 +160,7 @@ describe("RunView", () => {
         usage: { promptTokens: 1, completionTokens: 1, cachedTokens: 0, estimated: false },
       },
     ] as never[];
-    const frame = render(<RunView events={events} elapsedMs={1500} />).lastFrame()!;
+    const frame = render(<RunView events={events} elapsedMs={1500} capUsd={0.1} />).lastFrame()!;
     const text = stripVTControlCharacters(frame);
     for (const s of [
       "run r1",
@@ -170,6 +170,22 @@ describe("RunView", () => {
     ])
       expect(text).toContain(s);
     expect(frame).toContain("\u001b[33m"); // 85% of the cap: yellow
+  });
+  it("shows the plan's cap from the first frame, before the run has started", async () => {
+    const { RunView } = await import("../../src/ui/RunView.js");
+    const text = stripVTControlCharacters(render(<RunView events={[]} elapsedMs={0} capUsd={0.25} />).lastFrame()!);
+    expect(text).toContain("$0.00 of $0.250");
+  });
+});
+
+describe("QuotaBar with a long bucket id", () => {
+  it("cuts an e-mail identity in the middle to 30 columns instead of wrapping the panel", async () => {
+    const { fit } = await import("../../src/ui/QuotaBar.js");
+    const id = "user:ana.maria.lastname@example-corporation.com:month:2026-12";
+    expect(fit(id, 30)).toHaveLength(30);
+    expect(fit(id, 30)).toBe("user:ana.maria.…:month:2026-12");
+    const frame = stripVTControlCharacters(render(<QuotaBar q={{ ...quota(10), bucket: id }} />).lastFrame()!);
+    expect(frame.startsWith("user:ana.maria.…:month:2026-12 ")).toBe(true);
   });
 });
 

@@ -14,7 +14,7 @@ import type { BatchPlanEvent, TaskEvent, TaskRunEvent } from "../../core/run-eve
 import { writeEvent } from "../write-event.js";
 import { identityOf } from "../../app/identity.js";
 import { adapters, openAudit, openLedger } from "../compose.js";
-import { annotations, buildReport, markdown } from "../../report/batch-report.js";
+import { annotations, buildReport, markdown, summaryText } from "../../report/batch-report.js";
 import { money } from "../../report/plan-text.js";
 import type { CommandContext } from "../context.js";
 import { loaderFor } from "../load-config.js";
@@ -181,7 +181,7 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
     // Workflow commands are read from stderr too: stdout stays the report (or the JSON events).
     if (process.env.GITHUB_ACTIONS === "true") for (const a of annotations(report)) process.stderr.write(`${a}\n`);
     if (ctx.mode.kind === "json") writeEvent({ type: "batch_end", ...report, reportDir: dir });
-    else process.stdout.write(`${md}\nreport: ${dir}/report.md\n`);
+    else process.stdout.write(`${summaryText(report)}report: ${dir}/report.md\n`);
     return exitCodeForBatch({
       interrupted: ac.signal.aborted,
       budgetStopped: rows.some((r) => r.status === "not_started" && r.detail === "budget"),

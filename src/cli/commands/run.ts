@@ -144,7 +144,7 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
       audit,
       replan: (tier) => planTask({ ...base, task: task.text, template: task.template, lane: laneName, tier }),
     });
-    if (ctx.mode.kind === "interactive") live = (await import("../../ui/render-run.js")).liveRun();
+    if (ctx.mode.kind === "interactive") live = (await import("../../ui/render-run.js")).liveRun(plan.cost.capUsd);
     emit({
       type: "decision",
       stage: "plan",
@@ -210,7 +210,7 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
         live = undefined;
       }
       const ok = await approveEscalation(ctx, nextPlan, lane.escalation);
-      if (asking && ok === true) live = (await import("../../ui/render-run.js")).liveRun();
+      if (asking && ok === true) live = (await import("../../ui/render-run.js")).liveRun(nextPlan.cost.capUsd);
       if (ok !== true) {
         escalationRefused =
           `${reason}; escalating to ${next} (${nextPlan.cost.class}, p90 ${nextPlan.cost.p90Usd?.toFixed(4) ?? "unpriced"})` +
