@@ -4,19 +4,21 @@
 #     `docker import` as the local base image lanes-base:$BASE_VERSION. The rootfs tarball is
 #     cached outside the clone ($LANES_CACHE), keyed by version, so a fresh engine re-imports it
 #     in seconds instead of re-running debootstrap.
-#  2. templates/sandbox/Dockerfile built FROM that base as lanes-sandbox:latest, tagged also by
-#     the Dockerfile's hash so an edit rebuilds and an unchanged file is skipped.
+#  2. `lanes images build`: templates/sandbox/Dockerfile FROM that base as lanes-sandbox:latest
+#     (and lanes-sandbox:lanes, the base of a project's own .lanes/sandbox/Dockerfile), with the
+#     current Node LTS and npm from the npm registry and the host's extra CA certificate staged
+#     next to it; tagged by a hash of its inputs, so an unchanged image is only re-tagged.
 # Idempotent; fast when already done.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 log() { printf 'build-image: %s\n' "$*" >&2; }
 
-BASE_VERSION=bookworm-1
+BASE_VERSION=bookworm-2
 BASE_IMAGE=lanes-base:$BASE_VERSION
 SANDBOX_IMAGE=${LANES_SANDBOX_IMAGE:-lanes-sandbox:latest}
 CACHE=${LANES_CACHE:-/var/cache/lanes}
 MIRROR=${LANES_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-PACKAGES=bash,git,patch,python3,nodejs,ca-certificates,coreutils,procps
+PACKAGES=bash,git,patch,python3,python3-pip,python3-venv,nodejs,ca-certificates,coreutils,procps
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
@@ -42,11 +44,8 @@ if ! have_image "$BASE_IMAGE"; then
   docker import --change 'CMD ["/bin/bash"]' "$tarball" "$BASE_IMAGE" >/dev/null
 fi
 
-hash=$(sha256sum "$here/templates/sandbox/Dockerfile" | cut -c1-12)
-if have_image "lanes-sandbox:$hash" && have_image "$SANDBOX_IMAGE"; then
-  log "$SANDBOX_IMAGE is up to date (lanes-sandbox:$hash)"; exit 0
-fi
-log "building $SANDBOX_IMAGE from templates/sandbox/Dockerfile (BASE=$BASE_IMAGE)"
-docker build -q --network none --build-arg BASE="$BASE_IMAGE" -t "lanes-sandbox:$hash" -t "$SANDBOX_IMAGE" \
-  "$here/templates/sandbox" >/dev/null
-log "built $SANDBOX_IMAGE"
+# Step 2 is `lanes images build` itself (src/adapters/docker/images.ts): it stages the Node LTS,
+# npm and the host's CA next to lanes' Dockerfile and skips an image whose inputs are unchanged.
+[ -f "$here/dist/cli/main.js" ] || { log "build lanes first (npm run build)"; exit 2; }
+cd "$(mktemp -d "${TMPDIR:-/tmp}/lanes-image-cwd.XXXXXX")" # not a project: lanes' own Dockerfile
+node "$here/bin/lanes.js" images build --tag "$SANDBOX_IMAGE" >&2

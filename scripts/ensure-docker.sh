@@ -10,9 +10,33 @@ sock=${LANES_DOCKER_SOCK:-/var/run/docker.sock}
 
 engine_up() { docker -H "unix://$sock" info >/dev/null 2>&1 || curl -sf --unix-socket "$sock" http://localhost/_ping >/dev/null 2>&1; }
 
-if engine_up; then log "Docker engine is up ($sock)"; exit 0; fi
+# gVisor for profiles with `runtime: runsc` (the built-in `strict` one): Debian's runsc package,
+# registered with the engine by `runsc install` (it edits /etc/docker/daemon.json) and a SIGHUP
+# (dockerd reloads its runtimes live). Skipped with LANES_NO_GVISOR=1; never fatal.
+register_runsc() {
+  [ "${LANES_NO_GVISOR:-}" = 1 ] && return 0
+  docker -H "unix://$sock" info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"' && return 0
+  [ "$(id -u)" = 0 ] || { log "gVisor: runsc is not registered with this engine (as root: apt-get install runsc && runsc install)"; return 0; }
+  if ! command -v runsc >/dev/null 2>&1; then
+    is_debian || { log "gVisor: install runsc to use runtime: runsc"; return 0; }
+    log "installing Debian's runsc package (gVisor)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runsc >/dev/null 2>&1 || { log "gVisor: apt-get install runsc failed"; return 0; }
+  fi
+  # --network=host: gVisor uses the network namespace Docker made for the container (with `none`,
+  # loopback only) instead of its own netstack, which cannot set up inside some VMs.
+  runsc install -- --network=host >/dev/null 2>&1 || { log "gVisor: runsc install failed"; return 0; }
+  pid=$(cat /var/run/docker.pid 2>/dev/null || pidof dockerd || true)
+  [ -n "$pid" ] && kill -HUP "$pid"
+  for _ in $(seq 1 20); do
+    docker -H "unix://$sock" info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"' && { log "gVisor (runsc) registered"; return 0; }
+    sleep 0.5
+  done
+  log "gVisor: dockerd did not pick up runsc (restart dockerd to load /etc/docker/daemon.json)"
+}
 
 is_debian() { [ -r /etc/os-release ] && grep -qiE '^(ID|ID_LIKE)=.*(debian|ubuntu)' /etc/os-release; }
+
+if engine_up; then log "Docker engine is up ($sock)"; register_runsc; exit 0; fi
 
 if ! command -v dockerd >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && is_debian; then
@@ -39,7 +63,7 @@ log "starting dockerd in the background (log: $logfile)"
 setsid nohup dockerd -H "unix://$sock" >"$logfile" 2>&1 </dev/null &
 
 for _ in $(seq 1 120); do
-  if engine_up; then log "Docker engine is up ($sock)"; exit 0; fi
+  if engine_up; then log "Docker engine is up ($sock)"; register_runsc; exit 0; fi
   sleep 0.5
 done
 log "dockerd did not answer within 60 s; last lines of $logfile:"

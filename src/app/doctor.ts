@@ -186,9 +186,19 @@ function hostCheck(name: string, host: Config["hosts"][string], config: Config):
           return {
             ok: false,
             detail: `${detail}; image ${missing.join(", ")} missing`,
-            hint: "build it: scripts/build-image.sh (offline) or `docker build -t lanes-sandbox:latest .lanes/sandbox`",
+            hint: "build it: lanes images build",
           };
         }
+        // A runtime that a lane's profile asks for must be registered with this engine.
+        const needed = Object.values(config.lanes)
+          .map((l) => config.sandbox.profiles[l.sandbox])
+          .filter((p) => p?.host === name && !runtimes.includes(p.runtime));
+        if (needed.length)
+          return {
+            ok: false,
+            detail: `${detail}; runtime ${[...new Set(needed.map((p) => p!.runtime))].join(", ")} not registered`,
+            hint: "install gVisor (apt-get install runsc) and register it: runsc install -- --network=host && kill -HUP $(pidof dockerd)",
+          };
         return { ok: true, detail: images.length ? `${detail}; images present` : detail };
       } catch (err) {
         const e = err instanceof LanesError ? err : explainDockerError(name, host, err);

@@ -263,7 +263,7 @@ export function sandboxTarget(
     ...x,
     ...(origin ? { source: origin(["sandbox", "profiles", profileName, x.field]) } : {}),
   }));
-  return { host: p.host, image: p.image, runtime: "runc", profile: profileName, relaxations };
+  return { host: p.host, image: p.image, runtime: p.runtime, profile: profileName, relaxations };
 }
 
 export async function gitHead(root: string): Promise<string | null> {

@@ -299,7 +299,10 @@ export function buildProgram(version: string): Command {
     .command("build")
     .option("--host <name>", "build on this host (default: the profile's)")
     .option("--profile <name>", "profile whose image to build (default: the lane's)")
-    .option("--base <image>", "base image (BASE build arg); default: lanes-base:bookworm-1 when present")
+    .option(
+      "--base <image>",
+      "base image (BASE build arg); default: the offline base lanes-base:bookworm-2 for lanes' own Dockerfile, lanes-sandbox:lanes for a project's",
+    )
     .option("--tag <image>", "tag (default: the profile's image)")
     .description("build the sandbox image from .lanes/sandbox (or lanes' template)")
     .addHelpText(

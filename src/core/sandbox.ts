@@ -36,6 +36,8 @@ export interface SandboxProfile {
   memory: string;
   /** The workspace's size limit ("2g"), or "none" for an unbounded workspace on the host disk. */
   disk: string;
+  /** runc, or runsc (gVisor). */
+  runtime: "runc" | "runsc";
   pids: number;
   network: "none" | "open";
   readOnlyRoot: boolean;

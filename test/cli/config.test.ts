@@ -124,7 +124,8 @@ describe("lanes init", () => {
       expect(existsSync(join(repo, f))).toBe(true);
     const dockerfile = readFileSync(join(repo, ".lanes/sandbox/Dockerfile"), "utf8");
     expect(dockerfile).toMatch(/^ARG BASE=/m);
-    expect(dockerfile).toContain("useradd -u 1000");
+    expect(dockerfile).toContain("FROM ${BASE}"); // lanes' own image, with what the project adds
+    expect(dockerfile).toContain("ARG BASE=lanes-sandbox:lanes");
     expect(readFileSync(join(repo, "lanes.yaml"), "utf8")).toMatch(/^# /); // commented
     const v = await lanes(["config", "validate", "--json"], { cwd: repo, env });
     expect(v.code).toBe(0);

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { gitRepo, lanes, tempHome } from "../helpers/cli.js";
@@ -22,6 +22,37 @@ describe("images without a registry", () => {
       spawnSync("docker", ["rmi", "-f", tag]);
     }
   }, 200_000);
+
+  it("builds a project's .lanes/sandbox/Dockerfile FROM lanes' image, with network: a Debian package added", async () => {
+    const { dir, env } = tempHome();
+    const repo = gitRepo(dir);
+    const init = await lanes(["init"], { cwd: repo, env: { ...env, OPENAI_API_KEY: "" } });
+    expect(init.code, init.stderr).toBe(0);
+    const file = join(repo, ".lanes/sandbox/Dockerfile");
+    writeFileSync(
+      file,
+      readFileSync(file, "utf8").replace(
+        "USER 1000:1000",
+        "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jq" +
+          " >/dev/null && rm -rf /var/lib/apt/lists/*\nUSER 1000:1000",
+      ),
+    );
+    const tag = `lanes-project:test-${process.pid}`;
+    try {
+      const r = await lanes(["images", "build", "--tag", tag, "--json"], { cwd: repo, env, timeoutMs: 300_000 });
+      expect(r.code, r.stderr).toBe(0);
+      const run = spawnSync(
+        "docker",
+        ["run", "--rm", "--network", "none", tag, "sh", "-c", "jq --version; node --version; id -u"],
+        {
+          encoding: "utf8",
+        },
+      );
+      expect(run.stdout).toMatch(/^jq-1\.\d+\nv24\.\d+\.\d+\n1000\n$/);
+    } finally {
+      spawnSync("docker", ["rmi", "-f", tag]);
+    }
+  }, 320_000);
 
   it("names the command that builds a missing image, with exit 5", async () => {
     const { dir, env } = tempHome();

@@ -26,6 +26,20 @@ afterAll(async () => {
 
 const sh = (command: string, timeoutMs = 10_000) => sb.exec({ command, timeoutMs });
 
+describe("the default image builds real projects", () => {
+  it("has the current Node LTS with npm, and Python with pip and venv", async () => {
+    const r = await sh(
+      "node --version; npm --version; pip --version; python3 -m venv .venv && .venv/bin/pip --version; rm -rf .venv",
+      30_000,
+    );
+    const [node, npm, pip, venvPip] = r.stdout.trim().split("\n");
+    expect(node).toMatch(/^v24\./);
+    expect(npm).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(pip).toMatch(/^pip \d+/);
+    expect(venvPip).toContain("/workspace/.venv/");
+  });
+});
+
 describe("isolation inside a real sandbox", () => {
   it("runs as uid 1000", async () => {
     expect((await sh("id -u; id -g")).stdout).toBe("1000\n1000\n");
@@ -208,4 +222,61 @@ describe("a sandbox with the default profile", () => {
       await d.release();
     }
   });
+});
+
+describe("under gVisor (runtime: runsc, the strict profile)", () => {
+  let g: Sandbox;
+  const gsh = (command: string, timeoutMs = 20_000) => g.exec({ command, timeoutMs });
+  beforeAll(async () => {
+    g = await host.acquire({ profileName: "strict", profile: profile({ runtime: "runsc", disk: "64m" }), repo });
+  });
+  afterAll(async () => {
+    await g?.release();
+  });
+
+  it("runs under the gVisor kernel, as uid 1000, with no capabilities", async () => {
+    const r = await gsh("dmesg 2>/dev/null | head -1; id -u; grep CapEff /proc/self/status");
+    expect(r.stdout).toMatch(/gVisor/);
+    expect(r.stdout).toContain("\n1000\n");
+    expect(r.stdout).toMatch(/CapEff:\s+0000000000000000/);
+  });
+  it("cannot write / or /etc, and cannot see host files or the Docker socket", async () => {
+    const r = await gsh("touch /x; echo $?; touch /etc/x; echo $?; find / -xdev -name docker.sock 2>/dev/null | wc -l");
+    expect(r.stdout).toBe("1\n1\n0\n");
+  });
+  it("has only loopback with network none", async () => {
+    const r = await gsh(
+      "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; timeout 3 bash -c 'echo > /dev/tcp/10.77.0.2/2376' 2>/dev/null || echo noconnect",
+    );
+    expect(r.stdout).toBe("lo\nnoconnect\n");
+  });
+  it("returns exit codes, keeps the workspace copy and its disk limit, and enforces time limits", async () => {
+    const r = await gsh(
+      "cat README.md; ./run.sh; dd if=/dev/zero of=big bs=1M count=100 2>&1 | grep -o 'No space.*'; rm -f big; exit 3",
+    );
+    expect(r.exitCode).toBe(3);
+    expect(r.stdout).toBe("# fixture\nran\nNo space left on device\n");
+    const slow = await gsh("sleep 100", 1000);
+    expect(slow.timedOut).toBe(true);
+    expect(slow.durationMs).toBeLessThan(5000);
+  });
+
+  // A limit reached under gVisor ends the whole sandbox (the cgroup counts its kernel too): the
+  // host is safe, the run fails with exit 5. Each of these gets a sandbox of its own.
+  const ended = async (command: string) => {
+    const one = await host.acquire({
+      profileName: "strict",
+      profile: profile({ runtime: "runsc", pids: 64, memory: "256m", disk: "64m" }),
+      repo,
+    });
+    try {
+      await expect(one.exec({ command, timeoutMs: 20_000 })).rejects.toThrow(/control channel closed/);
+    } finally {
+      await one.release().catch(() => {});
+    }
+  };
+  it("a memory hog past the limit ends that sandbox", () =>
+    ended("python3 -c 'a = bytearray(768 * 1024 * 1024); print(len(a))'"));
+  it("a fork bomb past the pids limit ends that sandbox", () =>
+    ended("for i in $(seq 1 300); do sleep 30 & done 2>/dev/null; sleep 5"));
 });

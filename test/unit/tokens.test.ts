@@ -9,7 +9,7 @@ const plain = (t: string) => encode(t, { disallowedSpecial: new Set() });
 describe("token counting on long and pathological text", () => {
   it("counts ordinary text exactly as one encode call does", () => {
     for (const text of [
-      readFileSync("README.md", "utf8"),
+      readFileSync("templates/lanes.yaml", "utf8").repeat(20),
       readFileSync("package-lock.json", "utf8").slice(0, 200_000),
       readFileSync("src/core/agent.ts", "utf8").repeat(3),
     ])

@@ -52,6 +52,8 @@ export const BUILTIN_CONFIG = {
     profiles: {
       default: {},
       compat: { readOnlyRoot: false },
+      // The hardened defaults under gVisor: for code nobody has read.
+      strict: { runtime: "runsc" },
     },
   },
   hosts: { local: {} },

@@ -63,6 +63,7 @@ const ORDERS: Record<string, Order> = {
   allowUnpriced: onlyFalse,
   readOnlyRoot: onlyTrue,
   network: ranked(["open", "none"]),
+  runtime: ranked(["runc", "runsc"]),
   capAdd: subset,
   audit: ranked(["standard", "full"]),
   relaxedSandbox: ranked(["ask", "deny"]),

@@ -131,6 +131,8 @@ export const profileSchema = z.strictObject({
     .string()
     .regex(/^(\d+(k|m|g)?|none)$/i, "a size such as 2g, or none")
     .default("2g"),
+  /** The OCI runtime: runc (Docker's default) or runsc (gVisor: a user-space kernel between the code and the host). */
+  runtime: z.enum(["runc", "runsc"]).default("runc"),
   /** none: loopback only. open: a per-sandbox user-defined bridge (never the default bridge). */
   network: z.enum(["none", "open"]).default("none"),
   readOnlyRoot: z.boolean().default(true),

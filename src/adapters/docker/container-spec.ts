@@ -15,6 +15,8 @@ const ATTACHED_PID1 =
   'if command -v python3 >/dev/null 2>&1; then exec timeout "$1" python3 -S -u -c "$2"; else exec timeout "$1" cat; fi';
 
 export const WORKSPACE = "/workspace";
+/** Host threads gVisor's sentry and gofer may use on top of the sandbox's own processes. */
+const GVISOR_THREADS = 512;
 export const SANDBOX_USER = "1000:1000";
 
 /**
@@ -57,6 +59,7 @@ export function containerOptions(opts: {
     Tty: false,
     NetworkDisabled: false,
     HostConfig: {
+      ...(profile.runtime !== "runc" ? { Runtime: profile.runtime } : {}),
       Init: true,
       AutoRemove: true,
       CapDrop: ["ALL"],
@@ -80,7 +83,11 @@ export function containerOptions(opts: {
           },
         },
       ],
-      PidsLimit: profile.pids,
+      // Under gVisor the pids cgroup counts the sandbox kernel's own host threads, not the code's
+      // processes: those are bounded by RLIMIT_NPROC, which gVisor enforces per sandbox (under runc
+      // it would count every uid-1000 process on the host, so there the cgroup does the job).
+      PidsLimit: profile.runtime === "runsc" ? profile.pids + GVISOR_THREADS : profile.pids,
+      ...(profile.runtime === "runsc" ? { Ulimits: [{ Name: "nproc", Soft: profile.pids, Hard: profile.pids }] } : {}),
       Memory: memory,
       MemorySwap: memory, // no swap: a memory hog is killed, not slowed
       NanoCpus: Math.round(profile.cpus * 1e9),

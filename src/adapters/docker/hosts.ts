@@ -78,7 +78,7 @@ export interface HostReport {
   images: { image: string; present: boolean }[];
   sandboxes: { running: number; pool: number };
   capacity: { sandboxes: number; cpus?: number; memoryBytes?: number };
-  security: { userns: boolean; rootless: boolean; gvisor: boolean };
+  security: { userns: boolean; rootless: boolean; gvisor: boolean; runtimes: string[] };
 }
 
 export async function checkHost(config: Config, name: string, timeoutMs = 5000): Promise<HostReport> {
@@ -124,6 +124,7 @@ export async function checkHost(config: Config, name: string, timeoutMs = 5000):
         userns: security.some((s) => s.includes("name=userns")),
         rootless: security.some((s) => s.includes("name=rootless")),
         gvisor: Object.keys(info.Runtimes ?? {}).includes("runsc"),
+        runtimes: Object.keys(info.Runtimes ?? {}).sort(),
       },
     };
   });

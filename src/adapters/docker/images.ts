@@ -3,13 +3,17 @@
  * any host, and stream an image from the local engine to a remote one (save → load).
  */
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type Docker from "dockerode";
 import { LanesError } from "../../core/errors.js";
+import { stageOwnContext } from "./image-vendor.js";
 
 export const PACKAGE_SANDBOX_DIR = fileURLToPath(new URL("../../../templates/sandbox/", import.meta.url));
-export const OFFLINE_BASE = "lanes-base:bookworm-1";
+export const OFFLINE_BASE = "lanes-base:bookworm-2";
+/** lanes' own sandbox image under a name no project build overwrites: a project's Dockerfile builds FROM it. */
+export const LANES_IMAGE = "lanes-sandbox:lanes";
+const PROXY_VARS = ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"];
 
 /** The project's .lanes/sandbox (written by `lanes init`) wins over the one lanes ships. */
 export function sandboxContext(root: string): string {
@@ -17,32 +21,62 @@ export function sandboxContext(root: string): string {
   return existsSync(join(own, "Dockerfile")) ? own : PACKAGE_SANDBOX_DIR;
 }
 
+/**
+ * Build a sandbox image. lanes' own Dockerfile gets the Node LTS, npm and the host's CA staged next
+ * to it (image-vendor.ts), is built on the offline base where there is one (without network),
+ * is also tagged lanes-sandbox:lanes and by a hash of its inputs, and an unchanged one is only
+ * re-tagged. A project's Dockerfile builds FROM lanes-sandbox:lanes, with network and the host's
+ * proxy settings.
+ */
 export async function buildImage(
   docker: Docker,
   opts: { context: string; tag: string; base?: string | undefined; onLine?: (line: string) => void },
-): Promise<void> {
+): Promise<{ cached: boolean }> {
   const { pack } = await import("tar-fs");
   const buildargs: Record<string, string> = {};
+  const own = resolve(opts.context) === resolve(PACKAGE_SANDBOX_DIR);
   if (opts.base) buildargs.BASE = opts.base;
-  else if (await has(docker, OFFLINE_BASE)) buildargs.BASE = OFFLINE_BASE; // built by scripts/build-image.sh
-  const stream = await docker.buildImage(pack(opts.context) as unknown as NodeJS.ReadableStream, {
-    t: opts.tag,
-    buildargs,
-    networkmode: buildargs.BASE === OFFLINE_BASE ? "none" : "default",
-    rm: true,
-    forcerm: true,
-  });
-  await follow(
-    docker,
-    stream,
-    opts.onLine,
-    (msg) =>
-      new LanesError("sandbox", `image build failed: ${msg}`, {
-        hint: buildargs.BASE
-          ? "see the build output above"
-          : `no offline base image here; pass --base IMAGE, or run scripts/build-image.sh to make ${OFFLINE_BASE}`,
-      }),
-  );
+  else if (own && (await has(docker, OFFLINE_BASE))) buildargs.BASE = OFFLINE_BASE;
+  else if (!own && (await has(docker, LANES_IMAGE))) buildargs.BASE = LANES_IMAGE;
+  for (const k of PROXY_VARS) if (process.env[k]) buildargs[k] = process.env[k]!;
+  const staged = own ? await stageOwnContext(opts.context, buildargs.BASE ?? "default", opts.onLine) : undefined;
+  const tags = [opts.tag, ...(staged ? [`lanes-sandbox:${staged.hash}`, LANES_IMAGE] : [])];
+  try {
+    const done = staged ? `lanes-sandbox:${staged.hash}` : undefined;
+    if (done && (await has(docker, done))) {
+      for (const t of tags.filter((t) => t !== done)) await tagAs(docker, done, t);
+      return { cached: true };
+    }
+    const stream = await docker.buildImage(pack(staged?.dir ?? opts.context) as unknown as NodeJS.ReadableStream, {
+      t: opts.tag,
+      buildargs,
+      networkmode: buildargs.BASE === OFFLINE_BASE ? "none" : "default",
+      rm: true,
+      forcerm: true,
+    });
+    await follow(
+      docker,
+      stream,
+      opts.onLine,
+      (msg) =>
+        new LanesError("sandbox", `image build failed: ${msg}`, {
+          hint: buildargs.BASE
+            ? "see the build output above"
+            : own
+              ? "the build needs a registry for its base image (debian:bookworm-slim), or pass --base IMAGE"
+              : `the project's Dockerfile builds FROM ${LANES_IMAGE}: build lanes' own image first (lanes images build in a directory without .lanes/sandbox)`,
+        }),
+    );
+    for (const t of tags.slice(1)) await tagAs(docker, opts.tag, t);
+    return { cached: false };
+  } finally {
+    staged?.cleanup();
+  }
+}
+
+async function tagAs(docker: Docker, image: string, tag: string): Promise<void> {
+  const i = tag.lastIndexOf(":");
+  await docker.getImage(image).tag({ repo: tag.slice(0, i), tag: tag.slice(i + 1) });
 }
 
 /** Stream IMAGE from one engine into another; returns the bytes moved. */

@@ -82,7 +82,8 @@ export async function check(ctx: CommandContext<{ timeout: string }>): Promise<v
           `${r.ok ? ctx.out.style("green", "✓") : ctx.out.style("yellow", "!")} ${r.name}  ${r.url}  Docker ${r.version} (API ${r.apiVersion})`,
           `  sandboxes: ${r.sandboxes.running} running, ${r.sandboxes.pool} warm; ${capacityText(r.capacity)}`,
           `  images: ${imagesText(r)}`,
-          `  isolation: userns ${r.security.userns ? "yes" : "no"}, rootless ${r.security.rootless ? "yes" : "no"}, gVisor ${r.security.gvisor ? "yes" : "no"}`,
+          `  isolation: userns ${r.security.userns ? "yes" : "no"}, rootless ${r.security.rootless ? "yes" : "no"},` +
+            ` gVisor ${r.security.gvisor ? "yes" : "no"} (runtimes: ${r.security.runtimes.join(", ") || "?"})`,
         ].join("\n"),
       )
       .join("\n"),

@@ -12,7 +12,7 @@ export const TEMPLATES_DIR = fileURLToPath(new URL("../../../templates/", import
 
 const FILES: [template: string, target: string][] = [
   ["lanes.yaml", "lanes.yaml"],
-  ["sandbox/Dockerfile", ".lanes/sandbox/Dockerfile"],
+  ["project-sandbox/Dockerfile", ".lanes/sandbox/Dockerfile"],
   ["tasks/fix-failing-test.yaml", ".lanes/tasks/fix-failing-test.yaml"],
 ];
 
