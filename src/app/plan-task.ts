@@ -21,6 +21,7 @@ import { listWorkspaceFiles } from "../adapters/docker/workspace.js";
 import { git } from "../adapters/git.js";
 import { relaxationsOf, type Relaxation } from "../core/relaxations.js";
 import { treeDigest } from "./tree-pin.js";
+import { egressAllowList } from "../adapters/egress-defaults.js";
 import { bucketsFor } from "./buckets.js";
 import type { Identity } from "./identity.js";
 
@@ -34,7 +35,15 @@ export interface Plan {
   /** What is pinned: the working tree's content (tree-pin.ts), less the files in `exclude`. */
   repo: { root: string; head: string | null; tree: string; exclude: string[] };
   /** Where the run would execute, and how that is looser than the hardened baseline. */
-  sandbox: { host: string; image: string; runtime: string; profile: string; relaxations: Relaxation[] };
+  sandbox: {
+    host: string;
+    image: string;
+    runtime: string;
+    profile: string;
+    relaxations: Relaxation[];
+    /** `network: allowlist`: the only domains the sandbox can reach. */
+    egress?: string[];
+  };
   lane: string;
   tier: string;
   endpoint: { id: string; model: string; baseURL: string };
@@ -137,6 +146,8 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
     return { files, head, tree };
   });
   const sandbox = sandboxTarget(config, lane.sandbox, r.origin);
+  const profile = config.sandbox.profiles[lane.sandbox];
+  if (profile?.network === "allowlist") sandbox.egress = await egressAllowList(profile);
   const messages = firstMessages(r.task, files);
   const tokens = await ep.countTokens({ messages, tools: TOOLS });
   const template = r.template ?? "adhoc";

@@ -10,6 +10,7 @@ import { LanesError } from "../core/errors.js";
 import { runAgent, type AgentResult, type ModelPort } from "../core/agent.js";
 import { firstMessages, TOOLS } from "../core/agent-prompt.js";
 import { redact } from "../core/redact.js";
+import type { EgressEvent } from "../core/sandbox.js";
 import type { RunEvent } from "../core/run-events.js";
 import { parseDuration } from "../core/sandbox.js";
 import type { Config } from "../adapters/config/schema.js";
@@ -132,6 +133,7 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
   let check: Attempt["check"] = "unchecked";
   let checkOutput: string | undefined;
   let patchError: string | undefined;
+  const egress: EgressEvent[] = [];
   let patch: string | null = null;
   let sandboxSeconds: number;
   try {
@@ -139,6 +141,12 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
     host = await r.adapters.hosts(config).open(r.hostName ?? profile.host);
     const t0 = Date.now();
     sandbox = await host.acquire({ profileName: lane.sandbox, profile, repo: r.root, runId });
+    // allowlist sandboxes: every egress attempt, allowed or blocked, in the run and the audit trail.
+    sandbox.onEgress?.((e) => {
+      egress.push(e);
+      emit({ type: "egress", ...e });
+      audit.append({ action: "egress", runId, inputs: { host: e.host, port: e.port }, outcome: { ...e } });
+    });
     emit({
       type: "sandbox_ready",
       id: sandbox.info.id,
@@ -269,6 +277,7 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
         // Billed beyond what the hold could still take: never hidden.
         overageUsd: overageOf(meter),
         trajectory: agent.trajectory,
+        egress,
         messages: agent.messages,
       },
       null,

@@ -231,7 +231,8 @@ export interface Actor {
 }
 
 export interface AuditInput {
-  action: "plan" | "approve" | "deny" | "delay" | "reserve" | "charge" | "settle" | "escalate" | "run" | "repair";
+  action:
+    "plan" | "approve" | "deny" | "delay" | "reserve" | "charge" | "settle" | "escalate" | "run" | "repair" | "egress";
   runId?: string | undefined;
   decision?: { verdict: string; reasons: { rule: string; level: string; message: string }[] } | undefined;
   inputs?: Record<string, unknown> | undefined;

@@ -6,7 +6,7 @@
 import { parseMemory } from "./sandbox.js";
 
 export interface ProfileFacts {
-  network: "none" | "open";
+  network: "none" | "allowlist" | "open";
   readOnlyRoot: boolean;
   capAdd: string[];
   cpus: number;

@@ -2,6 +2,7 @@
  * The one event stream: runs, batches and waits emit these, and every view renders them — the
  * ink views, the plain printer, and `--json` (one event per line, nothing else on stdout).
  */
+import type { EgressEvent } from "./sandbox.js";
 import type { Decision, Reason } from "./policy.js";
 import type { EndpointEvent, Usage } from "./models.js";
 
@@ -44,6 +45,7 @@ export type RunEvent =
       error?: string;
     }
   | { type: "warning"; message: string }
+  | ({ type: "egress" } & EgressEvent)
   | { type: "endpoint"; event: EndpointEvent }
   | { type: "agent_end"; status: RunStatus; steps: number; summary: string }
   | {

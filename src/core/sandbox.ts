@@ -39,7 +39,11 @@ export interface SandboxProfile {
   /** runc, or runsc (gVisor). */
   runtime: "runc" | "runsc";
   pids: number;
-  network: "none" | "open";
+  network: "none" | "allowlist" | "open";
+  /** Domains an `allowlist` sandbox may reach (exact, or `*.example.com` for its subdomains). */
+  allow: string[];
+  /** Add the host's own package registries (npm's registry, pip's index) to `allow`. */
+  allowDefaults: boolean;
   readOnlyRoot: boolean;
   capAdd: string[];
   ttl: string;
@@ -59,8 +63,22 @@ export interface SandboxInfo {
   fromPool: boolean;
 }
 
+/** One attempt to reach outside from a sandbox with `network: allowlist`, as its proxy saw it. */
+export interface EgressEvent {
+  host: string;
+  port: number;
+  method: string;
+  allowed: boolean;
+  reason?: string;
+  bytesUp?: number;
+  bytesDown?: number;
+  ms?: number;
+}
+
 export interface Sandbox {
   readonly info: SandboxInfo;
+  /** `network: allowlist`: every egress attempt from now on, allowed or blocked. */
+  onEgress?(listener: (e: EgressEvent) => void): void;
   /** Resolves when the workspace is in place and committed as the base (operations wait for it). */
   ready(): Promise<void>;
   exec(req: ExecRequest, signal?: AbortSignal): Promise<Observation>;

@@ -60,5 +60,6 @@ export function planText(p: Plan, style: Stylize = (_s, t) => t): string {
 export function sandboxLine(p: Plan): string {
   const n = p.sandbox.relaxations.length;
   const state = n ? `${n} relaxation${n > 1 ? "s" : ""} from the hardened baseline` : "hardened";
-  return `sandbox ${p.sandbox.host} · ${p.sandbox.image} · ${p.sandbox.runtime} · profile ${p.sandbox.profile} (${state})`;
+  const egress = p.sandbox.egress ? ` · egress only to ${p.sandbox.egress.join(", ") || "nothing"}` : "";
+  return `sandbox ${p.sandbox.host} · ${p.sandbox.image} · ${p.sandbox.runtime} · profile ${p.sandbox.profile} (${state})${egress}`;
 }

@@ -24,6 +24,10 @@ export function eventLine(e: RunEvent): string | undefined {
       );
     case "warning":
       return `warning: ${e.message}`;
+    case "egress":
+      return e.allowed
+        ? `  egress ${e.method} ${e.host}:${e.port}${e.bytesDown !== undefined ? ` (${e.bytesUp ?? 0} B up, ${e.bytesDown} B down)` : ""}`
+        : `  egress BLOCKED ${e.method} ${e.host}:${e.port}: ${e.reason ?? "not allowed"}`;
     case "endpoint":
       return `  endpoint: ${e.event.type} ${JSON.stringify({ ...e.event, type: undefined })}`;
     case "agent_end":

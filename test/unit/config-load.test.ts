@@ -123,7 +123,7 @@ describe("loadConfig errors name file, line, column, path and what was expected"
   it("reports a value outside an enum with the choices", () => {
     const [p] = problems("sandbox:\n  profiles:\n    default:\n      network: opn\n");
     expect(p).toMatchObject({ line: 4, column: 16, path: "sandbox.profiles.default.network" });
-    expect(p!.message).toContain("expected none | open");
+    expect(p!.message).toContain("expected none | allowlist | open");
     expect(p!.message).toContain('did you mean "open"');
   });
   it("reports a missing required field at the key that lacks it", () => {

@@ -133,8 +133,16 @@ export const profileSchema = z.strictObject({
     .default("2g"),
   /** The OCI runtime: runc (Docker's default) or runsc (gVisor: a user-space kernel between the code and the host). */
   runtime: z.enum(["runc", "runsc"]).default("runc"),
-  /** none: loopback only. open: a per-sandbox user-defined bridge (never the default bridge). */
-  network: z.enum(["none", "open"]).default("none"),
+  /**
+   * none: loopback only. allowlist: only the `allow` domains, through a proxy lanes runs for the
+   * sandbox (every attempt recorded). open: a per-sandbox user-defined bridge (never the default one).
+   */
+  network: z.enum(["none", "allowlist", "open"]).default("none"),
+  allow: z
+    .array(z.string().regex(/^(\*\.)?[a-z0-9.-]+$/i, "a domain such as registry.npmjs.org or *.example.com"))
+    .default([]),
+  /** With allowlist: add the host's npm registry and pip index (from their own configuration). */
+  allowDefaults: z.boolean().default(true),
   readOnlyRoot: z.boolean().default(true),
   /** Capabilities added back after dropping ALL. */
   capAdd: z.array(z.string().regex(/^[A-Z_]+$/, "a capability such as NET_BIND_SERVICE")).default([]),

@@ -36,6 +36,8 @@ export function containerOptions(opts: {
   volume: string;
   network: string | undefined;
   detached: boolean;
+  /** Extra environment (the egress proxy of an allowlist sandbox). */
+  env?: string[];
 }): Docker.ContainerCreateOptions {
   const { profile } = opts;
   const ttlSeconds = Math.ceil(parseDuration(profile.ttl) / 1000);
@@ -51,7 +53,12 @@ export function containerOptions(opts: {
       : ["sh", "-c", ATTACHED_PID1, "lanes", String(ttlSeconds), SHIM_SOURCE],
     User: SANDBOX_USER,
     WorkingDir: WORKSPACE,
-    Env: ["HOME=/home/lanes", "LANG=C.UTF-8", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+    Env: [
+      "HOME=/home/lanes",
+      "LANG=C.UTF-8",
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      ...(opts.env ?? []),
+    ],
     Labels: opts.labels,
     OpenStdin: !opts.detached,
     StdinOnce: !opts.detached,
@@ -92,6 +99,9 @@ export function containerOptions(opts: {
       MemorySwap: memory, // no swap: a memory hog is killed, not slowed
       NanoCpus: Math.round(profile.cpus * 1e9),
       NetworkMode: opts.network ?? "none",
+      // allowlist: names outside resolve nowhere (the embedded DNS forwards to a dead loopback);
+      // the proxy resolves the allowed ones itself.
+      ...(profile.network === "allowlist" ? { Dns: ["127.0.0.1"] } : {}),
       PublishAllPorts: false,
       PortBindings: {},
       Privileged: false,

@@ -14,6 +14,8 @@ import { dockerExecutor } from "./exec.js";
 import { containerName, LABEL, labelsFor, MANAGED_FILTER, ownerIsDead, ownerOf, selfOwner } from "./labels.js";
 import { DockerSandbox, ignoreGone, removeWhenFree, WHOLE, type Executor } from "./sandbox.js";
 import { listWorkspaceFiles, packWorkspace } from "./workspace.js";
+import { PROXY_LABEL, proxyName, startEgress } from "./egress.js";
+import { egressAllowList } from "../egress-defaults.js";
 
 export type { AcquireOptions } from "../../core/ports.js";
 
@@ -59,6 +61,7 @@ export class DockerHost implements SandboxHost {
     const claimed = o.profile.pool > 0 && !o.detached ? await this.claim(o.profileName, owner) : undefined;
     const parts =
       claimed ?? (await this.create(o.profileName, o.profile, owner, o.runId ?? "", false, o.detached === true));
+    const proxy = parts.network && o.profile.network === "allowlist" ? proxyOf(this.docker, parts.info.id) : undefined;
     let executor: Executor | undefined;
     try {
       const [ex] = await Promise.all([
@@ -70,7 +73,7 @@ export class DockerHost implements SandboxHost {
       const base = commitBase(executor).then((hash) => {
         info.baseCommit = hash;
       });
-      return new DockerSandbox(info, this.docker, parts.container, parts.volume, parts.network, executor, base);
+      return new DockerSandbox(info, this.docker, parts.container, parts.volume, parts.network, executor, base, proxy);
     } catch (err) {
       executor?.close();
       await this.removeParts(parts).catch(() => {});
@@ -131,6 +134,7 @@ export class DockerHost implements SandboxHost {
 
   async remove(listing: SandboxListing): Promise<void> {
     await this.docker.getContainer(listing.name).remove({ force: true, v: true }).catch(ignoreGone);
+    await this.docker.getContainer(proxyName(listing.id)).remove({ force: true }).catch(ignoreGone);
     await removeWhenFree(() => this.docker.getVolume(volumeName(listing.id)).remove());
     await this.docker.getNetwork(networkName(listing.id)).remove().catch(ignoreGone);
   }
@@ -158,6 +162,14 @@ export class DockerHost implements SandboxHost {
       const owner = labels[LABEL.owner] ?? "";
       return ownerIsDead(owner) || now - createdAt > ORPHAN_GRACE_MS || Number(labels[LABEL.expires] ?? Infinity) < now;
     };
+    // Egress proxies whose sandbox is gone (their own TTL would end them too).
+    for (const c of await this.docker.listContainers({ all: true, filters: { label: [PROXY_LABEL] } })) {
+      const id = c.Labels?.[PROXY_LABEL] ?? "";
+      if (opts.all || !live.has(id)) {
+        await this.docker.getContainer(c.Id).remove({ force: true }).catch(ignoreGone);
+        result.containers.push((c.Names?.[0] ?? c.Id).replace(/^\//, ""));
+      }
+    }
     const { Volumes } = await this.docker.listVolumes({ filters: MANAGED_FILTER });
     for (const v of Volumes ?? []) {
       const created = Date.parse((v as { CreatedAt?: string }).CreatedAt ?? "") || 0;
@@ -215,6 +227,7 @@ export class DockerHost implements SandboxHost {
         container,
         volume: volumeName(id),
         network: c.HostConfig?.NetworkMode === networkName(id) ? networkName(id) : undefined,
+        proxy: c.HostConfig?.NetworkMode === networkName(id) ? this.docker.getContainer(proxyName(id)) : undefined,
         channel: undefined,
         info,
       };
@@ -238,26 +251,49 @@ export class DockerHost implements SandboxHost {
     let network: string | undefined;
     let container: Docker.Container | undefined;
     let channel: Channel | undefined;
+    let proxy: Docker.Container | undefined;
     try {
-      if (profile.network === "open") {
+      let env: string[] = [];
+      if (profile.network !== "none") {
         network = networkName(id);
-        await this.docker.createNetwork({ Name: network, Driver: "bridge", Labels: labels, CheckDuplicate: true });
+        // allowlist: an internal network (no route out) shared only with the egress proxy.
+        const internal = profile.network === "allowlist";
+        await this.docker.createNetwork({
+          Name: network,
+          Driver: "bridge",
+          Internal: internal,
+          Labels: labels,
+          CheckDuplicate: true,
+        });
+        if (internal) {
+          const egress = await startEgress(this.docker, {
+            id,
+            network,
+            image: profile.image,
+            ttlSeconds: Math.ceil(parseDuration(profile.ttl) / 1000),
+            allow: await egressAllowList(profile),
+            labels,
+          });
+          proxy = egress.proxy;
+          env = egress.env;
+        }
       }
       container = await this.docker.createContainer(
-        containerOptions({ name: containerName(id, owner), profile, labels, volume, network, detached }),
+        containerOptions({ name: containerName(id, owner), profile, labels, volume, network, detached, env }),
       );
       // Hold stdin before PID 1 starts, so there is no moment in which our death would leak it.
       if (!detached && !pool) channel = await Channel.attach(container);
       await container.start();
     } catch (err) {
       channel?.close();
-      await this.removeParts({ container, volume, network }).catch(() => {});
+      await this.removeParts({ container, volume, network, proxy }).catch(() => {});
       throw this.explainCreate(err, profile);
     }
     return {
       container,
       volume,
       network,
+      proxy,
       channel,
       info: this.info(id, profileName, profile.image, container.id, createdAt, expiresAt),
     };
@@ -297,8 +333,10 @@ export class DockerHost implements SandboxHost {
     container?: Docker.Container | undefined;
     volume: string;
     network?: string | undefined;
+    proxy?: Docker.Container | undefined;
   }): Promise<void> {
     if (p.container) await p.container.remove({ force: true, v: true }).catch(ignoreGone);
+    if (p.proxy) await p.proxy.remove({ force: true }).catch(ignoreGone);
     await removeWhenFree(() => this.docker.getVolume(p.volume).remove());
     if (p.network) await this.docker.getNetwork(p.network).remove().catch(ignoreGone);
   }
@@ -319,6 +357,11 @@ export class DockerHost implements SandboxHost {
       cause: err,
     });
   }
+}
+
+/** The egress proxy of an allowlist sandbox, for following its reports and removing it. */
+function proxyOf(docker: Docker, id: string): Docker.Container {
+  return docker.getContainer(proxyName(id));
 }
 
 export function volumeName(id: string): string {

@@ -3,7 +3,8 @@ import type Docker from "dockerode";
 import { posix } from "node:path";
 import tar from "tar-stream";
 import { LanesError } from "../../core/errors.js";
-import type { ExecRequest, Observation, Sandbox, SandboxInfo } from "../../core/sandbox.js";
+import type { EgressEvent, ExecRequest, Observation, Sandbox, SandboxInfo } from "../../core/sandbox.js";
+import { followEgress } from "./egress.js";
 import { WORKSPACE } from "./container-spec.js";
 import { packOne } from "./workspace.js";
 
@@ -33,8 +34,20 @@ export class DockerSandbox implements Sandbox {
     private readonly executor: Executor,
     /** The base commit being made; every operation waits for it. */
     private readonly base: Promise<void>,
+    /** An allowlist sandbox's egress proxy (egress.ts). */
+    private readonly proxy?: Docker.Container,
   ) {
     base.catch(() => {}); // reported by the first operation that waits for it
+  }
+
+  private stopFollowing: (() => void)[] = [];
+
+  onEgress(listener: (e: EgressEvent) => void): void {
+    if (!this.proxy) return;
+    void followEgress(this.proxy, listener).then(
+      (stop) => (this.released ? stop() : this.stopFollowing.push(stop)),
+      () => {},
+    );
   }
 
   /** Resolves once the workspace is copied and committed as the base. */
@@ -104,7 +117,9 @@ export class DockerSandbox implements Sandbox {
     if (this.released) return;
     this.released = true;
     this.executor.close();
+    this.stopFollowing.forEach((stop) => stop());
     await this.container.remove({ force: true, v: true }).catch(ignoreGone);
+    if (this.proxy) await this.proxy.remove({ force: true }).catch(ignoreGone);
     await removeWhenFree(() => this.docker.getVolume(this.volume).remove());
     if (this.network) await removeWhenFree(() => this.docker.getNetwork(this.network!).remove());
   }
