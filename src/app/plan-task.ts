@@ -22,6 +22,7 @@ import { git } from "../adapters/git.js";
 import { relaxationsOf, type Relaxation } from "../core/relaxations.js";
 import { treeDigest } from "./tree-pin.js";
 import { egressAllowList } from "../adapters/egress-defaults.js";
+import { depsTag, setupKey, type Setup } from "./setup-step.js";
 import { bucketsFor } from "./buckets.js";
 import type { Identity } from "./identity.js";
 
@@ -43,6 +44,8 @@ export interface Plan {
     relaxations: Relaxation[];
     /** `network: allowlist`: the only domains the sandbox can reach. */
     egress?: string[];
+    /** The lane's setup: its commands, cache key, and whether that cache is on the host already. */
+    setup?: { commands: string[]; key: string; cached: boolean };
   };
   lane: string;
   tier: string;
@@ -147,7 +150,9 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
   });
   const sandbox = sandboxTarget(config, lane.sandbox, r.origin);
   const profile = config.sandbox.profiles[lane.sandbox];
-  if (profile?.network === "allowlist") sandbox.egress = await egressAllowList(profile);
+  if (lane.setup && profile) await planSetup(r.adapters, config, lane.setup, r.root, profile, sandbox);
+  if (profile?.network === "allowlist" || (sandbox.setup && !sandbox.setup.cached))
+    sandbox.egress = await egressAllowList(profile!);
   const messages = firstMessages(r.task, files);
   const tokens = await ep.countTokens({ messages, tools: TOOLS });
   const template = r.template ?? "adhoc";
@@ -261,6 +266,32 @@ function historyOf(ledger: Store, lane: string, template: string, tier: string):
     ...(tps.length ? { completionTokensPerSecond: percentiles(tps).p50 } : {}),
     ...(ptps.length ? { promptTokensPerSecond: percentiles(ptps).p50 } : {}),
   };
+}
+
+/**
+ * A setup whose cache is not on the host yet runs with egress to the allowlist: a relaxation of
+ * `network: none`, shown and decided like any other. (Docker unreachable = not cached: closed.)
+ */
+async function planSetup(
+  adapters: Adapters,
+  config: Config,
+  setup: Setup,
+  root: string,
+  profile: Config["sandbox"]["profiles"][string],
+  sandbox: Plan["sandbox"],
+): Promise<void> {
+  const key = setupKey(setup, root, profile.image);
+  const host = await adapters
+    .hosts(config)
+    .open(profile.host)
+    .catch(() => undefined);
+  const cached = (await Promise.race([
+    host?.hasImage?.(depsTag(key)).catch(() => false) ?? false,
+    new Promise<false>((r) => setTimeout(() => r(false), 2000).unref()),
+  ])) as boolean;
+  sandbox.setup = { commands: setup.commands, key, cached };
+  if (!cached && profile.network === "none")
+    sandbox.relaxations.push({ field: "network", value: "allowlist (during the setup only)", baseline: "none" });
 }
 
 /** The sandbox a lane's runs get, and each way its profile is looser than the hardened baseline. */

@@ -11,6 +11,7 @@ import { runAgent, type AgentResult, type ModelPort } from "../core/agent.js";
 import { firstMessages, TOOLS } from "../core/agent-prompt.js";
 import { redact } from "../core/redact.js";
 import type { EgressEvent } from "../core/sandbox.js";
+import { runSetup, setupProfile } from "./setup-step.js";
 import type { RunEvent } from "../core/run-events.js";
 import { parseDuration } from "../core/sandbox.js";
 import type { Config } from "../adapters/config/schema.js";
@@ -140,7 +141,9 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
     const profile = config.sandbox.profiles[lane.sandbox]!;
     host = await r.adapters.hosts(config).open(r.hostName ?? profile.host);
     const t0 = Date.now();
-    sandbox = await host.acquire({ profileName: lane.sandbox, profile, repo: r.root, runId });
+    // A lane's setup: FROM its cache when there is one, else with egress to the allowlist for it.
+    const prepared = await setupProfile(host, lane.setup, r.root, profile);
+    sandbox = await host.acquire({ profileName: lane.sandbox, profile: prepared.profile, repo: r.root, runId });
     // allowlist sandboxes: every egress attempt, allowed or blocked, in the run and the audit trail.
     sandbox.onEgress?.((e) => {
       egress.push(e);
@@ -154,6 +157,7 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
       fromPool: sandbox.info.fromPool,
       ms: Date.now() - t0,
     });
+    if (lane.setup) await runSetup(sandbox, lane.setup, prepared, profile.network, emit);
 
     // The file list only orients the model: without it the run goes on, and says so.
     const files = await listWorkspaceFiles(r.root).catch((err: Error) => {

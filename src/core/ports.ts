@@ -285,6 +285,8 @@ export interface AcquireOptions {
 export interface SandboxHost {
   readonly name: string;
   acquire(o: AcquireOptions): Promise<Sandbox>;
+  /** Is this image on the host (a setup's dependency cache)? */
+  hasImage?(image: string): Promise<boolean>;
   /** Wait for background work (pool refills) before the process exits. */
   settle(): Promise<void>;
 }

@@ -46,6 +46,9 @@ export type RunEvent =
     }
   | { type: "warning"; message: string }
   | ({ type: "egress" } & EgressEvent)
+  /** A lane's setup ran (or its cache was restored) before the agent started. */
+  | { type: "setup"; cached: boolean; commands: string[]; exitCode: number; ms: number; outputTail?: string }
+  | { type: "setup_cached"; image: string; bytes: number; ms: number }
   | { type: "endpoint"; event: EndpointEvent }
   | { type: "agent_end"; status: RunStatus; steps: number; summary: string }
   | {

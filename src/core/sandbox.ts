@@ -79,6 +79,10 @@ export interface Sandbox {
   readonly info: SandboxInfo;
   /** `network: allowlist`: every egress attempt from now on, allowed or blocked. */
   onEgress?(listener: (e: EgressEvent) => void): void;
+  /** End egress for good (the setup is done): the sandbox keeps only loopback. */
+  closeEgress?(): Promise<void>;
+  /** Snapshot workspace paths as an image layer on top of this sandbox's image (the setup's cache). */
+  snapshot?(paths: string[], tag: string): Promise<{ bytes: number }>;
   /** Resolves when the workspace is in place and committed as the base (operations wait for it). */
   ready(): Promise<void>;
   exec(req: ExecRequest, signal?: AbortSignal): Promise<Observation>;

@@ -61,5 +61,7 @@ export function sandboxLine(p: Plan): string {
   const n = p.sandbox.relaxations.length;
   const state = n ? `${n} relaxation${n > 1 ? "s" : ""} from the hardened baseline` : "hardened";
   const egress = p.sandbox.egress ? ` · egress only to ${p.sandbox.egress.join(", ") || "nothing"}` : "";
-  return `sandbox ${p.sandbox.host} · ${p.sandbox.image} · ${p.sandbox.runtime} · profile ${p.sandbox.profile} (${state})${egress}`;
+  const s = p.sandbox.setup;
+  const setup = s ? ` · setup \`${s.commands.join(" && ")}\` (${s.cached ? "cached" : "not cached yet"})` : "";
+  return `sandbox ${p.sandbox.host} · ${p.sandbox.image} · ${p.sandbox.runtime} · profile ${p.sandbox.profile} (${state})${egress}${setup}`;
 }

@@ -24,6 +24,14 @@ export function eventLine(e: RunEvent): string | undefined {
       );
     case "warning":
       return `warning: ${e.message}`;
+    case "setup":
+      return e.cached
+        ? `  setup: dependencies restored from the cache in ${e.ms} ms`
+        : `  setup \`${e.commands.join(" && ")}\`: exit ${e.exitCode} in ${(e.ms / 1000).toFixed(1)} s${
+            e.outputTail ? `\n${e.outputTail}` : ""
+          }`;
+    case "setup_cached":
+      return `  setup cached as ${e.image} (${(e.bytes / 2 ** 20).toFixed(1)} MiB) in ${(e.ms / 1000).toFixed(1)} s`;
     case "egress":
       return e.allowed
         ? `  egress ${e.method} ${e.host}:${e.port}${e.bytesDown !== undefined ? ` (${e.bytesUp ?? 0} B up, ${e.bytesDown} B down)` : ""}`

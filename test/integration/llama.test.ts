@@ -75,7 +75,7 @@ describe("the local tier against a real llama.cpp server", () => {
     expect(reason).toMatch(/^all 1 llama\.cpp slot\(s\) at http:\/\/127\.0\.0\.1:\d+ are busy$/);
     await long;
     expect(await llama.slotsDelay(server.url)).toBeUndefined();
-  });
+  }, 90_000); // 1,800 tokens on two shared CPU cores
 });
 
 describe("a llama.cpp server killed mid-stream", () => {

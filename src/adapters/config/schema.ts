@@ -100,6 +100,20 @@ export const laneSchema = z.strictObject({
     .optional(),
   /** Command run in the sandbox after the agent finishes; its exit status decides success. */
   check: z.string().optional(),
+  /**
+   * Commands run in the sandbox before the agent starts (npm ci, pip install …), with egress only
+   * to the allowlist; what they make (`paths`) is cached per repository, profile and `key` files.
+   */
+  setup: z
+    .strictObject({
+      commands: z.array(z.string().min(1)).min(1),
+      /** Files whose content keys the cache (lockfiles, manifests). */
+      key: z.array(z.string()).default([]),
+      /** Workspace paths the setup makes, kept in the cache. */
+      paths: z.array(z.string().regex(/^[^/].*$/, "a path inside the repository")).default(["node_modules"]),
+      timeout: duration.default("10m"),
+    })
+    .optional(),
   audit: z.enum(["standard", "full"]).default("standard"),
 });
 

@@ -15,6 +15,7 @@ import { containerName, LABEL, labelsFor, MANAGED_FILTER, ownerIsDead, ownerOf, 
 import { DockerSandbox, ignoreGone, removeWhenFree, WHOLE, type Executor } from "./sandbox.js";
 import { listWorkspaceFiles, packWorkspace } from "./workspace.js";
 import { PROXY_LABEL, proxyName, startEgress } from "./egress.js";
+import { hasImage } from "./deps-cache.js";
 import { egressAllowList } from "../egress-defaults.js";
 
 export type { AcquireOptions } from "../../core/ports.js";
@@ -81,6 +82,10 @@ export class DockerHost implements SandboxHost {
     } finally {
       if (o.profile.pool > 0) void this.refill(o.profileName, o.profile, true);
     }
+  }
+
+  hasImage(image: string): Promise<boolean> {
+    return hasImage(this.docker, image);
   }
 
   /** An executor for a sandbox some other process started (`lanes sandbox exec` on a detached one). */

@@ -5,6 +5,7 @@ import tar from "tar-stream";
 import { LanesError } from "../../core/errors.js";
 import type { EgressEvent, ExecRequest, Observation, Sandbox, SandboxInfo } from "../../core/sandbox.js";
 import { followEgress } from "./egress.js";
+import { snapshotDeps } from "./deps-cache.js";
 import { WORKSPACE } from "./container-spec.js";
 import { packOne } from "./workspace.js";
 
@@ -41,6 +42,16 @@ export class DockerSandbox implements Sandbox {
   }
 
   private stopFollowing: (() => void)[] = [];
+
+  async closeEgress(): Promise<void> {
+    this.stopFollowing.forEach((stop) => stop());
+    if (this.proxy) await this.proxy.remove({ force: true }).catch(ignoreGone);
+  }
+
+  async snapshot(paths: string[], tag: string): Promise<{ bytes: number }> {
+    await this.base;
+    return snapshotDeps(this.docker, this.container, this.info.image, paths, tag);
+  }
 
   onEgress(listener: (e: EgressEvent) => void): void {
     if (!this.proxy) return;
