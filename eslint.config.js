@@ -29,7 +29,8 @@ const LIBRARIES = [
 const up = (...dirs) => dirs.map((d) => `**/${d}/**`);
 
 export default tseslint.config(
-  { ignores: ["dist/", "dist-check/", "node_modules/", "coverage/", ".lanes-test/"] },
+  // test/fixtures: repositories the tests copy into sandboxes (CommonJS, their own conventions).
+  { ignores: ["dist/", "dist-check/", "node_modules/", "coverage/", ".lanes-test/", "test/fixtures/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -17,7 +17,7 @@ import { canonical } from "../core/canonical.js";
 import type { Store } from "../core/ports.js";
 import type { Adapters } from "./ports.js";
 import { priceTable } from "../adapters/models/prices.js";
-import { listWorkspaceFiles } from "../adapters/docker/workspace.js";
+import { listWorkspace } from "../adapters/docker/workspace.js";
 import { git } from "../adapters/git.js";
 import { relaxationsOf, type Relaxation } from "../core/relaxations.js";
 import { treeDigest } from "./tree-pin.js";
@@ -34,7 +34,14 @@ export interface Plan {
   createdAt: string;
   task: { text: string; template: string };
   /** What is pinned: the working tree's content (tree-pin.ts), less the files in `exclude`. */
-  repo: { root: string; head: string | null; tree: string; exclude: string[] };
+  repo: {
+    root: string;
+    head: string | null;
+    tree: string;
+    exclude: string[];
+    /** What the sandbox gets, and what it does not (never dropped silently). */
+    workspace?: { files: number; skipped: { path: string; why: string }[]; lfsPointers: string[] };
+  };
   /** Where the run would execute, and how that is looser than the hardened baseline. */
   sandbox: {
     host: string;
@@ -107,7 +114,16 @@ export interface PlanRequest {
  * history, quota and running counts are read once per repository (or per lane) at plan time.
  */
 export interface PlanMemo {
-  repos: Map<string, Promise<{ files: string[]; head: string | null; tree: string }>>;
+  repos: Map<
+    string,
+    Promise<{
+      files: string[];
+      head: string | null;
+      tree: string;
+      skipped: { path: string; why: string }[];
+      lfsPointers: string[];
+    }>
+  >;
   endpoints: Map<Config, ReturnType<Adapters["endpoints"]>>;
   history: Map<string, History | undefined>;
   quota: Map<string, ReturnType<Store["status"]>>;
@@ -143,11 +159,15 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
     });
 
   const exclude = r.exclude ?? [];
-  const { files, head, tree } = await once(memo?.repos, `${r.root}\0${exclude.join("\0")}`, async () => {
-    const files = await listWorkspaceFiles(r.root).catch(() => []);
-    const [head, tree] = await Promise.all([gitHead(r.root), treeDigest(r.root, exclude, files)]);
-    return { files, head, tree };
-  });
+  const { files, head, tree, skipped, lfsPointers } = await once(
+    memo?.repos,
+    `${r.root}\0${exclude.join("\0")}`,
+    async () => {
+      const listing = await listWorkspace(r.root).catch(() => ({ files: [], skipped: [], lfsPointers: [] }));
+      const [head, tree] = await Promise.all([gitHead(r.root), treeDigest(r.root, exclude, listing.files)]);
+      return { files: listing.files, head, tree, skipped: listing.skipped, lfsPointers: listing.lfsPointers };
+    },
+  );
   const sandbox = sandboxTarget(config, lane.sandbox, r.origin);
   const profile = config.sandbox.profiles[lane.sandbox];
   if (lane.setup && profile) await planSetup(r.adapters, config, lane.setup, r.root, profile, sandbox);
@@ -214,7 +234,7 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
     version: PLAN_VERSION,
     createdAt: now.toISOString(),
     task: { text: r.task, template },
-    repo: { root: r.root, head, tree, exclude },
+    repo: { root: r.root, head, tree, exclude, workspace: { files: files.length, skipped, lfsPointers } },
     sandbox,
     lane: r.lane,
     tier: tierName,

@@ -157,6 +157,13 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
       fromPool: sandbox.info.fromPool,
       ms: Date.now() - t0,
     });
+    for (const s of plan.repo.workspace?.skipped ?? [])
+      emit({ type: "warning", message: `not copied into the sandbox: ${s.path} (${s.why})` });
+    if (plan.repo.workspace?.lfsPointers.length)
+      emit({
+        type: "warning",
+        message: `Git LFS pointers copied without their content: ${plan.repo.workspace.lfsPointers.join(", ")}`,
+      });
     if (lane.setup) await runSetup(sandbox, lane.setup, prepared, profile.network, emit);
 
     // The file list only orients the model: without it the run goes on, and says so.

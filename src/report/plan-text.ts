@@ -30,7 +30,7 @@ export function planText(p: Plan, style: Stylize = (_s, t) => t): string {
       ` (p50–p90), cap ${money(p.cost.capUsd)}   prompt ${p.tokens.prompt.toLocaleString("en-US")}` +
       ` tokens (${p.tokens.exact ? "exact" : "approximate"})`,
   ];
-  lines.push(sandboxLine(p));
+  lines.push(sandboxLine(p), ...workspaceLines(p).map((l) => style("yellow", l)));
   for (const r of p.sandbox.relaxations) lines.push(`  ${style("yellow", "relaxed")} ${describeRelaxation(r)}`);
   if (p.tokenCap !== undefined)
     lines.push(
@@ -54,6 +54,18 @@ export function planText(p: Plan, style: Stylize = (_s, t) => t): string {
     lines.push(`  ${r.level === "hard" ? "✗" : r.level === "soft" ? "?" : "✓"} ${r.rule} (${r.level}): ${r.message}`);
   lines.push(style("dim", `assumptions: ${p.cost.assumptions.join("; ")}`));
   return lines.join("\n");
+}
+
+/** What the workspace leaves out (submodules not checked out, huge files) and LFS pointers, if any. */
+export function workspaceLines(p: Plan): string[] {
+  const w = p.repo.workspace;
+  if (!w) return [];
+  return [
+    ...w.skipped.map((s) => `workspace: not copied: ${s.path} (${s.why})`),
+    ...(w.lfsPointers.length
+      ? [`workspace: Git LFS pointers copied without their content (git lfs pull first): ${w.lfsPointers.join(", ")}`]
+      : []),
+  ];
 }
 
 /** Where the run executes: host, image, runtime and profile (hardened, or how many relaxations). */

@@ -1,7 +1,7 @@
 /** The plan: lane, tier, endpoint, cost badge, quota bars and the decision with its reasons. */
 import { Box, Text } from "ink";
 import { describeRelaxation } from "../core/relaxations.js";
-import { sandboxLine } from "../report/plan-text.js";
+import { sandboxLine, workspaceLines } from "../report/plan-text.js";
 import type { Plan } from "../app/plan-task.js";
 import { CostBadge } from "./CostBadge.js";
 import { QuotaBar } from "./QuotaBar.js";
@@ -27,6 +27,12 @@ export function PlanPanel({ plan }: { plan: Plan }) {
       <Text>
         <Text bold>{sandboxLine(plan).split(" ")[0]}</Text> {sandboxLine(plan).split(" ").slice(1).join(" ")}
       </Text>
+      {workspaceLines(plan).map((l) => (
+        <Text key={l} color="yellow">
+          {"  "}
+          {l}
+        </Text>
+      ))}
       {plan.sandbox.relaxations.map((r) => (
         <Text key={r.field}>
           {"  "}

@@ -13,7 +13,7 @@ import { Channel } from "./channel.js";
 import { dockerExecutor } from "./exec.js";
 import { containerName, LABEL, labelsFor, MANAGED_FILTER, ownerIsDead, ownerOf, selfOwner } from "./labels.js";
 import { DockerSandbox, ignoreGone, removeWhenFree, WHOLE, type Executor } from "./sandbox.js";
-import { listWorkspaceFiles, packWorkspace } from "./workspace.js";
+import { listWorkspace, packWorkspace } from "./workspace.js";
 import { PROXY_LABEL, proxyName, startEgress } from "./egress.js";
 import { hasImage } from "./deps-cache.js";
 import { egressAllowList } from "../egress-defaults.js";
@@ -57,7 +57,7 @@ export class DockerHost implements SandboxHost {
    */
   async acquire(o: AcquireOptions): Promise<DockerSandbox> {
     const owner = o.detached ? "detached" : selfOwner();
-    const files = o.repo ? listWorkspaceFiles(o.repo) : Promise.resolve([]);
+    const files = o.repo ? listWorkspace(o.repo).then((l) => l.files) : Promise.resolve([]);
     files.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
     const claimed = o.profile.pool > 0 && !o.detached ? await this.claim(o.profileName, owner) : undefined;
     const parts =

@@ -4,6 +4,7 @@
  * is never mounted. Outside a git repository every file but .git is taken.
  */
 import { createReadStream } from "node:fs";
+import { existsSync } from "node:fs";
 import { lstat, readdir, readlink } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -28,6 +29,67 @@ export async function listWorkspaceFiles(repo: string): Promise<string[]> {
   };
   await walk("");
   return out;
+}
+
+/** Files larger than this are not copied into a sandbox (they are listed as skipped instead). */
+export const MAX_FILE_BYTES = 50 * 2 ** 20;
+const LFS_POINTER = "version https://git-lfs.github.com/spec/v1";
+
+export interface WorkspaceListing {
+  /** What is copied in: the repository's files, and those of checked-out submodules. */
+  files: string[];
+  /** What is not, and why: submodules that are not checked out, files over MAX_FILE_BYTES. */
+  skipped: { path: string; why: string }[];
+  /** Git LFS pointer files: copied as they are, their content was never fetched. */
+  lfsPointers: string[];
+}
+
+/**
+ * The workspace as the sandbox gets it, with nothing dropped silently: checked-out submodules are
+ * copied with their own files, the rest of what is left out is listed with the reason.
+ */
+export async function listWorkspace(repo: string): Promise<WorkspaceListing> {
+  const files = await listWorkspaceFiles(repo);
+  const skipped: WorkspaceListing["skipped"] = [];
+  const lfsPointers: string[] = [];
+  const stage = await git(["ls-files", "-s", "-z"], repo);
+  const gitlinks = new Set(
+    stage.code === 0
+      ? stage.stdout
+          .split("\0")
+          .filter((l) => l.startsWith("160000 "))
+          .map((l) => l.slice(l.indexOf("\t") + 1))
+      : [],
+  );
+  const out: string[] = [];
+  for (const sub of gitlinks) {
+    const inner = await git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], join(repo, sub));
+    if (inner.code !== 0 || !existsSync(join(repo, sub, ".git")))
+      skipped.push({ path: sub, why: "a submodule that is not checked out (git submodule update --init)" });
+    else
+      out.push(
+        ...inner.stdout
+          .split("\0")
+          .filter(Boolean)
+          .map((f) => `${sub}/${f}`),
+      );
+  }
+  for (const f of files) {
+    if (gitlinks.has(f)) continue;
+    const st = await lstat(join(repo, f)).catch(() => undefined);
+    if (st?.isFile() && st.size > MAX_FILE_BYTES) {
+      skipped.push({ path: f, why: `${(st.size / 2 ** 20).toFixed(0)} MB, over the 50 MB limit per file` });
+      continue;
+    }
+    if (st?.isFile() && st.size > 100 && st.size < 300 && (await isLfsPointer(join(repo, f)))) lfsPointers.push(f);
+    out.push(f);
+  }
+  return { files: out, skipped, lfsPointers };
+}
+
+async function isLfsPointer(file: string): Promise<boolean> {
+  const { readFile } = await import("node:fs/promises");
+  return (await readFile(file, "utf8").catch(() => "")).startsWith(LFS_POINTER);
 }
 
 /** A tar of `files` (paths relative to `repo`), with directories listed so none is root-owned. */
