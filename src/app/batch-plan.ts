@@ -14,6 +14,7 @@ import type { BatchFile, BatchItem } from "./batch-file.js";
 import type { Identity } from "./identity.js";
 import { newPlanMemo, planTask, type Plan } from "./plan-task.js";
 import type { TaskConfig } from "./batch-config.js";
+import type { Setup } from "./setup-step.js";
 import { LanesError } from "../core/errors.js";
 
 export interface BatchTask {
@@ -26,6 +27,8 @@ export interface BatchTask {
   /** The configuration this task runs under (batch-config.ts), and the repository file that shaped it. */
   config: Config;
   configSource?: string;
+  /** The task template's setup, over the lane's. */
+  setup?: Setup | undefined;
 }
 
 export interface BatchPlan {
@@ -90,6 +93,7 @@ export async function planBatch(o: {
       who: o.who,
       ledger: o.ledger,
       memo,
+      setup: t.setup,
       ...(item.endpoint ? { endpointId: item.endpoint } : {}),
     });
     if (item.endpoint && plan.endpoint.id !== item.endpoint)
@@ -109,6 +113,7 @@ export async function planBatch(o: {
       check: item.check ?? o.batch.check ?? t.check ?? config.lanes[o.lane]?.check,
       plan,
       config,
+      setup: t.setup,
       ...(source ? { configSource: source } : {}),
     });
   }

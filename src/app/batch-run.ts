@@ -125,6 +125,7 @@ export async function runBatch(b: BatchRun): Promise<void> {
           emit: (event) => b.emit({ type: "task_event", batchId: b.batchId, idx: t.idx, event }),
           signal: b.signal,
           check: t.check,
+          setup: t.setup,
           hostName: host,
           onStart: (runId, hold) => {
             holdId = hold;

@@ -107,6 +107,8 @@ export interface PlanRequest {
   policies?: { source: string; sha256: string }[];
   /** Shared by the plans of one batch: what is the same for its tasks is computed once. */
   memo?: PlanMemo;
+  /** The task template's setup, over the lane's. */
+  setup?: Setup | undefined;
 }
 
 /**
@@ -170,7 +172,8 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
   );
   const sandbox = sandboxTarget(config, lane.sandbox, r.origin);
   const profile = config.sandbox.profiles[lane.sandbox];
-  if (lane.setup && profile) await planSetup(r.adapters, config, lane.setup, r.root, profile, sandbox);
+  const setup = r.setup ?? lane.setup;
+  if (setup && profile) await planSetup(r.adapters, config, setup, r.root, profile, sandbox);
   if (profile?.network === "allowlist" || (sandbox.setup && !sandbox.setup.cached))
     sandbox.egress = await egressAllowList(profile!);
   const messages = firstMessages(r.task, files);

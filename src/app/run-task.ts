@@ -11,7 +11,7 @@ import { runAgent, type AgentResult, type ModelPort } from "../core/agent.js";
 import { firstMessages, TOOLS } from "../core/agent-prompt.js";
 import { redact } from "../core/redact.js";
 import type { EgressEvent } from "../core/sandbox.js";
-import { runSetup, setupProfile } from "./setup-step.js";
+import { runSetup, setupProfile, type Setup } from "./setup-step.js";
 import type { RunEvent } from "../core/run-events.js";
 import { parseDuration } from "../core/sandbox.js";
 import type { Config } from "../adapters/config/schema.js";
@@ -48,6 +48,8 @@ export interface RunRequest {
   onStart?: (runId: string, holdId: string) => void;
   /** false: the run teaches the estimator nothing (a replay, unless --record-history). */
   recordHistory?: boolean;
+  /** The task template's setup, over the lane's. */
+  setup?: Setup | undefined;
 }
 
 export interface Attempt {
@@ -142,7 +144,8 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
     host = await r.adapters.hosts(config).open(r.hostName ?? profile.host);
     const t0 = Date.now();
     // A lane's setup: FROM its cache when there is one, else with egress to the allowlist for it.
-    const prepared = await setupProfile(host, lane.setup, r.root, profile);
+    const setup = r.setup ?? lane.setup;
+    const prepared = await setupProfile(host, setup, r.root, profile);
     sandbox = await host.acquire({ profileName: lane.sandbox, profile: prepared.profile, repo: r.root, runId });
     // allowlist sandboxes: every egress attempt, allowed or blocked, in the run and the audit trail.
     sandbox.onEgress?.((e) => {
@@ -164,7 +167,7 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
         type: "warning",
         message: `Git LFS pointers copied without their content: ${plan.repo.workspace.lfsPointers.join(", ")}`,
       });
-    if (lane.setup) await runSetup(sandbox, lane.setup, prepared, profile.network, emit);
+    if (setup) await runSetup(sandbox, setup, prepared, profile.network, emit);
 
     // The file list only orients the model: without it the run goes on, and says so.
     const files = await listWorkspaceFiles(r.root).catch((err: Error) => {

@@ -5,6 +5,8 @@ import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { z } from "zod";
 import { LanesError } from "../core/errors.js";
+import { setupSchema } from "../adapters/config/schema.js";
+import type { Setup } from "./setup-step.js";
 
 const templateSchema = z.object({
   name: z.string(),
@@ -16,6 +18,8 @@ const templateSchema = z.object({
     .default({}),
   prompt: z.string(),
   check: z.string().optional(),
+  /** Installs the repository's dependencies before the agent (over the lane's setup). */
+  setup: setupSchema.optional(),
 });
 
 export interface Task {
@@ -23,6 +27,7 @@ export interface Task {
   template: string;
   check?: string | undefined;
   lane?: string | undefined;
+  setup?: Setup | undefined;
 }
 
 const PACKAGE_TASKS = fileURLToPath(new URL("../../templates/tasks/", import.meta.url));
@@ -108,5 +113,6 @@ function resolveTaskText(root: string, arg: string | undefined, sets: string[]):
     template: `${t.name}@${t.version}`,
     check: t.check ? fill(t.check) : undefined,
     lane: t.lane,
+    setup: t.setup,
   };
 }

@@ -257,8 +257,11 @@ export function buildProgram(version: string): Command {
     .action(lazy("sandbox", "rm"));
   sandbox
     .command("gc")
-    .option("--all", "remove every lanes sandbox, not only expired and orphaned ones")
-    .description("remove expired and orphaned sandboxes now (this also runs at the start of every sandbox command)")
+    .option("--all", "remove every lanes sandbox (and every setup cache), not only expired and orphaned ones")
+    .option("--deps-older-than <duration>", "remove setup caches (lanes-deps:*) built longer ago than this", "30d")
+    .description(
+      "remove expired and orphaned sandboxes now (this also runs at the start of every sandbox command), and old setup caches",
+    )
     .action(lazy("sandbox", "gc"));
 
   const hosts = program
@@ -304,10 +307,15 @@ export function buildProgram(version: string): Command {
       "base image (BASE build arg); default: the offline base lanes-base:bookworm-2 for lanes' own Dockerfile, lanes-sandbox:lanes for a project's",
     )
     .option("--tag <image>", "tag (default: the profile's image)")
+    .option("--deps", "instead: run the lane's setup once and cache its dependencies (before a batch, in CI)")
     .description("build the sandbox image from .lanes/sandbox (or lanes' template)")
     .addHelpText(
       "after",
-      examples("lanes images build", "lanes images build --host gpu-box --base debian:bookworm-slim"),
+      examples(
+        "lanes images build",
+        "lanes images build --host gpu-box --base debian:bookworm-slim",
+        "lanes images build --deps --lane ci-fix --yes",
+      ),
     )
     .action(lazy("images", "build"));
   images

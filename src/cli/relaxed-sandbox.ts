@@ -6,7 +6,7 @@
 import { resolveApproval } from "../core/approval.js";
 import { LanesError } from "../core/errors.js";
 import type { Decision } from "../core/policy.js";
-import { describeRelaxation } from "../core/relaxations.js";
+import { describeRelaxation, type Relaxation } from "../core/relaxations.js";
 import { originOf, type LoadedConfig } from "../adapters/config/load.js";
 import { identityOf } from "../app/identity.js";
 import { sandboxTarget } from "../app/plan-task.js";
@@ -18,9 +18,12 @@ export async function gateRelaxedSandbox(
   ctx: CommandContext<unknown>,
   loaded: LoadedConfig,
   profileName: string,
+  /** Looser than the profile itself for a while (a setup's egress). */
+  extra: Relaxation[] = [],
 ): Promise<void> {
   const { config, root } = loaded;
   const target = sandboxTarget(config, profileName, (p) => originOf(loaded, p));
+  target.relaxations.push(...extra);
   if (!target.relaxations.length) return;
   const what = `sandbox profile ${profileName} is relaxed: ${target.relaxations.map(describeRelaxation).join("; ")}`;
   const deny = config.rules.relaxedSandbox === "deny";

@@ -12,13 +12,13 @@ import { requireImage } from "../helpers/docker.js";
 import { events } from "../helpers/run.js";
 
 beforeAll(() => requireImage());
-const marker = `setup-${process.pid}-${Date.now().toString(36)}`; // a fresh cache key for this test run
+const MARKER = `setup-${process.pid}-${Date.now().toString(36)}`; // a fresh cache key for this test run
 const images: string[] = [];
 afterAll(() => {
   for (const i of images) spawnSync("docker", ["rmi", "-f", i]);
 });
 
-function depsRepo() {
+function depsRepo(marker = `${MARKER}-run`) {
   const home = tempHome("lanes-setup-");
   const repo = join(home.dir, "repo");
   cpSync(join(ROOT, "test/fixtures/deps-repo"), repo, { recursive: true });
@@ -76,5 +76,29 @@ describe("a lane's setup and its dependency cache", () => {
     expect(ev2.some((e) => e.type === "egress")).toBe(false); // no network at all
     expect(ev2.at(-1)).toMatchObject({ type: "run_end", check: "passed" });
     expect(setup2.ms).toBeLessThan(setup1.ms);
+  }, 600_000);
+
+  it("images build --deps caches the setup ahead (approved like any relaxation), and sandbox gc ages it out", async () => {
+    const p = depsRepo(`${MARKER}-ahead`);
+    const build = (extra: string[] = []) =>
+      lanes(["images", "build", "--deps", "--lane", "t", "--json", ...extra], {
+        cwd: p.repo,
+        env: p.env,
+        timeoutMs: 300_000,
+      });
+    const refused = await build();
+    expect(refused.code).toBe(3); // CI without --yes: the setup's egress is not approved
+    const first = await build(["--yes"]);
+    expect(first.code, first.stderr).toBe(0);
+    const made = JSON.parse(first.stdout);
+    expect(made).toMatchObject({ ok: true, cached: false, image: expect.stringMatching(/^lanes-deps:/) });
+    images.push(made.image);
+    expect(JSON.parse((await build()).stdout)).toMatchObject({ cached: true, image: made.image });
+    const audit = JSON.parse((await lanes(["audit", "ls", "--json"], { cwd: p.repo, env: p.env })).stdout);
+    expect(audit.some((a: { action: string }) => a.action === "egress")).toBe(true);
+    const gc = await lanes(["sandbox", "gc", "--deps-older-than", "0s", "--json"], { cwd: p.repo, env: p.env });
+    expect(gc.code, gc.stderr).toBe(0);
+    expect(JSON.parse(gc.stdout).hosts[0].result.images).toContain(made.image);
+    expect(spawnSync("docker", ["image", "inspect", made.image]).status).not.toBe(0);
   }, 600_000);
 });

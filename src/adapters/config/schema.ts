@@ -55,6 +55,16 @@ export const tierSchema = z.strictObject({
   endpoints: z.array(endpointSchema).default([]),
 });
 
+/** A lane's or task template's setup: see setup-step.ts. */
+export const setupSchema = z.strictObject({
+  commands: z.array(z.string().min(1)).min(1),
+  /** Files whose content keys the cache (lockfiles, manifests). */
+  key: z.array(z.string()).default([]),
+  /** Workspace paths the setup makes, kept in the cache. */
+  paths: z.array(z.string().regex(/^[^/].*$/, "a path inside the repository")).default(["node_modules"]),
+  timeout: duration.default("10m"),
+});
+
 export const laneSchema = z.strictObject({
   description: z.string().optional(),
   /** Tiers in cascade order: the first is tried first, the next ones are escalations. */
@@ -104,16 +114,7 @@ export const laneSchema = z.strictObject({
    * Commands run in the sandbox before the agent starts (npm ci, pip install …), with egress only
    * to the allowlist; what they make (`paths`) is cached per repository, profile and `key` files.
    */
-  setup: z
-    .strictObject({
-      commands: z.array(z.string().min(1)).min(1),
-      /** Files whose content keys the cache (lockfiles, manifests). */
-      key: z.array(z.string()).default([]),
-      /** Workspace paths the setup makes, kept in the cache. */
-      paths: z.array(z.string().regex(/^[^/].*$/, "a path inside the repository")).default(["node_modules"]),
-      timeout: duration.default("10m"),
-    })
-    .optional(),
+  setup: setupSchema.optional(),
   audit: z.enum(["standard", "full"]).default("standard"),
 });
 

@@ -22,6 +22,23 @@ export async function hasImage(docker: Docker, image: string): Promise<boolean> 
   }
 }
 
+/** Remove setup caches built more than `olderThanMs` ago (one a sandbox still uses stays). */
+export async function pruneDeps(docker: Docker, olderThanMs: number): Promise<string[]> {
+  const removed: string[] = [];
+  for (const i of await docker.listImages({ filters: { label: [DEPS_LABEL] } })) {
+    if (i.Created * 1000 > Date.now() - olderThanMs) continue;
+    for (const tag of i.RepoTags ?? []) {
+      if (!tag.startsWith("lanes-deps:")) continue;
+      await docker
+        .getImage(tag)
+        .remove()
+        .then(() => removed.push(tag))
+        .catch(() => {});
+    }
+  }
+  return removed;
+}
+
 /** Snapshot `paths` (relative to the workspace) of a running sandbox as `tag`, FROM its image. */
 export async function snapshotDeps(
   docker: Docker,

@@ -15,7 +15,7 @@ import { containerName, LABEL, labelsFor, MANAGED_FILTER, ownerIsDead, ownerOf, 
 import { DockerSandbox, ignoreGone, removeWhenFree, WHOLE, type Executor } from "./sandbox.js";
 import { listWorkspace, packWorkspace } from "./workspace.js";
 import { PROXY_LABEL, proxyName, startEgress } from "./egress.js";
-import { hasImage } from "./deps-cache.js";
+import { hasImage, pruneDeps } from "./deps-cache.js";
 import { egressAllowList } from "../egress-defaults.js";
 
 export type { AcquireOptions } from "../../core/ports.js";
@@ -37,6 +37,8 @@ export interface ReapResult {
   containers: string[];
   volumes: string[];
   networks: string[];
+  /** Setup caches (lanes-deps:*) removed by `sandbox gc`. */
+  images?: string[];
 }
 
 const ORPHAN_GRACE_MS = 60_000;
@@ -86,6 +88,11 @@ export class DockerHost implements SandboxHost {
 
   hasImage(image: string): Promise<boolean> {
     return hasImage(this.docker, image);
+  }
+
+  /** Remove setup caches built more than `olderThanMs` ago (deps-cache.ts). */
+  pruneDeps(olderThanMs: number): Promise<string[]> {
+    return pruneDeps(this.docker, olderThanMs);
   }
 
   /** An executor for a sandbox some other process started (`lanes sandbox exec` on a detached one). */

@@ -54,14 +54,17 @@ export async function ping(config: Config, host: DockerHost, timeoutMs = 5000): 
 /** The reaper on every configured host, concurrently; an unreachable host is skipped. */
 export async function reapAll(
   config: Config,
-  opts: { all?: boolean; timeoutMs?: number } = {},
+  opts: { all?: boolean; timeoutMs?: number; depsOlderThanMs?: number } = {},
 ): Promise<{ host: string; result?: ReapResult; error?: string }[]> {
   return Promise.all(
     Object.keys(config.hosts).map(async (name) => {
       try {
         const host = await openHost(config, name);
         await ping(config, host, opts.timeoutMs ?? 3000);
-        return { host: name, result: await host.reap({ all: opts.all === true }) };
+        const result = await host.reap({ all: opts.all === true });
+        // `sandbox gc` also ages out setup caches (runs only reap sandboxes).
+        if (opts.depsOlderThanMs !== undefined) result.images = await host.pruneDeps(opts.depsOlderThanMs);
+        return { host: name, result };
       } catch (err) {
         return { host: name, error: (err as Error).message };
       }

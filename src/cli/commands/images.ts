@@ -4,10 +4,16 @@ import { sandboxContext } from "../../adapters/docker/images.js";
 import { adapters } from "../compose.js";
 import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
+import { openAudit, openLedger } from "../compose.js";
+import { gateRelaxedSandbox } from "../relaxed-sandbox.js";
+import { identityOf } from "../../app/identity.js";
+import { runSetup, setupProfile } from "../../app/setup-step.js";
+import { eventLine } from "../../report/run-text.js";
 
 export async function build(
-  ctx: CommandContext<{ host?: string; profile?: string; base?: string; tag?: string }>,
+  ctx: CommandContext<{ host?: string; profile?: string; base?: string; tag?: string; deps?: boolean }>,
 ): Promise<void> {
+  if (ctx.opts.deps) return deps(ctx);
   const { config, root } = await loadFor(ctx);
   const profileName = ctx.opts.profile ?? config.lanes[ctx.mode.lane ?? config.defaults.lane]?.sandbox ?? "default";
   const profile = config.sandbox.profiles[profileName];
@@ -46,5 +52,57 @@ export async function push(ctx: CommandContext<{ host: string }>): Promise<void>
   ctx.out.result(
     { ok: true, image, host: ctx.opts.host, bytes, seconds: +seconds.toFixed(1) },
     (r) => `pushed ${r.image} to ${r.host}: ${(r.bytes / 2 ** 20).toFixed(0)} MiB in ${r.seconds} s`,
+  );
+}
+
+/**
+ * `lanes images build --deps`: the lane's setup run once in a sandbox of its own (no agent, no
+ * model), its dependencies cached for every later run — e.g. in CI before a batch. The setup's
+ * egress is a relaxation like any other: shown, decided and audited; every attempt is audited.
+ */
+async function deps(ctx: CommandContext<{ host?: string }>): Promise<void> {
+  const loaded = await loadFor(ctx);
+  const { config, root } = loaded;
+  const laneName = ctx.mode.lane ?? config.defaults.lane;
+  const lane = config.lanes[laneName];
+  if (!lane) throw new LanesError("usage", `unknown lane "${laneName}"`);
+  if (!lane.setup)
+    throw new LanesError("usage", `lane ${laneName} has no setup to cache`, {
+      hint: "add setup: { commands: [...], key: [lockfile] } to the lane in lanes.yaml",
+    });
+  const profile = config.sandbox.profiles[lane.sandbox]!;
+  const host = await adapters.hosts(config).open(ctx.opts.host ?? profile.host);
+  const prepared = await setupProfile(host, lane.setup, root, profile);
+  const started = performance.now();
+  if (!prepared.cached) {
+    const extra =
+      profile.network === "none"
+        ? [{ field: "network" as const, value: "allowlist (during the setup only)", baseline: "none" }]
+        : [];
+    await gateRelaxedSandbox(ctx, loaded, lane.sandbox, extra);
+    const ledger = await openLedger();
+    const audit = openAudit(ledger, (await identityOf(config, root)).user);
+    const sb = await host.acquire({ profileName: lane.sandbox, profile: prepared.profile, repo: root });
+    try {
+      sb.onEgress?.((e) =>
+        audit.append({ action: "egress", inputs: { host: e.host, port: e.port }, outcome: { ...e } }),
+      );
+      await runSetup(sb, lane.setup, prepared, profile.network, (e) => {
+        if (ctx.mode.kind !== "json") ctx.out.info(eventLine(e) ?? "");
+      });
+    } finally {
+      await sb.release();
+      await host.settle();
+      ledger.close();
+    }
+  }
+  ctx.out.result(
+    {
+      ok: true,
+      image: prepared.tag,
+      cached: prepared.cached,
+      seconds: +((performance.now() - started) / 1000).toFixed(1),
+    },
+    (r) => (r.cached ? `${r.image} is cached already` : `cached ${r.image} in ${r.seconds} s`),
   );
 }

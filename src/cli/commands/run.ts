@@ -77,6 +77,7 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
       adapters,
       origin: (p: (string | number)[]) => originOf(loaded, p),
       policies: loaded.policies,
+      setup: task.setup,
     };
     let plan: Plan;
     let verified: VerifiedApproval | undefined;
@@ -170,6 +171,7 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
         emit,
         signal: ac.signal,
         check,
+        setup: task.setup,
         // A replay is a rehearsal: it costs nothing and teaches the estimator nothing, unless asked.
         recordHistory: !choice.replay || ctx.opts.recordHistory === true,
       });

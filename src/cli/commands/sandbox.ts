@@ -1,4 +1,5 @@
 /** `lanes sandbox up|exec|run|ls|rm|gc`: sandboxes by hand. */
+import { parseDuration } from "../../core/sandbox.js";
 import { ExitCode, LanesError } from "../../core/errors.js";
 import type { Observation } from "../../core/sandbox.js";
 import type { Config } from "../../adapters/config/schema.js";
@@ -198,14 +199,22 @@ export async function rm(ctx: CommandContext): Promise<void> {
   ctx.out.result({ removed }, (r) => r.removed.map((id) => `removed ${id}`).join("\n"));
 }
 
-export async function gc(ctx: CommandContext<{ all?: boolean }>): Promise<void> {
+export async function gc(ctx: CommandContext<{ all?: boolean; depsOlderThan?: string }>): Promise<void> {
   const { config } = await loadFor(ctx);
-  const results = await reapAll(config, { all: ctx.opts.all === true });
+  const all = ctx.opts.all === true;
+  let depsOlderThanMs = 0;
+  try {
+    if (!all) depsOlderThanMs = parseDuration(ctx.opts.depsOlderThan ?? "30d");
+  } catch {
+    throw new LanesError("usage", `--deps-older-than ${ctx.opts.depsOlderThan}: not a duration such as 7d or 12h`);
+  }
+  const results = await reapAll(config, { all, depsOlderThanMs });
   ctx.out.result({ hosts: results }, (r) =>
     r.hosts
       .map((h) =>
         h.result
-          ? `${h.host}: removed ${h.result.containers.length} containers, ${h.result.volumes.length} volumes, ${h.result.networks.length} networks`
+          ? `${h.host}: removed ${h.result.containers.length} containers, ${h.result.volumes.length} volumes,` +
+            ` ${h.result.networks.length} networks, ${h.result.images?.length ?? 0} setup caches`
           : `${h.host}: skipped (${h.error})`,
       )
       .join("\n"),
