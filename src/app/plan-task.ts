@@ -9,12 +9,13 @@ import type { Config } from "../adapters/config/schema.js";
 import { LanesError } from "../core/errors.js";
 import { firstMessages, TOOLS } from "../core/agent-prompt.js";
 import { COST_CLASS_LABEL, type CostClass } from "../core/cost.js";
-import { DEFAULT_PROFILE, estimate, percentiles, type History } from "../core/estimate.js";
-import { decide, scheduleState, type Decision, type QuotaImpact } from "../core/policy.js";
+import { DEFAULT_PROFILE, estimate, type History } from "../core/estimate.js";
+import { decide, scheduleState, type ContextFit, type Decision, type QuotaImpact } from "../core/policy.js";
 import { levelOf, type QuotaLevel } from "../core/quota.js";
 import { parseDuration } from "../core/sandbox.js";
 import { canonical } from "../core/canonical.js";
 import type { Store } from "../core/ports.js";
+import { historyOf } from "./history.js";
 import type { Adapters } from "./ports.js";
 import { priceTable } from "../adapters/models/prices.js";
 import { listWorkspace } from "../adapters/docker/workspace.js";
@@ -79,6 +80,8 @@ export interface Plan {
     resetsAt: string;
   }[];
   decision: Decision;
+  /** The run's projected context (p50/p90 of its last call) against the endpoint's window per slot. */
+  context?: ContextFit;
   identity: Identity;
   /** Unpriced runs are metered in tokens against this cap instead of dollars. */
   tokenCap?: number;
@@ -187,8 +190,8 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
     price,
     capUsd: lane.budget.capUsd,
     maxSteps: lane.limits.steps,
-    history: once(memo?.history, `${r.lane}\0${template}\0${tierName}`, () =>
-      historyOf(r.ledger, r.lane, template, tierName),
+    history: once(memo?.history, `${r.lane}\0${template}\0${tierName}\0${ep.id}`, () =>
+      historyOf(r.ledger, r.lane, template, tierName, ep.id),
     ),
     speeds: ep.spec.speeds,
     defaults: DEFAULT_PROFILE,
@@ -208,10 +211,26 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
   const quota: QuotaImpact[] = status.map((s) => ({ ...s, projected: projected[s.unit], cap: caps[s.unit] }));
 
   let endpointBusy: string | undefined;
+  let window = ep.spec.contextWindow;
   if (local) {
-    const { slotsDelay } = await import("../adapters/models/llama.js");
-    endpointBusy = await slotsDelay(ep.spec.baseURL, AbortSignal.timeout(2000)).catch(() => undefined);
+    const llama = await import("../adapters/models/llama.js");
+    const signal = AbortSignal.timeout(2000);
+    const [busy, props] = await Promise.all([
+      llama.slotsDelay(ep.spec.baseURL, signal).catch(() => undefined),
+      llama.props(ep.spec.baseURL, signal).catch(() => undefined),
+    ]);
+    endpointBusy = busy;
+    window = props?.contextSize ?? window; // the live server's window per slot wins over the configured one
   }
+  const context = window
+    ? {
+        endpoint: ep.id,
+        window,
+        p50: est.p50.contextTokens,
+        p90: est.p90.contextTokens,
+        nextTier: lane.tiers[lane.tiers.indexOf(tierName) + 1],
+      }
+    : undefined;
   const decision = decide({
     lane: {
       name: r.lane,
@@ -231,6 +250,7 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
     endpointKeyMissing:
       ep.spec.apiKeyEnv && !process.env[ep.spec.apiKeyEnv] ? { endpoint: ep.id, env: ep.spec.apiKeyEnv } : undefined,
     sandbox: { profile: sandbox.profile, relaxations: sandbox.relaxations, rule: config.rules.relaxedSandbox },
+    context,
   });
 
   const body: Omit<Plan, "planHash"> = {
@@ -265,30 +285,11 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
     })),
     ...(est.class === "unpriced" ? { tokenCap: lane.budget.capTokens } : {}),
     decision,
+    ...(context ? { context } : {}),
     identity: r.who,
     inputs: { policyHash: policyHash(config), priceVersion: priceTable().version, policies: r.policies ?? [] },
   };
   return { ...body, planHash: planHashOf(body) };
-}
-
-/** This lane's and task template's history on this tier: local and hosted runs are not mixed. */
-function historyOf(ledger: Store, lane: string, template: string, tier: string): History | undefined {
-  const rows = ledger.historyStore.recent(lane, template).filter((r) => r.tier === tier);
-  if (!rows.length) return undefined;
-  const pick = (f: (r: (typeof rows)[number]) => number) => percentiles(rows.map(f));
-  const steps = pick((r) => r.steps);
-  const comp = pick((r) => r.completionPerStep);
-  const obs = pick((r) => r.observationPerStep);
-  const secs = pick((r) => r.secondsPerStep);
-  const tps = rows.map((r) => r.completionTps).filter((x): x is number => x !== undefined);
-  const ptps = rows.map((r) => r.promptTps).filter((x): x is number => x !== undefined);
-  return {
-    runs: rows.length,
-    p50: { steps: steps.p50, completionPerStep: comp.p50, observationPerStep: obs.p50, secondsPerStep: secs.p50 },
-    p90: { steps: steps.p90, completionPerStep: comp.p90, observationPerStep: obs.p90, secondsPerStep: secs.p90 },
-    ...(tps.length ? { completionTokensPerSecond: percentiles(tps).p50 } : {}),
-    ...(ptps.length ? { promptTokensPerSecond: percentiles(ptps).p50 } : {}),
-  };
 }
 
 /**

@@ -331,6 +331,8 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
       observationPerStep: obs / agent.steps,
       secondsPerStep: durationMs / 1000 / agent.steps,
       costUsd,
+      endpoint: r.endpoint.id,
+      ...measuredSpeeds(agent),
     });
   }
   return {
@@ -368,4 +370,22 @@ export function requireEndpoint(endpoints: Map<string, ModelEndpoint>, plan: Pla
 function tailOf(stdout: string, stderr: string): string {
   const text = [stdout.trimEnd(), stderr.trimEnd()].filter(Boolean).join("\n");
   return text.split("\n").slice(-20).join("\n").slice(-2000);
+}
+
+/**
+ * What this run measured of its endpoint: llama.cpp's timings where it reported them (prompt
+ * tokens processed and generated per second, and the share of the prompt served from its cache),
+ * else for a hosted endpoint its completion tokens per second of model wall time.
+ */
+function measuredSpeeds(agent: AgentResult): { promptTps?: number; completionTps?: number; cachedShare?: number } {
+  const t = agent.timing;
+  if (t.promptMs > 0 && t.predictedMs > 0 && t.promptTokens > 0)
+    return {
+      promptTps: t.promptProcessed / (t.promptMs / 1000),
+      completionTps: t.predicted / (t.predictedMs / 1000),
+      cachedShare: Math.min(1, Math.max(0, 1 - t.promptProcessed / t.promptTokens)),
+    };
+  if (agent.modelMs > 0 && agent.usage.completionTokens > 0)
+    return { completionTps: agent.usage.completionTokens / (agent.modelMs / 1000) };
+  return {};
 }

@@ -75,6 +75,19 @@ export interface AgentResult {
   redactions: number;
   modelMs: number;
   toolMs: number;
+  /** What the endpoint measured (llama.cpp timings), summed over the calls that reported it. */
+  timing: Timing;
+}
+
+export interface Timing {
+  /** Prompt tokens the server processed (not served from its cache), and the time it took. */
+  promptProcessed: number;
+  promptMs: number;
+  /** Tokens generated, and the time it took. */
+  predicted: number;
+  predictedMs: number;
+  /** Prompt tokens of the calls that reported timings (for the cached share). */
+  promptTokens: number;
 }
 
 const WARN_AT = 3;
@@ -95,13 +108,14 @@ export async function runAgent(
   let steps = 0;
   let modelMs = 0;
   let toolMs = 0;
+  const timing: Timing = { promptProcessed: 0, promptMs: 0, predicted: 0, predictedMs: 0, promptTokens: 0 };
   let lastAction = "";
   let repeats = 0;
   const log = (kind: TrajectoryEntry["kind"], data: Record<string, unknown>) =>
     trajectory.push({ step: steps, at: now() - started, kind, data });
   const end = (status: RunStatus, summary = ""): AgentResult => {
     deps.emit({ type: "agent_end", status, steps, summary });
-    return { status, summary, steps, usage, messages, trajectory, redactions, modelMs, toolMs };
+    return { status, summary, steps, usage, messages, trajectory, redactions, modelMs, toolMs, timing };
   };
   function scrub(text: string): string {
     if (!deps.redact) return text;
@@ -151,6 +165,14 @@ export async function runAgent(
     usage.completionTokens += completion.usage.completionTokens;
     usage.cachedTokens += completion.usage.cachedTokens;
     usage.estimated ||= completion.usage.estimated;
+    const t = completion.timings;
+    if (t && t.promptMs > 0 && t.predictedMs > 0) {
+      timing.promptProcessed += (t.promptPerSecond * t.promptMs) / 1000;
+      timing.promptMs += t.promptMs;
+      timing.predicted += (t.predictedPerSecond * t.predictedMs) / 1000;
+      timing.predictedMs += t.predictedMs;
+      timing.promptTokens += completion.usage.promptTokens;
+    }
     deps.emit({
       type: "model_call",
       step: steps,

@@ -23,6 +23,10 @@ export interface History {
   /** llama.cpp throughput, to project GPU seconds. */
   promptTokensPerSecond?: number;
   completionTokensPerSecond?: number;
+  /** Measured share of prompt tokens the server served from its prompt cache (0..1). */
+  cachedShare?: number;
+  /** Which history it is: "lane L on tier T, endpoint E, template X". */
+  scope?: string;
 }
 
 export interface EstimateInput {
@@ -47,6 +51,8 @@ export interface Projection {
   gpuSeconds: number;
   sandboxSeconds: number;
   usd: number | null;
+  /** The context of the run's last call: everything re-sent plus its own completion. */
+  contextTokens: number;
 }
 
 export interface Estimate {
@@ -70,6 +76,8 @@ export function project(
   price: Price | undefined,
   local: boolean,
   tps: { prompt: number; completion: number },
+  /** Share of prompt tokens served from the server's prompt cache; undefined = the re-sent prefix. */
+  cachedShare?: number,
 ): Projection {
   const steps = Math.max(1, Math.round(p.steps));
   const growth = p.completionPerStep + p.observationPerStep;
@@ -80,7 +88,11 @@ export function project(
   const cachedInputTokens =
     price?.cachedInputPerMTok !== undefined ? (steps - 1) * prompt + (growth * (steps - 1) * (steps - 2)) / 2 : 0;
   const outputTokens = steps * p.completionPerStep;
-  const gpuSeconds = local ? inputTokens / tps.prompt + outputTokens / tps.completion : 0;
+  // llama.cpp keeps a slot's KV cache: a call re-sending the previous context processes only what
+  // is new. Measured cache share when history has it, else the re-sent prefix counts as cached.
+  const reSent = (steps - 1) * prompt + (growth * (steps - 1) * (steps - 2)) / 2;
+  const processed = cachedShare !== undefined ? inputTokens * (1 - cachedShare) : inputTokens - reSent;
+  const gpuSeconds = local ? processed / tps.prompt + outputTokens / tps.completion : 0;
   const sandboxSeconds = steps * p.secondsPerStep;
   const usage = {
     promptTokens: inputTokens,
@@ -97,6 +109,7 @@ export function project(
     gpuSeconds: round(gpuSeconds),
     sandboxSeconds: round(sandboxSeconds),
     usd,
+    contextTokens: Math.round(prompt + (steps - 1) * growth + p.completionPerStep),
   };
 }
 
@@ -110,12 +123,14 @@ export function estimate(i: EstimateInput): Estimate {
     completion: i.history?.completionTokensPerSecond ?? i.speeds?.completionTokensPerSecond ?? 40,
   };
   const speedSource = i.history?.completionTokensPerSecond ? "measured" : i.speeds ? "configured" : "default";
-  const p50 = project(i.promptTokens, clampSteps(base.p50), i.price, i.local, tps);
-  const p90 = project(i.promptTokens, clampSteps(base.p90), i.price, i.local, tps);
+  const cached = i.history?.cachedShare;
+  const p50 = project(i.promptTokens, clampSteps(base.p50), i.price, i.local, tps, cached);
+  const p90 = project(i.promptTokens, clampSteps(base.p90), i.price, i.local, tps, cached);
   const assumptions = [
     `first prompt ${i.promptTokens} tokens (${i.promptExact ? "exact" : "approximate"})`,
     fromHistory
-      ? `steps, completion and observation tokens per step from ${i.history!.runs} earlier runs of this lane and task (p50 / p90)`
+      ? `steps, completion and observation tokens per step from ${i.history!.runs} earlier runs of ` +
+        `${i.history!.scope ?? "this lane and task"} (p50 / p90)`
       : `no history yet (${i.history?.runs ?? 0} earlier runs): lane defaults of ${base.p50.steps} /` +
         ` ${base.p90.steps} steps, ${base.p50.completionPerStep} / ${base.p90.completionPerStep} completion` +
         ` and ${base.p50.observationPerStep} / ${base.p90.observationPerStep} observation tokens per` +
@@ -125,7 +140,12 @@ export function estimate(i: EstimateInput): Estimate {
       (i.price?.cachedInputPerMTok !== undefined ? "; the repeated part at the cached-input price" : ""),
   ];
   if (i.local)
-    assumptions.push(`GPU time at ${tps.prompt} prompt and ${tps.completion} completion tokens/s (${speedSource})`);
+    assumptions.push(
+      `GPU time at ${Math.round(tps.prompt)} prompt and ${Math.round(tps.completion)} completion tokens/s (${speedSource}),` +
+        (cached !== undefined
+          ? ` ${Math.round(cached * 100)}% of prompt tokens from the server's prompt cache (measured)`
+          : " the re-sent context served from the server's prompt cache"),
+    );
   if (!i.price) assumptions.push("unpriced: no price in lanes.yaml or the price table");
   const cls = p90.usd === null ? "unpriced" : costClassOf(p90.usd, i.bounds);
   if (p90.usd !== null && p90.usd > i.capUsd)

@@ -53,6 +53,17 @@ export interface DecisionInput {
   endpointKeyMissing?: { endpoint: string; env: string } | undefined;
   /** How the sandbox profile is looser than the hardened baseline, and what policy says of it. */
   sandbox?: { profile: string; relaxations: Relaxation[]; rule: "ask" | "deny" } | undefined;
+  /** The run's projected context (its last call) against the endpoint's window per slot. */
+  context?: ContextFit | undefined;
+}
+
+export interface ContextFit {
+  endpoint: string;
+  window: number;
+  p50: number;
+  p90: number;
+  /** The lane's next tier, suggested when the run does not fit. */
+  nextTier?: string | undefined;
 }
 
 const ORDER: Verdict[] = ["allow", "ask", "delay", "deny"];
@@ -96,6 +107,21 @@ export function decide(input: DecisionInput): Decision {
         "hard",
         `tier ${tier.name} has no price, and lane ${lane.name} does not set allowUnpriced: true (give the endpoint a price in lanes.yaml)`,
       );
+  }
+  const ctx = input.context;
+  if (ctx) {
+    const fit = `the run's projected context (p50 ${ctx.p50}, p90 ${ctx.p90} tokens)`;
+    const window = `endpoint ${ctx.endpoint}'s window of ${ctx.window} tokens per slot`;
+    if (ctx.p50 > ctx.window)
+      add(
+        "deny",
+        "endpoint.context",
+        "hard",
+        `${fit} does not fit ${window}${ctx.nextTier ? `; try the lane's next tier: --tier ${ctx.nextTier}` : ""}`,
+      );
+    else if (ctx.p90 > ctx.window)
+      add("allow", "endpoint.context", "advisory", `${fit}: a long run would outgrow ${window}`);
+    else if (ctx.p90 > 0.8 * ctx.window) add("allow", "endpoint.context", "advisory", `${fit} is near ${window}`);
   }
   const sb = input.sandbox;
   if (sb?.relaxations.length) {

@@ -87,6 +87,17 @@ export interface HistoryRow {
   costUsd: number | null;
   promptTps?: number | undefined;
   completionTps?: number | undefined;
+  /** The endpoint the run used, and the share of its prompt tokens served from the prompt cache. */
+  endpoint?: string | undefined;
+  cachedShare?: number | undefined;
+}
+
+/** Which history to read: any of lane, tier, endpoint and template (all given ones must match). */
+export interface HistoryKey {
+  lane?: string;
+  tier?: string;
+  endpoint?: string;
+  template?: string;
 }
 
 export interface BatchTaskRow {
@@ -198,7 +209,8 @@ export interface BatchStorePort {
 
 export interface HistoryStorePort {
   add(row: HistoryRow): void;
-  recent(lane: string, template: string, limit?: number): HistoryRow[];
+  /** The last `limit` runs matching the key, newest first. */
+  recent(key: HistoryKey, limit?: number): HistoryRow[];
 }
 
 /** The last record the store knows was written: what a complete audit trail must end with. */

@@ -134,7 +134,7 @@ describe("ledger reservations", () => {
       secondsPerStep: 1,
       costUsd: 0,
     });
-    const h = l.historyStore.recent("async", "fix");
+    const h = l.historyStore.recent({ lane: "async", template: "fix" });
     expect(h.map((r) => r.steps)).toEqual([4, 3, 2, 1]);
   });
 

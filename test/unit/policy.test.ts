@@ -179,6 +179,24 @@ describe("decide: every rule, its level, and the verdict", () => {
   });
 });
 
+describe("context fit", () => {
+  const ctx = (p50: number, p90: number) => ({ endpoint: "llama", window: 8192, p50, p90, nextTier: "standard" });
+  const rule = (d: ReturnType<typeof decide>) => d.reasons.filter((r) => r.rule === "endpoint.context");
+  it("denies a run whose p50 context does not fit the endpoint's window, naming the next tier", () => {
+    const d = decide(base({ context: ctx(9000, 30_000) }));
+    expect(d.verdict).toBe("deny");
+    expect(rule(d)[0]!.message).toBe(
+      "the run's projected context (p50 9000, p90 30000 tokens) does not fit endpoint llama's window of 8192 tokens" +
+        " per slot; try the lane's next tier: --tier standard",
+    );
+  });
+  it("warns when only the p90 outgrows it, or comes near it; says nothing when it fits", () => {
+    expect(rule(decide(base({ context: ctx(4000, 9000) })))[0]).toMatchObject({ level: "advisory" });
+    expect(rule(decide(base({ context: ctx(4000, 7000) })))[0]!.message).toContain("is near");
+    expect(rule(decide(base({ context: ctx(2000, 4000) })))).toEqual([]);
+  });
+});
+
 describe("quota buckets", () => {
   it("keys periods so a new period is a new bucket", () => {
     const now = new Date("2026-11-22T10:00:00Z"); // a Sunday
@@ -252,16 +270,33 @@ describe("estimate", () => {
     const e = estimate({ ...input, price: undefined });
     expect([e.p50Usd, e.p90Usd, e.class]).toEqual([null, null, "unpriced"]);
   });
-  it("costs a local tier through projected GPU time", () => {
+  it("costs a local tier through projected GPU time, the re-sent context served from the prompt cache", () => {
     const e = estimate({ ...input, price: { inputPerMTok: 0, outputPerMTok: 0, gpuHourUsd: 3.6 }, local: true });
-    expect(e.p50.gpuSeconds).toBeCloseTo(34_200 / 1000 + 2000 / 40, 1);
+    // Each call processes only what is new: the first prompt, then one step's growth per call.
+    expect(e.p50.gpuSeconds).toBeCloseTo((2000 + 7 * 650) / 1000 + 2000 / 40, 1);
     expect(e.p50Usd).toBeCloseTo((3.6 * e.p50.gpuSeconds) / 3600, 6);
+    expect(e.assumptions.join()).toContain("the re-sent context served from the server's prompt cache");
+    // A measured cache share replaces that assumption.
+    const history = { runs: 0, p50: DEFAULT_PROFILE.p50, p90: DEFAULT_PROFILE.p90, cachedShare: 0.5 };
+    const m = estimate({
+      ...input,
+      price: { inputPerMTok: 0, outputPerMTok: 0, gpuHourUsd: 3.6 },
+      local: true,
+      history,
+    });
+    expect(m.p50.gpuSeconds).toBeCloseTo((34_200 * 0.5) / 1000 + 2000 / 40, 1);
+    expect(m.assumptions.join()).toContain("50% of prompt tokens from the server's prompt cache (measured)");
+  });
+  it("projects the context of the run's last call", () => {
+    const e = estimate(input);
+    expect(e.p50.contextTokens).toBe(2000 + 7 * 650 + 250);
+    expect(e.p90.contextTokens).toBe(2000 + 19 * 2100 + 600);
   });
   it("uses an endpoint's configured speeds until history has measured ones", () => {
     const price = { inputPerMTok: 0, outputPerMTok: 0, gpuHourUsd: 3.6 };
     const speeds = { promptTokensPerSecond: 40_000, completionTokensPerSecond: 600 };
     const e = estimate({ ...input, price, local: true, speeds });
-    expect(e.p50.gpuSeconds).toBeCloseTo(34_200 / 40_000 + 2000 / 600, 1);
+    expect(e.p50.gpuSeconds).toBeCloseTo(6550 / 40_000 + 2000 / 600, 1);
     expect(e.assumptions.join()).toContain("40000 prompt and 600 completion tokens/s (configured)");
     const measured = {
       runs: 1,

@@ -1,6 +1,6 @@
 /** Estimate history: what past runs of a lane and task template took (steps, tokens, time, cost). */
 import type { SqliteDb } from "./sqlite.js";
-import type { HistoryRow, HistoryStorePort } from "../../core/ports.js";
+import type { HistoryKey, HistoryRow, HistoryStorePort } from "../../core/ports.js";
 
 export class HistoryStore implements HistoryStorePort {
   constructor(private readonly s: SqliteDb) {}
@@ -9,8 +9,8 @@ export class HistoryStore implements HistoryStorePort {
     this.s.db
       .prepare(
         "INSERT INTO history (at, lane, template, tier, steps, completion_per_step, observation_per_step," +
-          " seconds_per_step, cost_usd, prompt_tps, completion_tps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?," +
-          " ?, ?)",
+          " seconds_per_step, cost_usd, prompt_tps, completion_tps, endpoint, cached_share)" +
+          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
       )
       .run(
         Date.now(),
@@ -24,15 +24,19 @@ export class HistoryStore implements HistoryStorePort {
         row.costUsd,
         row.promptTps ?? null,
         row.completionTps ?? null,
+        row.endpoint ?? null,
+        row.cachedShare ?? null,
       );
   }
 
-  /** The last `limit` runs of this lane and task template, newest first. */
-  recent(lane: string, template: string, limit = 50): HistoryRow[] {
+  /** The last `limit` runs matching the key (every given part), newest first. */
+  recent(key: HistoryKey, limit = 50): HistoryRow[] {
+    const parts = (["lane", "tier", "endpoint", "template"] as const).filter((k) => key[k] !== undefined);
+    const where = parts.length ? `WHERE ${parts.map((k) => `${k} = ?`).join(" AND ")}` : "";
     return (
       this.s
-        .sql("SELECT * FROM history WHERE lane = ? AND template = ? ORDER BY id DESC LIMIT ?")
-        .all(lane, template, limit) as Record<string, number | string | null>[]
+        .sql(`SELECT * FROM history ${where} ORDER BY id DESC LIMIT ?`)
+        .all(...parts.map((k) => key[k]!), limit) as Record<string, number | string | null>[]
     ).map((r) => ({
       lane: String(r.lane),
       template: String(r.template),
@@ -44,6 +48,8 @@ export class HistoryStore implements HistoryStorePort {
       costUsd: r.cost_usd === null ? null : Number(r.cost_usd),
       promptTps: r.prompt_tps === null ? undefined : Number(r.prompt_tps),
       completionTps: r.completion_tps === null ? undefined : Number(r.completion_tps),
+      endpoint: r.endpoint === null ? undefined : String(r.endpoint),
+      cachedShare: r.cached_share === null ? undefined : Number(r.cached_share),
     }));
   }
 }

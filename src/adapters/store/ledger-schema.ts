@@ -29,6 +29,11 @@ export const MIGRATIONS: string[] = [
   // Who holds a hold ("HOST:PID") and what its run was, so a crashed run is settled and listed.
   `ALTER TABLE holds ADD COLUMN owner TEXT;
    ALTER TABLE holds ADD COLUMN meta TEXT;`,
+  // History per endpoint (its speeds are the endpoint's), with the prompt cache's measured share.
+  `ALTER TABLE history ADD COLUMN endpoint TEXT;
+   ALTER TABLE history ADD COLUMN cached_share REAL;
+   CREATE INDEX history_tier ON history (lane, tier, id);
+   CREATE INDEX history_endpoint ON history (endpoint, id);`,
 ];
 
 export type { BatchTaskRow, RunRow } from "../../core/ports.js";
