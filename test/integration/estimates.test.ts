@@ -1,0 +1,63 @@
+/**
+ * Estimates against the real llama.cpp server the tests build (2,048 tokens of context per
+ * slot): a plan whose run cannot fit is denied with the next tier named; a run records the
+ * endpoint's measured speeds and prompt-cache share, which the next plan uses and says so.
+ */
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { lanes, project } from "../helpers/cli.js";
+import { requireImage } from "../helpers/docker.js";
+import { startLlama, type Llama } from "../helpers/llama.js";
+
+let server: Llama;
+beforeAll(async () => {
+  requireImage();
+  server = await startLlama(["-np", "1"]);
+}, 900_000);
+afterAll(() => server?.stop());
+
+const yaml = (url: string) =>
+  `tiers:\n  local:\n    endpoints: [{ id: llama, baseURL: "${url}", model: tiny, price: { gpuHourUsd: 1 }, maxOutputTokens: 48 }]\n` +
+  `  standard:\n    endpoints: [{ id: hosted, baseURL: "http://127.0.0.1:1/v1", model: gpt-4.1-mini }]\n` +
+  "lanes:\n" +
+  "  big: { tiers: [local, standard] }\n" +
+  "  small: { tiers: [local], check: 'true', limits: { steps: 2, wallTime: 3m, commandTimeout: 30s } }\n";
+
+const opts = (p: ReturnType<typeof project>) => ({ cwd: p.repo, env: p.env });
+
+describe("estimates on a real llama.cpp server", () => {
+  it("denies a run whose context cannot fit the server's window per slot, naming the next tier", async () => {
+    const p = project(yaml(server.url));
+    const plan = JSON.parse((await lanes(["plan", "fix the bug", "--lane", "big", "--json"], opts(p))).stdout);
+    expect(plan.context).toMatchObject({ endpoint: "llama", window: 2048 });
+    expect(plan.context.p50).toBeGreaterThan(2048);
+    expect(plan.decision.verdict).toBe("deny");
+    const reason = plan.decision.reasons.find((r: { rule: string }) => r.rule === "endpoint.context");
+    expect(reason.message).toContain("try the lane's next tier: --tier standard");
+  });
+
+  it("a run records the endpoint's measured speeds and cache share; the next plan uses them and says so", async () => {
+    const p = project(yaml(server.url));
+    const env = { ...p.env, CI: "true" };
+    const before = JSON.parse((await lanes(["plan", "say hi", "--lane", "small", "--json"], opts(p))).stdout);
+    expect(before.cost.assumptions.join()).toContain("(default)");
+    const r = await lanes(["run", "say hi", "--lane", "small", "--json", "--yes"], {
+      cwd: p.repo,
+      env,
+      timeoutMs: 240_000,
+    });
+    expect(r.stdout).toContain('"type":"run_end"');
+    const db = new Database(join(p.env.LANES_HOME!, "ledger.db"), { readonly: true });
+    const row = db.prepare("SELECT * FROM history ORDER BY id DESC LIMIT 1").get() as Record<string, number | string>;
+    db.close();
+    expect(row.endpoint).toBe("llama");
+    expect(Number(row.prompt_tps)).toBeGreaterThan(0);
+    expect(Number(row.completion_tps)).toBeGreaterThan(0);
+    expect(Number(row.cached_share)).toBeGreaterThanOrEqual(0);
+    const after = JSON.parse((await lanes(["plan", "say hi", "--lane", "small", "--json"], opts(p))).stdout);
+    const gpu = after.cost.assumptions.find((a: string) => a.startsWith("GPU time"));
+    expect(gpu).toContain("(measured)");
+    expect(gpu).toMatch(/% of prompt tokens from the server's prompt cache \(measured\)/);
+  }, 300_000);
+});
