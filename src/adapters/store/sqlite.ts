@@ -23,7 +23,9 @@ export class SqliteDb {
     let db: Database.Database;
     try {
       db = new Database(path, { timeout: 10_000 });
-      db.pragma("journal_mode = WAL");
+      // Switching a new file to WAL can answer SQLITE_BUSY at once (no busy wait) while another
+      // process creating the same ledger holds its lock: retry for the same 10 s.
+      retryBusy(() => db.pragma("journal_mode = WAL"));
       db.pragma("synchronous = NORMAL");
       // Each step re-checks the version under the write lock: several processes opening a new
       // ledger at once must not run the same migration twice.
@@ -66,6 +68,19 @@ export class SqliteDb {
 
   close(): void {
     this.db.close();
+  }
+}
+
+function retryBusy(fn: () => unknown, ms = 10_000): void {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      fn();
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== "SQLITE_BUSY" || Date.now() > until) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20); // a synchronous 20 ms pause
+    }
   }
 }
 
