@@ -50,7 +50,12 @@ export async function startEgress(
     Cmd: ["timeout", String(o.ttlSeconds), "python3", "-S", "-u", "-c", PROXY_SOURCE],
     User: "1000:1000",
     Env: [`LANES_ALLOW=${o.allow.join(",")}`, `LANES_CLIENTS=${subnet}`],
-    Labels: { [PROXY_LABEL]: o.id, "dev.lanes.expires": o.labels["dev.lanes.expires"] ?? "" },
+    // Not dev.lanes.managed (it is not a sandbox); its owner lets the reaper tell a dead one.
+    Labels: {
+      [PROXY_LABEL]: o.id,
+      "dev.lanes.owner": o.labels["dev.lanes.owner"] ?? "",
+      "dev.lanes.expires": o.labels["dev.lanes.expires"] ?? "",
+    },
     HostConfig: {
       Init: true,
       AutoRemove: true,

@@ -174,10 +174,12 @@ export class DockerHost implements SandboxHost {
       const owner = labels[LABEL.owner] ?? "";
       return ownerIsDead(owner) || now - createdAt > ORPHAN_GRACE_MS || Number(labels[LABEL.expires] ?? Infinity) < now;
     };
-    // Egress proxies whose sandbox is gone (their own TTL would end them too).
+    // Egress proxies whose sandbox is gone (their own TTL would end them too). A proxy starts
+    // before its sandbox's container exists: only one whose owner died, or older than the grace.
     for (const c of await this.docker.listContainers({ all: true, filters: { label: [PROXY_LABEL] } })) {
       const id = c.Labels?.[PROXY_LABEL] ?? "";
-      if (opts.all || !live.has(id)) {
+      const orphan = ownerIsDead(c.Labels?.[LABEL.owner] ?? "") || now - c.Created * 1000 > ORPHAN_GRACE_MS;
+      if (opts.all || (!live.has(id) && orphan)) {
         await this.docker.getContainer(c.Id).remove({ force: true }).catch(ignoreGone);
         result.containers.push((c.Names?.[0] ?? c.Id).replace(/^\//, ""));
       }
