@@ -53,5 +53,8 @@ export function historyOf(
     ...(ctps !== undefined ? { completionTokensPerSecond: ctps } : {}),
     ...(ptps !== undefined ? { promptTokensPerSecond: ptps } : {}),
     ...(share !== undefined ? { cachedShare: share } : {}),
+    ...(measured.length
+      ? { measuredOn: new Date(Math.max(...measured.map((r) => r.at ?? 0))).toISOString().slice(0, 10) }
+      : {}),
   };
 }

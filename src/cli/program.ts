@@ -334,6 +334,12 @@ export function buildProgram(version: string): Command {
     .description("tier, endpoint, model, price (or unpriced) and context window")
     .action(lazy("endpoints", "ls"));
   endpoints
+    .command("calibrate")
+    .argument("[name]", "endpoint id (default: every local endpoint)")
+    .description("measure a local llama.cpp endpoint's prompt and generation speed; plans then use it")
+    .addHelpText("after", examples("lanes endpoints calibrate", "lanes endpoints calibrate llama --json"))
+    .action(lazy("endpoints", "calibrate"));
+  endpoints
     .command("check")
     .argument("[name]", "endpoint id or tier (default: all)")
     .option("--timeout <ms>", "time limit per endpoint", "5000")

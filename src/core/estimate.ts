@@ -27,6 +27,8 @@ export interface History {
   cachedShare?: number;
   /** Which history it is: "lane L on tier T, endpoint E, template X". */
   scope?: string;
+  /** The day the endpoint's speeds were last measured (YYYY-MM-DD). */
+  measuredOn?: string;
 }
 
 export interface EstimateInput {
@@ -122,7 +124,11 @@ export function estimate(i: EstimateInput): Estimate {
     prompt: i.history?.promptTokensPerSecond ?? i.speeds?.promptTokensPerSecond ?? 1000,
     completion: i.history?.completionTokensPerSecond ?? i.speeds?.completionTokensPerSecond ?? 40,
   };
-  const speedSource = i.history?.completionTokensPerSecond ? "measured" : i.speeds ? "configured" : "default";
+  const speedSource = i.history?.completionTokensPerSecond
+    ? `measured${i.history.measuredOn ? ` on ${i.history.measuredOn}` : ""}`
+    : i.speeds
+      ? "configured"
+      : "default";
   const cached = i.history?.cachedShare;
   const p50 = project(i.promptTokens, clampSteps(base.p50), i.price, i.local, tps, cached);
   const p90 = project(i.promptTokens, clampSteps(base.p90), i.price, i.local, tps, cached);

@@ -90,6 +90,8 @@ export interface HistoryRow {
   /** The endpoint the run used, and the share of its prompt tokens served from the prompt cache. */
   endpoint?: string | undefined;
   cachedShare?: number | undefined;
+  /** When it was recorded (epoch ms; set by the store). */
+  at?: number | undefined;
 }
 
 /** Which history to read: any of lane, tier, endpoint and template (all given ones must match). */

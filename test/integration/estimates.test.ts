@@ -57,7 +57,27 @@ describe("estimates on a real llama.cpp server", () => {
     expect(Number(row.cached_share)).toBeGreaterThanOrEqual(0);
     const after = JSON.parse((await lanes(["plan", "say hi", "--lane", "small", "--json"], opts(p))).stdout);
     const gpu = after.cost.assumptions.find((a: string) => a.startsWith("GPU time"));
-    expect(gpu).toContain("(measured)");
+    expect(gpu).toMatch(/\(measured on \d{4}-\d{2}-\d{2}\)/);
     expect(gpu).toMatch(/% of prompt tokens from the server's prompt cache \(measured\)/);
   }, 300_000);
+
+  it("endpoints calibrate measures the server in well under a minute, and plans then use it", async () => {
+    const p = project(yaml(server.url));
+    const r = await lanes(["endpoints", "calibrate", "llama", "--json"], { ...opts(p), timeoutMs: 90_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const [c] = JSON.parse(r.stdout).calibrations;
+    expect(c).toMatchObject({ endpoint: "llama", contextWindow: 2048 });
+    expect(c.sizes.length).toBeGreaterThanOrEqual(2);
+    expect(c.promptTps).toBeGreaterThan(c.completionTps); // a prompt is processed far faster than text is generated
+    expect(c.cachedShare).toBeGreaterThan(0.5); // a re-sent prompt comes from the cache
+    expect(c.seconds).toBeLessThan(60);
+    const plan = JSON.parse((await lanes(["plan", "say hi", "--lane", "small", "--json"], opts(p))).stdout);
+    const gpu = plan.cost.assumptions.find((a: string) => a.startsWith("GPU time"));
+    expect(gpu).toContain(
+      `${Math.round(c.promptTps)} prompt and ${Math.round(c.completionTps)} completion tokens/s (measured on`,
+    );
+    const unknown = await lanes(["endpoints", "calibrate", "hosted"], opts(p));
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('no local endpoint named "hosted"');
+  }, 120_000);
 });

@@ -50,6 +50,7 @@ export class HistoryStore implements HistoryStorePort {
       completionTps: r.completion_tps === null ? undefined : Number(r.completion_tps),
       endpoint: r.endpoint === null ? undefined : String(r.endpoint),
       cachedShare: r.cached_share === null ? undefined : Number(r.cached_share),
+      at: Number(r.at),
     }));
   }
 }

@@ -1,4 +1,4 @@
-/** `lanes endpoints ls|check|replay`. */
+/** `lanes endpoints ls|check|calibrate|replay|add`. */
 import { LanesError } from "../../core/errors.js";
 import { formatPrice } from "../../adapters/models/prices.js";
 import { endpointSpecs } from "../../app/endpoints.js";
@@ -6,6 +6,7 @@ import { checkEndpoint, type EndpointReport } from "../../app/endpoint-check.js"
 import type { CommandContext } from "../context.js";
 import { offerEndpoints, offerText } from "../offer-endpoints.js";
 import { loadFor } from "../load-config.js";
+import { openLedger } from "../compose.js";
 
 export async function ls(ctx: CommandContext): Promise<void> {
   const specs = endpointSpecs((await loadFor(ctx)).config);
@@ -111,4 +112,40 @@ export async function add(ctx: CommandContext<{ localUrl?: string }>): Promise<n
   };
   ctx.out.result(result, () => [`lanes.yaml: ${loaded.projectFile}`, ...offerText(offer)].join("\n"));
   return 0;
+}
+
+/** `lanes endpoints calibrate [NAME]`: measure local endpoints and store their speeds. */
+export async function calibrate(ctx: CommandContext): Promise<number> {
+  const { config } = await loadFor(ctx);
+  const [name] = ctx.args;
+  const locals = Object.entries(config.tiers)
+    .filter(([, t]) => t.kind === "local")
+    .flatMap(([tier, t]) => t.endpoints.map((e) => ({ tier, e })))
+    .filter(({ e }) => !name || e.id === name);
+  if (!locals.length)
+    throw new LanesError("usage", name ? `no local endpoint named "${name}"` : "no local endpoints to calibrate", {
+      hint: "calibrate measures llama.cpp endpoints of local tiers (`lanes endpoints ls`)",
+    });
+  const { calibrate: measure } = await import("../../app/calibrate.js");
+  const ledger = await openLedger();
+  try {
+    const results = [];
+    for (const { tier, e } of locals) {
+      if (ctx.mode.kind !== "json") ctx.out.info(`calibrating ${tier}/${e.id} at ${e.baseURL}…`);
+      const onLine = ctx.mode.kind === "json" ? undefined : (l: string) => ctx.out.info(l);
+      results.push(await measure({ endpoint: e.id, baseURL: e.baseURL, model: e.model, tier, ledger, onLine }));
+    }
+    ctx.out.result({ calibrations: results, at: new Date().toISOString() }, (r) =>
+      r.calibrations
+        .map(
+          (c) =>
+            `${c.endpoint}: ${Math.round(c.promptTps)} prompt and ${Math.round(c.completionTps)} completion tokens/s,` +
+            ` ${Math.round(c.cachedShare * 100)}% of a re-sent prompt from cache (${c.seconds} s); plans use it from now on`,
+        )
+        .join("\n"),
+    );
+    return 0;
+  } finally {
+    ledger.close();
+  }
 }
