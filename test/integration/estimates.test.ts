@@ -61,7 +61,7 @@ describe("estimates on a real llama.cpp server", () => {
     expect(gpu).toMatch(/% of prompt tokens from the server's prompt cache \(measured\)/);
   }, 300_000);
 
-  it("endpoints calibrate measures the server in well under a minute, and plans then use it", async () => {
+  it("endpoints calibrate measures the server in well under a minute, plans then use it; ls shows it live", async () => {
     const p = project(yaml(server.url));
     const r = await lanes(["endpoints", "calibrate", "llama", "--json"], { ...opts(p), timeoutMs: 90_000 });
     expect(r.code, r.stderr).toBe(0);
@@ -76,6 +76,10 @@ describe("estimates on a real llama.cpp server", () => {
     expect(gpu).toContain(
       `${Math.round(c.promptTps)} prompt and ${Math.round(c.completionTps)} completion tokens/s (measured on`,
     );
+    const ls = await lanes(["endpoints", "ls", "--json"], opts(p));
+    const row = JSON.parse(ls.stdout).find((e: { endpoint: string }) => e.endpoint === "llama");
+    expect(row).toMatchObject({ contextWindow: 2048, live: { contextWindow: 2048, slots: { total: 1 } } });
+    expect((await lanes(["endpoints", "ls"], opts(p))).stdout).toMatch(/ctx 2048 \(live\) slots 0\/1 busy serving /);
     const unknown = await lanes(["endpoints", "calibrate", "hosted"], opts(p));
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no local endpoint named "hosted"');

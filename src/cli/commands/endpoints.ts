@@ -10,7 +10,20 @@ import { openLedger } from "../compose.js";
 
 export async function ls(ctx: CommandContext): Promise<void> {
   const specs = endpointSpecs((await loadFor(ctx)).config);
-  const rows = specs.map((s) => ({
+  // A live llama.cpp server says its own window per slot, its slots and the model it serves.
+  const { props, slots } = await import("../../adapters/models/llama.js");
+  const live = await Promise.all(
+    specs.map(async (s) => {
+      if (s.tierKind !== "local") return undefined;
+      const signal = AbortSignal.timeout(800);
+      const [p, sl] = await Promise.all([
+        props(s.baseURL, signal).catch(() => undefined),
+        slots(s.baseURL, signal).catch(() => undefined),
+      ]);
+      return p ? { contextWindow: p.contextSize, slots: sl, servedModel: p.model } : undefined;
+    }),
+  );
+  const rows = specs.map((s, i) => ({
     tier: s.tier,
     endpoint: s.id,
     model: s.model,
@@ -19,16 +32,23 @@ export async function ls(ctx: CommandContext): Promise<void> {
       s.price.kind === "priced"
         ? { ...s.price.price, source: s.price.source }
         : { unpriced: true, reason: s.price.reason },
-    contextWindow: s.contextWindow ?? null,
+    contextWindow: live[i]?.contextWindow ?? s.contextWindow ?? null,
     apiKeyEnv: s.apiKeyEnv ?? null,
+    ...(live[i] ? { live: live[i] } : {}),
   }));
   ctx.out.result(rows, () =>
     rows.length
-      ? specs
-          .map(
-            (s) =>
-              `${s.tier.padEnd(9)} ${s.id.padEnd(14)} ${s.model.padEnd(16)} ${formatPrice(s.price).padEnd(36)} ctx ${s.contextWindow ?? "?"}  ${s.baseURL}`,
-          )
+      ? rows
+          .map((r, i) => {
+            const s = specs[i]!;
+            const l = r.live;
+            const slotText = l?.slots ? ` slots ${l.slots.busy}/${l.slots.total} busy` : "";
+            const served = l?.servedModel ? ` serving ${l.servedModel.split("/").pop()}` : "";
+            return (
+              `${s.tier.padEnd(9)} ${s.id.padEnd(14)} ${s.model.padEnd(16)} ${formatPrice(s.price).padEnd(36)}` +
+              ` ctx ${r.contextWindow ?? "?"}${l ? " (live)" : ""}${slotText}${served}  ${s.baseURL}`
+            );
+          })
           .join("\n")
       : "no endpoints configured: add them to a tier in lanes.yaml (tiers.local.endpoints, …)",
   );
