@@ -50,13 +50,25 @@ export async function checkEndpoint(
     const res = await fetch(url, { headers, signal });
     const latencyMs = Math.round(performance.now() - t0);
     let served: boolean | undefined;
+    let ids: string[] = [];
     if (res.ok) {
       const list = (await res.json().catch(() => ({}))) as { data?: { id?: string }[] };
-      if (Array.isArray(list.data)) served = spec.tierKind === "local" || list.data.some((m) => m.id === spec.model);
+      if (Array.isArray(list.data)) {
+        ids = list.data.map((m) => String(m.id));
+        // llama.cpp names its model by file path (or --alias): "tiny" matches ".../tiny.gguf".
+        const local = (m: string) =>
+          m
+            .split("/")
+            .pop()!
+            .replace(/\.gguf$/i, "")
+            .toLowerCase();
+        served = ids.some((id) => id === spec.model || (spec.tierKind === "local" && local(id) === local(spec.model)));
+      }
     }
     report = {
       ...base,
-      ok: res.ok,
+      // A local server serving another model fails; a hosted list may omit models it serves (a hint).
+      ok: res.ok && !(spec.tierKind === "local" && served === false),
       status: res.status,
       latencyMs,
       ...(served !== undefined ? { modelServed: served } : {}),
@@ -66,7 +78,8 @@ export async function checkEndpoint(
         res.status === 401 || res.status === 403
           ? `the key in ${spec.apiKeyEnv ?? "apiKeyEnv"} was rejected`
           : `${url} answered ${res.status}`;
-    else if (served === false) report.hint = `the server does not list model "${spec.model}"`;
+    else if (served === false)
+      report.hint = `the server does not list model "${spec.model}" (it serves ${ids.slice(0, 3).join(", ") || "none"})`;
   } catch (err) {
     const code = signal.aborted
       ? `no answer within ${timeoutMs} ms`

@@ -84,4 +84,15 @@ describe("estimates on a real llama.cpp server", () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('no local endpoint named "hosted"');
   }, 120_000);
+
+  it("endpoints check fails (exit 6) when the server serves another model than the configured one", async () => {
+    const p = project(yaml(server.url).replace("model: tiny,", "model: other-model,"));
+    const r = await lanes(["endpoints", "check", "llama", "--json"], opts(p));
+    expect(r.code).toBe(6);
+    const [e] = JSON.parse(r.stdout).endpoints;
+    expect(e).toMatchObject({ ok: false, modelServed: false });
+    expect(e.hint).toContain('the server does not list model "other-model" (it serves ');
+    const good = await lanes(["endpoints", "check", "llama", "--json"], opts(project(yaml(server.url))));
+    expect(good.code, good.stdout).toBe(0);
+  });
 });
