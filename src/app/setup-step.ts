@@ -10,13 +10,12 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { LanesError } from "../core/errors.js";
-import { parseDuration, type Sandbox, type SandboxProfile } from "../core/sandbox.js";
+import { DEPS_DIR, parseDuration, type Sandbox, type SandboxProfile } from "../core/sandbox.js";
 import type { RunEvent } from "../core/run-events.js";
 import type { SandboxHost } from "../core/ports.js";
 import type { Lane } from "../adapters/config/schema.js";
 
 export type Setup = NonNullable<Lane["setup"]>;
-const DEPS_DIR = "/opt/lanes-deps";
 
 /** The cache key: the commands, the paths, the image, and the content of every `key` file. */
 export function setupKey(setup: Setup, root: string, image: string): string {

@@ -2,6 +2,9 @@
  * The sandbox port: what the agent loop and the CLI need from an isolated place to run commands.
  * Command failures are data (an Observation), never exceptions; a broken host is a LanesError.
  */
+/** Where a setup's cached dependencies sit in its image (lanes-deps:KEY), copied into the workspace. */
+export const DEPS_DIR = "/opt/lanes-deps";
+
 export interface ExecRequest {
   /** Shell command, run with bash -c in the workspace. */
   command: string;

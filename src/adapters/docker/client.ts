@@ -130,6 +130,12 @@ export interface EngineCalls {
 export function engine(docker: Docker): EngineCalls {
   return docker as unknown as EngineCalls;
 }
+
+/** Is the image there? Any failure to say so counts as no (the caller then builds or fails). */
+export function hasImage(docker: Docker, image: string): Promise<boolean> {
+  return imageExists(docker, image).catch(() => false);
+}
+
 export async function imageExists(docker: Docker, image: string, signal?: AbortSignal): Promise<boolean> {
   try {
     await (docker.getImage(image) as unknown as { inspect(o: SignalOpts): Promise<unknown> }).inspect({

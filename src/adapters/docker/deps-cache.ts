@@ -9,18 +9,9 @@ import type Docker from "dockerode";
 import tar from "tar-stream";
 import { LanesError } from "../../core/errors.js";
 import { WORKSPACE } from "./container-spec.js";
+import { DEPS_DIR } from "../../core/sandbox.js";
 
-export const DEPS_DIR = "/opt/lanes-deps";
 export const DEPS_LABEL = "dev.lanes.deps";
-
-export async function hasImage(docker: Docker, image: string): Promise<boolean> {
-  try {
-    await docker.getImage(image).inspect();
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Remove setup caches built more than `olderThanMs` ago (one a sandbox still uses stays). */
 export async function pruneDeps(docker: Docker, olderThanMs: number): Promise<string[]> {

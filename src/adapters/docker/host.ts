@@ -15,7 +15,8 @@ import { containerName, LABEL, labelsFor, MANAGED_FILTER, ownerIsDead, ownerOf, 
 import { DockerSandbox, ignoreGone, removeWhenFree, WHOLE, type Executor } from "./sandbox.js";
 import { listWorkspace, packWorkspace } from "./workspace.js";
 import { PROXY_LABEL, proxyName, startEgress } from "./egress.js";
-import { hasImage, pruneDeps } from "./deps-cache.js";
+import { pruneDeps } from "./deps-cache.js";
+import { hasImage } from "./client.js";
 import { egressAllowList } from "../egress-defaults.js";
 
 export type { AcquireOptions } from "../../core/ports.js";

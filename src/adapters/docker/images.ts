@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import type Docker from "dockerode";
 import { LanesError } from "../../core/errors.js";
 import { stageOwnContext } from "./image-vendor.js";
+import { hasImage } from "./client.js";
 
 export const PACKAGE_SANDBOX_DIR = fileURLToPath(new URL("../../../templates/sandbox/", import.meta.url));
 export const OFFLINE_BASE = "lanes-base:bookworm-2";
@@ -36,14 +37,14 @@ export async function buildImage(
   const buildargs: Record<string, string> = {};
   const own = resolve(opts.context) === resolve(PACKAGE_SANDBOX_DIR);
   if (opts.base) buildargs.BASE = opts.base;
-  else if (own && (await has(docker, OFFLINE_BASE))) buildargs.BASE = OFFLINE_BASE;
-  else if (!own && (await has(docker, LANES_IMAGE))) buildargs.BASE = LANES_IMAGE;
+  else if (own && (await hasImage(docker, OFFLINE_BASE))) buildargs.BASE = OFFLINE_BASE;
+  else if (!own && (await hasImage(docker, LANES_IMAGE))) buildargs.BASE = LANES_IMAGE;
   for (const k of PROXY_VARS) if (process.env[k]) buildargs[k] = process.env[k]!;
   const staged = own ? await stageOwnContext(opts.context, buildargs.BASE ?? "default", opts.onLine) : undefined;
   const tags = [opts.tag, ...(staged ? [`lanes-sandbox:${staged.hash}`, LANES_IMAGE] : [])];
   try {
     const done = staged ? `lanes-sandbox:${staged.hash}` : undefined;
-    if (done && (await has(docker, done))) {
+    if (done && (await hasImage(docker, done))) {
       for (const t of tags.filter((t) => t !== done)) await tagAs(docker, done, t);
       return { cached: true };
     }
@@ -86,7 +87,7 @@ export async function pushImage(
   image: string,
   onProgress?: (bytes: number) => void,
 ): Promise<number> {
-  if (!(await has(from, image)))
+  if (!(await hasImage(from, image)))
     throw new LanesError("sandbox", `image ${image} is not on the local engine`, {
       hint: "build it first: lanes images build",
     });
@@ -103,18 +104,9 @@ export async function pushImage(
     undefined,
     (msg) => new LanesError("sandbox", `loading ${image} on the remote engine failed: ${msg}`),
   );
-  if (!(await has(to, image)))
+  if (!(await hasImage(to, image)))
     throw new LanesError("sandbox", `the remote engine did not keep ${image} after loading it`);
   return bytes;
-}
-
-async function has(docker: Docker, image: string): Promise<boolean> {
-  try {
-    await docker.getImage(image).inspect();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function follow(
