@@ -5,9 +5,8 @@
 import { randomBytes } from "node:crypto";
 import type Docker from "dockerode";
 import { LanesError } from "../../core/errors.js";
-import { parseDuration, type SandboxInfo } from "../../core/sandbox.js";
+import { parseDuration, type SandboxInfo, type SandboxProfile as Profile } from "../../core/sandbox.js";
 import type { AcquireOptions, SandboxHost } from "../../core/ports.js";
-import type { SandboxProfile as Profile } from "../../core/sandbox.js";
 import { containerOptions, WORKSPACE } from "./container-spec.js";
 import { Channel } from "./channel.js";
 import { dockerExecutor } from "./exec.js";
