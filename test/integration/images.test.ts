@@ -38,9 +38,12 @@ describe("images without a registry", () => {
       ),
     );
     const tag = `lanes-project:test-${process.pid}`;
+    // As on a fresh machine after `lanes init`: lanes' own image (the FROM) is not there yet.
+    spawnSync("docker", ["rmi", "lanes-sandbox:lanes"]);
     try {
       const r = await lanes(["images", "build", "--tag", tag, "--json"], { cwd: repo, env, timeoutMs: 300_000 });
       expect(r.code, r.stderr).toBe(0);
+      expect(spawnSync("docker", ["image", "inspect", "lanes-sandbox:lanes"]).status).toBe(0);
       const run = spawnSync(
         "docker",
         ["run", "--rm", "--network", "none", tag, "sh", "-c", "jq --version; node --version; id -u"],

@@ -38,7 +38,15 @@ export async function buildImage(
   const own = resolve(opts.context) === resolve(PACKAGE_SANDBOX_DIR);
   if (opts.base) buildargs.BASE = opts.base;
   else if (own && (await hasImage(docker, OFFLINE_BASE))) buildargs.BASE = OFFLINE_BASE;
-  else if (!own && (await hasImage(docker, LANES_IMAGE))) buildargs.BASE = LANES_IMAGE;
+  else if (!own) {
+    // A project's image builds FROM lanes' own: on a fresh machine (`lanes init`, then `lanes images
+    // build`) that is built first.
+    if (!(await hasImage(docker, LANES_IMAGE))) {
+      opts.onLine?.(`${LANES_IMAGE} is not here yet: building lanes' own image first`);
+      await buildImage(docker, { context: PACKAGE_SANDBOX_DIR, tag: LANES_IMAGE, onLine: opts.onLine });
+    }
+    buildargs.BASE = LANES_IMAGE;
+  }
   for (const k of PROXY_VARS) if (process.env[k]) buildargs[k] = process.env[k]!;
   const staged = own ? await stageOwnContext(opts.context, buildargs.BASE ?? "default", opts.onLine) : undefined;
   const tags = [opts.tag, ...(staged ? [`lanes-sandbox:${staged.hash}`, LANES_IMAGE] : [])];
@@ -63,9 +71,7 @@ export async function buildImage(
         new LanesError("sandbox", `image build failed: ${msg}`, {
           hint: buildargs.BASE
             ? "see the build output above"
-            : own
-              ? "the build needs a registry for its base image (debian:bookworm-slim), or pass --base IMAGE"
-              : `the project's Dockerfile builds FROM ${LANES_IMAGE}: build lanes' own image first (lanes images build in a directory without .lanes/sandbox)`,
+            : "the build needs a registry for its base image (debian:bookworm-slim), or pass --base IMAGE",
         }),
     );
     for (const t of tags.slice(1)) await tagAs(docker, opts.tag, t);
