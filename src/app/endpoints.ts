@@ -15,7 +15,9 @@ export function endpointSpecs(config: Config): EndpointSpec[] {
       apiKeyEnv: ep.apiKeyEnv,
       price: resolvePrice(config, tier, ep),
       contextWindow: contextWindowOf(ep),
-      speeds: ep.speeds,
+      speeds:
+        ep.speeds ??
+        (ep.speed && { promptTokensPerSecond: ep.speed.promptTps, completionTokensPerSecond: ep.speed.completionTps }),
       maxOutputTokens: ep.maxOutputTokens,
       timeoutMs: parseDuration(ep.timeout),
       rpm: ep.rpm,

@@ -248,8 +248,11 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
     await host?.settle();
     try {
       ledger.charge(hold.id, "sandbox_seconds", Math.min(sandboxSeconds, caps.sandbox_seconds), "sandbox time");
+      const gpu = (agent?.timing.gpuMs ?? 0) / 1000;
+      if (caps.gpu_seconds && gpu > 0)
+        ledger.charge(hold.id, "gpu_seconds", Math.min(gpu, caps.gpu_seconds), "GPU time (share of the server)");
     } catch {
-      /* the hold's sandbox time is capped; the rest is not chargeable */
+      /* the hold's time is capped; the rest is not chargeable */
     }
     ledger.atomically(() => {
       const settled = ledger.settle(hold.id);

@@ -80,7 +80,7 @@ export interface AgentResult {
 }
 
 export interface Timing {
-  /** Prompt tokens the server processed (not served from its cache), and the time it took. */
+  /** Prompt tokens the server processed (not served from its cache), and the GPU time charged for it. */
   promptProcessed: number;
   promptMs: number;
   /** Tokens generated, and the time it took. */
@@ -88,6 +88,8 @@ export interface Timing {
   predictedMs: number;
   /** Prompt tokens of the calls that reported timings (for the cached share). */
   promptTokens: number;
+  /** GPU time charged: every call's timings times its share of the server. */
+  gpuMs: number;
 }
 
 const WARN_AT = 3;
@@ -108,7 +110,7 @@ export async function runAgent(
   let steps = 0;
   let modelMs = 0;
   let toolMs = 0;
-  const timing: Timing = { promptProcessed: 0, promptMs: 0, predicted: 0, predictedMs: 0, promptTokens: 0 };
+  const timing: Timing = { promptProcessed: 0, promptMs: 0, predicted: 0, predictedMs: 0, promptTokens: 0, gpuMs: 0 };
   let lastAction = "";
   let repeats = 0;
   const log = (kind: TrajectoryEntry["kind"], data: Record<string, unknown>) =>
@@ -166,11 +168,15 @@ export async function runAgent(
     usage.cachedTokens += completion.usage.cachedTokens;
     usage.estimated ||= completion.usage.estimated;
     const t = completion.timings;
+    if (t) timing.gpuMs += (t.promptMs + t.predictedMs) * (t.share ?? 1);
     if (t && t.promptMs > 0 && t.predictedMs > 0) {
+      // Speeds are learned per GPU-second charged: a call that shared the server took longer,
+      // and paid only its share of that time.
+      const share = t.share ?? 1;
       timing.promptProcessed += (t.promptPerSecond * t.promptMs) / 1000;
-      timing.promptMs += t.promptMs;
+      timing.promptMs += t.promptMs * share;
       timing.predicted += (t.predictedPerSecond * t.predictedMs) / 1000;
-      timing.predictedMs += t.predictedMs;
+      timing.predictedMs += t.predictedMs * share;
       timing.promptTokens += completion.usage.promptTokens;
     }
     deps.emit({

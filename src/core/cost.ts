@@ -3,7 +3,7 @@
  * pays for, and cost classes — C0 is exactly $0; C1..C3 are below their configured bounds; C4 is
  * the rest.
  */
-import type { Usage } from "./models.js";
+import type { Timings, Usage } from "./models.js";
 
 export type CostClass = "C0" | "C1" | "C2" | "C3" | "C4";
 
@@ -36,6 +36,11 @@ export interface Price {
 }
 
 export type PriceResolution = { kind: "priced"; price: Price; source: string } | { kind: "unpriced"; reason: string };
+
+/** GPU-seconds a local call is charged: the server's own timings, times the call's share of it. */
+export function gpuSecondsOf(t: Timings): number {
+  return ((t.promptMs + t.predictedMs) / 1000) * (t.share ?? 1);
+}
 
 /** Cost of a call from its usage. GPU-hour pricing uses the measured (or projected) GPU seconds. */
 export function callCostUsd(usage: Usage, price: Price, gpuSeconds = 0): number {

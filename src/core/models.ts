@@ -39,6 +39,8 @@ export interface Timings {
   predictedMs: number;
   promptPerSecond: number;
   predictedPerSecond: number;
+  /** The call's average share of the server while it ran (1 = alone; 0.5 = one of two busy slots). */
+  share?: number;
 }
 
 export interface Completion {

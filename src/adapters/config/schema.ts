@@ -24,29 +24,33 @@ export const priceSchema = z.strictObject({
   gpuHourUsd: usd.optional(),
 });
 
-export const endpointSchema = z.strictObject({
-  id: name,
-  /** OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1 for llama-server. */
-  baseURL: z.url({ error: "a URL such as http://127.0.0.1:8080/v1" }),
-  model: z.string().min(1),
-  /** Name of the environment variable holding the API key. Keys are never stored in files. */
-  apiKeyEnv: z
-    .string()
-    .regex(/^[A-Z_][A-Z0-9_]*$/, "an environment variable name such as OPENAI_API_KEY")
-    .optional(),
-  price: priceSchema.optional(),
-  contextWindow: positiveInt.optional(),
-  /** Measured speeds of this endpoint (local tiers: what GPU time is projected from) until history has its own. */
-  speeds: z
-    .strictObject({ promptTokensPerSecond: z.number().positive(), completionTokensPerSecond: z.number().positive() })
-    .optional(),
-  maxOutputTokens: positiveInt.optional(),
-  rpm: positiveInt.optional(),
-  tpm: positiveInt.optional(),
-  timeout: duration.default("120s"),
-  /** Endpoint ids to fail over to, only within the same or a cheaper cost class. */
-  fallbacks: z.array(name).default([]),
-});
+export const endpointSchema = z
+  .strictObject({
+    id: name,
+    /** OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1 for llama-server. */
+    baseURL: z.url({ error: "a URL such as http://127.0.0.1:8080/v1" }),
+    model: z.string().min(1),
+    /** Name of the environment variable holding the API key. Keys are never stored in files. */
+    apiKeyEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, "an environment variable name such as OPENAI_API_KEY")
+      .optional(),
+    price: priceSchema.optional(),
+    contextWindow: positiveInt.optional(),
+    /** Measured speeds of this endpoint (local tiers: what GPU time is projected from) until history has its own. */
+    speeds: z
+      .strictObject({ promptTokensPerSecond: z.number().positive(), completionTokensPerSecond: z.number().positive() })
+      .optional(),
+    /** The same, short: `speed: { promptTps, completionTps }`. */
+    speed: z.strictObject({ promptTps: z.number().positive(), completionTps: z.number().positive() }).optional(),
+    maxOutputTokens: positiveInt.optional(),
+    rpm: positiveInt.optional(),
+    tpm: positiveInt.optional(),
+    timeout: duration.default("120s"),
+    /** Endpoint ids to fail over to, only within the same or a cheaper cost class. */
+    fallbacks: z.array(name).default([]),
+  })
+  .refine((e) => !(e.speed && e.speeds), { message: "set `speed` or `speeds`, not both", path: ["speed"] });
 
 export const tierSchema = z.strictObject({
   /** `local` tiers run on your own hardware (llama.cpp); `hosted` tiers are paid APIs. */

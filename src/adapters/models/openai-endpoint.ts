@@ -7,7 +7,7 @@
  */
 import type OpenAI from "openai";
 import { LanesError } from "../../core/errors.js";
-import { callCostUsd, worstCaseUsd } from "../../core/cost.js";
+import { callCostUsd, gpuSecondsOf, worstCaseUsd } from "../../core/cost.js";
 import type { Completion, CompletionRequest, Message, Timings, ToolCall, Usage } from "../../core/models.js";
 import * as llama from "./llama.js";
 import {
@@ -23,6 +23,7 @@ import {
   retryAfter,
 } from "./call-faults.js";
 import { RateLimiter, sleep } from "./rate-limit.js";
+import { watchShare } from "./slot-share.js";
 import { countChatTokens, countText, encodingFor, type TokenCount } from "./tokens.js";
 import type { CallHooks, EndpointSpec, ModelEndpoint } from "../../core/ports.js";
 
@@ -62,7 +63,7 @@ export class OpenAIEndpoint implements ModelEndpoint {
     const bill = (usage: Usage, timings?: Timings) => {
       const usd =
         this.spec.price.kind === "priced"
-          ? callCostUsd(usage, this.spec.price.price, timings ? (timings.promptMs + timings.predictedMs) / 1000 : 0)
+          ? callCostUsd(usage, this.spec.price.price, timings ? gpuSecondsOf(timings) : 0)
           : null;
       if (usd === null) unpriced = true;
       else billed += usd;
@@ -180,9 +181,14 @@ export class OpenAIEndpoint implements ModelEndpoint {
     const forward = () => ac.abort(hooks.signal?.reason);
     if (hooks.signal?.aborted) ac.abort(hooks.signal.reason);
     hooks.signal?.addEventListener("abort", forward, { once: true });
+    // A local server's GPU is shared by its busy slots: this call pays its share (slot-share.ts).
+    const watch = this.spec.tierKind === "local" ? watchShare(this.spec.baseURL) : undefined;
     try {
-      return await this.attempt(req, hooks, ac.signal);
+      const c = await this.attempt(req, hooks, ac.signal);
+      const share = watch?.stop();
+      return share !== undefined && c.timings ? { ...c, timings: { ...c.timings, share } } : c;
     } finally {
+      watch?.stop();
       hooks.signal?.removeEventListener("abort", forward);
     }
   }
