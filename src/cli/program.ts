@@ -20,6 +20,7 @@ const commands: Record<string, Loader> = {
   hosts: () => import("./commands/hosts.js"),
   images: () => import("./commands/images.js"),
   endpoints: () => import("./commands/endpoints.js"),
+  "endpoint-server": () => import("./commands/endpoint-server.js"),
   plan: () => import("./commands/plan.js"),
   approve: () => import("./commands/approve.js"),
   quota: () => import("./commands/quota.js"),
@@ -359,6 +360,31 @@ export function buildProgram(version: string): Command {
       examples("lanes endpoints add", "lanes endpoints add --local-url http://127.0.0.1:8081/v1 --yes"),
     )
     .action(lazy("endpoints", "add"));
+  endpoints
+    .command("up")
+    .argument("<name>", "endpoint id (in lanes.yaml's local tier, or added there)")
+    .option("--model <file>", "GGUF model file to serve")
+    .option("--gpu", "offload every layer to the GPU (llama-server -ngl 999)")
+    .option("--slots <n>", "parallel requests (llama-server -np)", "1")
+    .option("--ctx <n>", "context window per slot, in tokens", "8192")
+    .option("--port <n>", "port (default: the one in lanes.yaml, else any free one)")
+    .option("--server <path>", "llama-server binary (default: LANES_LLAMA_SERVER, PATH, then lanes' own build)")
+    .option("--timeout <s>", "seconds to wait for the model to load", "180")
+    .description("start a local llama.cpp server, wait until it is healthy, and record it (down stops it)")
+    .addHelpText(
+      "after",
+      examples(
+        "lanes endpoints up llama --model ~/models/qwen2.5-coder-7b-q4_k_m.gguf --gpu --slots 4 --ctx 16384 --yes",
+        "lanes endpoints up llama --model ./tiny.gguf --json",
+      ),
+    )
+    .action(lazy("endpoint-server", "up"));
+  endpoints
+    .command("down")
+    .argument("<name>", "endpoint id started with `lanes endpoints up`")
+    .description("stop a local llama.cpp server that `lanes endpoints up` started")
+    .addHelpText("after", examples("lanes endpoints down llama"))
+    .action(lazy("endpoint-server", "down"));
   endpoints
     .command("replay")
     .argument("<file>", "replay script (YAML or JSON; see the README)")

@@ -5,7 +5,7 @@ import { closedPort } from "./endpoints.js";
 import { health } from "../../src/adapters/models/llama.js";
 
 let paths: { server: string; model: string } | undefined;
-function llamaPaths() {
+export function llamaPaths() {
   if (paths) return paths;
   const r = spawnSync("bash", [`${ROOT}/scripts/llama-server.sh`], { encoding: "utf8", timeout: 900_000 });
   if (r.status !== 0) throw new Error(`scripts/llama-server.sh failed: ${r.stderr.slice(-500)}`);

@@ -23,6 +23,9 @@ export async function ls(ctx: CommandContext): Promise<void> {
       return p ? { contextWindow: p.contextSize, slots: sl, servedModel: p.model } : undefined;
     }),
   );
+  const { records } = await import("../../adapters/models/llama-process.js");
+  const managed = records();
+  const managedOf = (id: string) => managed.find((m) => m.name === id);
   const rows = specs.map((s, i) => ({
     tier: s.tier,
     endpoint: s.id,
@@ -35,22 +38,36 @@ export async function ls(ctx: CommandContext): Promise<void> {
     contextWindow: live[i]?.contextWindow ?? s.contextWindow ?? null,
     apiKeyEnv: s.apiKeyEnv ?? null,
     ...(live[i] ? { live: live[i] } : {}),
+    ...(managedOf(s.id) ? { managed: pick(managedOf(s.id)!) } : {}),
   }));
-  ctx.out.result(rows, () =>
-    rows.length
-      ? rows
-          .map((r, i) => {
-            const s = specs[i]!;
-            const l = r.live;
-            const slotText = l?.slots ? ` slots ${l.slots.busy}/${l.slots.total} busy` : "";
-            const served = l?.servedModel ? ` serving ${l.servedModel.split("/").pop()}` : "";
-            return (
-              `${s.tier.padEnd(9)} ${s.id.padEnd(14)} ${s.model.padEnd(16)} ${formatPrice(s.price).padEnd(36)}` +
-              ` ctx ${r.contextWindow ?? "?"}${l ? " (live)" : ""}${slotText}${served}  ${s.baseURL}`
-            );
-          })
-          .join("\n")
-      : "no endpoints configured: add them to a tier in lanes.yaml (tiers.local.endpoints, …)",
+  // Started with `endpoints up` but not (yet) in lanes.yaml: shown, so nothing runs unseen.
+  const unconfigured = managed.filter((m) => !specs.some((s) => s.id === m.name)).map(pick);
+  const extra = unconfigured.map(
+    (m) => `(not in lanes.yaml) ${m.name}: ${m.alive ? "up" : "stopped"} at ${m.url}, pid ${m.pid}, ${m.model}`,
+  );
+  ctx.out.result(
+    ctx.mode.kind === "json" && unconfigured.length
+      ? [...rows, ...unconfigured.map((m) => ({ unconfigured: true, ...m }))]
+      : rows,
+    () =>
+      rows.length || extra.length
+        ? [
+            ...rows.map((r, i) => {
+              const s = specs[i]!;
+              const l = r.live;
+              const slotText = l?.slots ? ` slots ${l.slots.busy}/${l.slots.total} busy` : "";
+              const served = l?.servedModel ? ` serving ${l.servedModel.split("/").pop()}` : "";
+              const m = r.managed
+                ? ` [lanes endpoints up: ${r.managed.alive ? `pid ${r.managed.pid}` : "stopped"}]`
+                : "";
+              return (
+                `${s.tier.padEnd(9)} ${s.id.padEnd(14)} ${s.model.padEnd(16)} ${formatPrice(s.price).padEnd(36)}` +
+                ` ctx ${r.contextWindow ?? "?"}${l ? " (live)" : ""}${slotText}${served}  ${s.baseURL}${m}`
+              );
+            }),
+            ...extra,
+          ].join("\n")
+        : "no endpoints configured: add them to a tier in lanes.yaml (tiers.local.endpoints, …)",
   );
 }
 
@@ -168,4 +185,8 @@ export async function calibrate(ctx: CommandContext): Promise<number> {
   } finally {
     ledger.close();
   }
+}
+
+function pick(m: { name: string; pid: number; alive: boolean; url: string; model: string; log: string }) {
+  return { name: m.name, pid: m.pid, alive: m.alive, url: m.url, model: m.model, log: m.log };
 }
