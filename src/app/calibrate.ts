@@ -6,7 +6,7 @@
  */
 import { LanesError } from "../core/errors.js";
 import { percentiles } from "../core/estimate.js";
-import type { Store } from "../core/ports.js";
+import type { ModelEndpoint, Store } from "../core/ports.js";
 
 export interface Calibration {
   endpoint: string;
@@ -108,5 +108,52 @@ export async function calibrate(o: {
     completionTps,
     cachedShare,
     seconds: +((performance.now() - started) / 1000).toFixed(1),
+  };
+}
+
+export interface HostedCalibration {
+  endpoint: string;
+  hosted: true;
+  /** Wall time of a one-token call: network and queueing, what every call pays first. */
+  latencyMs: number;
+  /** Completion tokens per second of wall time for a short answer, latency included. */
+  completionTps: number;
+  costUsd: number;
+  label: string;
+}
+
+/**
+ * A hosted endpoint cannot say what its GPUs do: lanes times two small calls (one token, then a
+ * short answer) over the network and says so. Both are billed by the provider; the cost is shown.
+ */
+export async function calibrateHosted(o: { endpoint: ModelEndpoint; ledger: Store }): Promise<HostedCalibration> {
+  const ask = (maxTokens: number) =>
+    o.endpoint.complete(
+      { messages: [{ role: "user", content: "Count from 1 to 100, separated by spaces." }], maxTokens, temperature: 0 },
+      { stream: false, retryForMs: 10_000 },
+    );
+  const first = await ask(1);
+  const short = await ask(64);
+  const completionTps = short.usage.completionTokens / Math.max(0.001, short.latencyMs / 1000);
+  o.ledger.historyStore.add({
+    lane: "(calibrate)",
+    template: "(calibrate)",
+    tier: o.endpoint.spec.tier,
+    steps: 0,
+    completionPerStep: 0,
+    observationPerStep: 0,
+    secondsPerStep: 0,
+    costUsd: null,
+    endpoint: o.endpoint.id,
+    completionTps,
+  });
+  const cost = [first.costUsd, short.costUsd].reduce((s, c) => s + (Number.isFinite(c) ? c : 0), 0);
+  return {
+    endpoint: o.endpoint.id,
+    hosted: true,
+    latencyMs: first.latencyMs,
+    completionTps,
+    costUsd: cost,
+    label: "hosted: wall-clock of small calls over the network (latency included), not the provider's GPU speed",
   };
 }

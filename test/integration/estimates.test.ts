@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lanes, project } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
 import { startLlama, type Llama } from "../helpers/llama.js";
+import { closeAll, replay } from "../helpers/endpoints.js";
 
 let server: Llama;
 beforeAll(async () => {
@@ -80,9 +81,28 @@ describe("estimates on a real llama.cpp server", () => {
     const row = JSON.parse(ls.stdout).find((e: { endpoint: string }) => e.endpoint === "llama");
     expect(row).toMatchObject({ contextWindow: 2048, live: { contextWindow: 2048, slots: { total: 1 } } });
     expect((await lanes(["endpoints", "ls"], opts(p))).stdout).toMatch(/ctx 2048 \(live\) slots 0\/1 busy serving /);
-    const unknown = await lanes(["endpoints", "calibrate", "hosted"], opts(p));
+    const unknown = await lanes(["endpoints", "calibrate", "nosuch"], opts(p));
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toContain('no local endpoint named "hosted"');
+    expect(unknown.stderr).toContain('no endpoint named "nosuch"');
+  }, 120_000);
+
+  it("a hosted endpoint is calibrated only when named: two small billed calls, labelled wall-clock", async () => {
+    const hosted = await replay({ model: "gpt-4.1-mini", repeatLast: true, turns: [{ say: "1 2 3 4 5 6 7 8" }] });
+    const p = project(yaml(server.url).replace("http://127.0.0.1:1/v1", hosted.url));
+    const r = await lanes(["endpoints", "calibrate", "hosted", "--json"], opts(p));
+    expect(r.code, r.stderr).toBe(0);
+    const [c] = JSON.parse(r.stdout).calibrations;
+    expect(c).toMatchObject({ endpoint: "hosted", hosted: true });
+    expect(c.label).toContain("wall-clock");
+    expect(c.latencyMs).toBeGreaterThan(0);
+    expect(c.completionTps).toBeGreaterThan(0);
+    expect(c.costUsd).toBeGreaterThan(0); // gpt-4.1-mini is priced: what calibrating cost is shown
+    const text = await lanes(["endpoints", "calibrate", "hosted"], opts(p));
+    expect(text.stderr).toContain("(hosted: two small billed calls)");
+    // Without a name only local endpoints are measured: nothing billed unasked.
+    const all = JSON.parse((await lanes(["endpoints", "calibrate", "--json"], opts(p))).stdout);
+    expect(all.calibrations.map((x: { endpoint: string }) => x.endpoint)).toEqual(["llama"]);
+    await closeAll();
   }, 120_000);
 
   it("endpoints check fails (exit 6) when the server serves another model than the configured one", async () => {

@@ -208,3 +208,22 @@ describe("loadConfig errors name file, line, column, path and what was expected"
     expect(formatProblem(p!)).toMatch(/^environment LANES_LANE: defaults\.lane: unknown lane "nope"/);
   });
 });
+
+describe("endpoint speed", () => {
+  const ep = (extra: string) =>
+    `tiers:\n  local:\n    endpoints:\n      - { id: l, baseURL: "http://127.0.0.1:8080/v1", model: m, ${extra} }\n`;
+  it("speed: { promptTps, completionTps } is what plans project GPU time from", async () => {
+    const { repo, env } = setup(ep("speed: { promptTps: 5000, completionTps: 90 }"));
+    const { endpointSpecs } = await import("../../src/app/endpoints.js");
+    const [spec] = endpointSpecs(loadConfig({ repo, env }).config);
+    expect(spec!.speeds).toEqual({ promptTokensPerSecond: 5000, completionTokensPerSecond: 90 });
+  });
+  it("speed and speeds together are refused", () => {
+    const p = problems(
+      ep(
+        "speed: { promptTps: 1, completionTps: 1 }, speeds: { promptTokensPerSecond: 1, completionTokensPerSecond: 1 }",
+      ),
+    );
+    expect(p.map((x) => x.message).join()).toContain("set `speed` or `speeds`, not both");
+  });
+});

@@ -6,7 +6,8 @@ import { checkEndpoint, type EndpointReport } from "../../app/endpoint-check.js"
 import type { CommandContext } from "../context.js";
 import { offerEndpoints, offerText } from "../offer-endpoints.js";
 import { loadFor } from "../load-config.js";
-import { openLedger } from "../compose.js";
+import { buildEndpoints, openLedger } from "../compose.js";
+import { tierKind } from "../../adapters/models/prices.js";
 
 export async function ls(ctx: CommandContext): Promise<void> {
   const specs = endpointSpecs((await loadFor(ctx)).config);
@@ -151,33 +152,44 @@ export async function add(ctx: CommandContext<{ localUrl?: string }>): Promise<n
   return 0;
 }
 
-/** `lanes endpoints calibrate [NAME]`: measure local endpoints and store their speeds. */
+/**
+ * `lanes endpoints calibrate [NAME]`: measure local endpoints and store their speeds. A hosted
+ * endpoint is measured only when named (its calls are billed), and labelled as wall-clock.
+ */
 export async function calibrate(ctx: CommandContext): Promise<number> {
   const { config } = await loadFor(ctx);
   const [name] = ctx.args;
-  const locals = Object.entries(config.tiers)
-    .filter(([, t]) => t.kind === "local")
-    .flatMap(([tier, t]) => t.endpoints.map((e) => ({ tier, e })))
-    .filter(({ e }) => !name || e.id === name);
-  if (!locals.length)
-    throw new LanesError("usage", name ? `no local endpoint named "${name}"` : "no local endpoints to calibrate", {
-      hint: "calibrate measures llama.cpp endpoints of local tiers (`lanes endpoints ls`)",
+  const all = Object.entries(config.tiers).flatMap(([tier, t]) =>
+    t.endpoints.map((e) => ({ tier, e, local: tierKind(config, tier) === "local" })),
+  );
+  const chosen = all.filter(({ e, local }) => (name ? e.id === name : local));
+  if (!chosen.length)
+    throw new LanesError("usage", name ? `no endpoint named "${name}"` : "no local endpoints to calibrate", {
+      hint: "`lanes endpoints ls` lists them; a hosted endpoint is calibrated when named",
     });
-  const { calibrate: measure } = await import("../../app/calibrate.js");
+  const { calibrate: measure, calibrateHosted } = await import("../../app/calibrate.js");
   const ledger = await openLedger();
+  const endpoints = buildEndpoints(config);
   try {
     const results = [];
-    for (const { tier, e } of locals) {
-      if (ctx.mode.kind !== "json") ctx.out.info(`calibrating ${tier}/${e.id} at ${e.baseURL}…`);
+    for (const { tier, e, local } of chosen) {
+      if (ctx.mode.kind !== "json")
+        ctx.out.info(`calibrating ${tier}/${e.id} at ${e.baseURL}${local ? "" : " (hosted: two small billed calls)"}…`);
       const onLine = ctx.mode.kind === "json" ? undefined : (l: string) => ctx.out.info(l);
-      results.push(await measure({ endpoint: e.id, baseURL: e.baseURL, model: e.model, tier, ledger, onLine }));
+      results.push(
+        local
+          ? await measure({ endpoint: e.id, baseURL: e.baseURL, model: e.model, tier, ledger, onLine })
+          : await calibrateHosted({ endpoint: endpoints.get(e.id)!, ledger }),
+      );
     }
     ctx.out.result({ calibrations: results, at: new Date().toISOString() }, (r) =>
       r.calibrations
-        .map(
-          (c) =>
-            `${c.endpoint}: ${Math.round(c.promptTps)} prompt and ${Math.round(c.completionTps)} completion tokens/s,` +
-            ` ${Math.round(c.cachedShare * 100)}% of a re-sent prompt from cache (${c.seconds} s); plans use it from now on`,
+        .map((c) =>
+          "hosted" in c
+            ? `${c.endpoint}: ${c.latencyMs} ms for one token, ${Math.round(c.completionTps)} completion tokens/s` +
+              ` with latency ($${c.costUsd.toFixed(6)}); ${c.label}`
+            : `${c.endpoint}: ${Math.round(c.promptTps)} prompt and ${Math.round(c.completionTps)} completion tokens/s,` +
+              ` ${Math.round(c.cachedShare * 100)}% of a re-sent prompt from cache (${c.seconds} s); plans use it from now on`,
         )
         .join("\n"),
     );
