@@ -50,6 +50,17 @@ export function historyOf(
     scope,
     p50: { steps: steps.p50, completionPerStep: comp.p50, observationPerStep: obs.p50, secondsPerStep: secs.p50 },
     p90: { steps: steps.p90, completionPerStep: comp.p90, observationPerStep: obs.p90, secondsPerStep: secs.p90 },
+    samples: rows
+      .filter((r) => r.costUsd !== null && r.costUsd > 0 && r.endpoint === endpoint)
+      .map((r) => ({
+        profile: {
+          steps: r.steps,
+          completionPerStep: r.completionPerStep,
+          observationPerStep: r.observationPerStep,
+          secondsPerStep: r.secondsPerStep,
+        },
+        costUsd: r.costUsd!,
+      })),
     ...(ctps !== undefined ? { completionTokensPerSecond: ctps } : {}),
     ...(ptps !== undefined ? { promptTokensPerSecond: ptps } : {}),
     ...(share !== undefined ? { cachedShare: share } : {}),

@@ -29,6 +29,8 @@ export interface History {
   scope?: string;
   /** The day the endpoint's speeds were last measured (YYYY-MM-DD). */
   measuredOn?: string;
+  /** Earlier runs' own profiles and what they cost: how far projections were from actual cost. */
+  samples?: { profile: StepProfile; costUsd: number }[];
 }
 
 export interface EstimateInput {
@@ -130,8 +132,12 @@ export function estimate(i: EstimateInput): Estimate {
       ? "configured"
       : "default";
   const cached = i.history?.cachedShare;
-  const p50 = project(i.promptTokens, clampSteps(base.p50), i.price, i.local, tps, cached);
-  const p90 = project(i.promptTokens, clampSteps(base.p90), i.price, i.local, tps, cached);
+  const factor = fromHistory && i.local ? gpuCorrection(i, tps, cached) : undefined;
+  // The p50 takes the median correction, the p90 the 90th percentile: how far off projections
+  // have been is part of the uncertainty the p90 covers.
+  const scaled = (f: number) => ({ prompt: tps.prompt / f, completion: tps.completion / f });
+  const p50 = project(i.promptTokens, clampSteps(base.p50), i.price, i.local, scaled(factor?.p50 ?? 1), cached);
+  const p90 = project(i.promptTokens, clampSteps(base.p90), i.price, i.local, scaled(factor?.p90 ?? 1), cached);
   const assumptions = [
     `first prompt ${i.promptTokens} tokens (${i.promptExact ? "exact" : "approximate"})`,
     fromHistory
@@ -147,7 +153,12 @@ export function estimate(i: EstimateInput): Estimate {
   ];
   if (i.local)
     assumptions.push(
-      `GPU time at ${Math.round(tps.prompt)} prompt and ${Math.round(tps.completion)} completion tokens/s (${speedSource}),` +
+      `GPU time at ${Math.round(tps.prompt)} prompt and ${Math.round(tps.completion)} completion tokens/s (${speedSource}` +
+        (factor
+          ? `; times ${factor.p50.toFixed(2)} (p50) and ${factor.p90.toFixed(2)} (p90), how far projections were` +
+            ` from the GPU time of ${factor.runs} earlier runs`
+          : "") +
+        ")," +
         (cached !== undefined
           ? ` ${Math.round(cached * 100)}% of prompt tokens from the server's prompt cache (measured)`
           : " the re-sent context served from the server's prompt cache"),
@@ -159,6 +170,28 @@ export function estimate(i: EstimateInput): Estimate {
       `the p90 ($${p90.usd.toFixed(4)}) is above the cap ($${i.capUsd}): a long run stops with budget_exhausted`,
     );
   return { p50, p90, p50Usd: p50.usd, p90Usd: p90.usd, capUsd: i.capUsd, class: cls, assumptions };
+}
+
+/**
+ * How far the projection's GPU time is from what runs used: each earlier run's own profile
+ * projected with today's speeds, against its actual cost. The ratios' p50 and p90 correct what the
+ * linear model misses (generation slowing as the context grows, per-call overheads). Bounded to
+ * 0.1-10× so one odd run cannot make a plan absurd; needs 3 runs with a cost.
+ */
+function gpuCorrection(
+  i: EstimateInput,
+  tps: { prompt: number; completion: number },
+  cached: number | undefined,
+): { p50: number; p90: number; runs: number } | undefined {
+  const samples = (i.history?.samples ?? []).filter((s) => s.costUsd > 0);
+  if (!i.price || samples.length < 3) return undefined;
+  const ratios = samples
+    .map((s) => s.costUsd / (project(i.promptTokens, s.profile, i.price, true, tps, cached).usd ?? 0))
+    .filter((r) => Number.isFinite(r) && r > 0);
+  if (ratios.length < 3) return undefined;
+  const q = percentiles(ratios);
+  const bound = (x: number) => Math.min(10, Math.max(0.1, x));
+  return { p50: bound(q.p50), p90: bound(q.p90), runs: ratios.length };
 }
 
 function round(n: number): number {

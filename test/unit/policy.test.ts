@@ -287,6 +287,23 @@ describe("estimate", () => {
     expect(m.p50.gpuSeconds).toBeCloseTo((34_200 * 0.5) / 1000 + 2000 / 40, 1);
     expect(m.assumptions.join()).toContain("50% of prompt tokens from the server's prompt cache (measured)");
   });
+  it("corrects GPU time by how far earlier runs' projections were from their actual cost (p50, p90)", () => {
+    const price = { inputPerMTok: 0, outputPerMTok: 0, gpuHourUsd: 3600 }; // $1 per GPU-second
+    const profile = { steps: 4, completionPerStep: 100, observationPerStep: 200, secondsPerStep: 1 };
+    const base = { runs: 10, p50: profile, p90: profile, promptTokensPerSecond: 1000, completionTokensPerSecond: 50 };
+    const plain = estimate({ ...input, price, local: true, history: base });
+    const own = plain.p50Usd!; // each earlier run had this profile: its projection is this much
+    const samples = [1.5, 2, 2, 2, 3].map((r) => ({ profile, costUsd: own * r }));
+    const e = estimate({ ...input, price, local: true, history: { ...base, samples } });
+    expect(e.p50Usd! / own).toBeCloseTo(2, 6); // the median ratio
+    expect(e.p90Usd! / own).toBeCloseTo(3, 6); // the 90th percentile
+    expect(e.assumptions.join()).toContain(
+      "times 2.00 (p50) and 3.00 (p90), how far projections were from the GPU time of 5",
+    );
+    // Fewer than 3 runs with a cost: no correction.
+    const few = estimate({ ...input, price, local: true, history: { ...base, samples: samples.slice(0, 2) } });
+    expect(few.p50Usd).toBeCloseTo(own, 9);
+  });
   it("projects the context of the run's last call", () => {
     const e = estimate(input);
     expect(e.p50.contextTokens).toBe(2000 + 7 * 650 + 250);
