@@ -11,6 +11,8 @@ npx prettier --check . >/dev/null || { npx prettier --list-different .; echo "ru
 command -v tmux >/dev/null 2>&1 || { [ "$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null; }
 # A real llama.cpp server and a tiny model for the local-tier tests (cached; ~5 min the first time).
 bash scripts/llama-server.sh >/dev/null
+# A real PostgreSQL server (Debian's package) on loopback for the team-store tests.
+bash scripts/postgres.sh >/dev/null
 # The second Docker engine (tcp + mutual TLS in a network namespace) for the remote-host tests.
 bash scripts/remote-docker.sh up >/dev/null
 trap 'bash scripts/remote-docker.sh down' EXIT

@@ -80,7 +80,7 @@ export function planChecks(opts: {
     // Still check Docker and the data directory with the built-in defaults.
     config = configSchema.parse(structuredClone(BUILTIN_CONFIG));
   }
-  checks.push(dataDirCheck());
+  checks.push(dataDirCheck(), storeCheck(opts.fetchedPolicies));
   for (const [name, host] of Object.entries(config.hosts)) checks.push(hostCheck(name, host, config));
   for (const [tierName, tier] of Object.entries(config.tiers)) {
     for (const ep of tier.endpoints)
@@ -123,6 +123,54 @@ function nodeCheck(): Check {
             detail: `Node ${process.versions.node} is too old`,
             hint: `install Node ${MIN_NODE.join(".")} or newer`,
           };
+    },
+  };
+}
+
+/** The store: a SQLite file, or a PostgreSQL server — reachable, its schema version, latency. */
+function storeCheck(fetched: Map<string, string> | undefined): Check {
+  return {
+    name: "store",
+    exitCode: ExitCode.quota,
+    run: async (signal) => {
+      const { storeLocation } = await import("../adapters/config/store-location.js");
+      const at = storeLocation(process.env, fetched);
+      if (!/^postgres(ql)?:\/\//.test(at.where)) return { ok: true, detail: `SQLite ${at.where} (${at.source})` };
+      const [{ default: pg }, { redact }, { PG_MIGRATIONS }] = await Promise.all([
+        import("pg"),
+        import("../adapters/store/pg-db.js"),
+        import("../adapters/store/pg-schema.js"),
+      ]);
+      const client = new pg.Client({ connectionString: at.where, connectionTimeoutMillis: 5000 });
+      client.on("error", () => {});
+      const name = `PostgreSQL ${redact(at.where)} (${at.source})`;
+      try {
+        signal.addEventListener("abort", () => void client.end().catch(() => {}), { once: true });
+        await client.connect();
+        const t = performance.now();
+        await client.query("SELECT 1");
+        const ms = (performance.now() - t).toFixed(1);
+        const v = await client
+          .query("SELECT version FROM lanes_schema")
+          .then((r) => Number(r.rows[0]?.version ?? 0))
+          .catch(() => 0);
+        const known = PG_MIGRATIONS.length;
+        if (v > known)
+          return {
+            ok: false,
+            detail: `${name}: schema v${v}, newer than this lanes (v${known})`,
+            hint: "upgrade lanes",
+          };
+        return { ok: true, detail: `${name}: schema v${v || "(new: created on first use)"}, ${ms} ms per query` };
+      } catch (err) {
+        return {
+          ok: false,
+          detail: `${name} is unreachable: ${(err as Error).message}`,
+          hint: "plans say delay and runs cannot reserve until it is back; check the server and PGPASSWORD",
+        };
+      } finally {
+        await client.end().catch(() => {});
+      }
     },
   };
 }

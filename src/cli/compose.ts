@@ -15,10 +15,16 @@ import { endpointSpecs } from "../app/endpoints.js";
 import type { Adapters } from "../app/ports.js";
 import type { ModelEndpoint } from "../core/ports.js";
 
-/** The store: a SQLite ledger (loaded lazily: better-sqlite3 is not needed by every command). */
+/**
+ * The store: a SQLite ledger, or the team's PostgreSQL server when the org policy, LANES_STORE_URL
+ * or user settings name one (store-location.ts). Loaded lazily: not every command needs it.
+ */
 export async function openLedger(): Promise<Ledger> {
-  const { Ledger } = await import("../adapters/store/ledger.js");
-  const ledger = Ledger.open(join(dataDir(), "ledger.db"));
+  const [{ Ledger }, { storeLocation }] = await Promise.all([
+    import("../adapters/store/ledger.js"),
+    import("../adapters/config/store-location.js"),
+  ]);
+  const ledger = await Ledger.openAt(storeLocation().where);
   recoverCrashed(ledger);
   return ledger;
 }
@@ -67,7 +73,9 @@ function recoverCrashed(ledger: Ledger): void {
 
 /** The audit trail, anchored in `ledger` (its head is stored there with every append). */
 export function openAudit(ledger: Ledger, user?: string): AuditLog {
-  return new AuditLog(auditPath(), ledger, currentActor(process.env, user));
+  const stored = ledger.auditLines();
+  // A shared store keeps the trail with its head: the path names where, for messages.
+  return new AuditLog(stored ? ledger.path : auditPath(), ledger, currentActor(process.env, user), undefined, stored);
 }
 
 export function auditPath(): string {

@@ -3,7 +3,7 @@
 import { Ledger } from "../../dist/adapters/store/ledger.js";
 
 const [path, n, amount, limit] = process.argv.slice(2);
-const ledger = Ledger.open(path);
+const ledger = await Ledger.openAt(path);
 const bucket = {
   key: "team:race:month:2026-11",
   scope: "team",

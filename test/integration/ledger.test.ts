@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { Ledger } from "../../src/adapters/store/ledger.js";
 import type { BucketSpec } from "../../src/core/quota.js";
 import { ROOT, tempHome } from "../helpers/cli.js";
+import { freshDb } from "../helpers/pg.js";
 
 const bucket = (o: Partial<BucketSpec> = {}): BucketSpec => ({
   key: "team:t:month:2026-11",
@@ -17,18 +18,25 @@ const bucket = (o: Partial<BucketSpec> = {}): BucketSpec => ({
   resetsAt: "2026-12-01T00:00:00.000Z",
   ...o,
 });
-const fresh = () => Ledger.open(join(tempHome().dir, "ledger.db"));
 
-describe("ledger reservations", () => {
-  it("8 processes x 50 concurrent reservations (on a ledger they create together) never exceed the bucket's limit, and charges reconcile", async () => {
-    const path = join(tempHome().dir, "ledger.db"); // new: the 8 processes also race to create it
+// The same suite against both stores: a SQLite file, and a fresh database on a real PostgreSQL.
+describe.each(["sqlite", "postgres"] as const)("ledger reservations (%s)", (kind) => {
+  const where = async () => (kind === "sqlite" ? join(tempHome().dir, "ledger.db") : await freshDb());
+  const fresh = async () => Ledger.openAt(await where());
+
+  it("8 processes x 50 concurrent reservations (on a ledger they create together, from two homes) never exceed the bucket's limit, and charges reconcile", async () => {
+    const path = await where(); // new: the 8 processes also race to create (migrate) it
     const worker = join(ROOT, "test/helpers/ledger-worker.mjs");
+    const homes = [tempHome().dir, tempHome().dir]; // two simulated machines
     const runs = await Promise.all(
       Array.from(
         { length: 8 },
-        () =>
+        (_, i) =>
           new Promise<{ reserved: number; denied: number; charged: number }>((resolve, reject) => {
-            const p = spawn(process.execPath, [worker, path, "50", "0.5", "10"], { stdio: ["ignore", "pipe", "pipe"] });
+            const p = spawn(process.execPath, [worker, path, "50", "0.5", "10"], {
+              stdio: ["ignore", "pipe", "pipe"],
+              env: { ...process.env, LANES_HOME: homes[i % 2] },
+            });
             let out = "";
             let err = "";
             p.stdout.on("data", (d) => (out += d));
@@ -41,15 +49,16 @@ describe("ledger reservations", () => {
     const charged = runs.reduce((n, r) => n + r.charged, 0);
     expect(runs.reduce((n, r) => n + r.reserved + r.denied, 0)).toBe(400);
     expect(reserved).toBe(20); // exactly what $10 pays at $0.50 each: never one more
-    const ledger = Ledger.open(path);
+    const ledger = await Ledger.openAt(path);
     const [s] = ledger.status([bucket({ key: "team:race:month:2026-11" })]);
     expect(s!.used).toBeCloseTo(10, 9);
     expect(s!.held).toBeCloseTo(0, 9);
     expect(ledger.totalCharged()).toBeCloseTo(charged, 9);
-  }, 60_000);
+    ledger.close();
+  }, 120_000);
 
-  it("denies a reservation that would cross a hard limit, naming the bucket, and holds nothing", () => {
-    const l = fresh();
+  it("denies a reservation that would cross a hard limit, naming the bucket, and holds nothing", async () => {
+    const l = await fresh();
     l.reserve({ runId: "a", lane: "x", buckets: [bucket()], caps: { usd: 8 }, ttlMs: 60_000 });
     expect(() =>
       l.reserve({
@@ -65,22 +74,22 @@ describe("ledger reservations", () => {
     expect(l.status([bucket({ key: "user:u:day:2026-11-22", limit: 100 })])[0]!.held).toBe(0); // all or nothing
   });
 
-  it("lets a soft bucket hold past its limit (policy asks instead)", () => {
-    const l = fresh();
+  it("lets a soft bucket hold past its limit (policy asks instead)", async () => {
+    const l = await fresh();
     l.reserve({ runId: "a", lane: "x", buckets: [bucket({ kind: "soft" })], caps: { usd: 12 }, ttlMs: 60_000 });
     expect(l.status([bucket()])[0]!.held).toBe(12);
   });
 
-  it("refuses a charge past the hold and charges nothing", () => {
-    const l = fresh();
+  it("refuses a charge past the hold and charges nothing", async () => {
+    const l = await fresh();
     const h = l.reserve({ runId: "a", lane: "x", buckets: [bucket()], caps: { usd: 1 }, ttlMs: 60_000 });
     l.charge(h.id, "usd", 0.75);
     expect(() => l.charge(h.id, "usd", 0.5)).toThrow(/hold has 0\.250000 usd left/);
     expect(l.hold(h.id).charged.usd).toBeCloseTo(0.75, 12);
   });
 
-  it("settles to what was charged, and settling twice is settling once", () => {
-    const l = fresh();
+  it("settles to what was charged, and settling twice is settling once", async () => {
+    const l = await fresh();
     const h = l.reserve({ runId: "a", lane: "x", buckets: [bucket()], caps: { usd: 2 }, ttlMs: 60_000 });
     l.charge(h.id, "usd", 0.5);
     const first = l.settle(h.id);
@@ -91,8 +100,8 @@ describe("ledger reservations", () => {
     expect(() => l.charge(h.id, "usd", 0.1)).toThrow(/settled/);
   });
 
-  it("charges an expired hold at its worst case, never releasing it to zero", () => {
-    const l = fresh();
+  it("charges an expired hold at its worst case, never releasing it to zero", async () => {
+    const l = await fresh();
     const h = l.reserve({ runId: "a", lane: "x", buckets: [bucket()], caps: { usd: 2 }, ttlMs: 1 });
     l.charge(h.id, "usd", 0.5);
     expect(l.expire(Date.now() + 10)).toBe(1);
@@ -101,8 +110,8 @@ describe("ledger reservations", () => {
     expect(l.settle(h.id).status).toBe("expired");
   });
 
-  it("counts a lane's open holds as its runs in flight", () => {
-    const l = fresh();
+  it("counts a lane's open holds as its runs in flight", async () => {
+    const l = await fresh();
     const a = l.reserve({ runId: "a", lane: "async", buckets: [bucket()], caps: { usd: 1 }, ttlMs: 60_000 });
     l.reserve({ runId: "b", lane: "async", buckets: [bucket()], caps: { usd: 1 }, ttlMs: 60_000 });
     expect(l.running("async")).toBe(2);
@@ -111,8 +120,8 @@ describe("ledger reservations", () => {
     expect(l.running("eval")).toBe(0);
   });
 
-  it("keeps history of actuals per lane and task template", () => {
-    const l = fresh();
+  it("keeps history of actuals per lane and task template", async () => {
+    const l = await fresh();
     for (let i = 1; i <= 4; i++)
       l.historyStore.add({
         lane: "async",
@@ -137,7 +146,9 @@ describe("ledger reservations", () => {
     const h = l.historyStore.recent({ lane: "async", template: "fix" });
     expect(h.map((r) => r.steps)).toEqual([4, 3, 2, 1]);
   });
+});
 
+describe("the SQLite ledger file", () => {
   it("says clearly when the file is not a database, and leaves it alone", () => {
     const path = join(tempHome().dir, "ledger.db");
     writeFileSync(path, "this is not sqlite, it is someone's notes ".repeat(200));

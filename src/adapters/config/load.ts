@@ -76,6 +76,14 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
     if (!file || !existsSync(file)) continue;
     const parsed = readLayer(file, displayPath(file));
     if ("problems" in parsed) problems.push(...parsed.problems);
+    else if (file === projectFile && parsed.raw.store !== undefined)
+      // The store holds the budgets: a repository choosing it could lift every one of them.
+      problems.push({
+        file: parsed.source,
+        ...locate(parsed, ["store"]),
+        path: "store",
+        message: "a repository cannot choose the store; set it in the org policy, user settings or LANES_STORE_URL",
+      });
     else layers.push(parsed);
   }
   layers.push(

@@ -183,6 +183,11 @@ export const hostSchema = z.strictObject({
 
 const baseSchema = z.strictObject({
   version: z.literal(1).default(1),
+  /** The shared store (org policy or user settings only): postgres://USER@HOST:PORT/DB. */
+  store: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/, "a PostgreSQL URL such as postgres://lanes@db.internal:5432/lanes")
+    .optional(),
   defaults: z.strictObject({ lane: name.default("async"), tier: name.optional() }).prefault({}),
   identity: z
     .strictObject({ user: z.string().optional(), team: z.string().optional(), project: z.string().optional() })

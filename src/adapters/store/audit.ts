@@ -55,18 +55,28 @@ function macOf(hash: string, key: string): string {
   return createHmac("sha256", key).update(hash).digest("hex");
 }
 
+/**
+ * Where the records live when not in a file: a shared store (PostgreSQL) keeps them in a table,
+ * written in the same transaction as the head and the ledger change they document.
+ */
+export interface AuditLines {
+  append(seq: number, line: string): void;
+  all(): string[];
+}
+
 export class AuditLog implements AuditTrail {
   constructor(
     readonly path: string,
     private readonly anchor: AuditAnchor,
     private readonly actor: Actor = currentActor(),
     private readonly key: string | undefined = process.env.LANES_AUDIT_KEY || undefined,
+    private readonly stored?: AuditLines,
   ) {}
 
   append(input: AuditInput): AuditRecord {
-    mkdirSync(dirname(this.path), { recursive: true });
+    if (!this.stored) mkdirSync(dirname(this.path), { recursive: true });
     return this.anchor.atomically(() => {
-      const head = this.anchor.auditHead() ?? adoptExisting(this.path);
+      const head = this.anchor.auditHead() ?? (this.stored ? undefined : adoptExisting(this.path));
       const body: Omit<AuditRecord, "hash"> = {
         id: `a_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`,
         seq: (head?.seq ?? 0) + 1,
@@ -77,6 +87,11 @@ export class AuditLog implements AuditTrail {
       };
       const hash = hashRecord(body);
       const record: AuditRecord = { ...body, hash, ...(this.key ? { mac: macOf(hash, this.key) } : {}) };
+      if (this.stored) {
+        this.stored.append(record.seq, JSON.stringify(record));
+        this.anchor.setAuditHead({ seq: record.seq, hash });
+        return record;
+      }
       // A crash mid-write can leave a partial last line: start on a fresh line so it stays one
       // bad line (reported by verify, set aside by --repair) and never blocks the next append.
       const fd = openSync(this.path, "a+");
@@ -92,7 +107,7 @@ export class AuditLog implements AuditTrail {
 
   /** Every record that parses; a bad line is skipped here (verify reports it). */
   read(): AuditRecord[] {
-    return readLines(this.path).flatMap((l) => {
+    return this.lines().flatMap((l) => {
       try {
         return [JSON.parse(l) as AuditRecord];
       } catch {
@@ -103,7 +118,12 @@ export class AuditLog implements AuditTrail {
 
   /** Walk the chain from the first line and compare its end with the anchored head. */
   verify(): VerifyResult {
-    return verifyLines(existsSync(this.path) ? readLines(this.path) : null, this.anchor.auditHead() ?? null, this.key);
+    const lines = this.stored || existsSync(this.path) ? this.lines() : null;
+    return verifyLines(lines, this.anchor.auditHead() ?? null, this.key);
+  }
+
+  private lines(): string[] {
+    return this.stored ? this.stored.all() : readLines(this.path);
   }
 
   /**
@@ -112,6 +132,8 @@ export class AuditLog implements AuditTrail {
    * Refuses when what is left would still not verify (truncation cannot be repaired).
    */
   repair(): { setAside: number; sideFile: string | null; result: VerifyResult } {
+    // A store's records are written transactionally: nothing half-written to set aside.
+    if (this.stored) return { setAside: 0, sideFile: null, result: this.verify() };
     return this.anchor.atomically(() => {
       const lines = readLines(this.path);
       const head = this.anchor.auditHead() ?? null;

@@ -1,12 +1,12 @@
 /** Batches and their tasks, so an interrupted batch can be resumed (`lanes batch --resume`). */
 import type { BatchStorePort, BatchTaskRow } from "../../core/ports.js";
-import type { SqliteDb } from "./sqlite.js";
+import type { Db } from "./db.js";
 
 export class BatchStore implements BatchStorePort {
-  constructor(private readonly s: SqliteDb) {}
+  constructor(private readonly s: Db) {}
 
   create(b: { id: string; file: string; name: string; capUsd: number; tasks: { repo: string; task: string }[] }): void {
-    const tx = this.s.db.transaction(() => {
+    this.s.atomically(() => {
       this.s
         .sql("INSERT INTO batches (id, created_at, file, name, cap_usd, status) VALUES (?, ?, ?, ?, ?, 'running')")
         .run(b.id, Date.now(), b.file, b.name, b.capUsd);
@@ -16,7 +16,6 @@ export class BatchStore implements BatchStorePort {
           .run(b.id, i, t.repo, t.task),
       );
     });
-    this.s.run(() => tx.immediate());
   }
 
   get(

@@ -1,13 +1,13 @@
 /** Estimate history: what past runs of a lane and task template took (steps, tokens, time, cost). */
-import type { SqliteDb } from "./sqlite.js";
+import type { Db } from "./db.js";
 import type { HistoryKey, HistoryRow, HistoryStorePort } from "../../core/ports.js";
 
 export class HistoryStore implements HistoryStorePort {
-  constructor(private readonly s: SqliteDb) {}
+  constructor(private readonly s: Db) {}
 
   add(row: HistoryRow): void {
-    this.s.db
-      .prepare(
+    this.s
+      .sql(
         "INSERT INTO history (at, lane, template, tier, steps, completion_per_step, observation_per_step," +
           " seconds_per_step, cost_usd, prompt_tps, completion_tps, endpoint, cached_share)" +
           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { LanesError } from "../../core/errors.js";
 import type { BucketSpec, BucketStatus, Unit } from "../../core/quota.js";
-import type { SqliteDb } from "./sqlite.js";
+import type { Db } from "./db.js";
 import type { Amounts, CrashedHold, Hold, HoldMeta, HoldState, HoldStorePort, HoldUnit } from "../../core/ports.js";
 
 /** The run's hold cannot pay for this charge: nothing was charged. */
@@ -21,7 +21,7 @@ export class HoldExhausted extends LanesError {
 }
 
 export class HoldStore implements HoldStorePort {
-  constructor(private readonly s: SqliteDb) {}
+  constructor(private readonly s: Db) {}
 
   /**
    * Reserve `caps` in every bucket (each bucket takes the amount of its unit). All or nothing:
@@ -30,7 +30,7 @@ export class HoldStore implements HoldStorePort {
   reserve(opts: Parameters<HoldStorePort["reserve"]>[0]): Hold {
     const id = `h_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
     const now = Date.now();
-    const tx = this.s.db.transaction(() => {
+    this.s.atomically(() => {
       this.expire(now);
       for (const b of opts.buckets) this.upsertBucket(b);
       for (const b of opts.buckets) {
@@ -88,14 +88,13 @@ export class HoldStore implements HoldStorePort {
           .run(id, b.key, b.unit, amount);
       }
     });
-    this.s.run(() => tx.immediate());
     return { id, runId: opts.runId, lane: opts.lane, expiresAt: now + opts.ttlMs, caps: opts.caps };
   }
 
   /** Charge `amount` of `unit` against the hold, before the spending happens. Refuses past the cap. */
   charge(holdId: string, unit: HoldUnit, amount: number, note = ""): void {
     if (amount <= 0) return;
-    const tx = this.s.db.transaction(() => {
+    this.s.atomically(() => {
       const hold = this.s.sql("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
       if (!hold) throw new LanesError("failed", `no hold ${holdId}`);
       if (hold.status !== "open")
@@ -119,7 +118,6 @@ export class HoldStore implements HoldStorePort {
         .sql("INSERT INTO charges (hold_id, at, unit, amount, note) VALUES (?, ?, ?, ?, ?)")
         .run(holdId, Date.now(), unit, amount, note);
     });
-    this.s.run(() => tx.immediate());
   }
 
   /**
@@ -128,7 +126,7 @@ export class HoldStore implements HoldStorePort {
    */
   refund(holdId: string, unit: HoldUnit, amount: number, note = ""): void {
     if (amount <= 0) return;
-    const tx = this.s.db.transaction(() => {
+    this.s.atomically(() => {
       const hold = this.s.sql("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
       if (hold?.status !== "open")
         throw new LanesError("quota", `hold ${holdId} is not open; nothing can be refunded to it`);
@@ -149,7 +147,6 @@ export class HoldStore implements HoldStorePort {
         .sql("INSERT INTO charges (hold_id, at, unit, amount, note) VALUES (?, ?, ?, ?, ?)")
         .run(holdId, Date.now(), unit, -back, note);
     });
-    this.s.run(() => tx.immediate());
   }
 
   /** Sum of a hold's charge rows (refunds included). */
@@ -163,7 +160,7 @@ export class HoldStore implements HoldStorePort {
 
   /** Release what the hold did not charge. Idempotent: settling twice is settling once. */
   settle(holdId: string): HoldState {
-    const tx = this.s.db.transaction(() => {
+    this.s.atomically(() => {
       const hold = this.s.sql("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
       if (!hold) throw new LanesError("failed", `no hold ${holdId}`);
       if (hold.status === "open") {
@@ -175,7 +172,6 @@ export class HoldStore implements HoldStorePort {
         this.s.sql("UPDATE holds SET status = 'settled', settled_at = ? WHERE id = ?").run(Date.now(), holdId);
       }
     });
-    this.s.run(() => tx.immediate());
     return this.hold(holdId);
   }
 
@@ -185,7 +181,7 @@ export class HoldStore implements HoldStorePort {
       id: string;
     }[];
     if (!expired.length) return 0;
-    const tx = this.s.db.transaction(() => {
+    this.s.atomically(() => {
       for (const { id } of this.s.sql("SELECT id FROM holds WHERE status = 'open' AND expires_at < ?").all(now) as {
         id: string;
       }[]) {
@@ -214,7 +210,6 @@ export class HoldStore implements HoldStorePort {
         this.s.sql("UPDATE holds SET status = 'expired', settled_at = ? WHERE id = ?").run(now, id);
       }
     });
-    this.s.run(() => tx.immediate());
     return expired.length;
   }
 
@@ -274,8 +269,8 @@ export class HoldStore implements HoldStorePort {
   }
 
   private upsertBucket(b: BucketSpec): void {
-    this.s.db
-      .prepare(
+    this.s
+      .sql(
         "INSERT INTO buckets (key, unit, lim, kind, resets_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(key)" +
           " DO UPDATE SET lim = excluded.lim, kind = excluded.kind, resets_at = excluded.resets_at",
       )

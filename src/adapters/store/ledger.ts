@@ -11,6 +11,8 @@ import type { AuditHead, Store } from "../../core/ports.js";
 import { MIGRATIONS } from "./ledger-schema.js";
 import { RunStore } from "./run-store.js";
 import { SqliteDb } from "./sqlite.js";
+import type { Db } from "./db.js";
+import type { AuditLines } from "./audit.js";
 
 export type { Amounts, BatchTaskRow, HistoryRow, Hold, HoldState, HoldUnit, RunRow } from "../../core/ports.js";
 export { HoldExhausted } from "./hold-store.js";
@@ -20,15 +22,24 @@ export class Ledger extends HoldStore implements Store {
   readonly batchStore: BatchStore;
   readonly historyStore: HistoryStore;
 
-  private constructor(private readonly db: SqliteDb) {
+  private constructor(readonly db: Db) {
     super(db);
     this.runStore = new RunStore(db);
     this.batchStore = new BatchStore(db);
     this.historyStore = new HistoryStore(db);
   }
 
+  /** A SQLite file (one person), or a PostgreSQL server for `postgres://…` (a team). */
   static open(path: string): Ledger {
     const ledger = new Ledger(SqliteDb.open(path, MIGRATIONS));
+    ledger.expire();
+    return ledger;
+  }
+
+  static async openAt(where: string): Promise<Ledger> {
+    if (!/^postgres(ql)?:\/\//.test(where)) return Ledger.open(where);
+    const [{ PgDb }, { PG_MIGRATIONS }] = await Promise.all([import("./pg-db.js"), import("./pg-schema.js")]);
+    const ledger = new Ledger(PgDb.open(where, PG_MIGRATIONS));
     ledger.expire();
     return ledger;
   }
@@ -44,6 +55,16 @@ export class Ledger extends HoldStore implements Store {
   /** Run `fn` in one write transaction (nested calls become savepoints). */
   atomically<T>(fn: () => T): T {
     return this.db.atomically(fn);
+  }
+
+  /** A shared store keeps the audit records with their head; a SQLite ledger leaves them in a file. */
+  auditLines(): AuditLines | undefined {
+    if (this.db.kind !== "postgres") return undefined;
+    return {
+      append: (seq, line) => this.db.sql("INSERT INTO audit_records (seq, line) VALUES (?, ?)").run(seq, line),
+      all: () =>
+        (this.db.sql("SELECT line FROM audit_records ORDER BY seq").all() as { line: string }[]).map((r) => r.line),
+    };
   }
 
   auditHead(): AuditHead | undefined {

@@ -1,16 +1,39 @@
 /** Finished runs: what `lanes runs ls|show` lists (status, check, cost, tokens, where its files are). */
 import type { RunRow, RunStorePort } from "../../core/ports.js";
-import type { SqliteDb } from "./sqlite.js";
+import type { Db } from "./db.js";
+
+// Saving a run again replaces it (SQLite and PostgreSQL both speak ON CONFLICT … excluded).
+const UPDATE_ALL = [
+  "created_at",
+  "lane",
+  "tier",
+  "task",
+  "status",
+  "check_result",
+  "cost_usd",
+  "p90_usd",
+  "cap_usd",
+  "steps",
+  "duration_ms",
+  "hold_id",
+  "dir",
+  "tokens",
+  "unpriced",
+  "overage_usd",
+]
+  .map((c) => `${c} = excluded.${c}`)
+  .join(", ");
 
 export class RunStore implements RunStorePort {
-  constructor(private readonly s: SqliteDb) {}
+  constructor(private readonly s: Db) {}
 
   save(r: RunRow): void {
     this.s
       .sql(
-        "INSERT OR REPLACE INTO runs (id, created_at, lane, tier, task, status, check_result, cost_usd," +
+        "INSERT INTO runs (id, created_at, lane, tier, task, status, check_result, cost_usd," +
           " p90_usd, cap_usd, steps, duration_ms, hold_id, dir, tokens, unpriced, overage_usd) VALUES (?," +
-          " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET " +
+          UPDATE_ALL,
       )
       .run(
         r.id,

@@ -7,8 +7,10 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { LanesError } from "../../core/errors.js";
+import type { Db } from "./db.js";
 
-export class SqliteDb {
+export class SqliteDb implements Db {
+  readonly kind = "sqlite" as const;
   /** Prepared statements, compiled once per SQL text (preparing costs more than running). */
   private readonly statements = new Map<string, Database.Statement>();
 

@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { exitCodeForDecision } from "../../core/exit-codes.js";
+import { LanesError } from "../../core/errors.js";
 import { identityOf } from "../../app/identity.js";
 import { planTask, type Plan } from "../../app/plan-task.js";
 import { adapters, openAudit, openLedger } from "../compose.js";
@@ -23,7 +24,18 @@ export async function plan(
   const config = structuredClone(loaded.config);
   const laneName = ctx.mode.lane ?? task.lane ?? config.defaults.lane;
   const choice = await useEndpoint(config, ctx.opts.endpoint, laneName, ctx.mode.tier);
-  const ledger = await openLedger();
+  const ledger = await openLedger().catch(async (err: unknown) => {
+    await choice.close();
+    if (!(err instanceof LanesError) || err.kind !== "store") throw err;
+    return err;
+  });
+  // No quota data, no allow: the decision is `delay`, with the reason (exit 4, retry later).
+  if (ledger instanceof LanesError) {
+    const reason = { rule: "store.unreachable", level: "delay", message: ledger.message };
+    const result = { lane: laneName, task: task.text, decision: { verdict: "delay", reasons: [reason] } };
+    ctx.out.result(result, () => `decision: delay — ${ledger.message}\n  → ${ledger.hint ?? ""}`);
+    return 4;
+  }
   let p: Plan;
   try {
     const who = await identityOf(config, root);

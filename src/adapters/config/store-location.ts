@@ -1,0 +1,33 @@
+/**
+ * Which store holds budgets, holds, history and audit: the org policy's `store` (a platform team's
+ * choice cannot be escaped), else LANES_STORE_URL, else the user settings' `store`, else the SQLite
+ * file in the data directory. A repository's lanes.yaml cannot choose it (load.ts refuses that):
+ * pointing the ledger elsewhere would lift every budget.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { dataDir, userConfigFile } from "./paths.js";
+import { readPolicies } from "./policy.js";
+
+type Env = Record<string, string | undefined>;
+
+export interface StoreLocation {
+  /** A SQLite file path or a postgres:// URL (with its password: never print it). */
+  where: string;
+  source: string;
+}
+
+export function storeLocation(env: Env = process.env, fetched?: Map<string, string>): StoreLocation {
+  for (const p of readPolicies(env, fetched)) {
+    const store = (parse(p.text) as { store?: unknown } | null)?.store;
+    if (typeof store === "string") return { where: store, source: `org policy ${p.source}` };
+  }
+  if (env.LANES_STORE_URL) return { where: env.LANES_STORE_URL, source: "LANES_STORE_URL" };
+  const file = userConfigFile(env);
+  if (existsSync(file)) {
+    const store = (JSON.parse(readFileSync(file, "utf8")) as { store?: unknown }).store;
+    if (typeof store === "string") return { where: store, source: `user settings ${file}` };
+  }
+  return { where: join(dataDir(env), "ledger.db"), source: "default (SQLite in the data directory)" };
+}

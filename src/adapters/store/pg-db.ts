@@ -1,0 +1,163 @@
+/**
+ * The ledger on a PostgreSQL server (a team's shared store), behind the same synchronous Db port
+ * as the SQLite file: each statement goes to a worker thread (pg-worker.mjs, through synckit)
+ * that holds this store's connection, and the caller waits for its answer. Write transactions take
+ * one transaction-level advisory lock first, so writers from every process on every machine are
+ * serialised exactly as SQLite's write lock serialises them on one machine: a reservation across
+ * several buckets can never oversubscribe a hard limit, whatever the interleaving. Reads outside
+ * a transaction are single statements. Migrations are versioned in `lanes_schema`, applied under
+ * another advisory lock (two processes starting against a fresh database at once run each once),
+ * and a database whose schema is newer than this lanes knows is refused.
+ */
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { createSyncFn } from "synckit";
+import { LanesError } from "../../core/errors.js";
+import type { Db, Statement } from "./db.js";
+
+type Reply = {
+  rows?: Record<string, unknown>[];
+  rowCount?: number;
+  ok?: boolean;
+  error?: { message: string; code: string };
+};
+type Op =
+  | { op: "open"; id: string; url: string; timeoutMs: number }
+  | { op: "query"; id: string; sql: string; params: unknown[] }
+  | { op: "close"; id: string };
+
+const WRITE_LOCK = 7_310_001;
+const MIGRATION_LOCK = 7_310_002;
+let call: ((op: Op) => Reply) | undefined;
+
+export class PgDb implements Db {
+  readonly kind = "postgres" as const;
+  private depth = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly id: string,
+    readonly path: string,
+  ) {}
+
+  /** Connect and bring the schema up to date (`migrations[i]` is version i + 1). */
+  static open(url: string, migrations: string[], timeoutMs = 10_000): PgDb {
+    call ??= createSyncFn(fileURLToPath(new URL("./pg-worker.mjs", import.meta.url)), { timeout: timeoutMs * 3 });
+    const db = new PgDb(`pg${randomBytes(6).toString("hex")}`, redact(url));
+    db.send({ op: "open", id: db.id, url, timeoutMs });
+    db.migrate(migrations);
+    return db;
+  }
+
+  sql(text: string): Statement {
+    // `?` placeholders, as the stores write them for SQLite, become $1, $2, … (none is quoted).
+    let n = 0;
+    const pgText = text.replace(/\?/g, () => `$${++n}`);
+    const query = (params: unknown[]) =>
+      this.send({ op: "query", id: this.id, sql: pgText, params: params.map((p) => (p === undefined ? null : p)) });
+    return {
+      get: (...p) => query(p).rows?.[0],
+      all: (...p) => query(p).rows ?? [],
+      run: (...p) => ({ changes: query(p).rowCount ?? 0 }),
+    };
+  }
+
+  /** One write transaction under the store-wide write lock; nested calls are savepoints. */
+  atomically<T>(fn: () => T): T {
+    const depth = this.depth++;
+    const exec = (s: string) => this.sql(s).run();
+    try {
+      if (depth === 0) {
+        exec("BEGIN");
+        this.sql("SELECT pg_advisory_xact_lock(?)").get(WRITE_LOCK);
+      } else exec(`SAVEPOINT s${depth}`);
+      const out = fn();
+      exec(depth === 0 ? "COMMIT" : `RELEASE SAVEPOINT s${depth}`);
+      return out;
+    } catch (err) {
+      try {
+        exec(depth === 0 ? "ROLLBACK" : `ROLLBACK TO SAVEPOINT s${depth}`);
+      } catch {
+        /* the connection is gone: the server rolled the transaction back itself */
+      }
+      throw err;
+    } finally {
+      this.depth--;
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    call?.({ op: "close", id: this.id });
+  }
+
+  /** The schema version this database is at, applying what is missing. */
+  private migrate(migrations: string[]): void {
+    this.atomicallyWith(MIGRATION_LOCK, () => {
+      this.sql("CREATE TABLE IF NOT EXISTS lanes_schema (version INTEGER NOT NULL)").run();
+      const row = this.sql("SELECT version FROM lanes_schema").get() as { version: number } | undefined;
+      const v = row?.version ?? 0;
+      if (v > migrations.length)
+        throw new LanesError(
+          "store",
+          `the store at ${this.path} has schema version ${v}; this lanes knows up to ${migrations.length}`,
+          { hint: "upgrade lanes (a newer version migrated this database); nothing was changed" },
+        );
+      for (let i = v; i < migrations.length; i++) this.sql(migrations[i]!).run();
+      if (!row) this.sql("INSERT INTO lanes_schema (version) VALUES (?)").run(migrations.length);
+      else if (v < migrations.length) this.sql("UPDATE lanes_schema SET version = ?").run(migrations.length);
+    });
+  }
+
+  private atomicallyWith<T>(lock: number, fn: () => T): T {
+    this.sql("BEGIN").run();
+    try {
+      this.sql("SELECT pg_advisory_xact_lock(?)").get(lock);
+      const out = fn();
+      this.sql("COMMIT").run();
+      return out;
+    } catch (err) {
+      try {
+        this.sql("ROLLBACK").run();
+      } catch {
+        /* gone */
+      }
+      throw err;
+    }
+  }
+
+  private send(op: Op): Reply {
+    if (this.closed) throw new LanesError("store", `the store at ${this.path} is closed`);
+    let reply: Reply;
+    try {
+      reply = call!(op);
+    } catch (err) {
+      throw unreachable(this.path, (err as Error).message);
+    }
+    if (!reply.error) return reply;
+    const { code, message } = reply.error;
+    // Class 08 (connection), 57P (shutdown), and the driver's own network errors: unreachable.
+    if (/^(08|57P)/.test(code) || /^E[A-Z]+$/.test(code) || /terminat|timeout|not connected|Connection/i.test(message))
+      throw unreachable(this.path, message);
+    throw new LanesError("store", `the store at ${this.path} failed: ${message}${code ? ` (${code})` : ""}`);
+  }
+}
+
+function unreachable(path: string, detail: string): LanesError {
+  return new LanesError("store", `the store at ${path} is unreachable: ${detail}`, {
+    hint: "nothing was spent without it; retry when the database is back (`lanes doctor` checks it)",
+    details: { retryable: true },
+  });
+}
+
+/** postgres://user:secret@host/db → postgres://user@host/db: passwords are never printed. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    u.password = "";
+    return u.toString();
+  } catch {
+    return "postgres://(unparsable URL)";
+  }
+}

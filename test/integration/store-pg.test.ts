@@ -1,0 +1,132 @@
+/**
+ * The team store on a real PostgreSQL server (scripts/postgres.sh): migrations that two fresh
+ * processes race, a schema newer than lanes refused, an unreachable server failing closed (plans
+ * say delay, nothing printed of the password), the audit trail kept in the store, and lanes
+ * commands from two homes (two machines) sharing one team's budget, runs and audit.
+ */
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { Ledger } from "../../src/adapters/store/ledger.js";
+import { AuditLog } from "../../src/adapters/store/audit.js";
+import { PG_MIGRATIONS } from "../../src/adapters/store/pg-schema.js";
+import { lanes, ROOT, tempHome } from "../helpers/cli.js";
+import { freshDb, query } from "../helpers/pg.js";
+import { demoProject, events, LANES, serveReplay, stopReplays } from "../helpers/run.js";
+import { requireImage } from "../helpers/docker.js";
+
+afterAll(stopReplays);
+
+const node = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
+  new Promise<void>((resolve, reject) => {
+    const p = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"], env });
+    let err = "";
+    p.stderr.on("data", (d) => (err += d));
+    p.on("exit", (c) => (c === 0 ? resolve() : reject(new Error(err))));
+  });
+
+describe("the PostgreSQL store", () => {
+  it("two fresh processes migrate one database at once: each migration once, one version row", async () => {
+    const url = await freshDb();
+    const open = `import("${ROOT}/dist/adapters/store/ledger.js").then(async (m) => (await m.Ledger.openAt(process.argv[1])).close())`;
+    await Promise.all([node(["-e", open, url]), node(["-e", open, url])]);
+    expect(await query(url, "SELECT version FROM lanes_schema")).toEqual([{ version: PG_MIGRATIONS.length }]);
+  });
+
+  it("refuses a database whose schema is newer than this lanes knows, changing nothing", async () => {
+    const url = await freshDb();
+    (await Ledger.openAt(url)).close();
+    await query(url, "UPDATE lanes_schema SET version = 99");
+    await expect(Ledger.openAt(url)).rejects.toThrow(/has schema version 99; this lanes knows up to \d+/);
+    expect(await query(url, "SELECT version FROM lanes_schema")).toEqual([{ version: 99 }]);
+  });
+
+  it("an unreachable server is a store error (exit 4) that never shows the password", async () => {
+    const err = await Ledger.openAt("postgres://lanes:s3cret-pw@127.0.0.1:1/lanes").catch((e: unknown) => e);
+    expect(err).toMatchObject({ kind: "store" });
+    expect((err as Error).message).toMatch(/the store at postgres:\/\/lanes@127\.0\.0\.1:1\/lanes is unreachable/);
+    expect(JSON.stringify(err)).not.toContain("s3cret-pw");
+  });
+
+  it("keeps the audit trail with its head: 4 processes x 25 appends verify as one chain", async () => {
+    const url = await freshDb();
+    const worker = join(ROOT, "test/helpers/audit-worker.mjs");
+    await Promise.all(Array.from({ length: 4 }, () => node([worker, "(store)", url, "25"])));
+    const ledger = await Ledger.openAt(url);
+    const log = new AuditLog(ledger.path, ledger, undefined, undefined, ledger.auditLines());
+    expect(log.verify()).toMatchObject({ ok: true, records: 100, anchored: { seq: 100 } });
+    expect(log.read().map((r) => r.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    // Changing a record in the table breaks the chain, as editing the file does.
+    await query(url, "UPDATE audit_records SET line = replace(line, 'xxxx', 'yyyy') WHERE seq = 10");
+    expect(log.verify()).toMatchObject({ ok: false, line: 10 });
+    ledger.close();
+  }, 60_000);
+});
+
+describe("lanes with LANES_STORE_URL", () => {
+  it("plans say delay (exit 4) when the store is unreachable; a repository cannot choose the store", async () => {
+    const p = demoProject(LANES());
+    const env = { ...p.env, LANES_STORE_URL: "postgres://lanes:pw-not-shown@127.0.0.1:1/lanes" };
+    const r = await lanes(["plan", "fix it", "--lane", "t", "--json"], { cwd: p.repo, env });
+    expect(r.code).toBe(4);
+    expect(JSON.parse(r.stdout).decision).toMatchObject({
+      verdict: "delay",
+      reasons: [{ rule: "store.unreachable" }],
+    });
+    expect(r.stdout + r.stderr).not.toContain("pw-not-shown");
+    const doctor = await lanes(["doctor", "--json"], { cwd: p.repo, env, timeoutMs: 60_000 });
+    const store = JSON.parse(doctor.stdout).checks.find((c: { name: string }) => c.name === "store");
+    expect(store).toMatchObject({ ok: false });
+    expect(store.detail).toContain("is unreachable");
+
+    const q = demoProject(`store: "postgres://evil@127.0.0.1/x"\n${LANES()}`);
+    const bad = await lanes(["plan", "fix it", "--lane", "t"], { cwd: q.repo, env: q.env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("a repository cannot choose the store");
+  });
+
+  it("two machines share one team store: a run from one is charged, listed and audited for the other", async () => {
+    requireImage();
+    const url = await freshDb();
+    const a = demoProject(
+      `${LANES()}identity: { team: platform }\nbudgets:\n  - { scope: team, period: month, limit: 5 }\n`,
+    );
+    const replay = await serveReplay(a.env, a.script);
+    const yaml = (await import("node:fs"))
+      .readFileSync(join(a.repo, "lanes.yaml"), "utf8")
+      .replace(
+        /baseURL: "http:\/\/127\.0\.0\.1:1\/v1", model: gpt-4\.1-mini/,
+        `baseURL: "${replay}", model: gpt-4.1-mini`,
+      );
+    (await import("node:fs")).writeFileSync(join(a.repo, "lanes.yaml"), yaml);
+    a.git("add", "-A");
+    a.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "replay");
+    const envA = { ...a.env, LANES_STORE_URL: url, CI: "true" };
+    const r = await lanes(["run", "Make the failing test pass", "--lane", "t", "--yes", "--json"], {
+      cwd: a.repo,
+      env: envA,
+      timeoutMs: 180_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const end = events(r.stdout).at(-1)!;
+    expect(end).toMatchObject({ type: "run_end", status: "finished" });
+
+    // Machine B: another home, the same store.
+    const b = tempHome();
+    const envB = { ...b.env, LANES_STORE_URL: url };
+    const runs = JSON.parse((await lanes(["runs", "ls", "--json"], { cwd: a.repo, env: envB })).stdout);
+    expect(runs.map((x: { id: string }) => x.id)).toContain(end.runId);
+    const quota = JSON.parse((await lanes(["quota", "--json"], { cwd: a.repo, env: envB })).stdout);
+    const team = JSON.stringify(quota);
+    expect(team).toContain("team:platform:month");
+    const [charged] = await query(url, "SELECT SUM(amount) AS s FROM charges WHERE unit = 'usd'");
+    expect(Number(charged!.s)).toBeCloseTo(end.cost.actualUsd, 9);
+    const verify = await lanes(["audit", "verify", "--json"], { cwd: a.repo, env: envB });
+    expect(verify.code, verify.stdout).toBe(0);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true });
+    const actions = (await query(url, "SELECT line FROM audit_records ORDER BY seq")).map(
+      (x) => JSON.parse(String(x.line)).action,
+    );
+    expect(actions).toEqual(expect.arrayContaining(["plan", "reserve", "settle"]));
+  }, 240_000);
+});
