@@ -4,14 +4,16 @@
  * say delay, nothing printed of the password), the audit trail kept in the store, and lanes
  * commands from two homes (two machines) sharing one team's budget, runs and audit.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Ledger } from "../../src/adapters/store/ledger.js";
 import { AuditLog } from "../../src/adapters/store/audit.js";
 import { PG_MIGRATIONS } from "../../src/adapters/store/pg-schema.js";
-import { lanes, ROOT, tempHome } from "../helpers/cli.js";
-import { freshDb, query } from "../helpers/pg.js";
+import { BIN, lanes, ROOT, tempHome } from "../helpers/cli.js";
+import { freshDb, pgServer, query } from "../helpers/pg.js";
 import { demoProject, events, LANES, serveReplay, stopReplays } from "../helpers/run.js";
 import { requireImage } from "../helpers/docker.js";
 
@@ -98,9 +100,7 @@ describe("lanes with LANES_STORE_URL", () => {
         /baseURL: "http:\/\/127\.0\.0\.1:1\/v1", model: gpt-4\.1-mini/,
         `baseURL: "${replay}", model: gpt-4.1-mini`,
       );
-    (await import("node:fs")).writeFileSync(join(a.repo, "lanes.yaml"), yaml);
-    a.git("add", "-A");
-    a.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "replay");
+    commitYaml(a, yaml);
     const envA = { ...a.env, LANES_STORE_URL: url, CI: "true" };
     const r = await lanes(["run", "Make the failing test pass", "--lane", "t", "--yes", "--json"], {
       cwd: a.repo,
@@ -130,3 +130,51 @@ describe("lanes with LANES_STORE_URL", () => {
     expect(actions).toEqual(expect.arrayContaining(["plan", "reserve", "settle"]));
   }, 240_000);
 });
+
+describe("the store stopped mid-run", () => {
+  it("the run stops with a clear reason and exit 4; once the store is back its hold settles, charged once", async () => {
+    requireImage();
+    // A second server of its own (the postgres user must reach its directory: straight under /tmp).
+    const server = { LANES_PG_DIR: join(tmpdir(), `lanes-pg-${process.pid}-${Date.now()}`), LANES_PG_PORT: "55433" };
+    const url = await freshDb(pgServer(server));
+    const script =
+      "model: gpt-4.1-mini\nturns:\n  - tools: [{ bash: { command: 'sleep 5' } }]\n  - tools: [{ finish: { summary: done } }]\n";
+    const p = demoProject(LANES().replace("check: node --test", "check: 'true'"), script);
+    const replay = await serveReplay(p.env, p.script);
+    commitYaml(p, LANES().replace("check: node --test", "check: 'true'").replace("http://127.0.0.1:1/v1", replay));
+    const env = { ...p.env, LANES_STORE_URL: url, CI: "true" };
+    const child = spawn(process.execPath, [BIN, "run", "wait", "--lane", "t", "--yes", "--json"], { cwd: p.repo, env });
+    let out = "";
+    let err = "";
+    let stopped = false;
+    child.stderr.on("data", (d) => (err += d));
+    child.stdout.on("data", (d) => {
+      out += d;
+      if (!stopped && out.includes('"type":"tool_start"')) {
+        stopped = true;
+        spawnSync("bash", [`${ROOT}/scripts/postgres.sh`, "stop"], { env: { ...process.env, ...server } });
+      }
+    });
+    const code = await new Promise<number | null>((r) => child.on("exit", r));
+    expect(stopped).toBe(true);
+    expect(code, out + err).toBe(4);
+    expect(out + err).toMatch(/the store at postgres:\/\/lanes@127\.0\.0\.1:55433\/t_\w+ is unreachable/);
+    pgServer(server); // back
+    const q = await lanes(["quota", "--json"], { cwd: p.repo, env });
+    expect(q.code, q.stderr).toBe(0);
+    const holds = await query(url, "SELECT status FROM holds");
+    expect(holds.map((h) => h.status)).not.toContain("open");
+    const [b] = await query(url, "SELECT SUM(held) AS held FROM buckets");
+    expect(Number(b!.held)).toBeCloseTo(0, 9);
+    const [c] = await query(url, "SELECT SUM(amount) AS s FROM charges WHERE unit = 'usd'");
+    expect(Number(c!.s)).toBeLessThanOrEqual(0.25 + 1e-9); // never more than the run's cap
+    spawnSync("bash", [`${ROOT}/scripts/postgres.sh`, "stop"], { env: { ...process.env, ...server } });
+    rmSync(server.LANES_PG_DIR, { recursive: true, force: true });
+  }, 180_000);
+});
+
+function commitYaml(p: ReturnType<typeof demoProject>, yaml: string): void {
+  writeFileSync(join(p.repo, "lanes.yaml"), yaml);
+  p.git("add", "-A");
+  p.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "config");
+}

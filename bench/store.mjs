@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// Store benchmark, one run: runs per second (reserve + 2 charges + settle against one team bucket)
+// with 1 and 8 client processes, on a SQLite file and on PostgreSQL over loopback
+// (scripts/postgres.sh), in the same run. Targets: SQLite >= 2,500 runs/s with 1 client;
+// PostgreSQL >= 1,000 runs/s with 8 clients.
+//   npm run build && node bench/store.mjs [RUNS_PER_CLIENT]
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const self = fileURLToPath(import.meta.url);
+const { Ledger } = await import("../dist/adapters/store/ledger.js");
+const bucket = {
+  key: "team:bench:month:2026-12",
+  scope: "team",
+  id: "bench",
+  period: "month",
+  unit: "usd",
+  limit: 1e9,
+  kind: "hard",
+  resetsAt: "2027-01-01T00:00:00.000Z",
+};
+
+if (process.argv[2] === "--worker") {
+  const [, , , where, n] = process.argv;
+  const ledger = await Ledger.openAt(where);
+  const t = performance.now();
+  for (let i = 0; i < Number(n); i++) {
+    const h = ledger.reserve({
+      runId: `b${process.pid}-${i}`,
+      lane: "bench",
+      buckets: [bucket],
+      caps: { usd: 1 },
+      ttlMs: 60_000,
+    });
+    ledger.charge(h.id, "usd", 0.25, "a");
+    ledger.charge(h.id, "usd", 0.25, "b");
+    ledger.settle(h.id);
+  }
+  process.stdout.write(String(performance.now() - t));
+  ledger.close();
+  process.exit(0);
+}
+
+const N = Number(process.argv[2] ?? 300);
+const clients = (where, k) =>
+  Promise.all(
+    Array.from(
+      { length: k },
+      () =>
+        new Promise((resolve, reject) => {
+          const p = spawn(process.execPath, [self, "--worker", where, String(N)], {
+            stdio: ["ignore", "pipe", "inherit"],
+          });
+          let out = "";
+          p.stdout.on("data", (d) => (out += d));
+          p.on("exit", (c) => (c === 0 ? resolve(Number(out)) : reject(new Error(`worker exited ${c}`))));
+        }),
+    ),
+  );
+const pgUrl = /LANES_TEST_PG_URL=(\S+)/.exec(
+  spawnSync("bash", [fileURLToPath(new URL("../scripts/postgres.sh", import.meta.url))], { encoding: "utf8" }).stdout,
+)?.[1];
+const pg = (await import("pg")).default;
+async function freshPg() {
+  const name = `bench_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
+  const c = new pg.Client({ connectionString: pgUrl });
+  await c.connect();
+  await c.query(`CREATE DATABASE ${name}`);
+  await c.end();
+  const u = new URL(pgUrl);
+  u.pathname = `/${name}`;
+  (await Ledger.openAt(u.toString())).close(); // migrated before timing
+  return u.toString();
+}
+const freshSqlite = () => {
+  const path = join(mkdtempSync(join(tmpdir(), "lanes-bench-store-")), "ledger.db");
+  Ledger.open(path).close();
+  return path;
+};
+
+const rows = [];
+for (const [store, fresh] of [
+  ["SQLite file", freshSqlite],
+  ["PostgreSQL (loopback)", freshPg],
+]) {
+  for (const k of [1, 8]) {
+    const where = await fresh();
+    const t = performance.now();
+    await clients(where, k);
+    const wall = (performance.now() - t) / 1000;
+    rows.push({ store, clients: k, runsPerSecond: Math.round((k * N) / wall) });
+  }
+}
+console.log(`runs/s (reserve + 2 charges + settle), ${N} runs per client, process start included:`);
+for (const r of rows)
+  console.log(`  ${r.store.padEnd(22)} ${String(r.clients).padStart(2)} client(s): ${r.runsPerSecond} runs/s`);
+const base = rows[0].runsPerSecond;
+for (const r of rows.slice(1))
+  console.log(`  ${r.store} x${r.clients} / SQLite x1: ${(r.runsPerSecond / base).toFixed(2)}`);
