@@ -11,7 +11,7 @@ import type { ModelEndpoint, Store } from "../core/ports.js";
 export interface Calibration {
   endpoint: string;
   contextWindow: number | undefined;
-  sizes: { promptTokens: number; coldTps: number; cachedMs: number; completionTps: number }[];
+  sizes: { promptTokens: number; coldTps: number; cachedMs: number; cachedProcessed: number; completionTps: number }[];
   promptTps: number;
   completionTps: number;
   /** Share of a re-sent prompt the server served from its cache. */
@@ -73,6 +73,8 @@ export async function calibrate(o: {
       promptTokens: cold.prompt_n ?? n,
       coldTps: cold.prompt_per_second ?? 0,
       cachedMs: warm.prompt_ms ?? 0,
+      // What the server itself says it processed of the re-sent prompt (the rest came from cache).
+      cachedProcessed: warm.prompt_n ?? cold.prompt_n ?? n,
       completionTps: cold.predicted_per_second ?? 0,
     });
     o.onLine?.(
@@ -82,9 +84,10 @@ export async function calibrate(o: {
   }
   const promptTps = percentiles(out.map((s) => s.coldTps)).p50;
   const completionTps = percentiles(out.map((s) => s.completionTps)).p50;
-  // The cached re-send processed at most its last few tokens: its share is the rest.
+  // The cached re-send processed at most its last few tokens: its share is the rest. Counted in
+  // tokens as the server reports them, so a busy machine's slower milliseconds do not skew it.
   const biggest = out[out.length - 1]!;
-  const cachedShare = Math.max(0, Math.min(1, 1 - ((biggest.cachedMs / 1000) * promptTps) / biggest.promptTokens));
+  const cachedShare = Math.max(0, Math.min(1, 1 - biggest.cachedProcessed / biggest.promptTokens));
   // Stored as a history row of its own lane: plans take an endpoint's speeds from every row of it.
   o.ledger.historyStore.add({
     lane: "(calibrate)",

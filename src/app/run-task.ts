@@ -320,6 +320,10 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
     tokens: agent.usage.promptTokens + agent.usage.completionTokens,
     unpriced: !priced,
     overageUsd: overageOf(meter),
+    user: plan.identity.user,
+    team: plan.identity.team,
+    project: plan.identity.project,
+    p50Usd: plan.cost.p50Usd,
   });
   if (agent.steps > 0 && agent.status !== "interrupted" && r.recordHistory !== false) {
     const obs = agent.trajectory

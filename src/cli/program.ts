@@ -28,6 +28,7 @@ const commands: Record<string, Loader> = {
   run: () => import("./commands/run.js"),
   runs: () => import("./commands/runs.js"),
   batch: () => import("./commands/batch.js"),
+  report: () => import("./commands/report.js"),
 };
 
 function lazy(module: keyof typeof commands, fn: string) {
@@ -326,6 +327,22 @@ export function buildProgram(version: string): Command {
     .description("stream an image from the local engine to a remote one (save → load)")
     .addHelpText("after", examples("lanes images push lanes-sandbox:latest --host gpu-box"))
     .action(lazy("images", "push"));
+
+  program
+    .command("report")
+    .option("--since <duration>", "period to report, back from now (30d, 12h)", "30d")
+    .option("--by <groups>", "group by any of team, user, project, lane, tier, day (comma-separated)", "team,lane")
+    .option("--md", "Markdown (for a CI step summary or a wiki page)")
+    .description("spend and usage from the store by team, user, project, lane, tier and day, with estimate accuracy")
+    .addHelpText(
+      "after",
+      examples(
+        "lanes report",
+        "lanes report --since 7d --by user,day --json",
+        "lanes report --md >> $GITHUB_STEP_SUMMARY",
+      ),
+    )
+    .action(lazy("report", "report"));
 
   const endpoints = program
     .command("endpoints")

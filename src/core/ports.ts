@@ -138,6 +138,11 @@ export interface RunRow {
   unpriced: boolean;
   /** Billed beyond what the hold could still take: reported, never hidden. */
   overageUsd: number;
+  /** Who ran it (for `lanes report`), and the plan's p50 (estimate accuracy). */
+  user?: string | undefined;
+  team?: string | undefined;
+  project?: string | undefined;
+  p50Usd?: number | null | undefined;
 }
 
 export interface HoldMeta {
@@ -189,6 +194,8 @@ export interface RunStorePort {
   save(r: RunRow): void;
   list(limit?: number): RunRow[];
   find(id: string): RunRow | undefined;
+  /** Every run created at or after `sinceMs`, oldest first. */
+  since(sinceMs: number): RunRow[];
 }
 
 export interface BatchStorePort {

@@ -121,6 +121,16 @@ describe("lanes with LANES_STORE_URL", () => {
     expect(team).toContain("team:platform:month");
     const [charged] = await query(url, "SELECT SUM(amount) AS s FROM charges WHERE unit = 'usd'");
     expect(Number(charged!.s)).toBeCloseTo(end.cost.actualUsd, 9);
+    const report = JSON.parse(
+      (await lanes(["report", "--by", "team,lane", "--json"], { cwd: a.repo, env: envB })).stdout,
+    );
+    expect(report.total.costUsd).toBeCloseTo(Number(charged!.s), 9); // the report's total is the ledger's
+    expect(report.rows).toEqual([expect.objectContaining({ key: { team: "platform", lane: "t" }, runs: 1 })]);
+    expect(report.accuracy).toEqual([expect.objectContaining({ lane: "t", runs: 1, p90Coverage: 1 })]);
+    const md = await lanes(["report", "--md"], { cwd: a.repo, env: envB });
+    expect(md.stdout).toContain("| team | lane | runs | cost | tokens |");
+    const bad = await lanes(["report", "--by", "colour"], { cwd: a.repo, env: envB });
+    expect(bad.code).toBe(2);
     const verify = await lanes(["audit", "verify", "--json"], { cwd: a.repo, env: envB });
     expect(verify.code, verify.stdout).toBe(0);
     expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true });

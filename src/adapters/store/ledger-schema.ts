@@ -34,6 +34,12 @@ export const MIGRATIONS: string[] = [
    ALTER TABLE history ADD COLUMN cached_share REAL;
    CREATE INDEX history_tier ON history (lane, tier, id);
    CREATE INDEX history_endpoint ON history (endpoint, id);`,
+  // Who ran it and the plan's p50, for `lanes report` (spend by team, user, project; accuracy).
+  `ALTER TABLE runs ADD COLUMN user_name TEXT;
+   ALTER TABLE runs ADD COLUMN team TEXT;
+   ALTER TABLE runs ADD COLUMN project TEXT;
+   ALTER TABLE runs ADD COLUMN p50_usd REAL;
+   CREATE INDEX runs_created ON runs (created_at);`,
 ];
 
 export type { BatchTaskRow, RunRow } from "../../core/ports.js";

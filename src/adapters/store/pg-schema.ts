@@ -35,4 +35,10 @@ export const PG_MIGRATIONS: string[] = [
      check_result TEXT, patch TEXT, detail TEXT, attempts INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (batch_id, idx));
    CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL);
    CREATE TABLE audit_records (seq BIGINT PRIMARY KEY, line TEXT NOT NULL);`,
+  // Who ran it and the plan's p50, for `lanes report` (spend by team, user, project; accuracy).
+  `ALTER TABLE runs ADD COLUMN user_name TEXT;
+   ALTER TABLE runs ADD COLUMN team TEXT;
+   ALTER TABLE runs ADD COLUMN project TEXT;
+   ALTER TABLE runs ADD COLUMN p50_usd DOUBLE PRECISION;
+   CREATE INDEX runs_created ON runs (created_at);`,
 ];

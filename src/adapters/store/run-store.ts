@@ -31,8 +31,8 @@ export class RunStore implements RunStorePort {
     this.s
       .sql(
         "INSERT INTO runs (id, created_at, lane, tier, task, status, check_result, cost_usd," +
-          " p90_usd, cap_usd, steps, duration_ms, hold_id, dir, tokens, unpriced, overage_usd) VALUES (?," +
-          " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET " +
+          " p90_usd, cap_usd, steps, duration_ms, hold_id, dir, tokens, unpriced, overage_usd, user_name, team, project," +
+          " p50_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET " +
           UPDATE_ALL,
       )
       .run(
@@ -53,12 +53,25 @@ export class RunStore implements RunStorePort {
         r.tokens,
         r.unpriced ? 1 : 0,
         r.overageUsd,
+        r.user ?? null,
+        r.team ?? null,
+        r.project ?? null,
+        r.p50Usd ?? null,
       );
   }
 
   list(limit = 50): RunRow[] {
     return (
       this.s.sql("SELECT * FROM runs ORDER BY created_at DESC LIMIT ?").all(limit) as Record<string, unknown>[]
+    ).map(toRun);
+  }
+
+  since(sinceMs: number): RunRow[] {
+    return (
+      this.s.sql("SELECT * FROM runs WHERE created_at >= ? ORDER BY created_at").all(sinceMs) as Record<
+        string,
+        unknown
+      >[]
     ).map(toRun);
   }
 
@@ -91,5 +104,9 @@ function toRun(r: Record<string, unknown>): RunRow {
     tokens: Number(r.tokens ?? 0),
     unpriced: Number(r.unpriced ?? 0) === 1,
     overageUsd: Number(r.overage_usd ?? 0),
+    ...(r.user_name ? { user: String(r.user_name) } : {}),
+    ...(r.team ? { team: String(r.team) } : {}),
+    ...(r.project ? { project: String(r.project) } : {}),
+    p50Usd: r.p50_usd === null || r.p50_usd === undefined ? null : Number(r.p50_usd),
   };
 }
