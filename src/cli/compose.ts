@@ -20,11 +20,14 @@ import type { ModelEndpoint } from "../core/ports.js";
  * or user settings name one (store-location.ts). Loaded lazily: not every command needs it.
  */
 export async function openLedger(): Promise<Ledger> {
-  const [{ Ledger }, { storeLocation }] = await Promise.all([
+  const [{ Ledger }, { storeLocation }, { fetchPolicies }] = await Promise.all([
     import("../adapters/store/ledger.js"),
     import("../adapters/config/store-location.js"),
+    import("../adapters/config/policy.js"),
   ]);
-  const ledger = await Ledger.openAt(storeLocation().where);
+  // An org policy at a URL may name the store: the one loading configuration fetched is reused.
+  const fetched = process.env.LANES_POLICY ? await fetchPolicies(process.env) : undefined;
+  const ledger = await Ledger.openAt(storeLocation(process.env, fetched).where);
   recoverCrashed(ledger);
   return ledger;
 }

@@ -54,6 +54,7 @@ describe("lanes binary basics", () => {
       "init",
       "plan",
       "quota",
+      "report",
       "run",
       "runs",
       "sandbox",

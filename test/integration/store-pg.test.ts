@@ -94,12 +94,10 @@ describe("lanes with LANES_STORE_URL", () => {
       `${LANES()}identity: { team: platform }\nbudgets:\n  - { scope: team, period: month, limit: 5 }\n`,
     );
     const replay = await serveReplay(a.env, a.script);
-    const yaml = (await import("node:fs"))
-      .readFileSync(join(a.repo, "lanes.yaml"), "utf8")
-      .replace(
-        /baseURL: "http:\/\/127\.0\.0\.1:1\/v1", model: gpt-4\.1-mini/,
-        `baseURL: "${replay}", model: gpt-4.1-mini`,
-      );
+    const yaml = readFileSync(join(a.repo, "lanes.yaml"), "utf8").replace(
+      /baseURL: "http:\/\/127\.0\.0\.1:1\/v1", model: gpt-4\.1-mini/,
+      `baseURL: "${replay}", model: gpt-4.1-mini`,
+    );
     commitYaml(a, yaml);
     const envA = { ...a.env, LANES_STORE_URL: url, CI: "true" };
     const r = await lanes(["run", "Make the failing test pass", "--lane", "t", "--yes", "--json"], {

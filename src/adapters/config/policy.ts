@@ -41,8 +41,20 @@ function locations(env: Env): Location[] {
   return out;
 }
 
-/** Fetch the URL policies (the only asynchronous part of loading configuration). */
-export async function fetchPolicies(env: Env = process.env): Promise<Map<string, string>> {
+const fetchedOnce = new Map<string, Promise<Map<string, string>>>();
+
+/**
+ * Fetch the URL policies (the only asynchronous part of loading configuration), once per process
+ * and LANES_POLICY: a command that loads configuration and then opens the store reads the same one.
+ */
+export function fetchPolicies(env: Env = process.env): Promise<Map<string, string>> {
+  const key = `${env.LANES_POLICY ?? ""}#${env.LANES_POLICY_SHA256 ?? ""}`;
+  let p = fetchedOnce.get(key);
+  if (!p) fetchedOnce.set(key, (p = fetchNow(env)));
+  return p;
+}
+
+async function fetchNow(env: Env): Promise<Map<string, string>> {
   const fetched = new Map<string, string>();
   for (const loc of locations(env).filter((l) => l.url)) {
     const url = checkUrl(loc);
