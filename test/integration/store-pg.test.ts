@@ -61,6 +61,10 @@ describe("the PostgreSQL store", () => {
     // Changing a record in the table breaks the chain, as editing the file does.
     await query(url, "UPDATE audit_records SET line = replace(line, 'xxxx', 'yyyy') WHERE seq = 10");
     expect(log.verify()).toMatchObject({ ok: false, line: 10 });
+    // Removing the last records is caught by the anchored head, as truncating the file is.
+    await query(url, "UPDATE audit_records SET line = replace(line, 'yyyy', 'xxxx') WHERE seq = 10");
+    await query(url, "DELETE FROM audit_records WHERE seq > 97");
+    expect(log.verify()).toMatchObject({ ok: false, reason: expect.stringContaining("it was truncated") });
     ledger.close();
   }, 60_000);
 });
