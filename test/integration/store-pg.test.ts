@@ -147,7 +147,10 @@ describe("the store stopped mid-run", () => {
   it("the run stops with a clear reason and exit 4; once the store is back its hold settles, charged once", async () => {
     requireImage();
     // A second server of its own (the postgres user must reach its directory: straight under /tmp).
-    const server = { LANES_PG_DIR: join(tmpdir(), `lanes-pg-${process.pid}-${Date.now()}`), LANES_PG_PORT: "55433" };
+    const server = {
+      LANES_PG_DIR: join(tmpdir(), `lanes-pg-${process.pid}-${Date.now()}`),
+      LANES_PG_PORT: String(55_500 + (process.pid % 400)),
+    };
     const url = await freshDb(pgServer(server));
     const script =
       "model: gpt-4.1-mini\nturns:\n  - tools: [{ bash: { command: 'sleep 5' } }]\n  - tools: [{ finish: { summary: done } }]\n";
@@ -170,7 +173,7 @@ describe("the store stopped mid-run", () => {
     const code = await new Promise<number | null>((r) => child.on("exit", r));
     expect(stopped).toBe(true);
     expect(code, out + err).toBe(4);
-    expect(out + err).toMatch(/the store at postgres:\/\/lanes@127\.0\.0\.1:55433\/t_\w+ is unreachable/);
+    expect(out + err).toMatch(/the store at postgres:\/\/lanes@127\.0\.0\.1:\d+\/t_\w+ is unreachable/);
     pgServer(server); // back
     const q = await lanes(["quota", "--json"], { cwd: p.repo, env });
     expect(q.code, q.stderr).toBe(0);

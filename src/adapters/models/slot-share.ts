@@ -22,18 +22,21 @@ export function watchShare(baseURL: string, intervalMs = SHARE_SAMPLE_MS): Share
   let weighted = 0;
   let total = 0;
   let last = performance.now();
-  let share = 1; // until the first sample: alone
+  // Until the first answer (a busy server may take a while to give one) the share is unknown: the
+  // first answer's share is taken back to the start; with no answer at all the call pays in full.
+  let share: number | undefined;
   let stopped = false;
   const sample = async () => {
     while (!stopped) {
       const s = await slots(baseURL, AbortSignal.timeout(1000)).catch(() => undefined);
       if (stopped) break;
       const now = performance.now();
-      weighted += (now - last) * share;
+      // This call is one of the busy slots (it may not show yet while its request is parsed).
+      const seen = s ? 1 / Math.max(1, s.busy) : undefined;
+      weighted += (now - last) * (share ?? seen ?? 1);
       total += now - last;
       last = now;
-      // This call is one of the busy slots (it may not show yet while its request is parsed).
-      if (s) share = 1 / Math.max(1, s.busy);
+      if (seen !== undefined) share = seen;
       await new Promise((r) => setTimeout(r, intervalMs).unref());
     }
   };
@@ -42,7 +45,7 @@ export function watchShare(baseURL: string, intervalMs = SHARE_SAMPLE_MS): Share
     stop() {
       stopped = true;
       const now = performance.now();
-      weighted += (now - last) * share;
+      weighted += (now - last) * (share ?? 1);
       total += now - last;
       return total > 0 ? Math.min(1, weighted / total) : 1;
     },
