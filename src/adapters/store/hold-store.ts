@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { LanesError } from "../../core/errors.js";
 import type { BucketSpec, BucketStatus, Unit } from "../../core/quota.js";
 import type { Db } from "./db.js";
+import * as pg from "./pg-holds.js";
 import type { Amounts, CrashedHold, Hold, HoldMeta, HoldState, HoldStorePort, HoldUnit } from "../../core/ports.js";
 
 /** The run's hold cannot pay for this charge: nothing was charged. */
@@ -30,6 +31,12 @@ export class HoldStore implements HoldStorePort {
   reserve(opts: Parameters<HoldStorePort["reserve"]>[0]): Hold {
     const id = `h_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
     const now = Date.now();
+    const hold = { id, runId: opts.runId, lane: opts.lane, expiresAt: now + opts.ttlMs, caps: opts.caps };
+    if (this.s.kind === "postgres") {
+      const over = pg.reserve(this.s, id, opts, now);
+      if (over) throw overLimit(over.key, over.unit, over, over.requested);
+      return hold;
+    }
     this.s.atomically(() => {
       this.expire(now);
       for (const b of opts.buckets) this.upsertBucket(b);
@@ -43,24 +50,8 @@ export class HoldStore implements HoldStorePort {
           kind: string;
           resets_at: string;
         };
-        if (row.kind === "hard" && row.used + row.held + amount > row.lim + 1e-9) {
-          throw new LanesError(
-            "quota",
-            `quota ${b.key} cannot hold this run: used ${fmt(row.used, b.unit)} + held ${fmt(row.held, b.unit)}` +
-              ` + this run's cap ${fmt(amount, b.unit)} > limit ${fmt(row.lim, b.unit)}`,
-            {
-              hint: `it resets ${row.resets_at}; lower the lane's cap, or raise the limit in lanes.yaml`,
-              details: {
-                bucket: b.key,
-                used: row.used,
-                held: row.held,
-                limit: row.lim,
-                requested: amount,
-                resetsAt: row.resets_at,
-              },
-            },
-          );
-        }
+        if (row.kind === "hard" && row.used + row.held + amount > row.lim + 1e-9)
+          throw overLimit(b.key, b.unit, row, amount);
       }
       this.s
         .sql(
@@ -88,12 +79,20 @@ export class HoldStore implements HoldStorePort {
           .run(id, b.key, b.unit, amount);
       }
     });
-    return { id, runId: opts.runId, lane: opts.lane, expiresAt: now + opts.ttlMs, caps: opts.caps };
+    return hold;
   }
 
   /** Charge `amount` of `unit` against the hold, before the spending happens. Refuses past the cap. */
   charge(holdId: string, unit: HoldUnit, amount: number, note = ""): void {
     if (amount <= 0) return;
+    if (this.s.kind === "postgres") {
+      const r = pg.charge(this.s, "lanes_charge", holdId, unit, amount, note);
+      if (!r.status) throw new LanesError("failed", `no hold ${holdId}`);
+      if (r.status !== "open")
+        throw new LanesError("quota", `hold ${holdId} is ${r.status}; nothing more can be charged to it`);
+      if (r.left !== undefined) throw new HoldExhausted(unit, amount, r.left);
+      return;
+    }
     this.s.atomically(() => {
       const hold = this.s.sql("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
       if (!hold) throw new LanesError("failed", `no hold ${holdId}`);
@@ -126,6 +125,11 @@ export class HoldStore implements HoldStorePort {
    */
   refund(holdId: string, unit: HoldUnit, amount: number, note = ""): void {
     if (amount <= 0) return;
+    if (this.s.kind === "postgres") {
+      if (pg.charge(this.s, "lanes_refund", holdId, unit, amount, note).status !== "open")
+        throw new LanesError("quota", `hold ${holdId} is not open; nothing can be refunded to it`);
+      return;
+    }
     this.s.atomically(() => {
       const hold = this.s.sql("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
       if (hold?.status !== "open")
@@ -160,6 +164,11 @@ export class HoldStore implements HoldStorePort {
 
   /** Release what the hold did not charge. Idempotent: settling twice is settling once. */
   settle(holdId: string): HoldState {
+    if (this.s.kind === "postgres") {
+      const state = pg.settle(this.s, holdId);
+      if (!state) throw new LanesError("failed", `no hold ${holdId}`);
+      return state;
+    }
     this.s.atomically(() => {
       const hold = this.s.sql("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
       if (!hold) throw new LanesError("failed", `no hold ${holdId}`);
@@ -177,6 +186,7 @@ export class HoldStore implements HoldStorePort {
 
   /** Expired holds (their process died or hung) are charged what they reserved: the worst case. */
   expire(now = Date.now()): number {
+    if (this.s.kind === "postgres") return pg.expire(this.s, now);
     const expired = this.s.sql("SELECT id FROM holds WHERE status = 'open' AND expires_at < ?").all(now) as {
       id: string;
     }[];
@@ -295,6 +305,31 @@ export class HoldStore implements HoldStorePort {
     }
     return crashed;
   }
+}
+
+/** A hard bucket that cannot take this run's cap: named, with what it holds and when it resets. */
+function overLimit(
+  key: string,
+  unit: Unit,
+  row: { used: number; held: number; lim: number; resets_at: string },
+  amount: number,
+): LanesError {
+  return new LanesError(
+    "quota",
+    `quota ${key} cannot hold this run: used ${fmt(row.used, unit)} + held ${fmt(row.held, unit)}` +
+      ` + this run's cap ${fmt(amount, unit)} > limit ${fmt(row.lim, unit)}`,
+    {
+      hint: `it resets ${row.resets_at}; lower the lane's cap, or raise the limit in lanes.yaml`,
+      details: {
+        bucket: key,
+        used: row.used,
+        held: row.held,
+        limit: row.lim,
+        requested: amount,
+        resetsAt: row.resets_at,
+      },
+    },
+  );
 }
 
 function fmt(n: number, unit: Unit): string {

@@ -67,10 +67,8 @@ export class PgDb implements Db {
     const depth = this.depth++;
     const exec = (s: string) => this.sql(s).run();
     try {
-      if (depth === 0) {
-        exec("BEGIN");
-        this.sql("SELECT pg_advisory_xact_lock(?)").get(WRITE_LOCK);
-      } else exec(`SAVEPOINT s${depth}`);
+      // One round trip: BEGIN and the lock as one simple query.
+      exec(depth === 0 ? `BEGIN; SELECT pg_advisory_xact_lock(${WRITE_LOCK})` : `SAVEPOINT s${depth}`);
       const out = fn();
       exec(depth === 0 ? "COMMIT" : `RELEASE SAVEPOINT s${depth}`);
       return out;

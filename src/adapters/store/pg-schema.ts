@@ -42,3 +42,113 @@ export const PG_MIGRATIONS: string[] = [
    ALTER TABLE runs ADD COLUMN p50_usd DOUBLE PRECISION;
    CREATE INDEX runs_created ON runs (created_at);`,
 ];
+
+/**
+ * The hold operations as server-side functions (pg-holds.ts calls them): one round trip each
+ * instead of one per statement, the same steps as hold-store.ts, each under the store's write lock
+ * (7310001, as PgDb's transactions take it).
+ */
+PG_MIGRATIONS.push(`
+CREATE FUNCTION lanes_expire(p_now BIGINT) RETURNS INTEGER LANGUAGE plpgsql AS $$
+DECLARE h RECORD; n INTEGER := 0;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM holds WHERE status = 'open' AND expires_at < p_now) THEN RETURN 0; END IF;
+  PERFORM pg_advisory_xact_lock(7310001);
+  FOR h IN SELECT id FROM holds WHERE status = 'open' AND expires_at < p_now LOOP
+    INSERT INTO charges (hold_id, at, unit, amount, note)
+      SELECT h.id, p_now, unit, cap - charged, 'expired: charged at worst case' FROM hold_caps
+      WHERE hold_id = h.id AND cap - charged > 0;
+    UPDATE hold_caps SET charged = cap WHERE hold_id = h.id;
+    UPDATE buckets b SET used = b.used + (hb.reserved - hb.charged), held = b.held - (hb.reserved - hb.charged)
+      FROM hold_buckets hb WHERE hb.hold_id = h.id AND b.key = hb.bucket_key;
+    UPDATE hold_buckets SET charged = reserved WHERE hold_id = h.id;
+    UPDATE holds SET status = 'expired', settled_at = p_now WHERE id = h.id;
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END $$;
+
+CREATE FUNCTION lanes_reserve(p_id TEXT, p_run TEXT, p_lane TEXT, p_now BIGINT, p_expires BIGINT, p_price TEXT,
+  p_owner TEXT, p_meta TEXT, p_buckets JSON, p_caps JSON) RETURNS JSON LANGUAGE plpgsql AS $$
+DECLARE b RECORD; r RECORD; amt DOUBLE PRECISION;
+BEGIN
+  PERFORM pg_advisory_xact_lock(7310001);
+  PERFORM lanes_expire(p_now);
+  FOR b IN SELECT * FROM json_to_recordset(p_buckets) AS x(key TEXT, unit TEXT, lim DOUBLE PRECISION, kind TEXT, resets_at TEXT) LOOP
+    INSERT INTO buckets (key, unit, lim, kind, resets_at) VALUES (b.key, b.unit, b.lim, b.kind, b.resets_at)
+      ON CONFLICT (key) DO UPDATE SET lim = excluded.lim, kind = excluded.kind, resets_at = excluded.resets_at;
+  END LOOP;
+  FOR b IN SELECT * FROM json_to_recordset(p_buckets) AS x(key TEXT, unit TEXT) LOOP
+    amt := COALESCE((p_caps ->> b.unit)::DOUBLE PRECISION, 0);
+    CONTINUE WHEN amt <= 0;
+    SELECT used, held, lim, kind, resets_at INTO r FROM buckets WHERE key = b.key;
+    IF r.kind = 'hard' AND r.used + r.held + amt > r.lim + 1e-9 THEN
+      RETURN json_build_object('ok', false, 'key', b.key, 'unit', b.unit, 'used', r.used, 'held', r.held,
+        'lim', r.lim, 'requested', amt, 'resets_at', r.resets_at);
+    END IF;
+  END LOOP;
+  INSERT INTO holds (id, run_id, lane, created_at, expires_at, status, price_version, owner, meta)
+    VALUES (p_id, p_run, p_lane, p_now, p_expires, 'open', p_price, p_owner, p_meta);
+  INSERT INTO hold_caps (hold_id, unit, cap) SELECT p_id, key, value::DOUBLE PRECISION FROM json_each_text(p_caps);
+  FOR b IN SELECT * FROM json_to_recordset(p_buckets) AS x(key TEXT, unit TEXT) LOOP
+    amt := COALESCE((p_caps ->> b.unit)::DOUBLE PRECISION, 0);
+    CONTINUE WHEN amt <= 0;
+    UPDATE buckets SET held = held + amt WHERE key = b.key;
+    INSERT INTO hold_buckets (hold_id, bucket_key, unit, reserved) VALUES (p_id, b.key, b.unit, amt);
+  END LOOP;
+  RETURN json_build_object('ok', true);
+END $$;
+
+CREATE FUNCTION lanes_charge(p_hold TEXT, p_unit TEXT, p_amount DOUBLE PRECISION, p_note TEXT, p_at BIGINT)
+  RETURNS JSON LANGUAGE plpgsql AS $$
+DECLARE st TEXT; c RECORD;
+BEGIN
+  PERFORM pg_advisory_xact_lock(7310001);
+  SELECT status INTO st FROM holds WHERE id = p_hold;
+  IF st IS NULL OR st <> 'open' THEN RETURN json_build_object('status', st); END IF;
+  SELECT cap, charged INTO c FROM hold_caps WHERE hold_id = p_hold AND unit = p_unit;
+  IF p_amount > COALESCE(c.cap - c.charged, 0) + 1e-12 THEN
+    RETURN json_build_object('status', st, 'left', COALESCE(c.cap - c.charged, 0));
+  END IF;
+  UPDATE hold_caps SET charged = charged + p_amount WHERE hold_id = p_hold AND unit = p_unit;
+  UPDATE buckets SET used = used + p_amount, held = held - p_amount
+    WHERE key IN (SELECT bucket_key FROM hold_buckets WHERE hold_id = p_hold AND unit = p_unit);
+  UPDATE hold_buckets SET charged = charged + p_amount WHERE hold_id = p_hold AND unit = p_unit;
+  INSERT INTO charges (hold_id, at, unit, amount, note) VALUES (p_hold, p_at, p_unit, p_amount, p_note);
+  RETURN json_build_object('status', st, 'ok', true);
+END $$;
+
+CREATE FUNCTION lanes_refund(p_hold TEXT, p_unit TEXT, p_amount DOUBLE PRECISION, p_note TEXT, p_at BIGINT)
+  RETURNS JSON LANGUAGE plpgsql AS $$
+DECLARE st TEXT; back DOUBLE PRECISION;
+BEGIN
+  PERFORM pg_advisory_xact_lock(7310001);
+  SELECT status INTO st FROM holds WHERE id = p_hold;
+  IF st IS NULL OR st <> 'open' THEN RETURN json_build_object('status', st); END IF;
+  SELECT LEAST(p_amount, COALESCE(charged, 0)) INTO back FROM hold_caps WHERE hold_id = p_hold AND unit = p_unit;
+  IF COALESCE(back, 0) <= 0 THEN RETURN json_build_object('status', st, 'ok', true); END IF;
+  UPDATE hold_caps SET charged = charged - back WHERE hold_id = p_hold AND unit = p_unit;
+  UPDATE buckets SET used = used - back, held = held + back
+    WHERE key IN (SELECT bucket_key FROM hold_buckets WHERE hold_id = p_hold AND unit = p_unit);
+  UPDATE hold_buckets SET charged = charged - back WHERE hold_id = p_hold AND unit = p_unit;
+  INSERT INTO charges (hold_id, at, unit, amount, note) VALUES (p_hold, p_at, p_unit, -back, p_note);
+  RETURN json_build_object('status', st, 'ok', true);
+END $$;
+
+CREATE FUNCTION lanes_settle(p_hold TEXT, p_now BIGINT) RETURNS JSON LANGUAGE plpgsql AS $$
+DECLARE st TEXT;
+BEGIN
+  PERFORM pg_advisory_xact_lock(7310001);
+  SELECT status INTO st FROM holds WHERE id = p_hold;
+  IF st IS NULL THEN RETURN NULL; END IF;
+  IF st = 'open' THEN
+    UPDATE buckets b SET held = b.held - (hb.reserved - hb.charged)
+      FROM hold_buckets hb WHERE hb.hold_id = p_hold AND b.key = hb.bucket_key;
+    UPDATE holds SET status = 'settled', settled_at = p_now WHERE id = p_hold;
+    st := 'settled';
+  END IF;
+  RETURN json_build_object('status', st,
+    'caps', (SELECT COALESCE(json_object_agg(unit, cap), '{}'::JSON) FROM hold_caps WHERE hold_id = p_hold),
+    'charged', (SELECT COALESCE(json_object_agg(unit, charged), '{}'::JSON) FROM hold_caps WHERE hold_id = p_hold));
+END $$;
+`);
