@@ -188,6 +188,46 @@ describe("the store stopped mid-run", () => {
   }, 180_000);
 });
 
+describe("a lost connection", () => {
+  it("the failed charge is an error and is not repeated; the next call connects again", async () => {
+    const server = {
+      LANES_PG_DIR: join(tmpdir(), `lanes-pg-lost-${process.pid}`),
+      LANES_PG_PORT: String(55_950 + (process.pid % 40)),
+    };
+    const stop = () =>
+      spawnSync("bash", [`${ROOT}/scripts/postgres.sh`, "stop"], { env: { ...process.env, ...server } });
+    const url = await freshDb(pgServer(server));
+    const l = await Ledger.openAt(url);
+    try {
+      const bucket = {
+        key: "team:t:month:2026-12",
+        scope: "team" as const,
+        id: "t",
+        period: "month" as const,
+        unit: "usd" as const,
+        limit: 10,
+        kind: "hard" as const,
+        resetsAt: "2027-01-01T00:00:00.000Z",
+      };
+      const h = l.reserve({ runId: "r", lane: "x", buckets: [bucket], caps: { usd: 1 }, ttlMs: 600_000 });
+      l.charge(h.id, "usd", 0.1);
+      stop();
+      expect(() => l.charge(h.id, "usd", 0.1)).toThrow(/is unreachable/);
+      pgServer(server);
+      l.charge(h.id, "usd", 0.2); // connects again
+      expect(l.chargedOn(h.id, "usd")).toBeCloseTo(0.3, 9);
+      const settled = l.settle(h.id);
+      expect(settled.status).toBe("settled");
+      expect(settled.charged.usd).toBeCloseTo(0.3, 9);
+      expect(l.status([bucket])[0]).toMatchObject({ held: 0 });
+    } finally {
+      l.close();
+      stop();
+      rmSync(server.LANES_PG_DIR, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
 function commitYaml(p: ReturnType<typeof demoProject>, yaml: string): void {
   writeFileSync(join(p.repo, "lanes.yaml"), yaml);
   p.git("add", "-A");

@@ -34,16 +34,20 @@ export class PgDb implements Db {
   readonly kind = "postgres" as const;
   private depth = 0;
   private closed = false;
+  /** The connection was lost: the next statement outside a transaction connects again first. */
+  private broken = false;
 
   private constructor(
     private readonly id: string,
     readonly path: string,
+    private readonly url: string,
+    private readonly timeoutMs: number,
   ) {}
 
   /** Connect and bring the schema up to date (`migrations[i]` is version i + 1). */
   static open(url: string, migrations: string[], timeoutMs = 10_000): PgDb {
     call ??= createSyncFn(fileURLToPath(new URL("./pg-worker.mjs", import.meta.url)), { timeout: timeoutMs * 3 });
-    const db = new PgDb(`pg${randomBytes(6).toString("hex")}`, redact(url));
+    const db = new PgDb(`pg${randomBytes(6).toString("hex")}`, redact(url), url, timeoutMs);
     db.send({ op: "open", id: db.id, url, timeoutMs });
     db.migrate(migrations);
     return db;
@@ -64,6 +68,7 @@ export class PgDb implements Db {
 
   /** One write transaction under the store-wide write lock; nested calls are savepoints. */
   atomically<T>(fn: () => T): T {
+    if (this.broken && this.depth === 0) this.reconnect();
     const depth = this.depth++;
     const exec = (s: string) => this.sql(s).run();
     try {
@@ -125,8 +130,22 @@ export class PgDb implements Db {
     }
   }
 
+  /**
+   * Connect again before a statement, after the connection was lost. Not inside a transaction
+   * (the server rolled it back; the caller heard so), and the statement that failed is never
+   * repeated: whether it committed is unknown, and repeating a charge could count it twice.
+   */
+  private reconnect(): void {
+    if (this.depth > 0) throw unreachable(this.path, "the connection was lost during this transaction");
+    call!({ op: "close", id: this.id });
+    const reply = call!({ op: "open", id: this.id, url: this.url, timeoutMs: this.timeoutMs });
+    if (reply.error) throw unreachable(this.path, reply.error.message);
+    this.broken = false;
+  }
+
   private send(op: Op): Reply {
     if (this.closed) throw new LanesError("store", `the store at ${this.path} is closed`);
+    if (this.broken && op.op === "query") this.reconnect();
     let reply: Reply;
     try {
       reply = call!(op);
@@ -136,8 +155,14 @@ export class PgDb implements Db {
     if (!reply.error) return reply;
     const { code, message } = reply.error;
     // Class 08 (connection), 57P (shutdown), and the driver's own network errors: unreachable.
-    if (/^(08|57P)/.test(code) || /^E[A-Z]+$/.test(code) || /terminat|timeout|not connected|Connection/i.test(message))
+    if (
+      /^(08|57P)/.test(code) ||
+      /^E[A-Z]+$/.test(code) ||
+      /terminat|timeout|not connected|Connection/i.test(message)
+    ) {
+      this.broken = true;
       throw unreachable(this.path, message);
+    }
     throw new LanesError("store", `the store at ${this.path} failed: ${message}${code ? ` (${code})` : ""}`);
   }
 }
