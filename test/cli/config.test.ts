@@ -149,3 +149,18 @@ describe("lanes init", () => {
     expect(JSON.parse(r.stdout).written).toContain(join(repo, "lanes.yaml"));
   });
 });
+
+describe("the store setting", () => {
+  it("is set in user settings and never printed with its password", async () => {
+    const { repo, env } = project("{}\n");
+    const url = "postgres://lanes:hunter2-secret@db.internal:5432/lanes";
+    const set = await lanes(["config", "set", "store", url], { cwd: repo, env });
+    expect(set.code, set.stderr).toBe(0);
+    const get = await lanes(["config", "get", "store"], { cwd: repo, env });
+    expect(get.stdout.trim()).toBe("postgres://lanes@db.internal:5432/lanes");
+    const all = await lanes(["config", "get", "--json"], { cwd: repo, env });
+    expect(set.stdout + set.stderr + get.stdout + all.stdout).not.toContain("hunter2-secret");
+    const bad = await lanes(["config", "set", "store", "mysql://x"], { cwd: repo, env });
+    expect(bad.code).toBe(2);
+  });
+});

@@ -14,6 +14,9 @@ import { fileURLToPath } from "node:url";
 import { createSyncFn } from "synckit";
 import { LanesError } from "../../core/errors.js";
 import type { Db, Statement } from "./db.js";
+import { redact } from "./redact-url.js";
+
+export { redact };
 
 type Reply = {
   rows?: Record<string, unknown>[];
@@ -172,15 +175,4 @@ function unreachable(path: string, detail: string): LanesError {
     hint: "nothing was spent without it; retry when the database is back (`lanes doctor` checks it)",
     details: { retryable: true },
   });
-}
-
-/** postgres://user:secret@host/db → postgres://user@host/db: passwords are never printed. */
-export function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    u.password = "";
-    return u.toString();
-  } catch {
-    return "postgres://(unparsable URL)";
-  }
 }

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { updateUserSettings } from "../../adapters/config/user-settings.js";
 import { parse as parseYaml, parseDocument, stringify } from "yaml";
 import { ConfigError, LanesError } from "../../core/errors.js";
+import { redact } from "../../adapters/store/redact-url.js";
 import { valueAt } from "../../adapters/config/locate.js";
 import { floorOf, originOf } from "../../adapters/config/load.js";
 import { closest } from "../../adapters/config/suggest.js";
@@ -21,7 +22,8 @@ function splitKey(key: string): (string | number)[] {
 
 export async function get(ctx: CommandContext<{ explain?: boolean }>): Promise<void> {
   const loaded = await load(ctx);
-  const { config } = loaded;
+  // A store URL may carry a password: never printed.
+  const config = loaded.config.store ? { ...loaded.config, store: redact(loaded.config.store) } : loaded.config;
   const key = ctx.args[0];
   const path = key ? splitKey(key) : [];
   const value = valueAt(config, path);
@@ -93,7 +95,11 @@ export async function set(ctx: CommandContext<{ project?: boolean }>): Promise<v
       `${key} = ${JSON.stringify(value)}`,
     );
   }
-  ctx.out.result({ ok: true, file, key, value }, (r) => `set ${r.key} = ${JSON.stringify(r.value)} in ${r.file}`);
+  const shown = path[0] === "store" && typeof value === "string" ? redact(value) : value;
+  ctx.out.result(
+    { ok: true, file, key, value: shown },
+    (r) => `set ${r.key} = ${JSON.stringify(r.value)} in ${r.file}`,
+  );
 }
 
 export async function path(ctx: CommandContext): Promise<void> {
