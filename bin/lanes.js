@@ -5,8 +5,16 @@ import * as nodeModule from "node:module";
 import { readFileSync } from "node:fs";
 
 const args = process.argv.slice(2);
+// The top-level help, written at build time (scripts/gen-help.mjs) for 80 columns: printed as it
+// is to a pipe or a terminal at least that wide; a narrower terminal gets commander's own.
+const help =
+  (args.length === 0 || (args.length === 1 && (args[0] === "--help" || args[0] === "-h"))) &&
+  (!process.stdout.isTTY || process.stdout.columns >= 80) &&
+  readHelp();
 if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   process.stdout.write(`${JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version}\n`);
+} else if (help) {
+  process.stdout.write(help);
 } else {
   nodeModule.enableCompileCache?.();
   // Commands that count tokens start loading the encoding on the other core right away.
@@ -17,4 +25,12 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   if (command === "plan" || command === "run" || command === "batch")
     (await import("../dist/adapters/models/tokens.js")).prefetchEncoding("o200k_base");
   await import("../dist/cli/main.js");
+}
+
+function readHelp() {
+  try {
+    return readFileSync(new URL("../dist/help.txt", import.meta.url), "utf8");
+  } catch {
+    return undefined; // not built by `npm run build`: commander writes it
+  }
 }

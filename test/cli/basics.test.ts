@@ -33,6 +33,13 @@ describe("lanes binary basics", () => {
     ])
       expect(r.stdout).toContain(s);
   });
+  it("--help prints exactly the help commander writes, from the build (no arguments: the same)", async () => {
+    const own = spawnSync(process.execPath, [join(ROOT, "dist/cli/main.js"), "--help"], { encoding: "utf8" });
+    expect(own.status).toBe(0);
+    const [help, none] = await Promise.all([lanes(["--help"]), lanes([])]);
+    expect(help.stdout).toBe(own.stdout);
+    expect(none).toMatchObject({ code: 0, stdout: own.stdout });
+  });
   it("registers exactly the implemented commands", async () => {
     const r = await lanes(["--help"]);
     const commands = r.stdout
