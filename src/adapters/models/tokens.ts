@@ -97,18 +97,33 @@ export async function countChatTokens(model: string, messages: Message[], tools:
   const enc = encodingFor(model);
   if (!enc) return approximate(messages, tools);
   const framing = REPLY_PRIMING + messages.length * PER_MESSAGE;
+  const method = `gpt-tokenizer ${enc}`;
+  // Parts are counted one by one, so a part's count is its own: those counted before are known.
+  const parts = chatParts(messages, tools);
+  const cache = await import("./token-cache.js");
+  const keys = parts.map((p) => cache.keyOf(enc, p));
+  const known = keys.map((k) => cache.cachedCount(k));
+  const missing = parts.filter((_, i) => known[i] === undefined);
+  if (!missing.length) return { tokens: framing + known.reduce<number>((n, k) => n + k!, 0), exact: true, method };
+  const counts = await countParts(enc, missing);
+  let m = 0;
+  let tokens = framing;
+  keys.forEach((k, i) => {
+    const n = known[i] ?? counts[m++]!;
+    if (known[i] === undefined) cache.remember(k, n);
+    tokens += n;
+  });
+  cache.persist();
+  return { tokens, exact: true, method };
+}
+
+/** Each part's count: in the prefetched worker when there is one, else here. */
+async function countParts(enc: "o200k_base" | "cl100k_base", parts: string[]): Promise<number[]> {
   const worker = await workers.get(enc);
-  if (worker)
-    return {
-      tokens: framing + (await worker(chatParts(messages, tools))),
-      exact: true,
-      method: `gpt-tokenizer ${enc}`,
-    };
+  if (worker) return Promise.all(parts.map((p) => worker([p])));
   const encode = await encoder(enc);
   const plain = { disallowedSpecial: new Set<string>() }; // "<|endoftext|>" in a file is text
-  let tokens = framing;
-  for (const part of chatParts(messages, tools)) tokens += countPieces((t) => encode(t, plain), part);
-  return { tokens, exact: true, method: `gpt-tokenizer ${enc}` };
+  return parts.map((part) => countPieces((t) => encode(t, plain), part));
 }
 
 export async function countText(model: string, text: string): Promise<TokenCount> {
