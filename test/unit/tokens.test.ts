@@ -50,6 +50,7 @@ describe("counts remembered by content", () => {
           .map((p) => plain(p).length)
           .reduce((a, b) => a + b, 0);
       expect(first).toMatchObject({ tokens: exact, exact: true });
+      (await import("../../src/adapters/models/token-cache.js")).persist(); // as the process ends
       const file = join(home, "cache", "token-counts.json");
       const saved = JSON.parse(readFileSync(file, "utf8")) as Record<string, number>;
       expect(Object.keys(saved)).toHaveLength(4);

@@ -3,8 +3,8 @@
  * repository listing and (when re-planned, or run after its plan) task text are the same bytes
  * every time, and counting them again means loading the encoding (~100 ms). A count is keyed by
  * the encoding, gpt-tokenizer's version and the exact text, so a hit is the count encoding it
- * would give. Kept in LANES_HOME/cache/token-counts.json (the newest 4,000); a lost write only
- * costs a recount.
+ * would give. Kept in LANES_HOME/cache/token-counts.json (the newest 4,000), written when the
+ * process ends; a lost write only costs a recount.
  */
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
@@ -43,10 +43,12 @@ export function remember(key: string, tokens: number): void {
   if (c.get(key) === tokens) return;
   c.delete(key);
   c.set(key, tokens);
+  // Written once, as the process ends: a batch of 10,000 plans must not rewrite it 10,000 times.
+  if (!dirty) process.once("exit", persist);
   dirty = true;
 }
 
-/** Write what was learned (once per count; atomic rename, so readers never see half a file). */
+/** Write what was learned (atomic rename, so readers never see half a file). */
 export function persist(): void {
   if (!dirty || !cache) return;
   dirty = false;

@@ -113,7 +113,6 @@ export async function countChatTokens(model: string, messages: Message[], tools:
     if (known[i] === undefined) cache.remember(k, n);
     tokens += n;
   });
-  cache.persist();
   return { tokens, exact: true, method };
 }
 
