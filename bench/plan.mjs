@@ -1,11 +1,10 @@
 #!/usr/bin/env node
-// Plan and ledger benchmark, one run:
-//  1. `lanes plan --json` wall time on a small repository, median of N (target <= 400 ms), with
-//     `node -e 0` and `lanes --version` as baselines and an in-process breakdown of the steps.
-//  2. ledger reserve + 2 charges + settle: runs/s in one process (target >= 2000/s) and with 8
-//     processes at once on the same file.
+// Plan benchmark, one run: `lanes plan --json` wall time on a small repository, median of N
+// (target <= 400 ms), with `node -e 0` and `lanes --version` as baselines and an in-process
+// breakdown of the steps. Ledger throughput (SQLite and PostgreSQL, 1 and 8 clients) is
+// bench/store.mjs.
 //   npm run build && node bench/plan.mjs [N]
-import { spawn, spawnSync, execFileSync } from "node:child_process";
+import { spawnSync, execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -79,46 +78,6 @@ openAudit(ledger, who.user).append({ action: "plan", decision: plan.decision });
 step("audit append");
 ledger.close();
 
-// Ledger throughput.
-const { Ledger } = await import("../dist/adapters/store/ledger.js");
-const bucket = {
-  key: "team:bench:month:2026-11",
-  scope: "team",
-  id: "bench",
-  period: "month",
-  unit: "usd",
-  limit: 1e9,
-  kind: "hard",
-  resetsAt: "2026-12-01T00:00:00.000Z",
-};
-const lpath = join(dir, "ledger-bench.db");
-const l = Ledger.open(lpath);
-const M = 3000;
-let s = performance.now();
-for (let i = 0; i < M; i++) {
-  const h = l.reserve({ runId: `r${i}`, lane: "bench", buckets: [bucket], caps: { usd: 1 }, ttlMs: 60_000 });
-  l.charge(h.id, "usd", 0.25);
-  l.charge(h.id, "usd", 0.25);
-  l.settle(h.id);
-}
-const oneProc = M / ((performance.now() - s) / 1000);
-l.close();
-const worker = fileURLToPath(new URL("../test/helpers/ledger-worker.mjs", import.meta.url));
-const per = 500;
-s = performance.now();
-await Promise.all(
-  Array.from(
-    { length: 8 },
-    () =>
-      new Promise((res, rej) =>
-        spawn(process.execPath, [worker, join(dir, "ledger-8.db"), String(per), "0.001", "1000000"], {
-          stdio: "ignore",
-        }).on("exit", (c) => (c === 0 ? res() : rej(new Error(`exit ${c}`)))),
-      ),
-  ),
-);
-const eightProc = (8 * per) / ((performance.now() - s) / 1000);
-
 console.log(`plan, median of ${N} (small repository, 30 files)`);
 console.log(`  node -e 0              ${median(t.node).toFixed(0)} ms`);
 console.log(`  lanes --version        ${median(t.version).toFixed(0)} ms`);
@@ -128,15 +87,11 @@ console.log(
 console.log("  breakdown (in-process, first plan):");
 for (const [name, ms] of mark) console.log(`    ${name.padEnd(56)} ${ms.toFixed(1)} ms`);
 console.log(
-  `ledger reserve + 2 charges + settle: ${Math.round(oneProc)} runs/s in one process (target >= 2000); ${Math.round(eightProc)} runs/s with 8 processes (incl. their start-up)`,
-);
-console.log(
   JSON.stringify({
     bench: "plan",
     n: N,
     nodeMs: Math.round(median(t.node)),
     planMs: Math.round(median(t.plan)),
     breakdown: Object.fromEntries(mark.map(([k, v]) => [k, +v.toFixed(1)])),
-    ledgerRunsPerSec: { oneProcess: Math.round(oneProc), eightProcesses: Math.round(eightProc) },
   }),
 );

@@ -138,7 +138,7 @@ function storeCheck(fetched: Map<string, string> | undefined): Check {
       if (!/^postgres(ql)?:\/\//.test(at.where)) return { ok: true, detail: `SQLite ${at.where} (${at.source})` };
       const [{ default: pg }, { redact }, { PG_MIGRATIONS }] = await Promise.all([
         import("pg"),
-        import("../adapters/store/pg-db.js"),
+        import("../adapters/store/redact-url.js"),
         import("../adapters/store/pg-schema.js"),
       ]);
       const client = new pg.Client({ connectionString: at.where, connectionTimeoutMillis: 5000 });

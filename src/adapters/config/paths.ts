@@ -19,3 +19,8 @@ export function dataDir(env: Env = process.env): string {
 }
 
 export const PROJECT_FILE = "lanes.yaml";
+
+/** Build caches kept outside any clone (vendored Node, llama-server): LANES_CACHE, else by user. */
+export function cacheDir(env: Env = process.env): string {
+  return env.LANES_CACHE ?? (process.getuid?.() === 0 ? "/var/cache/lanes" : join(homedir(), ".cache", "lanes"));
+}

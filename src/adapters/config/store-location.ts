@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { LanesError } from "../../core/errors.js";
 import { dataDir, userConfigFile } from "./paths.js";
 import { readPolicies } from "./policy.js";
 
@@ -26,8 +27,16 @@ export function storeLocation(env: Env = process.env, fetched?: Map<string, stri
   if (env.LANES_STORE_URL) return { where: env.LANES_STORE_URL, source: "LANES_STORE_URL" };
   const file = userConfigFile(env);
   if (existsSync(file)) {
-    const store = (JSON.parse(readFileSync(file, "utf8")) as { store?: unknown }).store;
-    if (typeof store === "string") return { where: store, source: `user settings ${file}` };
+    let settings: { store?: unknown };
+    try {
+      settings = JSON.parse(readFileSync(file, "utf8")) as { store?: unknown };
+    } catch (err) {
+      // Unreadable settings may name a store: never fall back to another one silently.
+      throw new LanesError("config", `the user settings ${file} are not valid JSON: ${(err as Error).message}`, {
+        hint: "`lanes config validate` shows the problem; fix or remove the file",
+      });
+    }
+    if (typeof settings?.store === "string") return { where: settings.store, source: `user settings ${file}` };
   }
   return { where: join(dataDir(env), "ledger.db"), source: "default (SQLite in the data directory)" };
 }

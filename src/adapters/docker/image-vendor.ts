@@ -7,17 +7,16 @@
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { createHash } from "node:crypto";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LanesError } from "../../core/errors.js";
+import { cacheDir } from "../config/paths.js";
 
 export const NODE_MAJOR = process.env.LANES_SANDBOX_NODE ?? "24";
 export const NPM_MAJOR = process.env.LANES_SANDBOX_NPM ?? "11";
 
-function cacheDir(): string {
-  const base =
-    process.env.LANES_CACHE ?? (process.getuid?.() === 0 ? "/var/cache/lanes" : join(homedir(), ".cache", "lanes"));
-  return join(base, `sandbox-vendor-node${NODE_MAJOR}-npm${NPM_MAJOR}`);
+function vendorDir(): string {
+  return join(cacheDir(), `sandbox-vendor-node${NODE_MAJOR}-npm${NPM_MAJOR}`);
 }
 
 async function fetchVendor(dir: string, onLine?: (l: string) => void): Promise<void> {
@@ -65,7 +64,7 @@ export async function stageOwnContext(
   base: string,
   onLine?: (l: string) => void,
 ): Promise<{ dir: string; hash: string; cleanup: () => void }> {
-  const vendor = cacheDir();
+  const vendor = vendorDir();
   await fetchVendor(vendor, onLine);
   const dir = mkdtempSync(join(tmpdir(), "lanes-image-"));
   mkdirSync(join(dir, "vendor"));

@@ -6,10 +6,9 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import { LanesError } from "../../core/errors.js";
-import { dataDir } from "../config/paths.js";
+import { cacheDir, dataDir } from "../config/paths.js";
 import { health } from "./llama.js";
 
 export interface ServerRecord {
@@ -70,7 +69,7 @@ export function findServer(explicit?: string, env = process.env): string {
   for (const d of (env.PATH ?? "").split(delimiter).filter(Boolean)) {
     if (isExecutable(join(d, "llama-server"))) return join(d, "llama-server");
   }
-  const cache = env.LANES_CACHE ?? (process.getuid?.() === 0 ? "/var/cache/lanes" : join(homedir(), ".cache", "lanes"));
+  const cache = cacheDir(env);
   const built = existsSync(cache)
     ? readdirSync(cache)
         .filter((d) => d.startsWith("llama-"))

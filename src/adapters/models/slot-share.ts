@@ -14,7 +14,7 @@ import { slots } from "./llama.js";
 export const SHARE_SAMPLE_MS = 50;
 
 export interface ShareWatch {
-  /** Stop sampling; the call's average share of the server (1 when nothing could be sampled). */
+  /** Stop sampling; the call's average share of the server (1 when nothing could be sampled). Idempotent. */
   stop(): number;
 }
 
@@ -41,13 +41,15 @@ export function watchShare(baseURL: string, intervalMs = SHARE_SAMPLE_MS): Share
     }
   };
   void sample();
+  let result: number | undefined;
   return {
     stop() {
+      if (result !== undefined) return result; // stopping again changes nothing
       stopped = true;
       const now = performance.now();
       weighted += (now - last) * (share ?? 1);
       total += now - last;
-      return total > 0 ? Math.min(1, weighted / total) : 1;
+      return (result = total > 0 ? Math.min(1, weighted / total) : 1);
     },
   };
 }

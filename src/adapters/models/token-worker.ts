@@ -12,8 +12,7 @@ const mod =
     : await import("gpt-tokenizer/encoding/cl100k_base");
 const plain = { disallowedSpecial: new Set<string>() };
 parentPort!.on("message", (msg: { id: number; parts: string[] }) => {
-  let n = 0;
-  for (const p of msg.parts) n += countPieces((t) => mod.encode(t, plain), p);
-  parentPort!.postMessage({ id: msg.id, tokens: n });
+  const counts = msg.parts.map((p) => countPieces((t) => mod.encode(t, plain), p));
+  parentPort!.postMessage({ id: msg.id, counts });
 });
 parentPort!.postMessage({ ready: true });

@@ -18,7 +18,8 @@ export function encodingFor(model: string): "o200k_base" | "cl100k_base" | undef
   return undefined;
 }
 
-type Counter = (parts: string[]) => Promise<number>;
+/** Each part's count, in the worker. */
+type Counter = (parts: string[]) => Promise<number[]>;
 const workers = new Map<string, Promise<Counter | undefined>>();
 
 /**
@@ -37,25 +38,25 @@ export function prefetchEncoding(name: "o200k_base" | "cl100k_base"): void {
         const { fileURLToPath } = await import("node:url");
         if (!existsSync(fileURLToPath(url))) return undefined; // running from TypeScript sources
         const w = new Worker(url, { workerData: { encoding: name } });
-        const pending = new Map<number, (n: number) => void>();
+        const pending = new Map<number, (counts: number[]) => void>();
         let next = 1;
         const ready = new Promise<void>((resolve, reject) => {
           w.once("error", reject);
-          w.on("message", (m: { ready?: boolean; id?: number; tokens?: number }) => {
+          w.on("message", (m: { ready?: boolean; id?: number; counts?: number[] }) => {
             if (m.ready) resolve();
-            else if (m.id !== undefined) pending.get(m.id)?.(m.tokens!);
+            else if (m.id !== undefined) pending.get(m.id)?.(m.counts!);
           });
         });
         await ready;
         // Idle, it must not keep lanes running; while a count is in flight it must.
         w.unref();
         return (parts: string[]) =>
-          new Promise<number>((resolve) => {
+          new Promise<number[]>((resolve) => {
             const id = next++;
-            pending.set(id, (n) => {
+            pending.set(id, (counts) => {
               pending.delete(id);
               if (!pending.size) w.unref();
-              resolve(n);
+              resolve(counts);
             });
             w.ref();
             w.postMessage({ id, parts });
@@ -119,7 +120,7 @@ export async function countChatTokens(model: string, messages: Message[], tools:
 /** Each part's count: in the prefetched worker when there is one, else here. */
 async function countParts(enc: "o200k_base" | "cl100k_base", parts: string[]): Promise<number[]> {
   const worker = await workers.get(enc);
-  if (worker) return Promise.all(parts.map((p) => worker([p])));
+  if (worker) return worker(parts);
   const encode = await encoder(enc);
   const plain = { disallowedSpecial: new Set<string>() }; // "<|endoftext|>" in a file is text
   return parts.map((part) => countPieces((t) => encode(t, plain), part));

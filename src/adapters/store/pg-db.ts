@@ -16,8 +16,6 @@ import { LanesError } from "../../core/errors.js";
 import type { Db, Statement } from "./db.js";
 import { redact } from "./redact-url.js";
 
-export { redact };
-
 type Reply = {
   rows?: Record<string, unknown>[];
   rowCount?: number;
@@ -71,12 +69,16 @@ export class PgDb implements Db {
 
   /** One write transaction under the store-wide write lock; nested calls are savepoints. */
   atomically<T>(fn: () => T): T {
+    return this.underLock(WRITE_LOCK, fn);
+  }
+
+  private underLock<T>(lock: number, fn: () => T): T {
     if (this.broken && this.depth === 0) this.reconnect();
     const depth = this.depth++;
     const exec = (s: string) => this.sql(s).run();
     try {
       // One round trip: BEGIN and the lock as one simple query.
-      exec(depth === 0 ? `BEGIN; SELECT pg_advisory_xact_lock(${WRITE_LOCK})` : `SAVEPOINT s${depth}`);
+      exec(depth === 0 ? `BEGIN; SELECT pg_advisory_xact_lock(${lock})` : `SAVEPOINT s${depth}`);
       const out = fn();
       exec(depth === 0 ? "COMMIT" : `RELEASE SAVEPOINT s${depth}`);
       return out;
@@ -100,7 +102,13 @@ export class PgDb implements Db {
 
   /** The schema version this database is at, applying what is missing. */
   private migrate(migrations: string[]): void {
-    this.atomicallyWith(MIGRATION_LOCK, () => {
+    // Every command opens the store: an up-to-date schema is two reads, without the lock.
+    const present = (this.sql("SELECT to_regclass('lanes_schema') IS NOT NULL AS p").get() as { p: boolean }).p;
+    const current = present
+      ? (this.sql("SELECT version FROM lanes_schema").get() as { version: number } | undefined)
+      : undefined;
+    if (current?.version === migrations.length) return;
+    this.underLock(MIGRATION_LOCK, () => {
       this.sql("CREATE TABLE IF NOT EXISTS lanes_schema (version INTEGER NOT NULL)").run();
       const row = this.sql("SELECT version FROM lanes_schema").get() as { version: number } | undefined;
       const v = row?.version ?? 0;
@@ -114,23 +122,6 @@ export class PgDb implements Db {
       if (!row) this.sql("INSERT INTO lanes_schema (version) VALUES (?)").run(migrations.length);
       else if (v < migrations.length) this.sql("UPDATE lanes_schema SET version = ?").run(migrations.length);
     });
-  }
-
-  private atomicallyWith<T>(lock: number, fn: () => T): T {
-    this.sql("BEGIN").run();
-    try {
-      this.sql("SELECT pg_advisory_xact_lock(?)").get(lock);
-      const out = fn();
-      this.sql("COMMIT").run();
-      return out;
-    } catch (err) {
-      try {
-        this.sql("ROLLBACK").run();
-      } catch {
-        /* gone */
-      }
-      throw err;
-    }
   }
 
   /**
