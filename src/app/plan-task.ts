@@ -34,6 +34,8 @@ export interface Plan {
   version: number;
   createdAt: string;
   task: { text: string; template: string };
+  /** The external agent that runs the task (absent: lanes' own loop). */
+  agent?: string;
   /** What is pinned: the working tree's content (tree-pin.ts), less the files in `exclude`. */
   repo: {
     root: string;
@@ -112,6 +114,8 @@ export interface PlanRequest {
   memo?: PlanMemo;
   /** The task template's setup, over the lane's. */
   setup?: Setup | undefined;
+  /** An external agent (behind the gateway): its own prompt's tokens, and history of its own. */
+  agent?: { name: string; promptTokens: number } | undefined;
 }
 
 /**
@@ -184,14 +188,16 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
   const template = r.template ?? "adhoc";
   const price = ep.spec.price.kind === "priced" ? ep.spec.price.price : undefined;
   const local = ep.spec.tierKind === "local";
+  // An external agent's runs learn apart from lanes' own loop: its prompts and habits differ.
+  const historyLane = r.agent ? `${r.lane}@${r.agent.name}` : r.lane;
   const est = estimate({
-    promptTokens: tokens.tokens,
+    promptTokens: tokens.tokens + (r.agent?.promptTokens ?? 0),
     promptExact: tokens.exact,
     price,
     capUsd: lane.budget.capUsd,
     maxSteps: lane.limits.steps,
-    history: once(memo?.history, `${r.lane}\0${template}\0${tierName}\0${ep.id}`, () =>
-      historyOf(r.ledger, r.lane, template, tierName, ep.id),
+    history: once(memo?.history, `${historyLane}\0${template}\0${tierName}\0${ep.id}`, () =>
+      historyOf(r.ledger, historyLane, template, tierName, ep.id),
     ),
     speeds: ep.spec.speeds,
     defaults: DEFAULT_PROFILE,
@@ -260,6 +266,7 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
     repo: { root: r.root, head, tree, exclude, workspace: { files: files.length, skipped, lfsPointers } },
     sandbox,
     lane: r.lane,
+    ...(r.agent ? { agent: r.agent.name } : {}),
     tier: tierName,
     endpoint: { id: ep.id, model: ep.spec.model, baseURL: ep.spec.baseURL },
     tokens: { prompt: tokens.tokens, exact: tokens.exact, method: tokens.method },

@@ -7,9 +7,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { LanesError } from "../core/errors.js";
-import { runAgent, type AgentResult, type ModelPort } from "../core/agent.js";
-import { firstMessages, TOOLS } from "../core/agent-prompt.js";
-import { redact } from "../core/redact.js";
+import type { AgentResult } from "../core/agent.js";
+import type { ExternalAgent } from "../adapters/agents/adapters.js";
+import { agentProfile, driveAgent } from "./drive-agent.js";
 import type { EgressEvent } from "../core/sandbox.js";
 import { runSetup, setupProfile, type Setup } from "./setup-step.js";
 import type { RunEvent } from "../core/run-events.js";
@@ -19,11 +19,9 @@ import { dataDir } from "../adapters/config/paths.js";
 import type { AuditTrail, ModelEndpoint, SandboxHost, Store } from "../core/ports.js";
 import type { Sandbox } from "../core/sandbox.js";
 import type { Adapters } from "./ports.js";
-import { listWorkspaceFiles } from "../adapters/docker/workspace.js";
 import { selfOwner } from "../adapters/owner.js";
 import { priceTable } from "../adapters/models/prices.js";
 import { bucketsFor } from "./buckets.js";
-import { completeWithFailover } from "./failover.js";
 import { HoldMeter, TokenMeter } from "./meter.js";
 import type { Plan } from "./plan-task.js";
 
@@ -50,6 +48,8 @@ export interface RunRequest {
   recordHistory?: boolean;
   /** The task template's setup, over the lane's. */
   setup?: Setup | undefined;
+  /** An external agent behind the model gateway; absent = lanes' own loop. */
+  agent?: ExternalAgent | undefined;
 }
 
 export interface Attempt {
@@ -146,7 +146,13 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
     // A lane's setup: FROM its cache when there is one, else with egress to the allowlist for it.
     const setup = r.setup ?? lane.setup;
     const prepared = await setupProfile(host, setup, r.root, profile);
-    sandbox = await host.acquire({ profileName: lane.sandbox, profile: prepared.profile, repo: r.root, runId });
+    const profileFor = await agentProfile(host, r.agent, prepared.profile);
+    sandbox = await host.acquire({
+      profileName: r.agent?.pkg ? `${lane.sandbox}+${r.agent.name}` : lane.sandbox,
+      profile: profileFor,
+      repo: r.root,
+      runId,
+    });
     // allowlist sandboxes: every egress attempt, allowed or blocked, in the run and the audit trail.
     sandbox.onEgress?.((e) => {
       egress.push(e);
@@ -169,34 +175,23 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
       });
     if (setup) await runSetup(sandbox, setup, prepared, profile.network, emit);
 
-    // The file list only orients the model: without it the run goes on, and says so.
-    const files = await listWorkspaceFiles(r.root).catch((err: Error) => {
-      emit({ type: "warning", message: `the repository's files could not be listed for the prompt: ${err.message}` });
-      return [];
-    });
     const endpoints = r.endpoints ?? r.adapters.endpoints(config);
     if (!endpoints.has(r.endpoint.id)) endpoints.set(r.endpoint.id, r.endpoint);
-    const model: ModelPort = {
-      countPrompt: async (messages) => (await r.endpoint.countTokens({ messages, tools: TOOLS })).tokens,
-      // The lane's endpoint, failing over to its `fallbacks` of the same or a cheaper class.
-      complete: (req, hooks) =>
-        completeWithFailover(endpoints, r.endpoint.id, { ...req, conversationId: runId }, config.costClasses, {
-          ...hooks,
-          stream: true,
-        }),
-    };
-    agent = await runAgent(
-      firstMessages(plan.task.text, files),
-      { model, sandbox, meter, emit, redact: local ? undefined : redact },
-      {
-        steps: lane.limits.steps,
-        wallTimeMs: wallMs,
-        commandTimeoutMs: parseDuration(lane.limits.commandTimeout),
-        maxTokensPerCall: r.endpoint.spec.maxOutputTokens ?? 4096,
-        minTokensPerCall: 16,
-      },
-      r.signal,
-    );
+    agent = await driveAgent({
+      config,
+      lane,
+      root: r.root,
+      task: plan.task.text,
+      runId,
+      endpoint: r.endpoint,
+      endpoints,
+      sandbox,
+      meter,
+      audit,
+      emit,
+      signal: r.signal,
+      agent: r.agent,
+    });
     // The patch is the agent's change: taken before the check, so nothing the check builds is in it.
     if (!r.signal.aborted || agent.status !== "interrupted") {
       let diff = "";
@@ -330,7 +325,7 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
       .filter((t) => t.kind === "tool")
       .reduce((n, t) => n + String(t.data.observation ?? "").length / 4, 0);
     ledger.historyStore.add({
-      lane: plan.lane,
+      lane: r.agent ? `${plan.lane}@${r.agent.name}` : plan.lane,
       template: plan.task.template,
       tier: plan.tier,
       steps: agent.steps,

@@ -31,6 +31,7 @@ const planSchema = z.looseObject({
     exclude: z.array(z.string()),
   }),
   lane: z.string(),
+  agent: z.string().optional(),
   tier: z.string(),
   endpoint: z.object({ id: z.string(), model: z.string(), baseURL: z.string() }),
   cost: z.looseObject({
@@ -151,6 +152,8 @@ export function staleness(saved: Plan, fresh: Plan): string[] {
   if (fresh.repo.tree !== saved.repo.tree) causes.push("the repository's content changed since the plan was made");
   if (fresh.inputs.policyHash !== saved.inputs.policyHash)
     causes.push("the policy changed (org policy, lanes.yaml, user settings or environment)");
+  if ((fresh.agent ?? "lanes") !== (saved.agent ?? "lanes"))
+    causes.push(`the agent changed (${saved.agent ?? "lanes"} → ${fresh.agent ?? "lanes"})`);
   if (fresh.inputs.priceVersion !== saved.inputs.priceVersion)
     causes.push(`the price table changed (${saved.inputs.priceVersion} → ${fresh.inputs.priceVersion})`);
   if (

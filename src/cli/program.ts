@@ -131,6 +131,8 @@ export function buildProgram(version: string): Command {
     .option("--check", "exit with the verdict: 0 allow, 3 ask or policy deny, 4 quota deny or delay (a CI pre-check)")
     .option("--endpoint <name>", "plan on this endpoint id, or on replay:FILE (a replay script; no API key needed)")
     .option("--set <key=value...>", "a task template's variables (TASK is then the template's name)")
+    .option("--agent <name>", "plan for this agent: lanes (default) or codex; --agent-cmd for your own")
+    .option("--agent-cmd <command>", "plan for your own agent command behind the gateway")
     .description(
       "show the lane, tier, cost class (p50–p90, cap), quota impact and the policy decision — spends and reserves nothing",
     )
@@ -149,6 +151,8 @@ export function buildProgram(version: string): Command {
     .option("--plan <file>", "run a saved, approved plan (refused when stale)")
     .option("--endpoint <name>", "an endpoint id, or replay:FILE to replay a script (no API key needed)")
     .option("--record-history", "let a replay run teach the estimator (replays are free and not learned from)")
+    .option("--agent <name>", "who runs the task: lanes (own loop, default), codex (Codex CLI behind the gateway)")
+    .option("--agent-cmd <command>", "run your own agent command behind the gateway (OPENAI_BASE_URL etc. are set)")
     .option("--set <key=value...>", "template variables")
     .option("--apply", "apply the patch to the working tree (refused if the tree changed meanwhile)")
     .option("--branch <name>", "commit the patch on a new branch (the working tree is not touched)")
@@ -164,6 +168,7 @@ export function buildProgram(version: string): Command {
         "lanes run fix-failing-test --set test_command='npm test' --apply",
         "lanes run --plan plan.json --json",
         "lanes run @task.md --endpoint replay:examples/demo/fix.replay.yaml",
+        'lanes run "fix the failing test" --agent codex --yes',
       ),
     )
     .action(lazy("run", "run"));
@@ -311,6 +316,7 @@ export function buildProgram(version: string): Command {
     )
     .option("--tag <image>", "tag (default: the profile's image)")
     .option("--deps", "instead: run the lane's setup once and cache its dependencies (before a batch, in CI)")
+    .option("--agent <name>", "instead: add an external agent (codex) to the profile's image, from the npm registry")
     .description("build the sandbox image from .lanes/sandbox (or lanes' template)")
     .addHelpText(
       "after",
@@ -318,6 +324,7 @@ export function buildProgram(version: string): Command {
         "lanes images build",
         "lanes images build --host gpu-box --base debian:bookworm-slim",
         "lanes images build --deps --lane ci-fix --yes",
+        "lanes images build --agent codex",
       ),
     )
     .action(lazy("images", "build"));

@@ -163,22 +163,7 @@ export async function runAgent(
     }
     deps.meter.afterCall(billed, completion.usage.promptTokens + completion.usage.completionTokens);
     modelMs += now() - t0;
-    usage.promptTokens += completion.usage.promptTokens;
-    usage.completionTokens += completion.usage.completionTokens;
-    usage.cachedTokens += completion.usage.cachedTokens;
-    usage.estimated ||= completion.usage.estimated;
-    const t = completion.timings;
-    if (t) timing.gpuMs += (t.promptMs + t.predictedMs) * (t.share ?? 1);
-    if (t && t.promptMs > 0 && t.predictedMs > 0) {
-      // Speeds are learned per GPU-second charged: a call that shared the server took longer,
-      // and paid only its share of that time.
-      const share = t.share ?? 1;
-      timing.promptProcessed += (t.promptPerSecond * t.promptMs) / 1000;
-      timing.promptMs += t.promptMs * share;
-      timing.predicted += (t.predictedPerSecond * t.predictedMs) / 1000;
-      timing.predictedMs += t.predictedMs * share;
-      timing.promptTokens += completion.usage.promptTokens;
-    }
+    accountCall(usage, timing, completion);
     deps.emit({
       type: "model_call",
       step: steps,
@@ -261,6 +246,26 @@ export async function runAgent(
       messages.push({ role: "tool", toolCallId: call.id, content });
       if (signal?.aborted) return end("interrupted");
     }
+  }
+}
+
+/** Add a call's usage and llama.cpp timings to a run's totals (the loop's, or the gateway's). */
+export function accountCall(usage: Usage, timing: Timing, completion: Completion): void {
+  usage.promptTokens += completion.usage.promptTokens;
+  usage.completionTokens += completion.usage.completionTokens;
+  usage.cachedTokens += completion.usage.cachedTokens;
+  usage.estimated ||= completion.usage.estimated;
+  const t = completion.timings;
+  if (t) timing.gpuMs += (t.promptMs + t.predictedMs) * (t.share ?? 1);
+  if (t && t.promptMs > 0 && t.predictedMs > 0) {
+    // Speeds are learned per GPU-second charged: a call that shared the server took longer,
+    // and paid only its share of that time.
+    const share = t.share ?? 1;
+    timing.promptProcessed += (t.promptPerSecond * t.promptMs) / 1000;
+    timing.promptMs += t.promptMs * share;
+    timing.predicted += (t.predictedPerSecond * t.predictedMs) / 1000;
+    timing.predictedMs += t.predictedMs * share;
+    timing.promptTokens += completion.usage.promptTokens;
   }
 }
 

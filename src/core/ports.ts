@@ -45,6 +45,8 @@ export interface CallHooks {
   /** Give up retrying after this long (default 60 s). */
   retryForMs?: number;
   stream?: boolean;
+  /** Streamed answer text as it arrives (the gateway passes it on to its client). */
+  onDelta?: (text: string) => void;
 }
 
 /** An OpenAI-compatible endpoint: counts tokens exactly where it can, and calls the model. */

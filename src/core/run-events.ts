@@ -7,7 +7,15 @@ import type { Decision, Reason } from "./policy.js";
 import type { EndpointEvent, Usage } from "./models.js";
 
 export type RunStatus =
-  "finished" | "budget_exhausted" | "step_limit" | "time_limit" | "loop_detected" | "interrupted" | "model_error";
+  | "finished"
+  | "budget_exhausted"
+  | "step_limit"
+  | "time_limit"
+  | "loop_detected"
+  | "interrupted"
+  | "model_error"
+  /** An external agent exited unsuccessfully (its output tail is in the summary). */
+  | "agent_failed";
 
 export type RunEvent =
   | {

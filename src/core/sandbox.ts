@@ -93,6 +93,11 @@ export interface Sandbox {
   writeFile(path: string, content: string | Buffer, mode?: number): Promise<void>;
   /** `git diff --binary` of the workspace against the base commit, untracked files included. */
   diff(): Promise<string>;
+  /**
+   * Serve `port` on the sandbox's loopback, each connection carried to `target` on lanes' side
+   * (the model gateway): the sandbox keeps its network setting, whatever host it is on.
+   */
+  tunnel?(port: number, target: { host: string; port: number }): Promise<{ close(): void }>;
   /** Remove the container, its volume and network. Idempotent. */
   release(): Promise<void>;
 }

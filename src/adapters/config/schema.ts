@@ -89,6 +89,8 @@ export const laneSchema = z.strictObject({
       autoApproveUpTo: z.enum(COST_CLASSES).default("C1"),
     })
     .prefault({}),
+  /** Who runs the task: lanes' own loop (default) or an external agent behind the model gateway (codex). */
+  agent: z.enum(["lanes", "codex"]).optional(),
   /** What happens when an attempt fails and a next tier exists. */
   escalation: z.enum(["ask", "allow", "never"]).default("ask"),
   /** false forbids hosted tiers in this lane (e.g. regulated). */

@@ -8,6 +8,7 @@ import { followEgress } from "./egress.js";
 import { snapshotDeps } from "./deps-cache.js";
 import { WORKSPACE } from "./container-spec.js";
 import { packOne } from "./workspace.js";
+import { openTunnel, type Tunnel } from "./tunnel.js";
 
 /** How commands reach the container: the shim channel, or Docker exec where there is no shim. */
 export interface Executor {
@@ -108,6 +109,11 @@ export class DockerSandbox implements Sandbox {
     await this.container.putArchive(packOne(rel, Buffer.from(content), mode) as unknown as NodeJS.ReadableStream, {
       path: WORKSPACE,
     });
+  }
+
+  async tunnel(port: number, target: { host: string; port: number }): Promise<Tunnel> {
+    await this.base;
+    return openTunnel(this.container, port, target);
   }
 
   async diff(): Promise<string> {

@@ -251,7 +251,10 @@ export class OpenAIEndpoint implements ModelEndpoint {
         if (t) timings = t;
         const choice = chunk.choices[0];
         if (!choice) continue;
-        if (choice.delta.content) content += choice.delta.content;
+        if (choice.delta.content) {
+          content += choice.delta.content;
+          hooks.onDelta?.(choice.delta.content);
+        }
         for (const d of choice.delta.tool_calls ?? []) {
           const call = (calls[d.index] ??= { id: "", name: "", arguments: "" });
           if (d.id) call.id = d.id;

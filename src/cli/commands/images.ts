@@ -9,11 +9,14 @@ import { gateRelaxedSandbox } from "../relaxed-sandbox.js";
 import { identityOf } from "../../app/identity.js";
 import { runSetup, setupProfile } from "../../app/setup-step.js";
 import { eventLine } from "../../report/run-text.js";
+import { agentByName, agentImage } from "../../adapters/agents/adapters.js";
+import { stageAgent } from "../../adapters/agents/install.js";
 
 export async function build(
-  ctx: CommandContext<{ host?: string; profile?: string; base?: string; tag?: string; deps?: boolean }>,
+  ctx: CommandContext<{ host?: string; profile?: string; base?: string; tag?: string; deps?: boolean; agent?: string }>,
 ): Promise<void> {
   if (ctx.opts.deps) return deps(ctx);
+  if (ctx.opts.agent) return agentLayer(ctx, ctx.opts.agent);
   const { config, root } = await loadFor(ctx);
   const profileName = ctx.opts.profile ?? config.lanes[ctx.mode.lane ?? config.defaults.lane]?.sandbox ?? "default";
   const profile = config.sandbox.profiles[profileName];
@@ -32,6 +35,38 @@ export async function build(
   ctx.out.result(
     { ok: true, image: tag, host: hostName, context, seconds: +((performance.now() - started) / 1000).toFixed(1) },
     (r) => `built ${r.image} on ${r.host} in ${r.seconds} s`,
+  );
+}
+
+/**
+ * `lanes images build --agent NAME`: the agent's npm package (fetched here, once per version)
+ * as a layer on the profile's image, on the profile's host (or --host); runs with --agent NAME use it.
+ */
+async function agentLayer(ctx: CommandContext<{ host?: string; profile?: string; base?: string }>, name: string) {
+  const { config } = await loadFor(ctx);
+  const agent = agentByName(name);
+  const profileName = ctx.opts.profile ?? config.lanes[ctx.mode.lane ?? config.defaults.lane]?.sandbox ?? "default";
+  const profile = config.sandbox.profiles[profileName];
+  if (!profile) throw new LanesError("usage", `unknown sandbox profile "${profileName}"`);
+  const hostName = ctx.opts.host ?? profile.host;
+  const base = ctx.opts.base ?? profile.image;
+  const tag = agentImage(agent, base);
+  const onLine = ctx.mode.kind === "json" ? undefined : (l: string) => ctx.out.info(`  ${l}`);
+  const started = performance.now();
+  const context = await stageAgent(agent, onLine);
+  ctx.out.info(`building ${tag} on ${hostName}: ${agent.pkg!.spec} on ${base}`);
+  await adapters.images(config).build(hostName, { context, tag, base, onLine });
+  ctx.out.result(
+    {
+      ok: true,
+      image: tag,
+      agent: agent.name,
+      package: agent.pkg!.spec,
+      base,
+      host: hostName,
+      seconds: +((performance.now() - started) / 1000).toFixed(1),
+    },
+    (r) => `built ${r.image} (${r.package}) on ${r.host} in ${r.seconds} s`,
   );
 }
 

@@ -13,9 +13,17 @@ import { resolveTask } from "../../app/templates.js";
 import { useEndpoint } from "../run-endpoint.js";
 import { originOf } from "../../adapters/config/load.js";
 import { repoRelative } from "../../app/tree-pin.js";
+import { resolveAgent } from "../agent-choice.js";
 
 export async function plan(
-  ctx: CommandContext<{ out?: string; check?: boolean; endpoint?: string; set?: string[] }>,
+  ctx: CommandContext<{
+    out?: string;
+    check?: boolean;
+    endpoint?: string;
+    set?: string[];
+    agent?: string;
+    agentCmd?: string;
+  }>,
 ): Promise<number> {
   const loaded = await loadFor(ctx);
   const { root } = loaded;
@@ -23,6 +31,7 @@ export async function plan(
   const task = resolveTask(root, ctx.args[0], ctx.opts.set ?? []);
   const config = structuredClone(loaded.config);
   const laneName = ctx.mode.lane ?? task.lane ?? config.defaults.lane;
+  const agent = resolveAgent(ctx.opts.agent ?? config.lanes[laneName]?.agent, ctx.opts.agentCmd);
   const choice = await useEndpoint(config, ctx.opts.endpoint, laneName, ctx.mode.tier);
   const ledger = await openLedger().catch(async (err: unknown) => {
     await choice.close();
@@ -55,6 +64,7 @@ export async function plan(
       exclude: here ? [here] : [],
       origin: (path) => originOf(loaded, path),
       policies: loaded.policies,
+      agent,
     });
     const inputs = {
       lane: p.lane,

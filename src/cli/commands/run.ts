@@ -23,6 +23,7 @@ import { bringHome, type Applied } from "../bring-home.js";
 import { approveEscalation, gate } from "../run-gate.js";
 import { useEndpoint, type EndpointChoice } from "../run-endpoint.js";
 import { parseWait, waitOut } from "../wait-out.js";
+import { resolveAgent } from "../agent-choice.js";
 
 export interface RunOpts {
   wait?: string;
@@ -32,6 +33,8 @@ export interface RunOpts {
   recordHistory?: boolean;
   endpoint?: string;
   set?: string[];
+  agent?: string;
+  agentCmd?: string;
 }
 
 export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
@@ -78,6 +81,8 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
       origin: (p: (string | number)[]) => originOf(loaded, p),
       policies: loaded.policies,
       setup: task.setup,
+      // A saved plan names its agent; running it with another one makes it stale.
+      agent: resolveAgent(ctx.opts.agent ?? saved?.agent ?? lane.agent, ctx.opts.agentCmd),
     };
     let plan: Plan;
     let verified: VerifiedApproval | undefined;
@@ -172,6 +177,7 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
         signal: ac.signal,
         check,
         setup: task.setup,
+        agent: base.agent,
         // A replay is a rehearsal: it costs nothing and teaches the estimator nothing, unless asked.
         recordHistory: !choice.replay || ctx.opts.recordHistory === true,
       });
