@@ -141,6 +141,7 @@ export class GatewayCalls {
     });
     this.log({
       protocol,
+      promptTokens,
       content: completion.content,
       toolCalls: completion.toolCalls,
       usage: completion.usage,

@@ -50,7 +50,7 @@ export const AGENTS: Record<string, ExternalAgent> = {
       `-c 'model_providers.lanes={name="lanes",base_url="${base}/v1",env_key="LANES_GATEWAY_TOKEN",wire_api="responses"}'`,
       `-- "$LANES_TASK"`,
     ].join(" "),
-    promptTokens: 11_000,
+    promptTokens: 5_600,
     env: { CODEX_HOME: "/home/lanes/.codex", PATH: `${AGENT_DIR}/codex:/usr/local/bin:/usr/bin:/bin` },
   },
 };

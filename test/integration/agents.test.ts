@@ -1,0 +1,151 @@
+/**
+ * External agents in a lane, behind the model gateway: the real Codex CLI from the npm registry
+ * (installed into an image layer by `lanes images build --agent codex`) and a small script
+ * agent, in hardened `network: none` sandboxes, against a replay endpoint over real HTTP.
+ */
+import { copyFileSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { lanes, ROOT } from "../helpers/cli.js";
+import { requireImage } from "../helpers/docker.js";
+import { demoProject, events, serveReplay, stopReplays } from "../helpers/run.js";
+
+const KEY = "sk-test-gateway-key-never-in-sandbox-31337";
+const CODEX_SCRIPT = `model: gpt-4.1-mini
+turns:
+  - say: "Running the tests first."
+    tools:
+      - exec_command: { cmd: "node --test 2>&1 | tail -n 15" }
+  - tools:
+      - exec_command: { cmd: "sed -i 's/return a - b;/return a + b;/' src/add.js && node --test 2>&1 | tail -n 5" }
+  - say: "add() subtracted; it now adds, and the tests pass."
+`;
+
+beforeAll(async () => {
+  requireImage();
+  // The agent's npm package, fetched from the registry once per version (cached outside the clone).
+  const p = demoProject("{}\n");
+  const r = await lanes(["images", "build", "--agent", "codex", "--json"], {
+    cwd: p.repo,
+    env: p.env,
+    timeoutMs: 600_000,
+  });
+  expect(r.code, r.stderr).toBe(0);
+  expect(JSON.parse(r.stdout)).toMatchObject({ image: "lanes-agent-codex:0.171.0-lanes-sandbox-latest" });
+}, 620_000);
+afterEach(stopReplays);
+
+/** A demo repository whose lane's hosted tier is a replay server in its own process (priced like gpt-4.1-mini). */
+async function hosted(script: string, capUsd = 0.25) {
+  const p = demoProject("{}\n", script);
+  const url = await serveReplay(p.env, p.script);
+  const yaml =
+    `tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "${url}", model: gpt-4.1-mini, apiKeyEnv: LANES_TEST_KEY }]\n` +
+    `lanes:\n  t:\n    tiers: [standard]\n    budget: { capUsd: ${capUsd} }\n    approval: { mode: auto, autoApproveUpTo: C2 }\n` +
+    `    limits: { steps: 12, wallTime: 3m, commandTimeout: 30s }\n    check: node --test\n`;
+  spawnSync("sh", ["-c", `cat > lanes.yaml <<'EOF'\n${yaml}EOF`], { cwd: p.repo });
+  p.git("add", "-A");
+  p.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "config");
+  const env = { ...p.env, LANES_TEST_KEY: KEY, CI: "true" };
+  const requests = async () =>
+    (await (await fetch(url.replace(/\/v1$/, "/_replay/requests"))).json()) as Record<string, unknown>[];
+  return { p, env, requests };
+}
+
+function trajectory(env: NodeJS.ProcessEnv, runId: string) {
+  return JSON.parse(readFileSync(join(env.LANES_HOME!, "runs", runId, "trajectory.json"), "utf8"));
+}
+
+describe("lanes run --agent codex (the real Codex CLI behind the gateway)", () => {
+  it("fixes the demo repository in a network-none sandbox: check passes, patch applies, every call charged", async () => {
+    const { p, env, requests } = await hosted(CODEX_SCRIPT);
+    const r = await lanes(["run", "Make the failing test pass", "--lane", "t", "--agent", "codex", "--json"], {
+      cwd: p.repo,
+      env,
+      timeoutMs: 240_000,
+    });
+    expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
+    const ev = events(r.stdout);
+    const end = ev.at(-1)!;
+    expect(end).toMatchObject({ type: "run_end", status: "finished", check: "passed" });
+    // Codex spoke the Responses API; the endpoint got Chat Completions, one per model call.
+    const calls = ev.filter((e) => e.type === "model_call");
+    expect(calls).toHaveLength(3);
+    expect(await requests()).toHaveLength(3);
+    const traj = trajectory(env, end.runId);
+    const model = traj.trajectory.filter((t: { kind: string }) => t.kind === "model");
+    expect(model.map((t: { data: { protocol: string } }) => t.data.protocol)).toEqual([
+      "responses",
+      "responses",
+      "responses",
+    ]);
+    // Charged: the run's cost is the sum of its calls, and more than nothing.
+    const sum = calls.reduce((s, c) => s + c.costUsd, 0);
+    expect(sum).toBeGreaterThan(0);
+    expect(end.cost.actualUsd).toBeCloseTo(sum, 9);
+    const shown = await lanes(["runs", "show", end.runId, "--json"], { cwd: p.repo, env });
+    expect(JSON.parse(shown.stdout).costUsd).toBeCloseTo(sum, 9);
+    // The patch is the agent's fix, and applies to the repository.
+    const patch = readFileSync(end.patch, "utf8");
+    expect(patch).toContain("+  return a + b;");
+    expect(p.git("apply", "--check", end.patch).status).toBe(0);
+    // Each call was audited.
+    const audit = await lanes(["audit", "ls", "--json"], { cwd: p.repo, env });
+    const records = JSON.parse(audit.stdout) as { action: string; runId?: string; inputs?: { via?: string } }[];
+    const charges = records.filter((a) => a.action === "charge" && a.runId === end.runId);
+    expect(charges).toHaveLength(3);
+    expect(charges.every((c) => c.inputs?.via === "gateway")).toBe(true);
+  }, 300_000);
+
+  it("a cap too small for the task: the gateway stops the agent, the run ends budget_exhausted (exit 4) within the cap", async () => {
+    const { p, env, requests } = await hosted(CODEX_SCRIPT, 0.003);
+    const r = await lanes(["run", "Make the failing test pass", "--lane", "t", "--agent", "codex", "--json"], {
+      cwd: p.repo,
+      env,
+      timeoutMs: 240_000,
+    });
+    expect(r.code, r.stderr).toBe(4);
+    const end = events(r.stdout).at(-1)!;
+    expect(end).toMatchObject({ type: "run_end", status: "budget_exhausted" });
+    expect(end.cost.actualUsd).toBeGreaterThan(0);
+    expect(end.cost.actualUsd).toBeLessThanOrEqual(0.003);
+    expect((await requests()).length).toBeLessThan(3);
+  }, 300_000);
+});
+
+describe("lanes run --agent-cmd (a team's own agent)", () => {
+  it("a standard-library script agent over Chat Completions and Anthropic Messages; the key never enters the sandbox", async () => {
+    const { p, env, requests } = await hosted(
+      "model: gpt-4.1-mini\nturns:\n" +
+        `  - tools: [{ run: { cmd: "sed -i 's/return a - b;/return a + b;/' src/add.js && node --test 2>&1 | tail -n 3" } }]\n` +
+        '  - say: "Fixed: add() now adds."\n',
+    );
+    copyFileSync(join(ROOT, "test/fixtures/agents/script_agent.py"), join(p.repo, "script_agent.py"));
+    p.git("add", "-A");
+    p.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "agent");
+    const r = await lanes(
+      ["run", "Make the failing test pass", "--lane", "t", "--agent-cmd", "python3 script_agent.py", "--json"],
+      { cwd: p.repo, env, timeoutMs: 240_000 },
+    );
+    expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
+    const end = events(r.stdout).at(-1)!;
+    expect(end).toMatchObject({ type: "run_end", status: "finished", check: "passed" });
+    expect(end.summary ?? trajectory(env, end.runId).summary).toContain("Fixed: add() now adds.");
+    const traj = trajectory(env, end.runId);
+    const protocols = traj.trajectory
+      .filter((t: { kind: string }) => t.kind === "model")
+      .map((t: { data: { protocol: string } }) => t.data.protocol);
+    expect(protocols).toEqual(["chat/completions", "messages"]);
+    expect(await requests()).toHaveLength(2);
+    // What the agent could see (its environment, every process's command line and environment):
+    // the gateway's URLs and the run token, never the endpoint's key.
+    const patch = readFileSync(end.patch, "utf8");
+    expect(patch).toContain("+OPENAI_BASE_URL=http://127.0.0.1:4141/v1");
+    expect(patch).toMatch(/\+LANES_GATEWAY_TOKEN=[A-Za-z0-9_-]{40,}/);
+    expect(patch).toContain("PROC");
+    expect(patch).not.toContain(KEY);
+    expect(patch).not.toContain("LANES_TEST_KEY");
+    expect(r.stdout + r.stderr).not.toContain(KEY);
+  }, 300_000);
+});
