@@ -9,7 +9,7 @@ import { LanesError } from "../core/errors.js";
 import { accountCall, type Meter, type Timing, type TrajectoryEntry } from "../core/agent.js";
 import type { CostClassBounds } from "../core/cost.js";
 import type { Completion, Usage } from "../core/models.js";
-import type { GatewayCall } from "../core/protocols/call.js";
+import type { CallResult, GatewayCall } from "../core/protocols/call.js";
 import type { Redaction } from "../core/redact.js";
 import type { RunEvent, RunStatus } from "../core/run-events.js";
 import type { AuditTrail, ModelEndpoint } from "../core/ports.js";
@@ -29,8 +29,6 @@ export interface GatewayDeps {
   /** The run must end now (the hold cannot pay, or the step limit is reached). */
   onStop: (status: RunStatus, reason: string) => void;
 }
-
-export type CallResult = { ok: true; completion: Completion } | { ok: false; status: number; message: string };
 
 export class GatewayCalls {
   steps = 0;

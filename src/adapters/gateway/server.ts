@@ -10,11 +10,10 @@ import { timingSafeEqual } from "node:crypto";
 import { createGunzip, createInflate, createBrotliDecompress } from "node:zlib";
 import type { AddressInfo } from "node:net";
 import type { Readable } from "node:stream";
-import { BadRequest, type Answerer, type GatewayCall } from "../../core/protocols/call.js";
+import { BadRequest, type Answerer, type CallResult, type GatewayCall } from "../../core/protocols/call.js";
 import { chatAnswerer, chatRequest } from "../../core/protocols/chat.js";
 import { responsesAnswerer, responsesRequest } from "../../core/protocols/responses.js";
 import { messagesAnswerer, messagesRequest } from "../../core/protocols/anthropic.js";
-import type { CallResult } from "../../app/gateway-calls.js";
 
 const PROTOCOLS: Record<string, { parse: (b: unknown) => GatewayCall; answer: (model: string) => Answerer }> = {
   "/chat/completions": { parse: chatRequest, answer: chatAnswerer },
@@ -71,9 +70,11 @@ export async function startGateway(token: string, h: GatewayHandlers, host = "12
     try {
       const text = await readBody(req);
       if (text === null) {
-        // Read no further: answer, then drop the connection.
+        // Answer, discard what is still coming (so the client reads the answer), and drop the
+        // connection after at most 10 s of it.
         res.setHeader("connection", "close");
-        res.on("finish", () => req.destroy());
+        req.resume();
+        setTimeout(() => req.destroy(), 10_000).unref();
         return send(res, 413, a0.error(413, `lanes: the request is over ${MAX_BODY_BYTES} bytes`));
       }
       call = proto.parse(JSON.parse(text));
@@ -146,9 +147,8 @@ async function readBody(req: IncomingMessage): Promise<string | null> {
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
-      // Over the limit: stop reading (not destroy: the 413 still has to go out).
+      // Over the limit: keep nothing more (the caller answers 413 and drains the rest).
       src.off("data", onData);
-      src.pause();
       resolve(null);
     };
     src.on("data", onData);

@@ -16,6 +16,9 @@ export interface GatewayCall {
   stream: boolean;
 }
 
+/** A metered call's outcome: the completion, or the HTTP status and message the client gets. */
+export type CallResult = { ok: true; completion: Completion } | { ok: false; status: number; message: string };
+
 /** A request the gateway cannot make sense of: answered 400 with this message. */
 export class BadRequest extends Error {}
 
