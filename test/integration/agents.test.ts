@@ -10,6 +10,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { lanes, ROOT } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
 import { demoProject, events, serveReplay, stopReplays } from "../helpers/run.js";
+import { CERTS, REMOTE_URL, requireRemote } from "../helpers/remote.js";
 
 const KEY = "sk-test-gateway-key-never-in-sandbox-31337";
 const CODEX_SCRIPT = `model: gpt-4.1-mini
@@ -37,13 +38,13 @@ beforeAll(async () => {
 afterEach(stopReplays);
 
 /** A demo repository whose lane's hosted tier is a replay server in its own process (priced like gpt-4.1-mini). */
-async function hosted(script: string, capUsd = 0.25) {
+async function hosted(script: string, capUsd = 0.25, extra = "") {
   const p = demoProject("{}\n", script);
   const url = await serveReplay(p.env, p.script);
   const yaml =
     `tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "${url}", model: gpt-4.1-mini, apiKeyEnv: LANES_TEST_KEY }]\n` +
     `lanes:\n  t:\n    tiers: [standard]\n    budget: { capUsd: ${capUsd} }\n    approval: { mode: auto, autoApproveUpTo: C2 }\n` +
-    `    limits: { steps: 12, wallTime: 3m, commandTimeout: 30s }\n    check: node --test\n`;
+    `    limits: { steps: 12, wallTime: 3m, commandTimeout: 30s }\n    check: node --test\n${extra}`;
   spawnSync("sh", ["-c", `cat > lanes.yaml <<'EOF'\n${yaml}EOF`], { cwd: p.repo });
   p.git("add", "-A");
   p.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "config");
@@ -114,16 +115,22 @@ describe("lanes run --agent codex (the real Codex CLI behind the gateway)", () =
   }, 300_000);
 });
 
+const SCRIPT_AGENT_TURNS =
+  "model: gpt-4.1-mini\nturns:\n" +
+  `  - tools: [{ run: { cmd: "sed -i 's/return a - b;/return a + b;/' src/add.js && node --test 2>&1 | tail -n 3" } }]\n` +
+  '  - say: "Fixed: add() now adds."\n';
+
+/** The demo repository with the script agent committed in it (the sandbox gets the repository). */
+function withScriptAgent(p: { repo: string; git: (...a: string[]) => unknown }) {
+  copyFileSync(join(ROOT, "test/fixtures/agents/script_agent.py"), join(p.repo, "script_agent.py"));
+  p.git("add", "-A");
+  p.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "agent");
+}
+
 describe("lanes run --agent-cmd (a team's own agent)", () => {
   it("a standard-library script agent over Chat Completions and Anthropic Messages; the key never enters the sandbox", async () => {
-    const { p, env, requests } = await hosted(
-      "model: gpt-4.1-mini\nturns:\n" +
-        `  - tools: [{ run: { cmd: "sed -i 's/return a - b;/return a + b;/' src/add.js && node --test 2>&1 | tail -n 3" } }]\n` +
-        '  - say: "Fixed: add() now adds."\n',
-    );
-    copyFileSync(join(ROOT, "test/fixtures/agents/script_agent.py"), join(p.repo, "script_agent.py"));
-    p.git("add", "-A");
-    p.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "agent");
+    const { p, env, requests } = await hosted(SCRIPT_AGENT_TURNS);
+    withScriptAgent(p);
     const r = await lanes(
       ["run", "Make the failing test pass", "--lane", "t", "--agent-cmd", "python3 script_agent.py", "--json"],
       { cwd: p.repo, env, timeoutMs: 240_000 },
@@ -147,5 +154,30 @@ describe("lanes run --agent-cmd (a team's own agent)", () => {
     expect(patch).not.toContain(KEY);
     expect(patch).not.toContain("LANES_TEST_KEY");
     expect(r.stdout + r.stderr).not.toContain(KEY);
+  }, 300_000);
+
+  it("on a remote TLS engine: the gateway's traffic rides the Engine API stream, the sandbox keeps network none", async () => {
+    requireRemote();
+    const hostYaml =
+      `hosts:\n  remote: { url: "${REMOTE_URL}", tls: { ca: "${CERTS}/ca.pem", cert: "${CERTS}/client.pem", key: "${CERTS}/client-key.pem" } }\n` +
+      "sandbox:\n  profiles:\n    default: { host: remote }\n";
+    const { p, env, requests } = await hosted(SCRIPT_AGENT_TURNS, 0.25, hostYaml);
+    withScriptAgent(p);
+    const push = await lanes(["images", "push", "lanes-sandbox:latest", "--host", "remote"], {
+      cwd: p.repo,
+      env,
+      timeoutMs: 240_000,
+    });
+    expect(push.code, push.stderr).toBe(0);
+    const r = await lanes(
+      ["run", "Make the failing test pass", "--lane", "t", "--agent-cmd", "python3 script_agent.py", "--json"],
+      { cwd: p.repo, env, timeoutMs: 240_000 },
+    );
+    expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
+    const ev = events(r.stdout);
+    expect(ev.find((e) => e.type === "sandbox_ready")).toMatchObject({ host: "remote" });
+    expect(ev.at(-1)).toMatchObject({ type: "run_end", status: "finished", check: "passed" });
+    expect(await requests()).toHaveLength(2);
+    expect(readFileSync(ev.at(-1)!.patch, "utf8")).not.toContain(KEY);
   }, 300_000);
 });
