@@ -29,6 +29,9 @@ export const batchSchema = z
     tier: z.string().optional(),
     check: z.string().optional(),
     endpoint: z.string().optional(),
+    /** Who runs every task: lanes, codex, or (agentCmd) a command behind the gateway. */
+    agent: z.string().optional(),
+    agentCmd: z.string().optional(),
     budget: z.strictObject({ capUsd: z.number().positive() }),
     concurrency: z.number().int().positive().default(2),
     /** Docker hosts to spread tasks over, each up to its capacity (default: the profile's host). */

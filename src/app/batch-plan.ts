@@ -15,6 +15,7 @@ import type { Identity } from "./identity.js";
 import { newPlanMemo, planTask, type Plan } from "./plan-task.js";
 import type { TaskConfig } from "./batch-config.js";
 import type { Setup } from "./setup-step.js";
+import { resolveAgent, type ExternalAgent } from "../adapters/agents/adapters.js";
 import { LanesError } from "../core/errors.js";
 
 export interface BatchTask {
@@ -29,6 +30,8 @@ export interface BatchTask {
   configSource?: string;
   /** The task template's setup, over the lane's. */
   setup?: Setup | undefined;
+  /** An external agent behind the gateway (the batch's, else the lane's); absent: lanes' own loop. */
+  agent?: ExternalAgent | undefined;
 }
 
 export interface BatchPlan {
@@ -72,6 +75,8 @@ export async function planBatch(o: {
   tier?: string | undefined;
   /** Each task's configuration (batch-config.ts); default: the batch's for every task. */
   configFor?: (repo: string) => TaskConfig;
+  /** The batch's agent (`--agent`, `--agent-cmd`, the batch file's), over each lane's. */
+  agent?: ExternalAgent | undefined;
 }): Promise<BatchPlan> {
   const tasks: BatchTask[] = [];
   const memo = newPlanMemo();
@@ -82,7 +87,9 @@ export async function planBatch(o: {
       item.task,
       Object.entries(item.set).map(([k, v]) => `${k}=${v}`),
     );
+    const agent = o.agent ?? resolveAgent(config.lanes[o.lane]?.agent, undefined);
     const plan = await planTask({
+      agent,
       adapters: o.adapters,
       config,
       root: item.repo,
@@ -114,6 +121,7 @@ export async function planBatch(o: {
       plan,
       config,
       setup: t.setup,
+      agent,
       ...(source ? { configSource: source } : {}),
     });
   }

@@ -126,6 +126,7 @@ export async function runBatch(b: BatchRun): Promise<void> {
           signal: b.signal,
           check: t.check,
           setup: t.setup,
+          agent: t.agent,
           hostName: host,
           onStart: (runId, hold) => {
             holdId = hold;

@@ -179,6 +179,8 @@ export function buildProgram(version: string): Command {
     .option("--resume <id>", "resume a batch after a crash: runs only what did not finish")
     .option("--dry-run", "print the aggregated plan and exit")
     .option("--fail-fast", "stop scheduling after the first failed task")
+    .option("--agent <name>", "who runs every task: lanes (default) or codex")
+    .option("--agent-cmd <command>", "run your own agent command behind the gateway for every task")
     .option("--apply", "apply each passing task's patch to its repository's working tree")
     .option("--branch <name>", "commit each passing task's patch on a new branch in its repository")
     .description("one plan, one approval and one budget for many tasks in parallel sandboxes")

@@ -3,7 +3,7 @@ import { cpSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { BIN, lanes, tempHome } from "../helpers/cli.js";
+import { BIN, lanes, ROOT, tempHome } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
 import { CERTS, REMOTE_URL, requireRemote } from "../helpers/remote.js";
 import { DEMO } from "../helpers/run.js";
@@ -327,4 +327,31 @@ describe("lanes batch", () => {
     expect(end.tasks.map((t: { host: string }) => t.host).sort()).toEqual(["local", "remote"]);
     expect(end.counts).toEqual({ succeeded: 2 });
   }, 180_000);
+
+  it("runs every task with a team's own agent behind the gateway (agentCmd in the batch file)", async () => {
+    const agent = readFileSync(join(ROOT, "test/fixtures/agents/script_agent.py"), "utf8");
+    const s = await setup({
+      repos: 2,
+      repoFiles: () => ({ "script_agent.py": agent }),
+      script:
+        "model: gpt-4.1-mini\nturns:\n" +
+        `  - tools: [{ run: { cmd: "sed -i 's/return a - b;/return a + b;/' src/add.js" } }]\n` +
+        '  - say: "Fixed."\n',
+      batch: (repos) =>
+        `lane: b\nbudget: { capUsd: 1 }\nconcurrency: 2\nagentCmd: python3 script_agent.py\ntasks:\n` +
+        repos.map((r) => `  - { repo: "${r}", task: "Make the failing test pass" }`).join("\n") +
+        "\n",
+    });
+    const r = await lanes(["batch", s.file, "--json", "--yes"], { cwd: s.dir, env: s.env, timeoutMs: 240_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const end = jsonLines(r.stdout).find((e) => e.type === "batch_end");
+    expect(end.tasks.map((t: Json) => [t.status, t.check])).toEqual([
+      ["succeeded", "passed"],
+      ["succeeded", "passed"],
+    ]);
+    // Two model calls per task (Chat Completions, then Anthropic Messages), each its own conversation.
+    const sent = await s.requests();
+    expect(sent).toHaveLength(4);
+    expect(new Set(sent.map((q) => q.conversation)).size).toBe(2);
+  }, 300_000);
 });

@@ -10,6 +10,7 @@ import { loadBatch } from "../../app/batch-file.js";
 import { planBatch, type BatchPlan } from "../../app/batch-plan.js";
 import { resolveApproval } from "../../core/approval.js";
 import { runBatch } from "../../app/batch-run.js";
+import { resolveAgent } from "../../adapters/agents/adapters.js";
 import type { BatchPlanEvent, TaskEvent, TaskRunEvent } from "../../core/run-events.js";
 import { writeEvent } from "../write-event.js";
 import { identityOf } from "../../app/identity.js";
@@ -31,6 +32,8 @@ interface BatchOpts {
   failFast?: boolean;
   apply?: boolean;
   branch?: string;
+  agent?: string;
+  agentCmd?: string;
 }
 
 export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
@@ -72,6 +75,7 @@ export async function batch(ctx: CommandContext<BatchOpts>): Promise<number> {
       lane: laneName,
       tier: b.tier ?? ctx.mode.tier,
       configFor,
+      agent: resolveAgent(ctx.opts.agent ?? b.agent, ctx.opts.agentCmd ?? b.agentCmd),
     });
     if (resumed && ledger.batchStore.tasks(resumed.id).length !== plan.tasks.length)
       throw new LanesError(

@@ -13,7 +13,7 @@ import { resolveTask } from "../../app/templates.js";
 import { useEndpoint } from "../run-endpoint.js";
 import { originOf } from "../../adapters/config/load.js";
 import { repoRelative } from "../../app/tree-pin.js";
-import { resolveAgent } from "../agent-choice.js";
+import { resolveAgent } from "../../adapters/agents/adapters.js";
 
 export async function plan(
   ctx: CommandContext<{

@@ -23,7 +23,7 @@ import { bringHome, type Applied } from "../bring-home.js";
 import { approveEscalation, gate } from "../run-gate.js";
 import { useEndpoint, type EndpointChoice } from "../run-endpoint.js";
 import { parseWait, waitOut } from "../wait-out.js";
-import { resolveAgent } from "../agent-choice.js";
+import { resolveAgent } from "../../adapters/agents/adapters.js";
 
 export interface RunOpts {
   wait?: string;
