@@ -24,6 +24,7 @@ import { relaxationsOf, type Relaxation } from "../core/relaxations.js";
 import { treeDigest } from "./tree-pin.js";
 import { egressAllowList } from "../adapters/egress-defaults.js";
 import { depsTag, setupKey, type Setup } from "./setup-step.js";
+import { agentImage, type ExternalAgent } from "../adapters/agents/adapters.js";
 import { bucketsFor } from "./buckets.js";
 import type { Identity } from "./identity.js";
 
@@ -115,7 +116,7 @@ export interface PlanRequest {
   /** The task template's setup, over the lane's. */
   setup?: Setup | undefined;
   /** An external agent (behind the gateway): its own prompt's tokens, and history of its own. */
-  agent?: { name: string; promptTokens: number } | undefined;
+  agent?: ExternalAgent | undefined;
 }
 
 /**
@@ -178,6 +179,7 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
     },
   );
   const sandbox = sandboxTarget(config, lane.sandbox, r.origin);
+  if (r.agent) sandbox.image = agentImage(r.agent, sandbox.image);
   const profile = config.sandbox.profiles[lane.sandbox];
   const setup = r.setup ?? lane.setup;
   if (setup && profile) await planSetup(r.adapters, config, setup, r.root, profile, sandbox);
@@ -190,9 +192,11 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
   const local = ep.spec.tierKind === "local";
   // An external agent's runs learn apart from lanes' own loop: its prompts and habits differ.
   const historyLane = r.agent ? `${r.lane}@${r.agent.name}` : r.lane;
+  // An external agent sends its own instructions and tool schemas with every call (measured once per release).
+  const overhead = r.agent?.promptTokens ?? 0;
   const est = estimate({
-    promptTokens: tokens.tokens + (r.agent?.promptTokens ?? 0),
-    promptExact: tokens.exact,
+    promptTokens: tokens.tokens + overhead,
+    promptExact: tokens.exact && !overhead,
     price,
     capUsd: lane.budget.capUsd,
     maxSteps: lane.limits.steps,
@@ -269,7 +273,11 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
     ...(r.agent ? { agent: r.agent.name } : {}),
     tier: tierName,
     endpoint: { id: ep.id, model: ep.spec.model, baseURL: ep.spec.baseURL },
-    tokens: { prompt: tokens.tokens, exact: tokens.exact, method: tokens.method },
+    tokens: {
+      prompt: tokens.tokens + overhead,
+      exact: tokens.exact && !overhead,
+      method: overhead ? `${tokens.method} + about ${overhead} of ${r.agent!.name}'s own prompt` : tokens.method,
+    },
     cost: {
       p50Usd: est.p50Usd,
       p90Usd: est.p90Usd,

@@ -268,6 +268,7 @@ export async function runAttempt(r: RunRequest): Promise<Attempt> {
         runId,
         plan: {
           lane: plan.lane,
+          agent: r.agent?.name ?? "lanes",
           tier: plan.tier,
           endpoint: r.endpoint.id,
           model: r.endpoint.spec.model,

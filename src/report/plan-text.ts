@@ -25,7 +25,8 @@ export function bar(fraction: number, width = 20): string {
 export function planText(p: Plan, style: Stylize = (_s, t) => t): string {
   const verdictStyle: Record<string, Style> = { allow: "green", ask: "yellow", delay: "yellow", deny: "red" };
   const lines = [
-    `${style("bold", "lane")} ${p.lane} · ${style("bold", "tier")} ${p.tier} · ${style("bold", "endpoint")} ${p.endpoint.id} (${p.endpoint.model})`,
+    `${style("bold", "lane")} ${p.lane} · ${style("bold", "tier")} ${p.tier} · ${style("bold", "endpoint")} ${p.endpoint.id} (${p.endpoint.model})` +
+      (p.agent ? ` · ${style("bold", "agent")} ${p.agent} (behind the gateway)` : ""),
     `${style("bold", "cost")}  ${p.cost.class} ${p.cost.label}  ${money(p.cost.p50Usd)} – ${money(p.cost.p90Usd)}` +
       ` (p50–p90), cap ${money(p.cost.capUsd)}   prompt ${p.tokens.prompt.toLocaleString("en-US")}` +
       ` tokens (${p.tokens.exact ? "exact" : "approximate"})`,

@@ -15,6 +15,12 @@ export function PlanPanel({ plan }: { plan: Plan }) {
       <Text>
         <Text bold>lane</Text> {plan.lane} · <Text bold>tier</Text> {plan.tier} · <Text bold>endpoint</Text>{" "}
         {plan.endpoint.id} <Text dimColor>({plan.endpoint.model})</Text>
+        {plan.agent ? (
+          <Text>
+            {" "}
+            · <Text bold>agent</Text> {plan.agent} <Text dimColor>(behind the gateway)</Text>
+          </Text>
+        ) : null}
       </Text>
       <Text>
         <Text bold>cost </Text>

@@ -59,6 +59,42 @@ function trajectory(env: NodeJS.ProcessEnv, runId: string) {
 }
 
 describe("lanes run --agent codex (the real Codex CLI behind the gateway)", () => {
+  it("plans for the agent: its image, its own prompt in the estimate, and the plan names it", async () => {
+    const { p, env } = await hosted(CODEX_SCRIPT);
+    const r = await lanes(["plan", "Make the failing test pass", "--lane", "t", "--agent", "codex", "--json"], {
+      cwd: p.repo,
+      env,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const plan = JSON.parse(r.stdout);
+    expect(plan.agent).toBe("codex");
+    expect(plan.sandbox.image).toBe("lanes-agent-codex:0.171.0-lanes-sandbox-latest");
+    expect(plan.tokens).toMatchObject({ exact: false });
+    expect(plan.tokens.method).toContain("codex's own prompt");
+    const own = JSON.parse(
+      (await lanes(["plan", "Make the failing test pass", "--lane", "t", "--json"], { cwd: p.repo, env })).stdout,
+    );
+    expect(own.agent).toBeUndefined();
+    expect(plan.tokens.prompt - own.tokens.prompt).toBe(5600);
+    expect(plan.cost.p50Usd).toBeGreaterThan(own.cost.p50Usd);
+  });
+
+  it("says how to install the agent when its image is not on the host (exit 2), and charges nothing", async () => {
+    const { p, env, requests } = await hosted(
+      CODEX_SCRIPT,
+      0.25,
+      "sandbox:\n  profiles:\n    default: { image: lanes-base:bookworm-2 }\n",
+    );
+    const r = await lanes(["run", "Make the failing test pass", "--lane", "t", "--agent", "codex"], {
+      cwd: p.repo,
+      env,
+      timeoutMs: 120_000,
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("lanes images build --agent codex");
+    expect(await requests()).toHaveLength(0);
+  });
+
   it("fixes the demo repository in a network-none sandbox: check passes, patch applies, every call charged", async () => {
     const { p, env, requests } = await hosted(CODEX_SCRIPT);
     const r = await lanes(["run", "Make the failing test pass", "--lane", "t", "--agent", "codex", "--json"], {

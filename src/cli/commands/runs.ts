@@ -92,6 +92,9 @@ export async function show(ctx: CommandContext): Promise<void> {
                 tokensOut: (e.data.usage as Record<string, number>)?.completionTokens,
                 costUsd: e.data.costUsd,
                 ms: e.data.ms,
+                // A call an external agent made through the gateway, in its own protocol.
+                ...(e.data.protocol ? { via: `gateway (${String(e.data.protocol)})` } : {}),
+                ...(e.data.error ? { error: e.data.error } : {}),
               }),
         })),
     };
@@ -131,5 +134,7 @@ function stepText(s: Record<string, unknown>): string {
     return `${String(s.tool)} → ${String(s.exitCode ?? "ok")}${ms}`;
   }
   const cost = money(Number(s.costUsd ?? 0));
-  return `model ${String(s.tokensIn)}→${String(s.tokensOut)} tokens ${cost} (${String(s.ms)} ms)`;
+  if (s.error) return `model call failed: ${String(s.error)}`;
+  const via = s.via ? ` via ${String(s.via)}` : "";
+  return `model ${String(s.tokensIn)}→${String(s.tokensOut)} tokens ${cost} (${String(s.ms)} ms)${via}`;
 }
