@@ -27,14 +27,19 @@ beforeAll(async () => {
   requireImage();
   // The agent's npm package, fetched from the registry once per version (cached outside the clone).
   const p = demoProject("{}\n");
-  const r = await lanes(["images", "build", "--agent", "codex", "--json"], {
-    cwd: p.repo,
-    env: p.env,
-    timeoutMs: 600_000,
-  });
-  expect(r.code, r.stderr).toBe(0);
-  expect(JSON.parse(r.stdout)).toMatchObject({ image: "lanes-agent-codex:0.171.0-lanes-sandbox-latest" });
-}, 620_000);
+  for (const [agent, image] of [
+    ["codex", "lanes-agent-codex:0.171.0-lanes-sandbox-latest"],
+    ["claude", "lanes-agent-claude:2.1.332-lanes-sandbox-latest"],
+  ] as const) {
+    const r = await lanes(["images", "build", "--agent", agent, "--json"], {
+      cwd: p.repo,
+      env: p.env,
+      timeoutMs: 300_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ image });
+  }
+}, 650_000);
 afterEach(stopReplays);
 
 /** A demo repository whose lane's hosted tier is a replay server in its own process (priced like gpt-4.1-mini). */
@@ -162,6 +167,30 @@ function withScriptAgent(p: { repo: string; git: (...a: string[]) => unknown }) 
   p.git("add", "-A");
   p.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "agent");
 }
+
+describe("lanes run --agent claude (Claude Code in print mode, over Anthropic Messages)", () => {
+  it("fixes the demo repository: check passes, calls metered through the gateway", async () => {
+    const { p, env, requests } = await hosted(
+      "model: gpt-4.1-mini\nturns:\n" +
+        "  - say: Fixing add().\n    tools:\n" +
+        `      - Bash: { command: "sed -i 's/return a - b;/return a + b;/' src/add.js && node --test 2>&1 | tail -n 5", description: fix }\n` +
+        '  - say: "add() subtracted; it now adds."\n',
+    );
+    const r = await lanes(["run", "Make the failing test pass", "--lane", "t", "--agent", "claude", "--json"], {
+      cwd: p.repo,
+      env,
+      timeoutMs: 240_000,
+    });
+    expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
+    const ev = events(r.stdout);
+    expect(ev.at(-1)).toMatchObject({ type: "run_end", status: "finished", check: "passed" });
+    const traj = trajectory(env, ev.at(-1)!.runId);
+    const model = traj.trajectory.filter((t: { kind: string }) => t.kind === "model");
+    expect(model.map((t: { data: { protocol: string } }) => t.data.protocol)).toEqual(["messages", "messages"]);
+    expect(await requests()).toHaveLength(2);
+    expect(ev.at(-1)!.cost.actualUsd).toBeGreaterThan(0);
+  }, 300_000);
+});
 
 describe("lanes run --agent-cmd (a team's own agent)", () => {
   it("a standard-library script agent over Chat Completions and Anthropic Messages; the key never enters the sandbox", async () => {

@@ -30,6 +30,7 @@ export interface ExternalAgent {
 }
 
 const CODEX_VERSION = "0.171.0";
+const CLAUDE_VERSION = "2.1.332";
 const CODEX_TRIPLE = "vendor/x86_64-unknown-linux-musl";
 const base = `http://127.0.0.1:${GATEWAY_PORT}`;
 
@@ -52,6 +53,24 @@ export const AGENTS: Record<string, ExternalAgent> = {
     ].join(" "),
     promptTokens: 5_600,
     env: { CODEX_HOME: "/home/lanes/.codex", PATH: `${AGENT_DIR}/codex:/usr/local/bin:/usr/bin:/bin` },
+  },
+  claude: {
+    name: "claude",
+    pkg: {
+      spec: `@anthropic-ai/claude-code-linux-x64@${CLAUDE_VERSION}`,
+      version: CLAUDE_VERSION,
+      files: { "package/claude": "claude" },
+    },
+    // Print mode: one task, no prompts; lanes' sandbox is the boundary, so its own permission
+    // checks are off, and nothing but the gateway is called (no telemetry, no updates).
+    command: `${AGENT_DIR}/claude/claude -p --dangerously-skip-permissions --model "$LANES_MODEL" -- "$LANES_TASK"`,
+    promptTokens: 10_900,
+    env: {
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+      DISABLE_AUTOUPDATER: "1",
+      DISABLE_TELEMETRY: "1",
+      PATH: `${AGENT_DIR}/claude:/usr/local/bin:/usr/bin:/bin`,
+    },
   },
 };
 

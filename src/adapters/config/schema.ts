@@ -90,7 +90,7 @@ export const laneSchema = z.strictObject({
     })
     .prefault({}),
   /** Who runs the task: lanes' own loop (default) or an external agent behind the model gateway (codex). */
-  agent: z.enum(["lanes", "codex"]).optional(),
+  agent: z.enum(["lanes", "codex", "claude"]).optional(),
   /** What happens when an attempt fails and a next tier exists. */
   escalation: z.enum(["ask", "allow", "never"]).default("ask"),
   /** false forbids hosted tiers in this lane (e.g. regulated). */

@@ -22,8 +22,13 @@ export function messagesRequest(body: unknown): GatewayCall {
   if (system) messages.push({ role: "system", content: system });
   for (const [i, raw] of arr(b.messages, "messages").entries()) {
     const m = obj(raw, `messages[${i}]`);
+    // Anthropic's API takes only user and assistant here; a system message is read leniently as one.
+    if (m.role === "system") {
+      messages.push({ role: "system", content: textOf(m.content) });
+      continue;
+    }
     if (m.role !== "user" && m.role !== "assistant")
-      throw new BadRequest(`messages[${i}].role must be user or assistant`);
+      throw new BadRequest(`messages[${i}].role must be user or assistant, not ${JSON.stringify(m.role)}`);
     if (typeof m.content === "string") {
       messages.push({ role: m.role, content: m.content });
       continue;
