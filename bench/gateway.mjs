@@ -74,7 +74,12 @@ async function setup(delayMs) {
   });
   const direct = new OpenAI({ baseURL: replay.url, apiKey: "k", maxRetries: 0 });
   const gated = new OpenAI({ baseURL: `http://127.0.0.1:${gw.port}/v1`, apiKey: token, maxRetries: 0 });
-  return { direct, gated, close: async () => (await gw.close(), await replay.close(), ledger.close()) };
+  const close = async () => {
+    await gw.close();
+    await replay.close();
+    ledger.close();
+  };
+  return { direct, gated, close };
 }
 
 async function once(client, messages, stream) {
@@ -85,7 +90,8 @@ async function once(client, messages, stream) {
   }
   const s = await client.chat.completions.create({ model: "m", messages, max_tokens: 256, stream: true });
   let first;
-  for await (const chunk of s) if (first === undefined && chunk.choices[0]?.delta?.content) first = performance.now() - t0;
+  for await (const chunk of s)
+    if (first === undefined && chunk.choices[0]?.delta?.content) first = performance.now() - t0;
   return first;
 }
 
@@ -93,7 +99,10 @@ async function once(client, messages, stream) {
 async function compare(env, messages, stream) {
   const a = [];
   const b = [];
-  for (let i = 0; i < 3; i++) await once(env.direct, messages, stream), await once(env.gated, messages, stream);
+  for (let i = 0; i < 3; i++) {
+    await once(env.direct, messages, stream);
+    await once(env.gated, messages, stream);
+  }
   for (let i = 0; i < N; i += 10) {
     for (let k = 0; k < 10; k++) a.push(await once(env.direct, messages, stream));
     for (let k = 0; k < 10; k++) b.push(await once(env.gated, messages, stream));

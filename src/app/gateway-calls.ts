@@ -30,6 +30,9 @@ export interface GatewayDeps {
   onStop: (status: RunStatus, reason: string) => void;
 }
 
+/** Calls queued behind the one in flight, at most: each holds its request body in memory. */
+const MAX_WAITING = 8;
+
 export class GatewayCalls {
   steps = 0;
   modelMs = 0;
@@ -47,13 +50,17 @@ export class GatewayCalls {
   };
   readonly trajectory: TrajectoryEntry[] = [];
   private queue: Promise<unknown> = Promise.resolve();
+  private waiting = 0;
   private readonly started = Date.now();
 
   constructor(private readonly d: GatewayDeps) {}
 
-  /** Serve one call (after the ones before it). */
+  /** Serve one call (after the ones before it); a flood of parallel calls is refused, not queued. */
   call(c: GatewayCall, protocol: string, onDelta?: (text: string) => void): Promise<CallResult> {
-    const next = this.queue.then(() => this.serve(c, protocol, onDelta));
+    if (this.waiting >= MAX_WAITING)
+      return Promise.resolve({ ok: false, status: 429, message: `lanes: more than ${MAX_WAITING} calls at once` });
+    this.waiting++;
+    const next = this.queue.then(() => this.serve(c, protocol, onDelta)).finally(() => this.waiting--);
     this.queue = next.catch(() => {});
     return next;
   }

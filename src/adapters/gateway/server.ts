@@ -109,6 +109,8 @@ export async function startGateway(token: string, h: GatewayHandlers, host = "12
     begin();
     res.end(r.ok ? a.close(r.completion, streamed) : a.fail(r.message));
   }
+  // One agent's connections: bounded, as each may carry a body of up to MAX_BODY_BYTES.
+  server.maxConnections = 32;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, host, () => resolve());
