@@ -30,7 +30,7 @@ export interface GatewayDeps {
   onStop: (status: RunStatus, reason: string) => void;
 }
 
-/** Calls queued behind the one in flight, at most: each holds its request body in memory. */
+/** Calls at once (the one served and those waiting), at most: each holds its request body in memory. */
 const MAX_WAITING = 8;
 
 export class GatewayCalls {

@@ -52,7 +52,7 @@ async function setup(capUsd = 0.25, turns = [{ say: "hello there" }, { say: "aga
     meter: new HoldMeter(ledger, hold.id, capUsd, PRICE),
     emit: (e) => events.push(e),
     runId: "r1",
-    limits: { steps: 5, maxTokensPerCall: 1000, minTokensPerCall: 16 },
+    limits: { steps: 20, maxTokensPerCall: 1000, minTokensPerCall: 16 },
     signal: new AbortController().signal,
     onStop: (status, reason) => stops.push([status, reason]),
   });
@@ -138,6 +138,17 @@ describe("the model gateway", () => {
     expect(ledger.chargedOn(hold.id, "usd")).toBe(0); // nothing was sent, nothing kept
     const sent = await (await fetch(server.url.replace(/\/v1$/, "/_replay/requests"))).json();
     expect(sent).toHaveLength(0);
+  });
+
+  it("serves one call at a time and refuses a flood (429) instead of queueing it without bound", async () => {
+    const { url, server } = await setup(0.25, [{ say: "slow", delayMs: 300 }] as never);
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const answers = await Promise.all(Array.from({ length: 12 }, () => post(url, "/v1/chat/completions", chat, auth)));
+    const codes = answers.map((a) => a.status).sort();
+    expect(codes.filter((c) => c === 200)).toHaveLength(8); // one in flight + 7 waiting
+    expect(codes.filter((c) => c === 429)).toHaveLength(4);
+    const sent = await (await fetch(server.url.replace(/\/v1$/, "/_replay/requests"))).json();
+    expect(sent).toHaveLength(8);
   });
 
   it("answers malformed and oversized requests with 400 and 413, and unknown routes with 404", async () => {
