@@ -216,6 +216,7 @@ describe("lanes run --agent-cmd (a team's own agent)", () => {
     expect(patch).toContain("+OPENAI_BASE_URL=http://127.0.0.1:4141/v1");
     expect(patch).toMatch(/\+LANES_GATEWAY_TOKEN=[A-Za-z0-9_-]{40,}/);
     expect(patch).toContain("PROC");
+    expect(patch).toContain("+FILES WITH THE MARKER\n+END");
     expect(patch).not.toContain(KEY);
     expect(patch).not.toContain("LANES_TEST_KEY");
     expect(r.stdout + r.stderr).not.toContain(KEY);
