@@ -138,6 +138,14 @@ describe("lanes run --agent codex (the real Codex CLI behind the gateway)", () =
     const charges = records.filter((a) => a.action === "charge" && a.runId === end.runId);
     expect(charges).toHaveLength(3);
     expect(charges.every((c) => c.inputs?.via === "gateway")).toBe(true);
+    // The run taught the estimator about codex in this lane, and nothing about lanes' own loop.
+    const planFor = async (...extra: string[]) =>
+      JSON.parse(
+        (await lanes(["plan", "Make the failing test pass", "--lane", "t", "--json", ...extra], { cwd: p.repo, env }))
+          .stdout,
+      ).cost.assumptions.join("; ");
+    expect(await planFor("--agent", "codex")).toContain("(1 earlier runs)");
+    expect(await planFor()).toContain("(0 earlier runs)");
   }, 300_000);
 
   it("a cap too small for the task: the gateway stops the agent, the run ends budget_exhausted (exit 4) within the cap", async () => {
