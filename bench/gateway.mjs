@@ -69,7 +69,7 @@ async function setup(delayMs) {
   });
   const token = "bench-token-0123456789abcdef";
   const gw = await startGateway(token, {
-    call: (c, p, d) => calls.call(c, p, d),
+    call: (c, p, io) => calls.call(c, p, io),
     countTokens: async (c) => (await ep.countTokens(c)).tokens,
   });
   const direct = new OpenAI({ baseURL: replay.url, apiKey: "k", maxRetries: 0 });

@@ -23,6 +23,7 @@ export function endpointSpecs(config: Config): EndpointSpec[] {
       rpm: ep.rpm,
       tpm: ep.tpm,
       fallbacks: ep.fallbacks,
+      api: ep.api,
     })),
   );
 }

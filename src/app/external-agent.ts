@@ -41,7 +41,7 @@ export async function runExternalAgent(o: ExternalRun): Promise<AgentResult> {
   const endpoint = o.gateway.endpoints.get(o.gateway.endpointId)!;
   const token = randomBytes(32).toString("base64url");
   const gateway = await startGateway(token, {
-    call: (c, protocol, onDelta) => calls.call(c, protocol, onDelta),
+    call: (c, protocol, io) => calls.call(c, protocol, io),
     countTokens: async (c) => (await endpoint.countTokens({ messages: c.messages, tools: c.tools })).tokens,
   });
   const started = Date.now();

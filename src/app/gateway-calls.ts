@@ -7,13 +7,14 @@
  */
 import { LanesError } from "../core/errors.js";
 import { accountCall, type Meter, type Timing, type TrajectoryEntry } from "../core/agent.js";
-import type { CostClassBounds } from "../core/cost.js";
+import { callCostUsd, worstCaseUsd, type CostClassBounds } from "../core/cost.js";
 import type { Completion, Usage } from "../core/models.js";
-import type { CallResult, GatewayCall } from "../core/protocols/call.js";
+import type { CallIo, CallResult, GatewayCall, RawSink } from "../core/protocols/call.js";
 import type { Redaction } from "../core/redact.js";
 import type { RunEvent, RunStatus } from "../core/run-events.js";
 import type { AuditTrail, ModelEndpoint } from "../core/ports.js";
 import { completeWithFailover } from "./failover.js";
+import { passThrough, type Passed } from "../adapters/gateway/passthrough.js";
 
 export interface GatewayDeps {
   endpoints: Map<string, ModelEndpoint>;
@@ -56,11 +57,11 @@ export class GatewayCalls {
   constructor(private readonly d: GatewayDeps) {}
 
   /** Serve one call (after the ones before it); a flood of parallel calls is refused, not queued. */
-  call(c: GatewayCall, protocol: string, onDelta?: (text: string) => void): Promise<CallResult> {
+  call(c: GatewayCall, protocol: string, io: CallIo = {}): Promise<CallResult> {
     if (this.waiting >= MAX_WAITING)
       return Promise.resolve({ ok: false, status: 429, message: `lanes: more than ${MAX_WAITING} calls at once` });
     this.waiting++;
-    const next = this.queue.then(() => this.serve(c, protocol, onDelta)).finally(() => this.waiting--);
+    const next = this.queue.then(() => this.serve(c, protocol, io)).finally(() => this.waiting--);
     this.queue = next.catch(() => {});
     return next;
   }
@@ -73,7 +74,7 @@ export class GatewayCalls {
     return { ok: false, status: http, message: `lanes: ${this.stopped.reason}` };
   }
 
-  private async serve(c: GatewayCall, protocol: string, onDelta?: (text: string) => void): Promise<CallResult> {
+  private async serve(c: GatewayCall, protocol: string, io: CallIo): Promise<CallResult> {
     const d = this.d;
     if (this.stopped) return { ok: false, status: 402, message: `lanes: ${this.stopped.reason}` };
     if (d.signal.aborted) return { ok: false, status: 503, message: "lanes: the run is ending" };
@@ -94,6 +95,12 @@ export class GatewayCalls {
       );
     }
     this.steps++;
+    // An endpoint that speaks the agent's own protocol gets it unchanged (hosted tiers: a local
+    // one is charged GPU time, which only the translated path measures).
+    if ((protocol === "responses" || protocol === "messages") && c.raw && io.raw && endpoint.spec.api === protocol)
+      if (endpoint.spec.tierKind === "hosted")
+        return this.passOn(c.raw, protocol, endpoint, maxTokens, promptTokens, io.raw);
+    const onDelta = io.onDelta;
     let billed = 0;
     const t0 = Date.now();
     let completion: Completion;
@@ -127,8 +134,84 @@ export class GatewayCalls {
         return { ok: false, status: 503, message: "lanes: interrupted" };
       return { ok: false, status: 502, message: `lanes: the lane's endpoint failed: ${(err as Error).message}` };
     }
-    const ms = Date.now() - t0;
     d.meter.afterCall(billed, completion.usage.promptTokens + completion.usage.completionTokens);
+    this.record(protocol, completion, billed, maxTokens, promptTokens, Date.now() - t0);
+    return { ok: true, completion };
+  }
+
+  /** The agent's request as it is, to an endpoint that speaks its protocol (passthrough.ts). */
+  private async passOn(
+    body: Record<string, unknown>,
+    protocol: "responses" | "messages",
+    endpoint: ModelEndpoint,
+    maxTokens: number,
+    promptTokens: number,
+    sink: RawSink,
+  ): Promise<CallResult> {
+    const d = this.d;
+    const price = endpoint.spec.price.kind === "priced" ? endpoint.spec.price.price : undefined;
+    const t0 = Date.now();
+    const worst = price ? worstCaseUsd(promptTokens, maxTokens, price) : 0;
+    let answered = 0; // the endpoint's status, once its answer began
+    const watched: RawSink = { start: (status, type) => sink.start((answered = status), type), write: sink.write };
+    let passed: Passed;
+    try {
+      passed = await passThrough({
+        spec: endpoint.spec,
+        env: process.env,
+        protocol,
+        body,
+        maxTokens,
+        conversationId: d.runId,
+        signal: d.signal,
+        redact: d.redact && ((t) => this.scrub(t)),
+        sink: watched,
+      });
+    } catch (err) {
+      // Nothing answered: nothing billed. A stream that broke mid-way may have been: worst case.
+      const kept = answered > 0 && answered < 400;
+      d.meter.afterCall(kept ? worst : 0, kept ? undefined : 0);
+      this.modelMs += Date.now() - t0;
+      this.log({ protocol, passthrough: true, error: (err as Error).message, costUsd: kept ? worst : 0, maxTokens });
+      return { ok: false, status: 502, message: `lanes: the lane's endpoint failed: ${(err as Error).message}` };
+    }
+    const usage = passed.usage;
+    if (!usage) {
+      // An error answer is not billed; an answer that never said what it used keeps its worst case.
+      const kept = passed.status < 400 ? worst : 0;
+      d.meter.afterCall(kept, passed.status >= 400 ? 0 : undefined);
+      this.modelMs += Date.now() - t0;
+      this.log({ protocol, passthrough: true, status: passed.status, costUsd: kept, maxTokens });
+      return { ok: true, passed: true };
+    }
+    const billed = price ? callCostUsd(usage, price) : 0;
+    d.meter.afterCall(billed, usage.promptTokens + usage.completionTokens);
+    const completion: Completion = {
+      endpointId: endpoint.id,
+      model: endpoint.spec.model,
+      content: passed.text,
+      toolCalls: [],
+      malformedToolCalls: [],
+      finishReason: "passthrough",
+      usage,
+      latencyMs: Date.now() - t0,
+      costUsd: billed,
+    };
+    this.record(protocol, completion, billed, maxTokens, promptTokens, Date.now() - t0, true);
+    return { ok: true, passed: true };
+  }
+
+  /** A call's usage in the run's totals, its event, trajectory entry and audit record. */
+  private record(
+    protocol: string,
+    completion: Completion,
+    billed: number,
+    maxTokens: number,
+    promptTokens: number,
+    ms: number,
+    passthrough = false,
+  ): void {
+    const d = this.d;
     this.modelMs += ms;
     accountCall(this.usage, this.timing, completion);
     if (completion.content) this.lastText = completion.content;
@@ -146,6 +229,7 @@ export class GatewayCalls {
     });
     this.log({
       protocol,
+      ...(passthrough ? { passthrough } : {}),
       promptTokens,
       content: completion.content,
       toolCalls: completion.toolCalls,
@@ -158,10 +242,9 @@ export class GatewayCalls {
     d.audit?.append({
       action: "charge",
       runId: d.runId,
-      inputs: { via: "gateway", protocol, endpoint: completion.endpointId, maxTokens },
+      inputs: { via: "gateway", protocol, passthrough, endpoint: completion.endpointId, maxTokens },
       outcome: { tokensIn: tokens.in, tokensOut: tokens.out, costUsd: billed },
     });
-    return { ok: true, completion };
   }
 
   private scrub(text: string): string {

@@ -54,7 +54,7 @@ export async function useEndpoint(
   // A replay spends nothing: priced at $0 (tokens and GPU time), whatever the model's list price.
   const free = tier.kind === "local" ? { gpuHourUsd: 0 } : { inputPerMTok: 0, cachedInputPerMTok: 0, outputPerMTok: 0 };
   tier.endpoints = [
-    { id: "replay", baseURL: server.url, model: script.model, timeout: "60s", fallbacks: [], price: free },
+    { id: "replay", baseURL: server.url, model: script.model, timeout: "60s", fallbacks: [], price: free, api: "chat" },
   ];
   return { replay: true, close: () => server.close() };
 }

@@ -33,6 +33,8 @@ export interface EndpointSpec {
   rpm?: number | undefined;
   tpm?: number | undefined;
   fallbacks: string[];
+  /** Another protocol the endpoint speaks natively (the gateway passes an agent's own through). */
+  api?: "chat" | "responses" | "messages" | undefined;
 }
 
 export interface CallHooks {

@@ -23,6 +23,12 @@ turns:
   - say: "add() subtracted; it now adds, and the tests pass."
 `;
 
+const CLAUDE_SCRIPT =
+  "model: gpt-4.1-mini\nturns:\n" +
+  "  - say: Fixing add().\n    tools:\n" +
+  `      - Bash: { command: "sed -i 's/return a - b;/return a + b;/' src/add.js && node --test 2>&1 | tail -n 5", description: fix }\n` +
+  '  - say: "add() subtracted; it now adds."\n';
+
 beforeAll(async () => {
   requireImage();
   // The agent's npm package, fetched from the registry once per version (cached outside the clone).
@@ -43,11 +49,11 @@ beforeAll(async () => {
 afterEach(stopReplays);
 
 /** A demo repository whose lane's hosted tier is a replay server in its own process (priced like gpt-4.1-mini). */
-async function hosted(script: string, capUsd = 0.25, extra = "") {
+async function hosted(script: string, capUsd = 0.25, extra = "", api = "chat") {
   const p = demoProject("{}\n", script);
   const url = await serveReplay(p.env, p.script);
   const yaml =
-    `tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "${url}", model: gpt-4.1-mini, apiKeyEnv: LANES_TEST_KEY }]\n` +
+    `tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "${url}", model: gpt-4.1-mini, apiKeyEnv: LANES_TEST_KEY, api: ${api} }]\n` +
     `lanes:\n  t:\n    tiers: [standard]\n    budget: { capUsd: ${capUsd} }\n    approval: { mode: auto, autoApproveUpTo: C2 }\n` +
     `    limits: { steps: 12, wallTime: 3m, commandTimeout: 30s }\n    check: node --test\n${extra}`;
   spawnSync("sh", ["-c", `cat > lanes.yaml <<'EOF'\n${yaml}EOF`], { cwd: p.repo });
@@ -148,6 +154,38 @@ describe("lanes run --agent codex (the real Codex CLI behind the gateway)", () =
     expect(await planFor()).toContain("(0 earlier runs)");
   }, 300_000);
 
+  it("passes Codex's own Responses requests through to an endpoint that speaks them (api: responses), metered", async () => {
+    const { p, env, requests } = await hosted(CODEX_SCRIPT, 0.25, "", "responses");
+    const secret = "sk-live-9f8E7d6C5b4A3f2E1d0C9b8A7f6E5d4C";
+    const task = `Make the failing test pass (the old key ${secret} is revoked)`;
+    const r = await lanes(["run", task, "--lane", "t", "--agent", "codex", "--json"], {
+      cwd: p.repo,
+      env,
+      timeoutMs: 240_000,
+    });
+    expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
+    const ev = events(r.stdout);
+    const end = ev.at(-1)!;
+    expect(end).toMatchObject({ type: "run_end", status: "finished", check: "passed" });
+    // The endpoint got Codex's requests in the Responses API, unchanged but for model and limit.
+    const sent = await requests();
+    expect(sent.map((q) => q.path)).toEqual(["/v1/responses", "/v1/responses", "/v1/responses"]);
+    expect(sent[0]).toMatchObject({ model: "gpt-4.1-mini", stream: true, store: false });
+    expect(Array.isArray(sent[0]!.input)).toBe(true);
+    expect(sent[0]!.max_output_tokens).toBeGreaterThan(0);
+    // Redacted on its way to a hosted tier, passed through or not.
+    expect(JSON.stringify(sent)).not.toContain(secret);
+    expect(JSON.stringify(sent)).toContain("[REDACTED:openai_key]");
+    const traj = trajectory(env, end.runId);
+    const model = traj.trajectory.filter((t: { kind: string }) => t.kind === "model");
+    expect(model.every((t: { data: { passthrough?: boolean } }) => t.data.passthrough === true)).toBe(true);
+    const calls = ev.filter((e) => e.type === "model_call");
+    expect(calls).toHaveLength(3);
+    const sum = calls.reduce((n, c) => n + c.costUsd, 0);
+    expect(sum).toBeGreaterThan(0);
+    expect(end.cost.actualUsd).toBeCloseTo(sum, 9);
+  }, 300_000);
+
   it("a cap too small for the task: the gateway stops the agent, the run ends budget_exhausted (exit 4) within the cap", async () => {
     const { p, env, requests } = await hosted(CODEX_SCRIPT, 0.003);
     const r = await lanes(["run", "Make the failing test pass", "--lane", "t", "--agent", "codex", "--json"], {
@@ -178,12 +216,7 @@ function withScriptAgent(p: { repo: string; git: (...a: string[]) => unknown }) 
 
 describe("lanes run --agent claude (Claude Code in print mode, over Anthropic Messages)", () => {
   it("fixes the demo repository: check passes, calls metered through the gateway", async () => {
-    const { p, env, requests } = await hosted(
-      "model: gpt-4.1-mini\nturns:\n" +
-        "  - say: Fixing add().\n    tools:\n" +
-        `      - Bash: { command: "sed -i 's/return a - b;/return a + b;/' src/add.js && node --test 2>&1 | tail -n 5", description: fix }\n` +
-        '  - say: "add() subtracted; it now adds."\n',
-    );
+    const { p, env, requests } = await hosted(CLAUDE_SCRIPT);
     const r = await lanes(["run", "Make the failing test pass", "--lane", "t", "--agent", "claude", "--json"], {
       cwd: p.repo,
       env,
@@ -197,6 +230,25 @@ describe("lanes run --agent claude (Claude Code in print mode, over Anthropic Me
     expect(model.map((t: { data: { protocol: string } }) => t.data.protocol)).toEqual(["messages", "messages"]);
     expect(await requests()).toHaveLength(2);
     expect(ev.at(-1)!.cost.actualUsd).toBeGreaterThan(0);
+  }, 300_000);
+});
+
+describe("lanes run --agent claude against an endpoint that speaks Anthropic Messages (api: messages)", () => {
+  it("passes Claude Code's requests through unchanged, streamed, and charges what the endpoint reported", async () => {
+    const { p, env, requests } = await hosted(CLAUDE_SCRIPT, 0.25, "", "messages");
+    const r = await lanes(["run", "Make the failing test pass", "--lane", "t", "--agent", "claude", "--json"], {
+      cwd: p.repo,
+      env,
+      timeoutMs: 240_000,
+    });
+    expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
+    const ev = events(r.stdout);
+    expect(ev.at(-1)).toMatchObject({ type: "run_end", status: "finished", check: "passed" });
+    const sent = await requests();
+    expect(sent.map((q) => q.path)).toEqual(["/v1/messages", "/v1/messages"]);
+    expect(Array.isArray(sent[0]!.system) || typeof sent[0]!.system === "string").toBe(true);
+    const calls = ev.filter((e) => e.type === "model_call");
+    expect(calls.every((c) => c.tokensIn > 0 && c.costUsd > 0)).toBe(true);
   }, 300_000);
 });
 

@@ -57,7 +57,7 @@ async function setup(capUsd = 0.25, turns = [{ say: "hello there" }, { say: "aga
     onStop: (status, reason) => stops.push([status, reason]),
   });
   const gw = await startGateway(TOKEN, {
-    call: (c, p, d) => calls.call(c, p, d),
+    call: (c, p, io) => calls.call(c, p, io),
     countTokens: async (c) => (await ep.countTokens(c)).tokens,
   });
   gateways.push(gw);

@@ -49,6 +49,12 @@ export const endpointSchema = z
     timeout: duration.default("120s"),
     /** Endpoint ids to fail over to, only within the same or a cheaper cost class. */
     fallbacks: z.array(name).default([]),
+    /**
+     * What else the endpoint speaks besides Chat Completions: `responses` (OpenAI's Responses
+     * API) or `messages` (Anthropic's). An external agent that speaks it is passed through
+     * unchanged by the gateway; everything else is translated to Chat Completions.
+     */
+    api: z.enum(["chat", "responses", "messages"]).default("chat"),
   })
   .refine((e) => !(e.speed && e.speeds), { message: "set `speed` or `speeds`, not both", path: ["speed"] });
 

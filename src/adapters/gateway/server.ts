@@ -10,7 +10,14 @@ import { timingSafeEqual } from "node:crypto";
 import { createGunzip, createInflate, createBrotliDecompress } from "node:zlib";
 import type { AddressInfo } from "node:net";
 import type { Readable } from "node:stream";
-import { BadRequest, type Answerer, type CallResult, type GatewayCall } from "../../core/protocols/call.js";
+import {
+  BadRequest,
+  type Answerer,
+  type CallIo,
+  type CallResult,
+  type GatewayCall,
+  type RawSink,
+} from "../../core/protocols/call.js";
 import { chatAnswerer, chatRequest } from "../../core/protocols/chat.js";
 import { responsesAnswerer, responsesRequest } from "../../core/protocols/responses.js";
 import { messagesAnswerer, messagesRequest } from "../../core/protocols/anthropic.js";
@@ -22,7 +29,7 @@ const PROTOCOLS: Record<string, { parse: (b: unknown) => GatewayCall; answer: (m
 };
 
 export interface GatewayHandlers {
-  call(c: GatewayCall, protocol: string, onDelta?: (text: string) => void): Promise<CallResult>;
+  call(c: GatewayCall, protocol: string, io?: CallIo): Promise<CallResult>;
   /** Anthropic's count_tokens: the prompt's tokens as the lane's endpoint counts them. */
   countTokens(c: GatewayCall): Promise<number>;
 }
@@ -77,7 +84,8 @@ export async function startGateway(token: string, h: GatewayHandlers, host = "12
         setTimeout(() => req.destroy(), 10_000).unref();
         return send(res, 413, a0.error(413, `lanes: the request is over ${MAX_BODY_BYTES} bytes`));
       }
-      call = proto.parse(JSON.parse(text));
+      const raw = JSON.parse(text) as unknown;
+      call = { ...proto.parse(raw), raw: raw as Record<string, unknown> };
     } catch (err) {
       const why = err instanceof BadRequest || err instanceof SyntaxError ? err.message : String(err);
       return send(res, 400, a0.error(400, `lanes: bad request: ${why}`));
@@ -85,9 +93,15 @@ export async function startGateway(token: string, h: GatewayHandlers, host = "12
     if (path === "/messages/count_tokens") return send(res, 200, { input_tokens: await h.countTokens(call) });
     const a = proto.answer(call.model || "lanes");
     const name = path.slice(1);
+    // A passed-through call's answer is the endpoint's own, written as it comes.
+    const raw: RawSink = {
+      start: (status, type) => res.writeHead(status, { "content-type": type, "cache-control": "no-cache" }),
+      write: (chunk) => res.write(chunk),
+    };
     if (!call.stream) {
-      const r = await h.call(call, name);
-      return r.ok ? send(res, 200, a.body(r.completion)) : send(res, r.status, a.error(r.status, r.message));
+      const r = await h.call(call, name, { raw });
+      if (r.ok && "passed" in r) return void res.end();
+      return r.ok ? send(res, 200, a.body(r.completion)) : sendError(res, r.status, a.error(r.status, r.message));
     }
     // Headers wait for the first text or the result, so a refusal is still an HTTP error status.
     let streamed = "";
@@ -100,11 +114,13 @@ export async function startGateway(token: string, h: GatewayHandlers, host = "12
       });
       res.write(a.open());
     };
-    const r = await h.call(call, name, (text) => {
+    const onDelta = (text: string) => {
       begin();
       streamed += text;
       res.write(a.delta(text));
-    });
+    };
+    const r = await h.call(call, name, { onDelta, raw });
+    if (r.ok && "passed" in r) return void res.end();
     if (!r.ok && !res.headersSent) return send(res, r.status, a.error(r.status, r.message));
     begin();
     res.end(r.ok ? a.close(r.completion, streamed) : a.fail(r.message));
@@ -125,6 +141,12 @@ export async function startGateway(token: string, h: GatewayHandlers, host = "12
         setTimeout(() => server.closeAllConnections(), 1000).unref();
       }),
   };
+}
+
+/** An error after a passed-through answer began cannot change its status: the stream just ends. */
+function sendError(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return void res.end();
+  send(res, status, body);
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

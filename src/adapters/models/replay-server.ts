@@ -3,12 +3,17 @@
  * gets the next turn — text, tool calls, usage — streamed or not, or the turn's fault (429 with
  * Retry-After, 500, a stream cut half-way, a slow first token, malformed tool-call JSON). It backs
  * the tests and the demo, and `lanes endpoints replay FILE` serves it by hand. It records what it
- * received (GET /_replay/requests) so tests can see exactly what lanes sent.
+ * received (GET /_replay/requests) so tests can see exactly what lanes sent. The same turns are
+ * also served over OpenAI Responses (/v1/responses) and Anthropic Messages (/v1/messages), for
+ * endpoints that speak those (the gateway passes an agent's own protocol through to them).
  */
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Message } from "../../core/models.js";
+import type { Completion, Message } from "../../core/models.js";
+import type { Answerer, GatewayCall } from "../../core/protocols/call.js";
+import { responsesAnswerer, responsesRequest } from "../../core/protocols/responses.js";
+import { messagesAnswerer, messagesRequest } from "../../core/protocols/anthropic.js";
 import type { ReplayScript, ReplayTurn } from "./replay-script.js";
 import { countChatTokens, countText } from "./tokens.js";
 
@@ -45,7 +50,8 @@ export async function startReplayServer(
         object: "list",
         data: [{ id: script.model, object: "model", owned_by: "lanes-replay" }],
       });
-    if (req.method !== "POST" || url.pathname !== "/v1/chat/completions")
+    const native = NATIVE[url.pathname];
+    if (req.method !== "POST" || (url.pathname !== "/v1/chat/completions" && !native))
       return json(res, 404, { error: { message: `no route ${req.method} ${url.pathname}`, type: "not_found" } });
     const body = JSON.parse(await readBody(req)) as {
       messages?: unknown[];
@@ -54,11 +60,13 @@ export async function startReplayServer(
       max_tokens?: number;
       max_completion_tokens?: number;
     };
-    requests.push({ ...body, conversation: req.headers["x-lanes-conversation"] ?? null });
+    requests.push({ ...body, conversation: req.headers["x-lanes-conversation"] ?? null, path: url.pathname });
+    // OpenAI Responses and Anthropic Messages are answered natively, from the same turns.
+    const messages = native ? native.parse(body).messages : (body.messages as Message[] | undefined);
     const key = String(
       req.headers["x-lanes-conversation"] ??
         createHash("sha1")
-          .update(JSON.stringify((body.messages ?? []).slice(0, 2)))
+          .update(JSON.stringify((messages ?? []).slice(0, 2)))
           .digest("hex"),
     );
     const next = cursors.get(key) ?? 0;
@@ -82,7 +90,8 @@ export async function startReplayServer(
     }
     if (turn.fault === "server_error")
       return json(res, 500, { error: { message: "The server had an error (replay)", type: "server_error" } });
-    const reply = await build(script, turn, body.messages as Message[] | undefined);
+    const reply = await build(script, turn, messages);
+    if (native) return answerNatively(res, native.answer(script.model), reply, body.stream === true);
     if (body.stream) return stream(res, script, turn, reply, body.stream_options?.include_usage === true);
     json(res, 200, {
       id: reply.id,
@@ -150,6 +159,11 @@ interface Reply {
     predicted_n: number;
   };
 }
+
+const NATIVE: Record<string, { parse: (b: unknown) => GatewayCall; answer: (model: string) => Answerer }> = {
+  "/v1/responses": { parse: responsesRequest, answer: responsesAnswerer },
+  "/v1/messages": { parse: messagesRequest, answer: messagesAnswerer },
+};
 
 let counter = 0;
 async function build(script: ReplayScript, turn: ReplayTurn, messages: Message[] | undefined): Promise<Reply> {
@@ -251,6 +265,35 @@ function stream(res: ServerResponse, script: ReplayScript, turn: ReplayTurn, r: 
     return;
   }
   res.end("data: [DONE]\n\n");
+}
+
+/** A replayed turn in another protocol's shape (the gateway's own answerers write it). */
+function answerNatively(res: ServerResponse, a: Answerer, r: Reply, streamed: boolean): void {
+  const c: Completion = {
+    endpointId: "replay",
+    model: "replay",
+    content: r.content,
+    toolCalls: r.calls,
+    malformedToolCalls: [],
+    finishReason: r.finish,
+    usage: {
+      promptTokens: r.usage.prompt_tokens,
+      completionTokens: r.usage.completion_tokens,
+      cachedTokens: r.usage.prompt_tokens_details.cached_tokens,
+      estimated: false,
+    },
+    latencyMs: 0,
+    costUsd: 0,
+  };
+  if (!streamed) return json(res, 200, a.body(c));
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  res.end(
+    a.open() +
+      split(c.content)
+        .map((t) => a.delta(t))
+        .join("") +
+      a.close(c, c.content),
+  );
 }
 
 function split(text: string): string[] {

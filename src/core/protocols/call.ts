@@ -14,10 +14,28 @@ export interface GatewayCall {
   maxTokens?: number | undefined;
   temperature?: number | undefined;
   stream: boolean;
+  /** The request as the client sent it (passed through to an endpoint that speaks its protocol). */
+  raw?: Record<string, unknown> | undefined;
 }
 
 /** A metered call's outcome: the completion, or the HTTP status and message the client gets. */
-export type CallResult = { ok: true; completion: Completion } | { ok: false; status: number; message: string };
+export type CallResult =
+  | { ok: true; completion: Completion }
+  /** Passed through: the endpoint's own answer has already gone to the client. */
+  | { ok: true; passed: true }
+  | { ok: false; status: number; message: string };
+
+/** Where an endpoint's own answer goes, as it arrives (a passed-through call). */
+export interface RawSink {
+  start(status: number, contentType: string): void;
+  write(chunk: string): void;
+}
+
+/** How a call's answer reaches the agent: text as it streams in, or the endpoint's own bytes (passthrough). */
+export interface CallIo {
+  onDelta?: ((text: string) => void) | undefined;
+  raw?: RawSink | undefined;
+}
 
 /** A request the gateway cannot make sense of: answered 400 with this message. */
 export class BadRequest extends Error {}
