@@ -9,6 +9,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Ledger } from "../../src/adapters/store/ledger.js";
 import { startGateway, type Gateway } from "../../src/adapters/gateway/server.js";
 import { GatewayCalls } from "../../src/app/gateway-calls.js";
+import { passThrough } from "../../src/adapters/gateway/passthrough.js";
+import { redact } from "../../src/core/redact.js";
 import { HoldMeter } from "../../src/app/meter.js";
 import type { RunEvent, RunStatus } from "../../src/core/run-events.js";
 import { tempHome } from "../helpers/cli.js";
@@ -161,5 +163,47 @@ describe("the model gateway", () => {
     const huge = await post(url, "/v1/chat/completions", "x".repeat(33 * 2 ** 20), auth);
     expect(huge.status).toBe(413);
     expect((await post(url, "/v1/embeddings", {}, auth)).status).toBe(404);
+  });
+
+  it("passes a request through with its text redacted (tool inputs too) and ids and encrypted reasoning untouched", async () => {
+    const server = await replay({ model: "gpt-4o", turns: [{ say: "ok" }] });
+    const secret = "sk-live-9f8E7d6C5b4A3f2E1d0C9b8A7f6E5d4C";
+    const blob = "gAAAAABo" + "x9".repeat(200);
+    const chunks: string[] = [];
+    const passed = await passThrough({
+      spec: { ...endpoint(server).spec, api: "messages" },
+      env: {},
+      protocol: "messages",
+      body: {
+        model: "claude-x",
+        max_tokens: 9999,
+        stream: true,
+        messages: [
+          { role: "user", content: `the key is ${secret}` },
+          {
+            role: "assistant",
+            content: [{ type: "tool_use", id: "toolu_01", name: "Bash", input: { command: `echo ${secret}` } }],
+          },
+          { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_01", content: secret }] },
+          { role: "assistant", content: [{ type: "thinking", thinking: "hm", signature: blob }] },
+        ],
+      },
+      maxTokens: 300,
+      conversationId: "c1",
+      signal: new AbortController().signal,
+      redact: (t) => redact(t).text,
+      sink: { start: () => {}, write: (c) => chunks.push(c) },
+    });
+    expect(passed.status).toBe(200);
+    expect(passed.usage!.completionTokens).toBeGreaterThan(0);
+    expect(passed.text).toBe("ok");
+    expect(chunks.join("")).toContain("event: message_stop");
+    const [sent] = server.requests as Record<string, any>[];
+    expect(sent!.model).toBe("gpt-4o");
+    expect(sent!.max_tokens).toBe(300);
+    expect(JSON.stringify(sent)).not.toContain(secret);
+    expect(sent!.messages[1].content[0]).toMatchObject({ id: "toolu_01", name: "Bash" });
+    expect(sent!.messages[1].content[0].input.command).toContain("[REDACTED");
+    expect(sent!.messages[3].content[0].signature).toBe(blob);
   });
 });

@@ -17,8 +17,20 @@ export interface Passed {
   text: string;
 }
 
-/** Keys whose string values are the conversation's text: only these are redacted (never ids or blobs). */
-const TEXT_KEYS = new Set(["text", "content", "output", "instructions", "system", "arguments", "input"]);
+/** Keys under which the conversation's text lies; what lies under them is redacted, but for STRUCTURAL keys. */
+const TEXT_KEYS = new Set(["text", "content", "output", "instructions", "system", "arguments", "input", "messages"]);
+const STRUCTURAL = new Set([
+  "type",
+  "id",
+  "role",
+  "name",
+  "call_id",
+  "tool_use_id",
+  "status",
+  "encrypted_content",
+  "signature",
+  "cache_control",
+]);
 
 export async function passThrough(o: {
   spec: EndpointSpec;
@@ -143,11 +155,14 @@ function usageReader(protocol: "responses" | "messages") {
   };
 }
 
-/** The body with every conversation text redacted (ids, encrypted reasoning and the like untouched). */
-function scrub(v: unknown, redact: (s: string) => string, key = ""): unknown {
-  if (typeof v === "string") return TEXT_KEYS.has(key) ? redact(v) : v;
-  if (Array.isArray(v)) return v.map((x) => scrub(x, redact, key));
+/**
+ * The body with every conversation text redacted: everything under a text key (the tool calls'
+ * arguments and inputs too), but never an id, a type or encrypted reasoning.
+ */
+function scrub(v: unknown, redact: (s: string) => string, inText = false, key = ""): unknown {
+  if (typeof v === "string") return (inText || TEXT_KEYS.has(key)) && !STRUCTURAL.has(key) ? redact(v) : v;
+  if (Array.isArray(v)) return v.map((x) => scrub(x, redact, inText, key));
   if (v && typeof v === "object")
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrub(x, redact, k)]));
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrub(x, redact, inText || TEXT_KEYS.has(k), k)]));
   return v;
 }
