@@ -9,6 +9,7 @@ import { loadConfig, type ConfigFlags } from "../adapters/config/load.js";
 import { dataDir } from "../adapters/config/paths.js";
 import { configSchema, type Config } from "../adapters/config/schema.js";
 import { BUILTIN_CONFIG } from "../adapters/config/defaults.js";
+import { AGENTS, agentImage } from "../adapters/agents/adapters.js";
 
 export interface CheckResult {
   name: string;
@@ -237,6 +238,19 @@ function hostCheck(name: string, host: Config["hosts"][string], config: Config):
             hint: "build it: lanes images build",
           };
         }
+        // A lane that names an external agent needs the agent's layer on its profile's image here.
+        const agents = Object.values(config.lanes).flatMap((l) => {
+          const p = config.sandbox.profiles[l.sandbox];
+          const agent = l.agent && l.agent !== "lanes" ? AGENTS[l.agent] : undefined;
+          return p?.host === name && agent ? [{ agent: agent.name, image: agentImage(agent, p.image) }] : [];
+        });
+        for (const a of agents)
+          if (!(await imageExists(docker, a.image, signal)))
+            return {
+              ok: false,
+              detail: `${detail}; agent ${a.agent} not installed (${a.image} missing)`,
+              hint: `lanes images build --agent ${a.agent}${name === "local" ? "" : ` --host ${name}`}`,
+            };
         // A runtime that a lane's profile asks for must be registered with this engine.
         const needed = Object.values(config.lanes)
           .map((l) => config.sandbox.profiles[l.sandbox])

@@ -90,6 +90,25 @@ describe("lanes run --agent codex (the real Codex CLI behind the gateway)", () =
     expect(plan.cost.p50Usd).toBeGreaterThan(own.cost.p50Usd);
   });
 
+  it("doctor checks that a lane's agent is installed on its host, and says how to install it", async () => {
+    const lane = (image: string) =>
+      `  c: { tiers: [standard], agent: codex }\nsandbox:\n  profiles:\n    default: { image: ${image} }\n`;
+    for (const [image, ok] of [
+      ["lanes-sandbox:latest", true],
+      ["lanes-base:bookworm-2", false],
+    ] as const) {
+      const { p, env } = await hosted(CODEX_SCRIPT, 0.25, lane(image));
+      const r = await lanes(["doctor", "--json"], { cwd: p.repo, env, timeoutMs: 60_000 });
+      const check = JSON.parse(r.stdout).checks.find((c: { name: string }) => c.name === "docker host local");
+      expect(check.ok, JSON.stringify(check)).toBe(ok);
+      if (!ok) {
+        expect(check.detail).toContain("agent codex not installed");
+        expect(check.hint).toBe("lanes images build --agent codex");
+        expect(r.code).toBe(5);
+      }
+    }
+  });
+
   it("says how to install the agent when its image is not on the host (exit 2), and charges nothing", async () => {
     const { p, env, requests } = await hosted(
       CODEX_SCRIPT,
