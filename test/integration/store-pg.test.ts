@@ -69,6 +69,56 @@ describe("the PostgreSQL store", () => {
   }, 60_000);
 });
 
+describe("two machines in two network namespaces", () => {
+  it("8 processes, half of them in a second network namespace reaching the server over its veth, never oversubscribe a hard team limit", async () => {
+    // The namespace scripts/remote-docker.sh made for the second Docker engine (10.77.0.2), whose
+    // only way here is the veth to 10.77.0.1: the server is reached there through a forwarder
+    // (it listens on loopback only), as from another machine on the network.
+    const ns = "/var/run/netns/lanes-remote";
+    expect(spawnSync("test", ["-e", ns]).status, "no lanes-remote namespace: run scripts/remote-docker.sh up").toBe(0);
+    const url = await freshDb();
+    const local = new URL(url);
+    const { createServer, connect } = await import("node:net");
+    const forwarder = createServer((c) => c.pipe(connect(Number(local.port), local.hostname)).pipe(c));
+    await new Promise<void>((r) => forwarder.listen(0, "10.77.0.1", r));
+    const remote = new URL(url);
+    remote.hostname = "10.77.0.1";
+    remote.port = String((forwarder.address() as { port: number }).port);
+    const worker = join(ROOT, "test/helpers/ledger-worker.mjs");
+    const homes = [tempHome().dir, tempHome().dir];
+    try {
+      const runs = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => {
+          const there = i % 2 === 1;
+          const argv = [process.execPath, worker, there ? remote.toString() : url, "40", "0.5", "10"];
+          const [cmd, ...args] = there ? ["nsenter", `--net=${ns}`, ...argv] : argv;
+          return new Promise<{ reserved: number; denied: number; charged: number }>((resolve, reject) => {
+            const p = spawn(cmd!, args, {
+              stdio: ["ignore", "pipe", "pipe"],
+              env: { ...process.env, LANES_HOME: homes[i % 2] },
+            });
+            let out = "";
+            let err = "";
+            p.stdout.on("data", (d) => (out += d));
+            p.stderr.on("data", (d) => (err += d));
+            p.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(err))));
+          });
+        }),
+      );
+      expect(runs.reduce((n, r) => n + r.reserved + r.denied, 0)).toBe(320);
+      expect(runs.reduce((n, r) => n + r.reserved, 0)).toBe(20); // exactly what $10 pays at $0.50
+      // Both machines got some of it: the namespace's processes really reached the server.
+      expect(runs.filter((_, i) => i % 2 === 1).reduce((n, r) => n + r.reserved + r.denied, 0)).toBe(160);
+      const [row] = await query(url, "SELECT used, held FROM buckets WHERE key = 'team:race:month:2026-11'");
+      expect(row).toMatchObject({ used: 10, held: 0 });
+      const [sum] = await query(url, "SELECT SUM(amount)::float AS s FROM charges");
+      expect(sum!.s).toBeCloseTo(10, 9);
+    } finally {
+      forwarder.close();
+    }
+  }, 180_000);
+});
+
 describe("lanes with LANES_STORE_URL", () => {
   it("plans say delay (exit 4) when the store is unreachable; a repository cannot choose the store", async () => {
     const p = demoProject(LANES());
