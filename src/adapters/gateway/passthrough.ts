@@ -17,6 +17,9 @@ export interface Passed {
   text: string;
 }
 
+/** What is kept of an answer for reading its usage and text. */
+const LIMIT = 4 * 2 ** 20;
+
 /** Keys under which the conversation's text lies; what lies under them is redacted, but for STRUCTURAL keys. */
 const TEXT_KEYS = new Set(["text", "content", "output", "instructions", "system", "arguments", "input", "messages"]);
 const STRUCTURAL = new Set([
@@ -132,13 +135,17 @@ function usageReader(protocol: "responses" | "messages") {
   };
   return {
     feed(chunk: string) {
-      whole = whole.length < 4 * 2 ** 20 ? whole + chunk : whole;
+      whole = whole.length < LIMIT ? whole + chunk : whole;
       buffered += chunk.replace(/\r\n/g, "\n");
       let at: number;
       while ((at = buffered.indexOf("\n\n")) >= 0) {
         event(buffered.slice(0, at));
         buffered = buffered.slice(at + 2);
       }
+      // Memory stays bounded whatever the endpoint sends: no event is this long (a whole JSON
+      // answer is read from `whole`, itself capped).
+      if (buffered.length > LIMIT) buffered = "";
+      if (text.length > LIMIT) text = text.slice(0, LIMIT);
     },
     end() {
       if (buffered.trim().startsWith("data:") || buffered.trim().startsWith("event:")) event(buffered);
