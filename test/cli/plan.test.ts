@@ -167,6 +167,26 @@ describe("lanes plan", () => {
   });
 });
 
+describe("choosing an agent", () => {
+  it("an unknown agent, two agents at once, or a lane naming one lanes does not know: exit 2, saying which exist", async () => {
+    const p = project("lanes:\n  a: { tiers: [standard] }\n");
+    const unknown = await lanes(["plan", "x", "--lane", "a", "--agent", "aider"], { cwd: p.repo, env: p.env });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown agent "aider"');
+    expect(unknown.stderr).toContain("codex, claude");
+    const both = await lanes(["plan", "x", "--lane", "a", "--agent", "codex", "--agent-cmd", "./me"], {
+      cwd: p.repo,
+      env: p.env,
+    });
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("pick one");
+    const q = project("lanes:\n  a: { tiers: [standard], agent: aider }\n");
+    const lane = await lanes(["plan", "x", "--lane", "a"], { cwd: q.repo, env: q.env });
+    expect(lane.code).toBe(2);
+    expect(lane.stderr).toMatch(/lanes\.a\.agent/);
+  });
+});
+
 describe("smaller things a user sees", () => {
   it("plan NAME resolves a task template as run does; a broken template is exit 2 with file:line", async () => {
     const { repo, env } = project();
