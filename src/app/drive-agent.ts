@@ -13,7 +13,6 @@ import type { Config } from "../adapters/config/schema.js";
 import { listWorkspaceFiles } from "../adapters/docker/workspace.js";
 import { agentImage, type ExternalAgent } from "../adapters/agents/adapters.js";
 import { completeWithFailover } from "./failover.js";
-import { runExternalAgent } from "./external-agent.js";
 
 export interface Drive {
   config: Config;
@@ -36,8 +35,9 @@ export async function driveAgent(d: Drive): Promise<AgentResult> {
   const local = endpoint.spec.tierKind === "local";
   const wallTimeMs = parseDuration(lane.limits.wallTime);
   const maxTokensPerCall = endpoint.spec.maxOutputTokens ?? 4096;
+  // The gateway (an HTTP server, the protocols) is loaded only for a run that needs it.
   if (d.agent)
-    return runExternalAgent({
+    return (await import("./external-agent.js")).runExternalAgent({
       agent: d.agent,
       sandbox: d.sandbox,
       task: d.task,

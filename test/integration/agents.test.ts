@@ -65,6 +65,13 @@ async function hosted(script: string, capUsd = 0.25, extra = "", api = "chat") {
   return { p, env, requests };
 }
 
+const TASK = "Make the failing test pass";
+
+/** `lanes run --json` in lane t with these agent flags. */
+function runWith(h: { p: { repo: string }; env: NodeJS.ProcessEnv }, agent: string[], task = TASK) {
+  return lanes(["run", task, "--lane", "t", ...agent, "--json"], { cwd: h.p.repo, env: h.env, timeoutMs: 240_000 });
+}
+
 function trajectory(env: NodeJS.ProcessEnv, runId: string) {
   return JSON.parse(readFileSync(join(env.LANES_HOME!, "runs", runId, "trajectory.json"), "utf8"));
 }
@@ -115,7 +122,7 @@ describe("lanes run --agent codex (the real Codex CLI behind the gateway)", () =
       0.25,
       "sandbox:\n  profiles:\n    default: { image: lanes-base:bookworm-2 }\n",
     );
-    const r = await lanes(["run", "Make the failing test pass", "--lane", "t", "--agent", "codex"], {
+    const r = await lanes(["run", TASK, "--lane", "t", "--agent", "codex"], {
       cwd: p.repo,
       env,
       timeoutMs: 120_000,
@@ -127,11 +134,7 @@ describe("lanes run --agent codex (the real Codex CLI behind the gateway)", () =
 
   it("fixes the demo repository in a network-none sandbox: check passes, patch applies, every call charged", async () => {
     const { p, env, requests } = await hosted(CODEX_SCRIPT);
-    const r = await lanes(["run", "Make the failing test pass", "--lane", "t", "--agent", "codex", "--json"], {
-      cwd: p.repo,
-      env,
-      timeoutMs: 240_000,
-    });
+    const r = await runWith({ p, env }, ["--agent", "codex"]);
     expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
     const ev = events(r.stdout);
     const end = ev.at(-1)!;
@@ -177,11 +180,7 @@ describe("lanes run --agent codex (the real Codex CLI behind the gateway)", () =
     const { p, env, requests } = await hosted(CODEX_SCRIPT, 0.25, "", "responses");
     const secret = "sk-live-9f8E7d6C5b4A3f2E1d0C9b8A7f6E5d4C";
     const task = `Make the failing test pass (the old key ${secret} is revoked)`;
-    const r = await lanes(["run", task, "--lane", "t", "--agent", "codex", "--json"], {
-      cwd: p.repo,
-      env,
-      timeoutMs: 240_000,
-    });
+    const r = await runWith({ p, env }, ["--agent", "codex"], task);
     expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
     const ev = events(r.stdout);
     const end = ev.at(-1)!;
@@ -207,11 +206,7 @@ describe("lanes run --agent codex (the real Codex CLI behind the gateway)", () =
 
   it("a cap too small for the task: the gateway stops the agent, the run ends budget_exhausted (exit 4) within the cap", async () => {
     const { p, env, requests } = await hosted(CODEX_SCRIPT, 0.003);
-    const r = await lanes(["run", "Make the failing test pass", "--lane", "t", "--agent", "codex", "--json"], {
-      cwd: p.repo,
-      env,
-      timeoutMs: 240_000,
-    });
+    const r = await runWith({ p, env }, ["--agent", "codex"]);
     expect(r.code, r.stderr).toBe(4);
     const end = events(r.stdout).at(-1)!;
     expect(end).toMatchObject({ type: "run_end", status: "budget_exhausted" });
@@ -236,11 +231,7 @@ function withScriptAgent(p: { repo: string; git: (...a: string[]) => unknown }) 
 describe("lanes run --agent claude (Claude Code in print mode, over Anthropic Messages)", () => {
   it("fixes the demo repository: check passes, calls metered through the gateway", async () => {
     const { p, env, requests } = await hosted(CLAUDE_SCRIPT);
-    const r = await lanes(["run", "Make the failing test pass", "--lane", "t", "--agent", "claude", "--json"], {
-      cwd: p.repo,
-      env,
-      timeoutMs: 240_000,
-    });
+    const r = await runWith({ p, env }, ["--agent", "claude"]);
     expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
     const ev = events(r.stdout);
     expect(ev.at(-1)).toMatchObject({ type: "run_end", status: "finished", check: "passed" });
@@ -255,11 +246,7 @@ describe("lanes run --agent claude (Claude Code in print mode, over Anthropic Me
 describe("lanes run --agent claude against an endpoint that speaks Anthropic Messages (api: messages)", () => {
   it("passes Claude Code's requests through unchanged, streamed, and charges what the endpoint reported", async () => {
     const { p, env, requests } = await hosted(CLAUDE_SCRIPT, 0.25, "", "messages");
-    const r = await lanes(["run", "Make the failing test pass", "--lane", "t", "--agent", "claude", "--json"], {
-      cwd: p.repo,
-      env,
-      timeoutMs: 240_000,
-    });
+    const r = await runWith({ p, env }, ["--agent", "claude"]);
     expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
     const ev = events(r.stdout);
     expect(ev.at(-1)).toMatchObject({ type: "run_end", status: "finished", check: "passed" });
@@ -275,10 +262,7 @@ describe("lanes run --agent-cmd (a team's own agent)", () => {
   it("a standard-library script agent over Chat Completions and Anthropic Messages; the key never enters the sandbox", async () => {
     const { p, env, requests } = await hosted(SCRIPT_AGENT_TURNS);
     withScriptAgent(p);
-    const r = await lanes(
-      ["run", "Make the failing test pass", "--lane", "t", "--agent-cmd", "python3 script_agent.py", "--json"],
-      { cwd: p.repo, env, timeoutMs: 240_000 },
-    );
+    const r = await runWith({ p, env }, ["--agent-cmd", "python3 script_agent.py"]);
     expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
     const end = events(r.stdout).at(-1)!;
     expect(end).toMatchObject({ type: "run_end", status: "finished", check: "passed" });
@@ -314,10 +298,7 @@ describe("lanes run --agent-cmd (a team's own agent)", () => {
       timeoutMs: 240_000,
     });
     expect(push.code, push.stderr).toBe(0);
-    const r = await lanes(
-      ["run", "Make the failing test pass", "--lane", "t", "--agent-cmd", "python3 script_agent.py", "--json"],
-      { cwd: p.repo, env, timeoutMs: 240_000 },
-    );
+    const r = await runWith({ p, env }, ["--agent-cmd", "python3 script_agent.py"]);
     expect(r.code, r.stderr + r.stdout.slice(-3000)).toBe(0);
     const ev = events(r.stdout);
     expect(ev.find((e) => e.type === "sandbox_ready")).toMatchObject({ host: "remote" });

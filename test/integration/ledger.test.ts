@@ -1,10 +1,10 @@
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Ledger } from "../../src/adapters/store/ledger.js";
 import type { BucketSpec } from "../../src/core/quota.js";
-import { ROOT, tempHome } from "../helpers/cli.js";
+import { tempHome } from "../helpers/cli.js";
+import { raceWorker } from "../helpers/ledger-race.js";
 import { freshDb } from "../helpers/pg.js";
 
 const bucket = (o: Partial<BucketSpec> = {}): BucketSpec => ({
@@ -26,24 +26,9 @@ describe.each(["sqlite", "postgres"] as const)("ledger reservations (%s)", (kind
 
   it("8 processes x 50 concurrent reservations (on a ledger they create together, from two homes) never exceed the bucket's limit, and charges reconcile", async () => {
     const path = await where(); // new: the 8 processes also race to create (migrate) it
-    const worker = join(ROOT, "test/helpers/ledger-worker.mjs");
     const homes = [tempHome().dir, tempHome().dir]; // two simulated machines
     const runs = await Promise.all(
-      Array.from(
-        { length: 8 },
-        (_, i) =>
-          new Promise<{ reserved: number; denied: number; charged: number }>((resolve, reject) => {
-            const p = spawn(process.execPath, [worker, path, "50", "0.5", "10"], {
-              stdio: ["ignore", "pipe", "pipe"],
-              env: { ...process.env, LANES_HOME: homes[i % 2] },
-            });
-            let out = "";
-            let err = "";
-            p.stdout.on("data", (d) => (out += d));
-            p.stderr.on("data", (d) => (err += d));
-            p.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(err))));
-          }),
-      ),
+      Array.from({ length: 8 }, (_, i) => raceWorker(path, { n: 50, amount: 0.5, limit: 10, home: homes[i % 2]! })),
     );
     const reserved = runs.reduce((n, r) => n + r.reserved, 0);
     const charged = runs.reduce((n, r) => n + r.charged, 0);

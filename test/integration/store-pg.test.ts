@@ -14,6 +14,7 @@ import { AuditLog } from "../../src/adapters/store/audit.js";
 import { PG_MIGRATIONS } from "../../src/adapters/store/pg-schema.js";
 import { BIN, lanes, ROOT, tempHome } from "../helpers/cli.js";
 import { freshDb, pgServer, query } from "../helpers/pg.js";
+import { raceWorker } from "../helpers/ledger-race.js";
 import { demoProject, events, LANES, serveReplay, stopReplays } from "../helpers/run.js";
 import { requireImage } from "../helpers/docker.js";
 
@@ -84,24 +85,17 @@ describe("two machines in two network namespaces", () => {
     const remote = new URL(url);
     remote.hostname = "10.77.0.1";
     remote.port = String((forwarder.address() as { port: number }).port);
-    const worker = join(ROOT, "test/helpers/ledger-worker.mjs");
     const homes = [tempHome().dir, tempHome().dir];
     try {
       const runs = await Promise.all(
         Array.from({ length: 8 }, (_, i) => {
           const there = i % 2 === 1;
-          const argv = [process.execPath, worker, there ? remote.toString() : url, "40", "0.5", "10"];
-          const [cmd, ...args] = there ? ["nsenter", `--net=${ns}`, ...argv] : argv;
-          return new Promise<{ reserved: number; denied: number; charged: number }>((resolve, reject) => {
-            const p = spawn(cmd!, args, {
-              stdio: ["ignore", "pipe", "pipe"],
-              env: { ...process.env, LANES_HOME: homes[i % 2] },
-            });
-            let out = "";
-            let err = "";
-            p.stdout.on("data", (d) => (out += d));
-            p.stderr.on("data", (d) => (err += d));
-            p.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(err))));
+          return raceWorker(there ? remote.toString() : url, {
+            n: 40,
+            amount: 0.5,
+            limit: 10,
+            home: homes[i % 2]!,
+            ...(there ? { prefix: ["nsenter", `--net=${ns}`] } : {}),
           });
         }),
       );

@@ -1,10 +1,11 @@
 /** Anthropic's Messages API (what Claude Code speaks), translated to and from chat messages. */
-import type { Completion, Message, ToolSpec } from "../models.js";
+import type { Completion, Message } from "../models.js";
 import {
   argsOf,
   arr,
   BadRequest,
   callsOf,
+  functionTools,
   newId,
   obj,
   optInt,
@@ -51,14 +52,9 @@ export function messagesRequest(body: unknown): GatewayCall {
     if (text || calls.length)
       messages.push({ role: m.role, content: text || null, ...(calls.length ? { toolCalls: calls } : {}) });
   }
-  const tools: ToolSpec[] = (Array.isArray(b.tools) ? b.tools : [])
-    .map((t) => obj(t, "tools[]"))
-    .filter((t) => t.input_schema !== undefined)
-    .map((t) => ({
-      name: String(t.name ?? ""),
-      description: String(t.description ?? ""),
-      parameters: t.input_schema as Record<string, unknown>,
-    }));
+  const tools = functionTools(b.tools, (t) =>
+    t.input_schema !== undefined ? { ...t, parameters: t.input_schema } : undefined,
+  );
   return {
     model: String(b.model ?? ""),
     messages,

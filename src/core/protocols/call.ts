@@ -81,6 +81,22 @@ export function optNum(v: unknown): number | undefined {
   return typeof v === "number" ? v : undefined;
 }
 
+/**
+ * A request's function tools: `pick` gives each one's name, description and `parameters` schema,
+ * or undefined for a tool of another kind (left out: the model is offered functions only).
+ */
+export function functionTools(
+  tools: unknown,
+  pick: (t: Record<string, unknown>) => Record<string, unknown> | undefined,
+): ToolSpec[] {
+  return (Array.isArray(tools) ? tools : []).flatMap((raw) => {
+    const f = pick(obj(raw, "tools[]"));
+    if (!f) return [];
+    const parameters = (f.parameters as Record<string, unknown> | undefined) ?? { type: "object", properties: {} };
+    return [{ name: String(f.name ?? ""), description: String(f.description ?? ""), parameters }];
+  });
+}
+
 /** Text of a content value: a string, or parts with `text` (images and the like are named, not sent). */
 export function textOf(content: unknown): string {
   if (typeof content === "string") return content;

@@ -1,9 +1,10 @@
 /** OpenAI Chat Completions, as the gateway receives and answers it. */
-import type { Completion, Message, ToolSpec } from "../models.js";
+import type { Completion, Message } from "../models.js";
 import {
   arr,
   BadRequest,
   callsOf,
+  functionTools,
   newId,
   obj,
   optInt,
@@ -35,17 +36,9 @@ export function chatRequest(body: unknown): GatewayCall {
       ...(typeof m.tool_call_id === "string" ? { toolCallId: m.tool_call_id } : {}),
     };
   });
-  const tools: ToolSpec[] = (Array.isArray(b.tools) ? b.tools : [])
-    .map((t) => obj(t, "tools[]"))
-    .filter((t) => t.type === "function")
-    .map((t) => {
-      const f = obj(t.function, "tools[].function");
-      return {
-        name: String(f.name ?? ""),
-        description: String(f.description ?? ""),
-        parameters: (f.parameters as Record<string, unknown>) ?? { type: "object", properties: {} },
-      };
-    });
+  const tools = functionTools(b.tools, (t) =>
+    t.type === "function" ? obj(t.function, "tools[].function") : undefined,
+  );
   return {
     model: String(b.model ?? ""),
     messages,

@@ -3,12 +3,13 @@
  * chat messages. Function tools pass through; the client's other tool types (web search,
  * namespaces of sub-agent tools) have no chat equivalent and are not offered to the model.
  */
-import type { Completion, Message, ToolSpec } from "../models.js";
+import type { Completion, Message } from "../models.js";
 import { errorType } from "./chat.js";
 import {
   arr,
   BadRequest,
   callsOf,
+  functionTools,
   newId,
   obj,
   optInt,
@@ -49,14 +50,7 @@ export function responsesRequest(body: unknown): GatewayCall {
     }
     // reasoning items and calls of other tool types have no chat form: left out
   }
-  const tools: ToolSpec[] = (Array.isArray(b.tools) ? b.tools : [])
-    .map((t) => obj(t, "tools[]"))
-    .filter((t) => t.type === "function")
-    .map((t) => ({
-      name: String(t.name ?? ""),
-      description: String(t.description ?? ""),
-      parameters: (t.parameters as Record<string, unknown>) ?? { type: "object", properties: {} },
-    }));
+  const tools = functionTools(b.tools, (t) => (t.type === "function" ? t : undefined));
   return {
     model: String(b.model ?? ""),
     messages,
