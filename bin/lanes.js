@@ -2,7 +2,7 @@
 // Tiny launcher; everything lives in dist/. `lanes --version` is answered here without loading
 // the CLI at all, and Node's compile cache (Node >= 22.1) speeds up every later start.
 import * as nodeModule from "node:module";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 
 const args = process.argv.slice(2);
 // The top-level help, written at build time (scripts/gen-help.mjs) for 80 columns: printed as it
@@ -22,9 +22,13 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   const command = args.find(
     (a, i) => !a.startsWith("-") && !["--repo", "--lane", "--tier"].includes(args[i - 1] ?? ""),
   );
+  // The bundled CLI (scripts/bundle.mjs); the unbundled modules where only tsc has run.
+  const bundled = existsSync(new URL("../dist/bundle/main.js", import.meta.url));
   if (command === "plan" || command === "run" || command === "batch")
-    (await import("../dist/adapters/models/tokens.js")).prefetchEncoding("o200k_base");
-  await import("../dist/cli/main.js");
+    (await import(bundled ? "../dist/bundle/tokens.js" : "../dist/adapters/models/tokens.js")).prefetchEncoding(
+      "o200k_base",
+    );
+  await import(bundled ? "../dist/bundle/main.js" : "../dist/cli/main.js");
 }
 
 function readHelp() {

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { LanesError } from "../core/errors.js";
 import { setupSchema } from "../adapters/config/schema.js";
 import type { Setup } from "./setup-step.js";
+import { packageFile } from "../adapters/own-files.js";
 
 const templateSchema = z.object({
   name: z.string(),
@@ -30,7 +31,7 @@ export interface Task {
   setup?: Setup | undefined;
 }
 
-const PACKAGE_TASKS = fileURLToPath(new URL("../../templates/tasks/", import.meta.url));
+const PACKAGE_TASKS = fileURLToPath(packageFile("templates/tasks/"));
 
 export function findTemplate(root: string, name: string): string | undefined {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) return undefined;

@@ -5,8 +5,9 @@
 import { readFileSync } from "node:fs";
 import { CommanderError } from "commander";
 import { buildProgram, outcome } from "./program.js";
+import { packageFile } from "../adapters/own-files.js";
 
-const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+const { version } = JSON.parse(readFileSync(packageFile("package.json"), "utf8")) as {
   version: string;
 };
 const argv = process.argv.slice(2);

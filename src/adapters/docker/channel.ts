@@ -10,8 +10,9 @@ import type Docker from "dockerode";
 import { LanesError } from "../../core/errors.js";
 import { onFrames } from "./frames.js";
 import { abortedObservation, truncationFormat, type ExecRequest, type Observation } from "../../core/sandbox.js";
+import { ownFile } from "../own-files.js";
 
-export const SHIM_SOURCE = readFileSync(new URL("./shim.py", import.meta.url), "utf8").replace(
+export const SHIM_SOURCE = readFileSync(ownFile("adapters/docker/shim.py"), "utf8").replace(
   /^MARKER = .*$/m,
   `MARKER = ${JSON.stringify(truncationFormat("bytes"))}`,
 );

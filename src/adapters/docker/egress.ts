@@ -12,8 +12,9 @@ import type Docker from "dockerode";
 import { LanesError } from "../../core/errors.js";
 import type { EgressEvent } from "../../core/sandbox.js";
 import { onFrames } from "./frames.js";
+import { ownFile } from "../own-files.js";
 
-const PROXY_SOURCE = readFileSync(new URL("./egress-proxy.py", import.meta.url), "utf8");
+const PROXY_SOURCE = readFileSync(ownFile("adapters/docker/egress-proxy.py"), "utf8");
 export const PROXY_LABEL = "dev.lanes.proxy";
 const PORT = 3128;
 

@@ -9,8 +9,9 @@ import type Docker from "dockerode";
 import { LanesError } from "../../core/errors.js";
 import { stageOwnContext } from "./image-vendor.js";
 import { hasImage } from "./client.js";
+import { packageFile } from "../own-files.js";
 
-export const PACKAGE_SANDBOX_DIR = fileURLToPath(new URL("../../../templates/sandbox/", import.meta.url));
+export const PACKAGE_SANDBOX_DIR = fileURLToPath(packageFile("templates/sandbox/"));
 export const OFFLINE_BASE = "lanes-base:bookworm-2";
 /** lanes' own sandbox image under a name no project build overwrites: a project's Dockerfile builds FROM it. */
 export const LANES_IMAGE = "lanes-sandbox:lanes";

@@ -10,8 +10,9 @@ import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
 import { LanesError } from "../../core/errors.js";
 import { onFrames } from "./frames.js";
+import { ownFile } from "../own-files.js";
 
-const SOURCE = readFileSync(new URL("./tunnel.py", import.meta.url), "utf8");
+const SOURCE = readFileSync(ownFile("adapters/docker/tunnel.py"), "utf8");
 const OPEN = 1;
 const DATA = 2;
 const CLOSE = 3;

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import type { Price, PriceResolution } from "../../core/cost.js";
 import type { Config, Endpoint } from "../config/schema.js";
+import { ownFile } from "../own-files.js";
 
 interface TableEntry extends Price {
   contextWindow?: number;
@@ -19,7 +20,7 @@ export interface PriceTable {
 
 let table: PriceTable | undefined;
 export function priceTable(): PriceTable {
-  table ??= JSON.parse(readFileSync(new URL("./price-table.json", import.meta.url), "utf8")) as PriceTable;
+  table ??= JSON.parse(readFileSync(ownFile("adapters/models/price-table.json"), "utf8")) as PriceTable;
   return table;
 }
 

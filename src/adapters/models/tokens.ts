@@ -5,6 +5,7 @@
  */
 import type { Message, ToolSpec } from "../../core/models.js";
 import type { TokenCount } from "../../core/ports.js";
+import { ownFile } from "../own-files.js";
 import { countPieces } from "./token-pieces.js";
 
 type Encode = (text: string, opts?: { disallowedSpecial?: Set<string> }) => number[];
@@ -24,48 +25,55 @@ const workers = new Map<string, Promise<Counter | undefined>>();
 
 /**
  * Start loading an encoding in a worker thread now, so a later count does not wait for it on
- * the main thread. Harmless if never used (the worker does not keep the process alive).
+ * the main thread. The worker never keeps lanes running on its own: a plan whose counts are all
+ * cached ends without waiting for the encoding to finish loading. Only a count waiting on it
+ * (or in flight) holds the process open.
  */
 export function prefetchEncoding(name: "o200k_base" | "cl100k_base"): void {
   if (workers.has(name) || encoders.has(name)) return;
   workers.set(
     name,
-    (async () => {
-      try {
-        const { Worker } = await import("node:worker_threads");
-        const url = new URL("./token-worker.js", import.meta.url);
-        const { existsSync } = await import("node:fs");
-        const { fileURLToPath } = await import("node:url");
-        if (!existsSync(fileURLToPath(url))) return undefined; // running from TypeScript sources
-        const w = new Worker(url, { workerData: { encoding: name } });
-        const pending = new Map<number, (counts: number[]) => void>();
-        let next = 1;
-        const ready = new Promise<void>((resolve, reject) => {
-          w.once("error", reject);
-          w.on("message", (m: { ready?: boolean; id?: number; counts?: number[] }) => {
-            if (m.ready) resolve();
-            else if (m.id !== undefined) pending.get(m.id)?.(m.counts!);
-          });
-        });
-        await ready;
-        // Idle, it must not keep lanes running; while a count is in flight it must.
-        w.unref();
-        return (parts: string[]) =>
-          new Promise<number[]>((resolve) => {
-            const id = next++;
-            pending.set(id, (counts) => {
-              pending.delete(id);
-              if (!pending.size) w.unref();
-              resolve(counts);
-            });
-            w.ref();
-            w.postMessage({ id, parts });
-          });
-      } catch {
-        return undefined;
-      }
-    })(),
+    startWorker(name).catch(() => undefined),
   );
+}
+
+async function startWorker(name: "o200k_base" | "cl100k_base"): Promise<Counter | undefined> {
+  const { Worker } = await import("node:worker_threads");
+  const { existsSync } = await import("node:fs");
+  const { fileURLToPath } = await import("node:url");
+  const file = fileURLToPath(ownFile("adapters/models/token-worker.js"));
+  if (!existsSync(file)) return undefined; // running from TypeScript sources
+  const w = new Worker(file, { workerData: { encoding: name } });
+  const pending = new Map<number, { resolve: (counts: number[]) => void; reject: (e: Error) => void }>();
+  let failed: Error | undefined;
+  const fail = (e: Error) => {
+    failed = e;
+    for (const p of pending.values()) p.reject(e);
+  };
+  const ready = new Promise<void>((resolve) => {
+    w.on("message", (m: { ready?: boolean; id?: number; counts?: number[] }) => {
+      if (m.ready) resolve();
+      else if (m.id !== undefined) pending.get(m.id)?.resolve(m.counts!);
+    });
+  });
+  w.once("error", fail);
+  w.once("exit", (code) => fail(new Error(`token worker exited (${code})`)));
+  w.unref(); // after the listeners: adding a "message" listener refs the worker's port again
+  let next = 1;
+  return async (parts) => {
+    const id = next++;
+    w.ref(); // a count waits on it: loading (if still loading) and counting keep lanes running
+    try {
+      return await new Promise<number[]>((resolve, reject) => {
+        if (failed) return reject(failed);
+        pending.set(id, { resolve, reject });
+        void ready.then(() => w.postMessage({ id, parts }));
+      });
+    } finally {
+      pending.delete(id);
+      if (!pending.size) w.unref();
+    }
+  };
 }
 
 function encoder(name: "o200k_base" | "cl100k_base"): Promise<Encode> {
@@ -120,7 +128,13 @@ export async function countChatTokens(model: string, messages: Message[], tools:
 /** Each part's count: in the prefetched worker when there is one, else here. */
 async function countParts(enc: "o200k_base" | "cl100k_base", parts: string[]): Promise<number[]> {
   const worker = await workers.get(enc);
-  if (worker) return worker(parts);
+  if (worker) {
+    try {
+      return await worker(parts);
+    } catch {
+      workers.delete(enc); // it failed to load or died: count here instead
+    }
+  }
   const encode = await encoder(enc);
   const plain = { disallowedSpecial: new Set<string>() }; // "<|endoftext|>" in a file is text
   return parts.map((part) => countPieces((t) => encode(t, plain), part));

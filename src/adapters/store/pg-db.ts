@@ -15,6 +15,7 @@ import { createSyncFn } from "synckit";
 import { LanesError } from "../../core/errors.js";
 import type { Db, Statement } from "./db.js";
 import { redact } from "./redact-url.js";
+import { ownFile } from "../own-files.js";
 
 type Reply = {
   rows?: Record<string, unknown>[];
@@ -47,7 +48,7 @@ export class PgDb implements Db {
 
   /** Connect and bring the schema up to date (`migrations[i]` is version i + 1). */
   static open(url: string, migrations: string[], timeoutMs = 10_000): PgDb {
-    call ??= createSyncFn(fileURLToPath(new URL("./pg-worker.mjs", import.meta.url)), { timeout: timeoutMs * 3 });
+    call ??= createSyncFn(fileURLToPath(ownFile("adapters/store/pg-worker.mjs")), { timeout: timeoutMs * 3 });
     const db = new PgDb(`pg${randomBytes(6).toString("hex")}`, redact(url), url, timeoutMs);
     db.send({ op: "open", id: db.id, url, timeoutMs });
     db.migrate(migrations);

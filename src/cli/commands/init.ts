@@ -6,9 +6,10 @@ import { LanesError } from "../../core/errors.js";
 import { findProject } from "../../adapters/config/load.js";
 import type { CommandContext } from "../context.js";
 import { offerEndpoints, offerText } from "../offer-endpoints.js";
+import { packageFile } from "../../adapters/own-files.js";
 
 /** templates/ ships next to dist/ in the package. */
-export const TEMPLATES_DIR = fileURLToPath(new URL("../../../templates/", import.meta.url));
+export const TEMPLATES_DIR = fileURLToPath(packageFile("templates/"));
 
 const FILES: [template: string, target: string][] = [
   ["lanes.yaml", "lanes.yaml"],

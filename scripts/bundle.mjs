@@ -1,0 +1,48 @@
+// At build time: the CLI as a few bundled chunks in dist/bundle/. Loading ~300 ES modules one
+// by one (resolve, read, compile) is most of a short command's time on Node 20, which has no
+// compile cache; the same code as ~40 chunks loads in a fraction of it. Dynamic imports stay
+// chunk boundaries, so ink, dockerode and the gateway still load only when a command needs
+// them. Native, worker-side and heavy lazily-used packages stay external (node_modules).
+// The launcher (bin/lanes.js) imports the bundle; dist/ keeps the unbundled modules too (the
+// workers and the benchmarks' breakdowns load those).
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "rolldown";
+
+const dist = fileURLToPath(new URL("../dist/", import.meta.url));
+rmSync(join(dist, "bundle"), { recursive: true, force: true });
+await build({
+  input: {
+    main: join(dist, "cli", "main.js"),
+    // The launcher starts the token worker through this module: it must be the bundle's own.
+    tokens: join(dist, "adapters", "models", "tokens.js"),
+  },
+  platform: "node",
+  logLevel: "warn",
+  external: [
+    /^node:/,
+    "better-sqlite3", // native
+    "pg", // loaded by the store's worker only
+    "synckit",
+    "dockerode", // CommonJS with native optional dependencies (ssh2, cpu-features)
+    "ink", // with react and yoga's WebAssembly: the terminal UI, loaded only in a terminal
+    "react",
+    /^gpt-tokenizer/, // the encodings: loaded by the token worker, or lazily
+    "tar-fs",
+    "tar-stream",
+  ],
+  output: {
+    dir: join(dist, "bundle"),
+    format: "esm",
+    chunkFileNames: "[name]-[hash].js",
+    // Each bundled package that must stay off a hot path in a chunk named for it, so the tests
+    // that trace which modules a command loads can see it (bundle/openai-HASH.js).
+    codeSplitting: {
+      groups: ["openai", "execa", "yaml", "commander", "conf"].map((name) => ({
+        name,
+        test: new RegExp(`node_modules[\\\\/]${name}[\\\\/]`),
+      })),
+    },
+  },
+});
