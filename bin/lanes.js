@@ -17,17 +17,8 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   process.stdout.write(help);
 } else {
   nodeModule.enableCompileCache?.();
-  // Commands that count tokens start loading the encoding on the other core right away.
-  // The command is the first word that is not a flag or the value of one (--repo/--lane/--tier).
-  const command = args.find(
-    (a, i) => !a.startsWith("-") && !["--repo", "--lane", "--tier"].includes(args[i - 1] ?? ""),
-  );
   // The bundled CLI (scripts/bundle.mjs); the unbundled modules where only tsc has run.
   const bundled = existsSync(new URL("../dist/bundle/main.js", import.meta.url));
-  if (command === "plan" || command === "run" || command === "batch")
-    (await import(bundled ? "../dist/bundle/tokens.js" : "../dist/adapters/models/tokens.js")).prefetchEncoding(
-      "o200k_base",
-    );
   await import(bundled ? "../dist/bundle/main.js" : "../dist/cli/main.js");
 }
 

@@ -173,8 +173,11 @@ export async function planTask(r: PlanRequest): Promise<Plan> {
     memo?.repos,
     `${r.root}\0${exclude.join("\0")}`,
     async () => {
-      const listing = await listWorkspace(r.root).catch(() => ({ files: [], skipped: [], lfsPointers: [] }));
-      const [head, tree] = await Promise.all([gitHead(r.root), treeDigest(r.root, exclude, listing.files)]);
+      const [listing, head] = await Promise.all([
+        listWorkspace(r.root).catch(() => ({ files: [], skipped: [], lfsPointers: [] })),
+        gitHead(r.root),
+      ]);
+      const tree = await treeDigest(r.root, exclude, listing.files);
       return { files: listing.files, head, tree, skipped: listing.skipped, lfsPointers: listing.lfsPointers };
     },
   );

@@ -3,6 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { encode } from "gpt-tokenizer/encoding/o200k_base";
+import { encode as encodeCl100k } from "gpt-tokenizer/encoding/cl100k_base";
+import o200kRanks from "gpt-tokenizer/bpeRanks/o200k_base";
+import cl100kRanks from "gpt-tokenizer/bpeRanks/cl100k_base";
+import { buildRankTable, readRankTable } from "../../src/adapters/models/rank-table.js";
+import { counterFrom, fastCounter } from "../../src/adapters/models/fast-count.js";
 import { countPieces, tokenPieces } from "../../src/adapters/models/token-pieces.js";
 import { countText } from "../../src/adapters/models/tokens.js";
 
@@ -15,7 +20,7 @@ describe("token counting on long and pathological text", () => {
       readFileSync("package-lock.json", "utf8").slice(0, 200_000),
       readFileSync("src/core/agent.ts", "utf8").repeat(3),
     ])
-      expect(countPieces(plain, text)).toBe(plain(text).length);
+      expect(countPieces((t) => plain(t).length, text)).toBe(plain(text).length);
   });
   it("cuts a run with no gaps into short pieces, and keeps every character", () => {
     const text = "x".repeat(10_000);
@@ -63,5 +68,44 @@ describe("counts remembered by content", () => {
     } finally {
       process.env.LANES_HOME = before;
     }
+  });
+});
+
+describe("counting over lanes' rank tables is gpt-tokenizer's count, exactly", () => {
+  const encoders = { o200k_base: encode, cl100k_base: encodeCl100k } as const;
+  const tables = {
+    o200k_base: readRankTable(buildRankTable(o200kRanks)),
+    cl100k_base: readRankTable(buildRankTable(cl100kRanks)),
+  };
+  // Every plane of Unicode, lone surrogates, control bytes and the special tokens' text.
+  const random = (n: number, max: number) =>
+    Array.from({ length: n }, () => String.fromCodePoint(Math.floor(Math.random() * max))).join("");
+  const texts = [
+    readFileSync("README.md", "utf8"),
+    readFileSync("package-lock.json", "utf8").slice(0, 150_000),
+    readFileSync("src/adapters/models/rank-table.ts", "utf8"),
+    "<|endoftext|><|im_start|>user naïve café 東京 🙂 \u0000\t\r\n   x",
+    random(20_000, 0x10ffff),
+    random(20_000, 0x600),
+    String.fromCharCode(0xd800, 0x41, 0xdfff),
+  ];
+  for (const encoding of ["o200k_base", "cl100k_base"] as const)
+    it(`${encoding}: the same count on source, lockfiles, prose and random Unicode`, () => {
+      const count = counterFrom(encoding, tables[encoding]);
+      const plainOf = (t: string) => encoders[encoding](t, { disallowedSpecial: new Set() }).length;
+      for (const text of texts) expect(count(text), text.slice(0, 40)).toBe(plainOf(text));
+    });
+
+  it("the built tables (dist/ranks) are what counting uses, and they pass the self-check", () => {
+    // `npm test` builds first; a missing or corrupt table would fall back to the slow encoder.
+    for (const encoding of ["o200k_base", "cl100k_base"] as const) {
+      const count = fastCounter(encoding);
+      expect(count, encoding).toBeTypeOf("function");
+      expect(count!(texts[0]!)).toBe(encoders[encoding](texts[0]!, { disallowedSpecial: new Set() }).length);
+    }
+  });
+
+  it("a file that is not a rank table is refused", () => {
+    expect(() => readRankTable(Buffer.alloc(64))).toThrow(/not a lanes rank table/);
   });
 });

@@ -6,10 +6,14 @@
 import { createReadStream } from "node:fs";
 import { existsSync } from "node:fs";
 import { lstat, readdir, readlink } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { join, posix } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { git } from "../git.js";
-import tar from "tar-stream";
+import type tar from "tar-stream";
+
+// Loaded on first use: planning lists the workspace but never packs it.
+const tarStream = () => createRequire(import.meta.url)("tar-stream") as typeof tar;
 
 const UID = 1000;
 const GID = 1000;
@@ -49,10 +53,10 @@ export interface WorkspaceListing {
  * copied with their own files, the rest of what is left out is listed with the reason.
  */
 export async function listWorkspace(repo: string): Promise<WorkspaceListing> {
-  const files = await listWorkspaceFiles(repo);
+  // Both listings at once: each git call is a process start on the path of every plan.
+  const [files, stage] = await Promise.all([listWorkspaceFiles(repo), git(["ls-files", "-s", "-z"], repo)]);
   const skipped: WorkspaceListing["skipped"] = [];
   const lfsPointers: string[] = [];
-  const stage = await git(["ls-files", "-s", "-z"], repo);
   const gitlinks = new Set(
     stage.code === 0
       ? stage.stdout
@@ -94,7 +98,7 @@ async function isLfsPointer(file: string): Promise<boolean> {
 
 /** A tar of `files` (paths relative to `repo`), with directories listed so none is root-owned. */
 export function packWorkspace(repo: string, files: string[]): tar.Pack {
-  const pack = tar.pack();
+  const pack = tarStream().pack();
   void (async () => {
     const dirs = new Set<string>();
     for (const f of files) for (let d = posix.dirname(f); d !== "." && !dirs.has(d); d = posix.dirname(d)) dirs.add(d);
@@ -130,7 +134,7 @@ function entry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, f
 
 /** A tar holding one file (and its parent directories) for writeFile. */
 export function packOne(path: string, content: Buffer, mode = 0o644): tar.Pack {
-  const pack = tar.pack();
+  const pack = tarStream().pack();
   const parts = path.split("/").slice(0, -1);
   for (let i = 1; i <= parts.length; i++)
     pack.entry({ name: `${parts.slice(0, i).join("/")}/`, type: "directory", mode: 0o755, uid: UID, gid: GID });

@@ -37,8 +37,8 @@ export function tokenPieces(text: string): string[] {
   return out;
 }
 
-export function countPieces(encode: (text: string) => number[], text: string): number {
+export function countPieces(count: (text: string) => number, text: string): number {
   let n = 0;
-  for (const piece of tokenPieces(text)) n += encode(piece).length;
+  for (const piece of tokenPieces(text)) n += count(piece);
   return n;
 }

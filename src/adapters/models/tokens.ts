@@ -5,86 +5,41 @@
  */
 import type { Message, ToolSpec } from "../../core/models.js";
 import type { TokenCount } from "../../core/ports.js";
-import { ownFile } from "../own-files.js";
+import type { Encoding } from "./fast-count.js";
 import { countPieces } from "./token-pieces.js";
 
-type Encode = (text: string, opts?: { disallowedSpecial?: Set<string> }) => number[];
-const encoders = new Map<string, Promise<Encode>>();
+/** The number of tokens in a text, special tokens counted as plain text. */
+type Count = (text: string) => number;
+const counters = new Map<Encoding, Promise<Count>>();
 
 /** Which encoding an OpenAI-family model uses, or undefined for other models. */
-export function encodingFor(model: string): "o200k_base" | "cl100k_base" | undefined {
+export function encodingFor(model: string): Encoding | undefined {
   const m = model.toLowerCase().replace(/^openai\//, "");
   if (/^(gpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o1|o3|o4|chatgpt-4o|gpt-oss)/.test(m)) return "o200k_base";
   if (/^(gpt-4|gpt-3\.5)/.test(m)) return "cl100k_base";
   return undefined;
 }
 
-/** Each part's count, in the worker. */
-type Counter = (parts: string[]) => Promise<number[]>;
-const workers = new Map<string, Promise<Counter | undefined>>();
-
 /**
- * Start loading an encoding in a worker thread now, so a later count does not wait for it on
- * the main thread. The worker never keeps lanes running on its own: a plan whose counts are all
- * cached ends without waiting for the encoding to finish loading. Only a count waiting on it
- * (or in flight) holds the process open.
+ * An encoding's counter: over the build's rank table (~40 ms to start, fast-count.ts), or where
+ * that is missing or fails its self-check, gpt-tokenizer's full encoding (~200 ms to load).
  */
-export function prefetchEncoding(name: "o200k_base" | "cl100k_base"): void {
-  if (workers.has(name) || encoders.has(name)) return;
-  workers.set(
-    name,
-    startWorker(name).catch(() => undefined),
-  );
-}
-
-async function startWorker(name: "o200k_base" | "cl100k_base"): Promise<Counter | undefined> {
-  const { Worker } = await import("node:worker_threads");
-  const { existsSync } = await import("node:fs");
-  const { fileURLToPath } = await import("node:url");
-  const file = fileURLToPath(ownFile("adapters/models/token-worker.js"));
-  if (!existsSync(file)) return undefined; // running from TypeScript sources
-  const w = new Worker(file, { workerData: { encoding: name } });
-  const pending = new Map<number, { resolve: (counts: number[]) => void; reject: (e: Error) => void }>();
-  let failed: Error | undefined;
-  const fail = (e: Error) => {
-    failed = e;
-    for (const p of pending.values()) p.reject(e);
-  };
-  const ready = new Promise<void>((resolve) => {
-    w.on("message", (m: { ready?: boolean; id?: number; counts?: number[] }) => {
-      if (m.ready) resolve();
-      else if (m.id !== undefined) pending.get(m.id)?.resolve(m.counts!);
-    });
-  });
-  w.once("error", fail);
-  w.once("exit", (code) => fail(new Error(`token worker exited (${code})`)));
-  w.unref(); // after the listeners: adding a "message" listener refs the worker's port again
-  let next = 1;
-  return async (parts) => {
-    const id = next++;
-    w.ref(); // a count waits on it: loading (if still loading) and counting keep lanes running
-    try {
-      return await new Promise<number[]>((resolve, reject) => {
-        if (failed) return reject(failed);
-        pending.set(id, { resolve, reject });
-        void ready.then(() => w.postMessage({ id, parts }));
-      });
-    } finally {
-      pending.delete(id);
-      if (!pending.size) w.unref();
-    }
-  };
-}
-
-function encoder(name: "o200k_base" | "cl100k_base"): Promise<Encode> {
-  let e = encoders.get(name);
-  if (!e) {
-    e = (
-      name === "o200k_base" ? import("gpt-tokenizer/encoding/o200k_base") : import("gpt-tokenizer/encoding/cl100k_base")
-    ).then((m) => m.encode as Encode);
-    encoders.set(name, e);
+function counter(name: Encoding): Promise<Count> {
+  let c = counters.get(name);
+  if (!c) {
+    c = (async () => {
+      const fast = (await import("./fast-count.js")).fastCounter(name);
+      if (fast) return fast;
+      const { encode } =
+        name === "o200k_base"
+          ? await import("gpt-tokenizer/encoding/o200k_base")
+          : await import("gpt-tokenizer/encoding/cl100k_base");
+      const plain = { disallowedSpecial: new Set<string>() }; // "<|endoftext|>" in a file is text
+      return (text: string) => encode(text, plain).length;
+    })();
+    counters.set(name, c);
   }
-  return e;
+  return c;
 }
 
 /** The text a chat request is made of, in the order the model sees it. */
@@ -125,27 +80,15 @@ export async function countChatTokens(model: string, messages: Message[], tools:
   return { tokens, exact: true, method };
 }
 
-/** Each part's count: in the prefetched worker when there is one, else here. */
-async function countParts(enc: "o200k_base" | "cl100k_base", parts: string[]): Promise<number[]> {
-  const worker = await workers.get(enc);
-  if (worker) {
-    try {
-      return await worker(parts);
-    } catch {
-      workers.delete(enc); // it failed to load or died: count here instead
-    }
-  }
-  const encode = await encoder(enc);
-  const plain = { disallowedSpecial: new Set<string>() }; // "<|endoftext|>" in a file is text
-  return parts.map((part) => countPieces((t) => encode(t, plain), part));
+async function countParts(enc: Encoding, parts: string[]): Promise<number[]> {
+  const count = await counter(enc);
+  return parts.map((part) => countPieces(count, part));
 }
 
 export async function countText(model: string, text: string): Promise<TokenCount> {
   const enc = encodingFor(model);
   if (!enc) return { tokens: Math.ceil(text.length / 4), exact: false, method: "approximate (4 characters per token)" };
-  const encode = await encoder(enc);
-  const plain = { disallowedSpecial: new Set<string>() };
-  return { tokens: countPieces((t) => encode(t, plain), text), exact: true, method: `gpt-tokenizer ${enc}` };
+  return { tokens: countPieces(await counter(enc), text), exact: true, method: `gpt-tokenizer ${enc}` };
 }
 
 export function approximate(messages: Message[], tools: ToolSpec[] = []): TokenCount {

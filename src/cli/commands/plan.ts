@@ -32,6 +32,7 @@ export async function plan(
   const config = structuredClone(loaded.config);
   const laneName = ctx.mode.lane ?? task.lane ?? config.defaults.lane;
   const agent = resolveAgent(ctx.opts.agent ?? config.lanes[laneName]?.agent, ctx.opts.agentCmd);
+  const whoever = identityOf(config, root); // git config, while the endpoint and ledger open
   const choice = await useEndpoint(config, ctx.opts.endpoint, laneName, ctx.mode.tier);
   const ledger = await openLedger().catch(async (err: unknown) => {
     await choice.close();
@@ -47,7 +48,7 @@ export async function plan(
   }
   let p: Plan;
   try {
-    const who = await identityOf(config, root);
+    const who = await whoever;
     // The plan file itself is left out of the pinned tree: committing it must not make it stale.
     const here = ctx.opts.out ? repoRelative(root, ctx.opts.out) : undefined;
     p = await planTask({

@@ -1,0 +1,12 @@
+const T = [];
+let t = performance.now();
+const mark = (n) => { const x = performance.now(); T.push(`${n} ${(x - t).toFixed(1)}`); t = x; };
+await import("../dist/vendor/zod.js"); mark("zod");
+await import("yaml"); mark("yaml");
+await import("../dist/core/tools.js"); mark("core/tools");
+await import("../dist/adapters/config/schema.js"); mark("config schema");
+await import("../dist/app/templates.js"); mark("templates");
+const { loadConfig } = await import("../dist/adapters/config/load.js"); mark("load.js rest");
+loadConfig({ repo: "/tmp/pp/repo" }); mark("loadConfig 1");
+loadConfig({ repo: "/tmp/pp/repo" }); mark("loadConfig 2");
+console.log(T.join(" | "));
