@@ -39,19 +39,27 @@ export class HoldStore implements HoldStorePort {
     }
     this.s.atomically(() => {
       this.expire(now);
-      for (const b of opts.buckets) this.upsertBucket(b);
       for (const b of opts.buckets) {
+        this.upsertBucket(b);
         const amount = opts.caps[b.unit] ?? 0;
         if (amount <= 0) continue;
-        const row = this.s.sql("SELECT used, held, lim, kind, resets_at FROM buckets WHERE key = ?").get(b.key) as {
-          used: number;
-          held: number;
-          lim: number;
-          kind: string;
-          resets_at: string;
-        };
-        if (row.kind === "hard" && row.used + row.held + amount > row.lim + 1e-9)
+        // Held only where a hard limit allows it; no row back means it does not (nothing held:
+        // the throw rolls the whole reservation back).
+        const held = this.s
+          .sql(
+            "UPDATE buckets SET held = held + ? WHERE key = ?" +
+              " AND (kind != 'hard' OR used + held + ? <= lim + 1e-9) RETURNING key",
+          )
+          .get(amount, b.key, amount);
+        if (!held) {
+          const row = this.s.sql("SELECT used, held, lim, resets_at FROM buckets WHERE key = ?").get(b.key) as {
+            used: number;
+            held: number;
+            lim: number;
+            resets_at: string;
+          };
           throw overLimit(b.key, b.unit, row, amount);
+        }
       }
       this.s
         .sql(
@@ -73,7 +81,6 @@ export class HoldStore implements HoldStorePort {
       for (const b of opts.buckets) {
         const amount = opts.caps[b.unit] ?? 0;
         if (amount <= 0) continue;
-        this.s.sql("UPDATE buckets SET held = held + ? WHERE key = ?").run(amount, b.key);
         this.s
           .sql("INSERT INTO hold_buckets (hold_id, bucket_key, unit, reserved) VALUES (?, ?, ?, ?)")
           .run(id, b.key, b.unit, amount);
@@ -94,29 +101,35 @@ export class HoldStore implements HoldStorePort {
       return;
     }
     this.s.atomically(() => {
-      const hold = this.s.sql("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
-      if (!hold) throw new LanesError("failed", `no hold ${holdId}`);
-      if (hold.status !== "open")
-        throw new LanesError("quota", `hold ${holdId} is ${hold.status}; nothing more can be charged to it`);
-      const cap = this.s.sql("SELECT cap, charged FROM hold_caps WHERE hold_id = ? AND unit = ?").get(holdId, unit) as
-        { cap: number; charged: number } | undefined;
-      const left = cap ? cap.cap - cap.charged : 0;
-      if (amount > left + 1e-12) throw new HoldExhausted(unit, amount, left);
-      this.s.sql("UPDATE hold_caps SET charged = charged + ? WHERE hold_id = ? AND unit = ?").run(amount, holdId, unit);
+      // The usual case in one statement: an open hold with enough left takes the charge.
+      const took = this.s
+        .sql(
+          "UPDATE hold_caps SET charged = charged + ? WHERE hold_id = ? AND unit = ?" +
+            " AND ? <= cap - charged + 1e-12 AND (SELECT status FROM holds WHERE id = ?) = 'open' RETURNING 1",
+        )
+        .get(amount, holdId, unit, amount, holdId);
+      if (!took) throw this.whyNoCharge(holdId, unit, amount);
       for (const hb of this.s
-        .sql("SELECT bucket_key FROM hold_buckets WHERE hold_id = ? AND unit = ?")
-        .all(holdId, unit) as { bucket_key: string }[]) {
+        .sql("UPDATE hold_buckets SET charged = charged + ? WHERE hold_id = ? AND unit = ? RETURNING bucket_key")
+        .all(amount, holdId, unit) as { bucket_key: string }[])
         this.s
           .sql("UPDATE buckets SET used = used + ?, held = held - ? WHERE key = ?")
           .run(amount, amount, hb.bucket_key);
-        this.s
-          .sql("UPDATE hold_buckets SET charged = charged + ? WHERE hold_id = ? AND bucket_key = ?")
-          .run(amount, holdId, hb.bucket_key);
-      }
       this.s
         .sql("INSERT INTO charges (hold_id, at, unit, amount, note) VALUES (?, ?, ?, ?, ?)")
         .run(holdId, Date.now(), unit, amount, note);
     });
+  }
+
+  /** Why a charge was refused: no such hold, a hold no longer open, or not enough left. */
+  private whyNoCharge(holdId: string, unit: HoldUnit, amount: number): LanesError {
+    const hold = this.s.sql("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
+    if (!hold) return new LanesError("failed", `no hold ${holdId}`);
+    if (hold.status !== "open")
+      return new LanesError("quota", `hold ${holdId} is ${hold.status}; nothing more can be charged to it`);
+    const cap = this.s.sql("SELECT cap, charged FROM hold_caps WHERE hold_id = ? AND unit = ?").get(holdId, unit) as
+      { cap: number; charged: number } | undefined;
+    return new HoldExhausted(unit, amount, cap ? cap.cap - cap.charged : 0);
   }
 
   /**
@@ -170,16 +183,19 @@ export class HoldStore implements HoldStorePort {
       return state;
     }
     this.s.atomically(() => {
-      const hold = this.s.sql("SELECT status FROM holds WHERE id = ?").get(holdId) as { status: string } | undefined;
-      if (!hold) throw new LanesError("failed", `no hold ${holdId}`);
-      if (hold.status === "open") {
-        for (const hb of this.s
-          .sql("SELECT bucket_key, reserved, charged FROM hold_buckets WHERE hold_id = ?")
-          .all(holdId) as { bucket_key: string; reserved: number; charged: number }[]) {
-          this.s.sql("UPDATE buckets SET held = held - ? WHERE key = ?").run(hb.reserved - hb.charged, hb.bucket_key);
-        }
-        this.s.sql("UPDATE holds SET status = 'settled', settled_at = ? WHERE id = ?").run(Date.now(), holdId);
+      // Only an open hold is settled (once): a second settle, or one of an expired hold, is a no-op.
+      const settled = this.s
+        .sql("UPDATE holds SET status = 'settled', settled_at = ? WHERE id = ? AND status = 'open' RETURNING 1")
+        .get(Date.now(), holdId);
+      if (!settled) {
+        if (!this.s.sql("SELECT 1 FROM holds WHERE id = ?").get(holdId))
+          throw new LanesError("failed", `no hold ${holdId}`);
+        return;
       }
+      for (const hb of this.s
+        .sql("SELECT bucket_key, reserved - charged AS back FROM hold_buckets WHERE hold_id = ?")
+        .all(holdId) as { bucket_key: string; back: number }[])
+        this.s.sql("UPDATE buckets SET held = held - ? WHERE key = ?").run(hb.back, hb.bucket_key);
     });
     return this.hold(holdId);
   }

@@ -40,6 +40,31 @@ export const MIGRATIONS: string[] = [
    ALTER TABLE runs ADD COLUMN project TEXT;
    ALTER TABLE runs ADD COLUMN p50_usd REAL;
    CREATE INDEX runs_created ON runs (created_at);`,
+  // Fewer pages written per reserve and charge (each page is a WAL frame and two writes): holds
+  // and their caps and buckets keyed by their primary key alone (no separate rowid tree), and
+  // charges without AUTOINCREMENT's sqlite_sequence row (charges are never deleted, so rowids
+  // still only grow).
+  `CREATE TABLE holds_v2 (id TEXT PRIMARY KEY, run_id TEXT NOT NULL, lane TEXT NOT NULL, created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL, status TEXT NOT NULL, settled_at INTEGER, price_version TEXT, owner TEXT, meta TEXT) WITHOUT ROWID;
+   INSERT INTO holds_v2 SELECT id, run_id, lane, created_at, expires_at, status, settled_at, price_version, owner, meta FROM holds;
+   DROP TABLE holds;
+   ALTER TABLE holds_v2 RENAME TO holds;
+   CREATE INDEX holds_open ON holds (status, lane);
+   CREATE TABLE hold_caps_v2 (hold_id TEXT NOT NULL, unit TEXT NOT NULL, cap REAL NOT NULL, charged REAL NOT NULL DEFAULT 0,
+     PRIMARY KEY (hold_id, unit)) WITHOUT ROWID;
+   INSERT INTO hold_caps_v2 SELECT hold_id, unit, cap, charged FROM hold_caps;
+   DROP TABLE hold_caps;
+   ALTER TABLE hold_caps_v2 RENAME TO hold_caps;
+   CREATE TABLE hold_buckets_v2 (hold_id TEXT NOT NULL, bucket_key TEXT NOT NULL, unit TEXT NOT NULL, reserved REAL NOT NULL,
+     charged REAL NOT NULL DEFAULT 0, PRIMARY KEY (hold_id, bucket_key)) WITHOUT ROWID;
+   INSERT INTO hold_buckets_v2 SELECT hold_id, bucket_key, unit, reserved, charged FROM hold_buckets;
+   DROP TABLE hold_buckets;
+   ALTER TABLE hold_buckets_v2 RENAME TO hold_buckets;
+   CREATE TABLE charges_v2 (id INTEGER PRIMARY KEY, hold_id TEXT NOT NULL, at INTEGER NOT NULL, unit TEXT NOT NULL, amount REAL NOT NULL,
+     note TEXT);
+   INSERT INTO charges_v2 SELECT id, hold_id, at, unit, amount, note FROM charges;
+   DROP TABLE charges;
+   ALTER TABLE charges_v2 RENAME TO charges;`,
 ];
 
 export type { BatchTaskRow, RunRow } from "../../core/ports.js";

@@ -14,10 +14,19 @@ export class SqliteDb implements Db {
   /** Prepared statements, compiled once per SQL text (preparing costs more than running). */
   private readonly statements = new Map<string, Database.Statement>();
 
+  /**
+   * One transaction function for every write, given the work as its argument: better-sqlite3
+   * builds four wrapped functions per `db.transaction(fn)`, ~10 µs a call on the ledger's
+   * hottest path. Nested calls become savepoints, as they would with a new one.
+   */
+  private readonly tx: Database.Transaction<(fn: () => unknown) => unknown>;
+
   private constructor(
     readonly db: Database.Database,
     readonly path: string,
-  ) {}
+  ) {
+    this.tx = db.transaction((fn: () => unknown) => fn());
+  }
 
   /** Open (creating) the database and apply `migrations` it has not seen (PRAGMA user_version). */
   static open(path: string, migrations: string[]): SqliteDb {
@@ -65,7 +74,7 @@ export class SqliteDb implements Db {
 
   /** Run `fn` in one write transaction (nested calls become savepoints). */
   atomically<T>(fn: () => T): T {
-    return this.run(() => this.db.transaction(fn).immediate());
+    return this.run(() => this.tx.immediate(fn) as T);
   }
 
   close(): void {
