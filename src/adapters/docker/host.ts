@@ -385,11 +385,12 @@ export function networkName(id: string): string {
   return `lanes-net-${id}`;
 }
 
-/** Commit the copied workspace as the base that diffs are taken against. */
+/** Commit the copied workspace as the base that diffs are taken against (its hash read by the shell). */
 async function commitBase(executor: Executor): Promise<string> {
   const script =
     "git init -q . && git add -A -f && git -c user.name=lanes -c user.email=lanes@localhost -c commit.gpgsign=false" +
-    " commit -q --no-verify --allow-empty -m 'lanes: base' && git rev-parse HEAD";
+    " commit -q --no-verify --allow-empty -m 'lanes: base'" +
+    ' && { { read -r ref < .git/HEAD && read -r hash < ".git/${ref#ref: }" && echo "$hash"; } 2>/dev/null || git rev-parse HEAD; }';
   const r = await executor.exec({ command: script, cwd: WORKSPACE, timeoutMs: 120_000, maxOutputBytes: WHOLE });
   if (r.exitCode !== 0)
     throw new LanesError("sandbox", `could not prepare the workspace: ${r.stderr.trim() || `exit ${r.exitCode}`}`, {
