@@ -5,14 +5,15 @@
 // them. Native, worker-side and heavy lazily-used packages stay external (node_modules).
 // The launcher (bin/lanes.js) imports the bundle; dist/ keeps the unbundled modules too (the
 // workers and the benchmarks' breakdowns load those).
-import { rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "rolldown";
 
 const dist = fileURLToPath(new URL("../dist/", import.meta.url));
 rmSync(join(dist, "bundle"), { recursive: true, force: true });
-await build({
+const out = await build({
   input: {
     main: join(dist, "cli", "main.js"),
     // The launcher starts the token worker through this module: it must be the bundle's own.
@@ -46,3 +47,10 @@ await build({
     },
   },
 });
+
+// What this build is, for caches of its results (src/adapters/config/load-cache.ts): the hash of
+// every chunk, so any change to the code is a new id.
+const id = createHash("sha256");
+for (const chunk of out.output.sort((a, b) => a.fileName.localeCompare(b.fileName)))
+  id.update(chunk.fileName).update(chunk.type === "chunk" ? chunk.code : chunk.source);
+writeFileSync(join(dist, "bundle", "build-id"), `${id.digest("hex")}\n`);

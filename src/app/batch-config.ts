@@ -8,7 +8,8 @@
  * repository's configuration checks them, exactly as a run there would).
  */
 import { LanesError } from "../core/errors.js";
-import { findProject, readLayer, type LoadedConfig } from "../adapters/config/load.js";
+import { findProject } from "../adapters/config/find-project.js";
+import { readLayer, type LoadedConfig } from "../adapters/config/load.js";
 import type { Config } from "../adapters/config/schema.js";
 
 export interface TaskConfig {

@@ -82,7 +82,7 @@ export async function planBatch(o: {
   const memo = newPlanMemo();
   for (const [idx, item] of o.items.entries()) {
     const { config, source } = o.configFor?.(item.repo) ?? { config: o.config };
-    const t = resolveTask(
+    const t = await resolveTask(
       item.repo,
       item.task,
       Object.entries(item.set).map(([k, v]) => `${k}=${v}`),

@@ -135,7 +135,7 @@ function storeCheck(fetched: Map<string, string> | undefined): Check {
     exitCode: ExitCode.quota,
     run: async (signal) => {
       const { storeLocation } = await import("../adapters/config/store-location.js");
-      const at = storeLocation(process.env, fetched);
+      const at = await storeLocation(process.env, fetched);
       if (!/^postgres(ql)?:\/\//.test(at.where)) return { ok: true, detail: `SQLite ${at.where} (${at.source})` };
       const [{ default: pg }, { redact }, { PG_MIGRATIONS }] = await Promise.all([
         import("pg"),

@@ -27,7 +27,7 @@ export async function openLedger(): Promise<Ledger> {
   ]);
   // An org policy at a URL may name the store: the one loading configuration fetched is reused.
   const fetched = process.env.LANES_POLICY ? await fetchPolicies(process.env) : undefined;
-  const ledger = await Ledger.openAt(storeLocation(process.env, fetched).where);
+  const ledger = await Ledger.openAt((await storeLocation(process.env, fetched)).where);
   recoverCrashed(ledger);
   return ledger;
 }

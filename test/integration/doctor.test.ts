@@ -116,8 +116,12 @@ describe("lanes doctor against the real Docker engine", () => {
 describe("output modes load ink only in a terminal", () => {
   // A package is loaded from node_modules, or (bundled by scripts/bundle.mjs) as its named chunk.
   const loaded = (names: string) => new RegExp(`(node_modules/(${names})/|/dist/bundle/(${names})-)`);
-  const trace = (args: string[], env: NodeJS.ProcessEnv, viaTerminal: boolean) => {
-    const file = join(tempHome().dir, "modules.txt");
+  const trace = (
+    args: string[],
+    env: NodeJS.ProcessEnv,
+    viaTerminal: boolean,
+    file = join(tempHome().dir, "m.txt"),
+  ) => {
     writeFileSync(file, "");
     const hook = join(ROOT, "test/helpers/trace-modules.mjs");
     const cmd = [process.execPath, "--import", hook, BIN, ...args].map((a) => `'${a}'`).join(" ");
@@ -157,6 +161,35 @@ describe("output modes load ink only in a terminal", () => {
       expect(t.modules).not.toMatch(loaded("ink|react|dockerode|openai|better-sqlite3|ssh2|cpu-features"));
       expect(t.modules).not.toMatch(/\.node$/m);
     }
+  });
+
+  it("an unchanged configuration is not parsed again; a changed one, or one under an org policy, is", () => {
+    const { repo, env, dir } = project(
+      'tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "http://127.0.0.1:1/v1", model: gpt-4.1-mini }]\n',
+    );
+    // The same trace file each time: every LANES_* variable is part of the cache's key.
+    const file = join(dir, "modules.txt");
+    const plan = (e = env) => trace(["--repo", repo, "--lane", "eval", "plan", "fix it", "--json"], e, false, file);
+    const parsers = loaded("yaml|zod");
+    expect(plan().modules).toMatch(parsers); // the first plan validates lanes.yaml
+    const again = plan();
+    expect(again.status).toBe(0);
+    expect(again.modules).toMatch(/\/dist\/bundle\/plan-task-/);
+    expect(again.modules).not.toMatch(parsers);
+    expect(again.modules).not.toMatch(/\/dist\/bundle\/schema-/);
+    // One byte changed: validated again, and a broken file is still exit 2 with its line.
+    const yaml = join(repo, "lanes.yaml");
+    writeFileSync(yaml, `${readFileSync(yaml, "utf8")}\nsandbox: 3\n`);
+    const broken = plan();
+    expect(broken.status).toBe(2);
+    expect(broken.modules).toMatch(parsers);
+    // Under an org policy nothing is cached: every load checks its floors.
+    writeFileSync(yaml, readFileSync(yaml, "utf8").replace("\nsandbox: 3\n", ""));
+    const policy = join(dir, "policy.yaml");
+    writeFileSync(policy, "budgets:\n  - { scope: team, period: month, limit: 100 }\n");
+    const governed = { ...env, LANES_POLICY: policy };
+    expect(plan(governed).status).toBe(0);
+    expect(plan(governed).modules).toMatch(parsers);
   });
 
   it("plan never loads execa (it is for bringing patches home, off the hot path)", () => {

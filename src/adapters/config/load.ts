@@ -7,14 +7,15 @@
  * silent fall-back to defaults.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
-import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import { relative, resolve } from "node:path";
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import { ConfigError, type ConfigProblem } from "../../core/errors.js";
 import { BUILTIN_CONFIG } from "./defaults.js";
 import { describe, violations } from "./floors.js";
-import { depthIn, locate, toProblems, type Layer, type PathKey } from "./locate.js";
+import { depthIn, locate, step, toProblems, type Layer, type LineCol, type PathKey, type Positions } from "./locate.js";
 import { readPolicies } from "./policy.js";
-import { PROJECT_FILE, userConfigFile } from "./paths.js";
+import { findProject } from "./find-project.js";
+import { userConfigFile } from "./paths.js";
 import { configSchema, type Config } from "./schema.js";
 
 export interface ConfigFlags {
@@ -158,27 +159,6 @@ function layerSetting(layers: Layer[], path: PathKey[]): Layer | undefined {
   return best;
 }
 
-/** Where a value came from, as "file:line" (or the variable or flag), for plans and `config get --explain`. */
-export function originOf(loaded: Pick<LoadedConfig, "layers">, path: PathKey[]): string {
-  const setting = loaded.layers.filter((l) => depthIn(l.raw, path) === path.length).pop();
-  if (!setting) return "schema default";
-  if (setting.origins) return setting.origins.get(String(path[0])) ?? setting.source;
-  if (!setting.doc) return setting.source;
-  return `${setting.source}:${locate(setting, path).line}`;
-}
-
-/** The org policy's value at `path` (the floor), with where it is set, if a policy sets it. */
-export function floorOf(
-  loaded: Pick<LoadedConfig, "layers">,
-  path: PathKey[],
-): { value: unknown; at: string } | undefined {
-  const policy = loaded.layers.filter((l) => l.policy && depthIn(l.raw, path) === path.length).pop();
-  if (!policy) return undefined;
-  let v: unknown = policy.raw;
-  for (const k of path) v = (v as Record<string, unknown>)[String(k)];
-  return { value: v, at: `${policy.source}:${locate(policy, path).line}` };
-}
-
 /** Parse one YAML (or JSON) file, keeping positions. */
 export function readLayer(file: string, source: string): Layer | { problems: ConfigProblem[] } {
   const size = statSync(file).size;
@@ -244,7 +224,42 @@ function parseLayer(text: string, source: string): Layer | { problems: ConfigPro
       ],
     };
   }
-  return { source, raw: raw as Record<string, unknown>, doc, lineCounter };
+  return { source, raw: raw as Record<string, unknown>, positions: positionsOf(doc, lineCounter) };
+}
+
+/** Where every key, value and list item of a document is (see `Positions` in locate.ts). */
+function positionsOf(doc: Document, lineCounter: LineCounter): Positions {
+  const lc = (offset: number): LineCol => {
+    const p = lineCounter.linePos(offset);
+    return [p.line, p.col];
+  };
+  const at: Positions["at"] = {};
+  const walk = (node: unknown, prefix: string) => {
+    if (isMap(node))
+      for (const pair of node.items) {
+        if (!isPair(pair) || !isScalar(pair.key)) continue;
+        const path = step(prefix, String(pair.key.value), false);
+        if (path in at) continue; // the first entry with a key is the one found by a lookup
+        const key = (pair.key as Node).range?.[0];
+        const value = (pair.value as Node | null)?.range?.[0];
+        at[path] = {
+          map: true,
+          ...(key !== undefined ? { key: lc(key) } : {}),
+          ...(value !== undefined ? { value: lc(value) } : {}),
+        };
+        walk(pair.value, path);
+      }
+    else if (isSeq(node))
+      node.items.forEach((item, i) => {
+        if (!item) return;
+        const path = step(prefix, i, true);
+        const value = (item as Node).range?.[0];
+        at[path] = { map: false, ...(value !== undefined ? { value: lc(value) } : {}) };
+        walk(item, path);
+      });
+  };
+  walk(doc.contents, "");
+  return { root: lc((doc.contents as Node | null)?.range?.[0] ?? 0), at };
 }
 
 /** The first key that appears twice in one mapping, anywhere in the document (linear time). */
@@ -290,18 +305,6 @@ export function deepMerge(base: Record<string, unknown>, over: Record<string, un
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
-/** lanes.yaml in `repo` or the nearest parent up to (and including) the git root. */
-export function findProject(repo: string): { projectFile: string | undefined; root: string } {
-  let dir = repo;
-  for (;;) {
-    const candidate = join(dir, PROJECT_FILE);
-    if (existsSync(candidate)) return { projectFile: candidate, root: dir };
-    if (existsSync(join(dir, ".git")) || dirname(dir) === dir)
-      return { projectFile: undefined, root: existsSync(join(dir, ".git")) ? dir : repo };
-    dir = dirname(dir);
-  }
 }
 
 function displayPath(file: string): string {

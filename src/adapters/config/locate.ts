@@ -2,20 +2,35 @@
  * Turning a zod issue into a located, readable problem: which layer (file) the offending value
  * came from, its line and column, and a message that says what was expected and what was found.
  */
-import { isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from "yaml";
 import type { z } from "zod";
 import type { ConfigProblem } from "../../core/errors.js";
 import { closest } from "./suggest.js";
 
 export type PathKey = string | number;
 
-/** One configuration layer: where it came from, its raw value, and (for files) its parsed document. */
+/** A line and column (1-based). */
+export type LineCol = [number, number];
+
+/**
+ * Where everything in a file is, computed once when it is parsed (load.ts), so that locating a
+ * value needs neither the YAML parser nor its document, and a layer can be kept as JSON.
+ * `at` is keyed by the path (see `step`): a mapping entry has its key's position and, where it
+ * has one, its value's; a list item has its own.
+ */
+export interface Positions {
+  root: LineCol;
+  at: Record<string, { map: boolean; key?: LineCol; value?: LineCol }>;
+}
+
+/** One step of a `Positions` key: an entry of a mapping, or an item of a list. */
+export const step = (prefix: string, key: PathKey, list: boolean) => `${prefix}\0${list ? "i" : "k"}:${String(key)}`;
+
+/** One configuration layer: where it came from, its raw value, and (for files) where each part is. */
 export interface Layer {
   /** File path as shown to the user, or e.g. "environment LANES_LANE" / "flag --lane". */
   source: string;
   raw: Record<string, unknown>;
-  doc?: Document;
-  lineCounter?: LineCounter;
+  positions?: Positions;
   /** For env/flag layers: the variable or flag that set each top-level path. */
   origins?: Map<string, string>;
   /** An org policy layer: its values are floors. */
@@ -24,29 +39,43 @@ export interface Layer {
 
 /** Position (1-based) of the value at `path`, or of the key naming the deepest part that exists. */
 export function locate(layer: Layer, path: PathKey[], preferKey = false): { line: number; column: number } {
-  if (!layer.doc || !layer.lineCounter) return { line: 0, column: 0 };
-  let node: unknown = layer.doc.contents;
-  let offset = (layer.doc.contents as Node | null)?.range?.[0] ?? 0;
+  const pos = layer.positions;
+  if (!pos) return { line: 0, column: 0 };
+  let at = pos.root;
+  let prefix = "";
   for (const [i, key] of path.entries()) {
     const last = i === path.length - 1;
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(key));
-      if (!pair) break;
-      const keyNode = pair.key as Node;
-      offset = keyNode.range?.[0] ?? offset;
+    // A mapping matches any key by its text; a list only by a number (as YAML's own nodes do).
+    const asKey = step(prefix, key, false);
+    const asItem = typeof key === "number" ? step(prefix, key, true) : undefined;
+    const entry = pos.at[asKey] ?? (asItem ? pos.at[asItem] : undefined);
+    if (!entry) break;
+    prefix = pos.at[asKey] ? asKey : asItem!;
+    if (entry.map) {
+      at = entry.key ?? at;
       if (last && preferKey) break;
-      node = pair.value;
-      if (!last) continue;
-      offset = (pair.value as Node | null)?.range?.[0] ?? offset;
-    } else if (isSeq(node) && typeof key === "number") {
-      const item = node.items[key] as Node | undefined;
-      if (!item) break;
-      offset = item.range?.[0] ?? offset;
-      node = item;
-    } else break;
+      if (last) at = entry.value ?? at;
+    } else at = entry.value ?? at;
   }
-  const pos = layer.lineCounter.linePos(offset);
-  return { line: pos.line, column: pos.col };
+  return { line: at[0], column: at[1] };
+}
+
+/** Where a value came from, as "file:line" (or the variable or flag), for plans and `config get --explain`. */
+export function originOf(loaded: { layers: Layer[] }, path: PathKey[]): string {
+  const setting = loaded.layers.filter((l) => depthIn(l.raw, path) === path.length).pop();
+  if (!setting) return "schema default";
+  if (setting.origins) return setting.origins.get(String(path[0])) ?? setting.source;
+  if (!setting.positions) return setting.source;
+  return `${setting.source}:${locate(setting, path).line}`;
+}
+
+/** The org policy's value at `path` (the floor), with where it is set, if a policy sets it. */
+export function floorOf(loaded: { layers: Layer[] }, path: PathKey[]): { value: unknown; at: string } | undefined {
+  const policy = loaded.layers.filter((l) => l.policy && depthIn(l.raw, path) === path.length).pop();
+  if (!policy) return undefined;
+  let v: unknown = policy.raw;
+  for (const k of path) v = (v as Record<string, unknown>)[String(k)];
+  return { value: v, at: `${policy.source}:${locate(policy, path).line}` };
 }
 
 /** How many leading keys of `path` exist in `raw`. */

@@ -6,7 +6,6 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse } from "yaml";
 import { LanesError } from "../../core/errors.js";
 import { dataDir, userConfigFile } from "./paths.js";
 import { readPolicies } from "./policy.js";
@@ -19,9 +18,12 @@ export interface StoreLocation {
   source: string;
 }
 
-export function storeLocation(env: Env = process.env, fetched?: Map<string, string>): StoreLocation {
-  for (const p of readPolicies(env, fetched)) {
-    const store = (parse(p.text) as { store?: unknown } | null)?.store;
+export async function storeLocation(env: Env = process.env, fetched?: Map<string, string>): Promise<StoreLocation> {
+  const policies = readPolicies(env, fetched);
+  // The YAML parser only where there is a policy to read (most machines have none).
+  const parse = policies.length ? (await import("yaml")).parse : undefined;
+  for (const p of policies) {
+    const store = (parse!(p.text) as { store?: unknown } | null)?.store;
     if (typeof store === "string") return { where: store, source: `org policy ${p.source}` };
   }
   if (env.LANES_STORE_URL) return { where: env.LANES_STORE_URL, source: "LANES_STORE_URL" };

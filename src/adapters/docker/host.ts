@@ -11,8 +11,9 @@ import { containerOptions, WORKSPACE } from "./container-spec.js";
 import { Channel } from "./channel.js";
 import { dockerExecutor } from "./exec.js";
 import { containerName, LABEL, labelsFor, MANAGED_FILTER, ownerIsDead, ownerOf, selfOwner } from "./labels.js";
-import { DockerSandbox, ignoreGone, removeWhenFree, WHOLE, type Executor } from "./sandbox.js";
+import { DockerSandbox, ignoreGone, removeWhenFree, type Executor } from "./sandbox.js";
 import { listWorkspace, packWorkspace } from "./workspace.js";
+import { commitBase } from "./base-commit.js";
 import { PROXY_LABEL, proxyName, startEgress } from "./egress.js";
 import { pruneDeps } from "./deps-cache.js";
 import { hasImage } from "./client.js";
@@ -381,20 +382,7 @@ function proxyOf(docker: Docker, id: string): Docker.Container {
 export function volumeName(id: string): string {
   return `lanes-ws-${id}`;
 }
+
 export function networkName(id: string): string {
   return `lanes-net-${id}`;
-}
-
-/** Commit the copied workspace as the base that diffs are taken against (its hash read by the shell). */
-async function commitBase(executor: Executor): Promise<string> {
-  const script =
-    "git init -q . && git add -A -f && git -c user.name=lanes -c user.email=lanes@localhost -c commit.gpgsign=false" +
-    " commit -q --no-verify --allow-empty -m 'lanes: base'" +
-    ' && { { read -r ref < .git/HEAD && read -r hash < ".git/${ref#ref: }" && echo "$hash"; } 2>/dev/null || git rev-parse HEAD; }';
-  const r = await executor.exec({ command: script, cwd: WORKSPACE, timeoutMs: 120_000, maxOutputBytes: WHOLE });
-  if (r.exitCode !== 0)
-    throw new LanesError("sandbox", `could not prepare the workspace: ${r.stderr.trim() || `exit ${r.exitCode}`}`, {
-      hint: "the sandbox image needs git (see templates/sandbox/Dockerfile)",
-    });
-  return r.stdout.trim();
 }

@@ -6,7 +6,7 @@
 import { writeFileSync } from "node:fs";
 import { LanesError } from "../../core/errors.js";
 import { exitCodeForDecision } from "../../core/exit-codes.js";
-import { originOf } from "../../adapters/config/load.js";
+import { originOf } from "../../adapters/config/locate.js";
 import { identityOf } from "../../app/identity.js";
 import { planTask, type Plan } from "../../app/plan-task.js";
 import { adapters, openAudit, openLedger } from "../compose.js";

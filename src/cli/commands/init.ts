@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LanesError } from "../../core/errors.js";
-import { findProject } from "../../adapters/config/load.js";
+import { findProject } from "../../adapters/config/find-project.js";
 import type { CommandContext } from "../context.js";
 import { offerEndpoints, offerText } from "../offer-endpoints.js";
 import { packageFile } from "../../adapters/own-files.js";

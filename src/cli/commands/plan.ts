@@ -11,7 +11,7 @@ import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
 import { resolveTask } from "../../app/templates.js";
 import { useEndpoint } from "../run-endpoint.js";
-import { originOf } from "../../adapters/config/load.js";
+import { originOf } from "../../adapters/config/locate.js";
 import { repoRelative } from "../../app/tree-pin.js";
 import { resolveAgent } from "../../adapters/agents/adapters.js";
 
@@ -28,7 +28,7 @@ export async function plan(
   const loaded = await loadFor(ctx);
   const { root } = loaded;
   // Text, @file, or a task template's name — resolved as `lanes run` resolves it.
-  const task = resolveTask(root, ctx.args[0], ctx.opts.set ?? []);
+  const task = await resolveTask(root, ctx.args[0], ctx.opts.set ?? []);
   const config = structuredClone(loaded.config);
   const laneName = ctx.mode.lane ?? task.lane ?? config.defaults.lane;
   const agent = resolveAgent(ctx.opts.agent ?? config.lanes[laneName]?.agent, ctx.opts.agentCmd);

@@ -11,7 +11,7 @@ import { adapters, openAudit, openLedger } from "../compose.js";
 import { requireEndpoint, runAttempt, succeeded, type Attempt } from "../../app/run-task.js";
 import { readPlan, staleness, verifyApproval } from "../../app/saved-plan.js";
 import { repoRelative } from "../../app/tree-pin.js";
-import { originOf } from "../../adapters/config/load.js";
+import { originOf } from "../../adapters/config/locate.js";
 import type { VerifiedApproval } from "../../core/approval.js";
 import { resolveTask } from "../../app/templates.js";
 import { eventLine } from "../../report/run-text.js";
@@ -57,7 +57,7 @@ export async function run(ctx: CommandContext<RunOpts>): Promise<number> {
     const saved = ctx.opts.plan ? readPlan(ctx.opts.plan) : undefined;
     const task = saved
       ? { text: saved.task.text, template: saved.task.template, check: undefined, lane: saved.lane }
-      : resolveTask(root, ctx.args[0], ctx.opts.set ?? []);
+      : await resolveTask(root, ctx.args[0], ctx.opts.set ?? []);
     const laneName = saved?.lane ?? ctx.mode.lane ?? task.lane ?? config.defaults.lane;
     const lane = config.lanes[laneName];
     if (!lane) throw new LanesError("usage", `unknown lane "${laneName}"`);
