@@ -227,6 +227,8 @@ function parseLayer(text: string, source: string): Layer | { problems: ConfigPro
   return { source, raw: raw as Record<string, unknown>, positions: positionsOf(doc, lineCounter) };
 }
 
+const MAX_POSITION_DEPTH = 32;
+
 /** Where every key, value and list item of a document is (see `Positions` in locate.ts). */
 function positionsOf(doc: Document, lineCounter: LineCounter): Positions {
   const lc = (offset: number): LineCol => {
@@ -234,7 +236,10 @@ function positionsOf(doc: Document, lineCounter: LineCounter): Positions {
     return [p.line, p.col];
   };
   const at: Positions["at"] = {};
-  const walk = (node: unknown, prefix: string) => {
+  // Only as deep as a configuration goes: each path key repeats its prefix, so positions of a
+  // hostile file nested thousands deep would grow with the square of its depth.
+  const walk = (node: unknown, prefix: string, depth = 0) => {
+    if (depth > MAX_POSITION_DEPTH) return;
     if (isMap(node))
       for (const pair of node.items) {
         if (!isPair(pair) || !isScalar(pair.key)) continue;
@@ -247,7 +252,7 @@ function positionsOf(doc: Document, lineCounter: LineCounter): Positions {
           ...(key !== undefined ? { key: lc(key) } : {}),
           ...(value !== undefined ? { value: lc(value) } : {}),
         };
-        walk(pair.value, path);
+        walk(pair.value, path, depth + 1);
       }
     else if (isSeq(node))
       node.items.forEach((item, i) => {
@@ -255,7 +260,7 @@ function positionsOf(doc: Document, lineCounter: LineCounter): Positions {
         const path = step(prefix, i, true);
         const value = (item as Node).range?.[0];
         at[path] = { map: false, ...(value !== undefined ? { value: lc(value) } : {}) };
-        walk(item, path);
+        walk(item, path, depth + 1);
       });
   };
   walk(doc.contents, "");
