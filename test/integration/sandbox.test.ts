@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync, cpSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -91,6 +92,20 @@ describe("workspace copy", () => {
       "stat -c '%a %u %n' run.sh src/lib/math.js notes.txt; readlink link.md; cat notes.txt; ./run.sh",
     );
     expect(r.stdout).toBe("755 1000 run.sh\n644 1000 src/lib/math.js\n644 1000 notes.txt\nREADME.md\nuntracked\nran\n");
+  });
+  it("copies a workspace too big for the shim's channel (over 8 MB) through Docker, byte for byte", async () => {
+    const big = fixtureRepo();
+    const bytes = Buffer.alloc(9 * 2 ** 20);
+    for (let i = 0; i < bytes.length; i += 4096) bytes.writeUInt32LE(i, i); // not all zeros
+    writeFileSync(join(big, "blob.bin"), bytes);
+    const other = await host.acquire({ profileName: "default", profile: profile({ disk: "64m" }), repo: big });
+    try {
+      const r = await other.exec({ command: "sha256sum blob.bin; stat -c '%a %u' run.sh", timeoutMs: 10_000 });
+      const sha = createHash("sha256").update(bytes).digest("hex");
+      expect(r.stdout).toBe(`${sha}  blob.bin\n755 1000\n`);
+    } finally {
+      await other.release();
+    }
   });
   it("leaves ignored files out", async () => {
     expect((await sh("test -e debug.log && echo present || echo absent")).stdout).toBe("absent\n");

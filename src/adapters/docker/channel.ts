@@ -103,6 +103,12 @@ export class Channel {
     }
   }
 
+  /** Unpack a tar into `dir` inside the sandbox (shim.py extracts it as the sandbox user). */
+  async untar(dir: string, tar: Buffer): Promise<void> {
+    const a = await this.request({ op: "untar", path: dir, data: tar.toString("base64") });
+    if (a.code !== 0) throw new LanesError("sandbox", `could not copy the workspace in: ${a.stderr}`);
+  }
+
   /** Stop everything running here; used when the holder is about to release the sandbox. */
   close(): void {
     this.closed = true;

@@ -7,12 +7,13 @@ import type Docker from "dockerode";
 import { LanesError } from "../../core/errors.js";
 import { parseDuration, type SandboxInfo, type SandboxProfile as Profile } from "../../core/sandbox.js";
 import type { AcquireOptions, SandboxHost } from "../../core/ports.js";
-import { containerOptions, WORKSPACE } from "./container-spec.js";
+import { containerOptions } from "./container-spec.js";
 import { Channel } from "./channel.js";
 import { dockerExecutor } from "./exec.js";
 import { containerName, LABEL, labelsFor, MANAGED_FILTER, ownerIsDead, ownerOf, selfOwner } from "./labels.js";
 import { DockerSandbox, ignoreGone, removeWhenFree, type Executor } from "./sandbox.js";
-import { listWorkspace, packWorkspace } from "./workspace.js";
+import { listWorkspace } from "./workspace.js";
+import { connectAndCopy } from "./connect.js";
 import { commitBase } from "./base-commit.js";
 import { PROXY_LABEL, proxyName, startEgress } from "./egress.js";
 import { pruneDeps } from "./deps-cache.js";
@@ -54,7 +55,8 @@ export class DockerHost implements SandboxHost {
 
   /**
    * A sandbox with the repository copied in. The slow parts overlap: the host lists the files
-   * while the container starts, and the copy runs while the shim comes up. The base commit (what
+   * while the container starts; a small repository is copied over the shim's channel once it
+   * answers (connect.ts), a big one by Docker's archive upload meanwhile. The base commit (what
    * diffs are taken against) is made right after, in the background; every sandbox operation
    * waits for it, so nothing can touch the workspace first (`sandbox.ready()`).
    */
@@ -67,14 +69,11 @@ export class DockerHost implements SandboxHost {
       claimed ?? (await this.create(o.profileName, o.profile, owner, o.runId ?? "", false, o.detached === true));
     const proxy = parts.network && o.profile.network === "allowlist" ? proxyOf(this.docker, parts.info.id) : undefined;
     let executor: Executor | undefined;
+    let base: Promise<void> | undefined;
     try {
-      const [ex] = await Promise.all([
-        o.detached ? dockerExecutor(parts.container) : this.connect(parts.container, parts.channel),
-        this.copyIn(parts.container, o.repo, await files),
-      ]);
-      executor = ex;
+      executor = await connectAndCopy(parts.container, parts.channel, o.detached === true, o.repo, files);
       const info: SandboxInfo = { ...parts.info, baseCommit: "", fromPool: claimed !== undefined };
-      const base = commitBase(executor).then((hash) => {
+      base = commitBase(executor).then((hash) => {
         info.baseCommit = hash;
       });
       return new DockerSandbox(info, this.docker, parts.container, parts.volume, parts.network, executor, base, proxy);
@@ -83,7 +82,7 @@ export class DockerHost implements SandboxHost {
       await this.removeParts(parts).catch(() => {});
       throw err;
     } finally {
-      if (o.profile.pool > 0) void this.refill(o.profileName, o.profile, true);
+      if (o.profile.pool > 0) void this.refill(o.profileName, o.profile, base ?? Promise.resolve());
     }
   }
 
@@ -107,10 +106,11 @@ export class DockerHost implements SandboxHost {
   }
 
   /** Start pool members until `profile.pool` unclaimed ones exist. */
-  refill(profileName: string, profile: Profile, afterCurrentWork = false): Promise<void> {
+  refill(profileName: string, profile: Profile, after?: Promise<unknown>): Promise<void> {
     const job = (async () => {
-      // After an acquire, start only once it has returned, so the new member does not compete with it.
-      if (afterCurrentWork) await new Promise((r) => setImmediate(r));
+      // After an acquire, start only once its sandbox is ready (the base commit made), so the new
+      // member does not compete with it for the engine and the CPUs.
+      if (after) await after.catch(() => {});
       const have = (await this.poolMembers(profileName)).length;
       for (let i = have; i < profile.pool; i++) await this.create(profileName, profile, "pool", "", true, false);
     })().catch(() => {}); // a failed refill only means the next acquire is cold
@@ -323,25 +323,6 @@ export class DockerHost implements SandboxHost {
     expiresAt: number,
   ): Omit<SandboxInfo, "baseCommit" | "fromPool"> {
     return { id, host: this.name, profile, image, containerId, createdAt, expiresAt };
-  }
-
-  /**
-   * Hold PID 1's stdin (the lifeline) and talk to the shim over it; where the image has no
-   * python3, PID 1 is `cat`, the stream stays the lifeline and commands go over Docker exec.
-   */
-  private async connect(container: Docker.Container, attached: Channel | undefined): Promise<Executor> {
-    const channel = attached ?? (await Channel.attach(container));
-    if (await channel.hello()) return channel;
-    return dockerExecutor(container, () => channel.close());
-  }
-
-  private async copyIn(container: Docker.Container, repo: string | undefined, files: string[]): Promise<void> {
-    if (!repo || !files.length) return;
-    if (files.length > 50_000)
-      throw new LanesError("usage", `${repo} has ${files.length} files; that is too many to copy into a sandbox`, {
-        hint: "point --repo at a git repository (ignored files are not copied)",
-      });
-    await container.putArchive(packWorkspace(repo, files) as unknown as NodeJS.ReadableStream, { path: WORKSPACE });
   }
 
   private async removeParts(p: {

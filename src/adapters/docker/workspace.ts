@@ -122,6 +122,25 @@ export function packWorkspace(repo: string, files: string[]): tar.Pack {
   return pack;
 }
 
+/**
+ * The same tar in memory, or undefined once it grows past `max` bytes (a big workspace is
+ * streamed to Docker instead of held here).
+ */
+export async function workspaceTar(repo: string, files: string[], max: number): Promise<Buffer | undefined> {
+  const pack = packWorkspace(repo, files);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of pack as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) {
+      pack.destroy();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
 function entry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, file?: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const sink = pack.entry({ uid: UID, gid: GID, uname: "lanes", gname: "lanes", ...header }, (err) =>
