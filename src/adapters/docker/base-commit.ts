@@ -4,7 +4,7 @@ import { WORKSPACE } from "./container-spec.js";
 import { WHOLE, type Executor } from "./sandbox.js";
 
 const SCRIPT = [
-  "git init -q .",
+  "git init -q --template= .", // no sample hooks to copy
   "git add -A -f",
   "git -c user.name=lanes -c user.email=lanes@localhost -c commit.gpgsign=false commit -q --no-verify --allow-empty -m 'lanes: base'",
   // The new commit's hash from its ref file, read by the shell: one git process fewer per sandbox
