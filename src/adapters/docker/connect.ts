@@ -25,23 +25,41 @@ async function connect(container: Docker.Container, attached: Channel | undefine
  * once it answers (a few ms); a bigger one, or a sandbox without the shim, is streamed through
  * Docker's archive upload (~80 ms even for a few files: the engine starts a helper per copy).
  */
+/** The repository's files, checked, and (when small) already packed for the channel. */
+export function readWorkspace(repo: string | undefined, listed: Promise<string[]>, channel = true): Workspace {
+  const files = listed.then((f) => {
+    if (f.length > 50_000)
+      throw new LanesError("usage", `${repo} has ${f.length} files; that is too many to copy into a sandbox`, {
+        hint: "point --repo at a git repository (ignored files are not copied)",
+      });
+    return f;
+  });
+  // Packed while the container is claimed or started: it is on the critical path otherwise.
+  const tar = files.then((f) => (channel && repo && f.length ? workspaceTar(repo, f, OVER_CHANNEL) : undefined));
+  files.catch(() => {}); // awaited in connectAndCopy; never an unhandled rejection meanwhile
+  tar.catch(() => {});
+  return { repo, files, tar };
+}
+
+export interface Workspace {
+  repo: string | undefined;
+  files: Promise<string[]>;
+  tar: Promise<Buffer | undefined>;
+}
+
 export async function connectAndCopy(
   container: Docker.Container,
   attached: Channel | undefined,
   detached: boolean,
-  repo: string | undefined,
-  listed: Promise<string[]>,
+  ws: Workspace,
 ): Promise<Executor> {
-  const files = await listed;
-  if (files.length > 50_000)
-    throw new LanesError("usage", `${repo} has ${files.length} files; that is too many to copy into a sandbox`, {
-      hint: "point --repo at a git repository (ignored files are not copied)",
-    });
+  const { repo } = ws;
+  const files = await ws.files;
   const upload = () =>
     container.putArchive(packWorkspace(repo!, files) as unknown as NodeJS.ReadableStream, { path: WORKSPACE });
   if (!repo || !files.length) return detached ? dockerExecutor(container) : connect(container, attached);
   if (detached) return (await Promise.all([dockerExecutor(container), upload()]))[0];
-  const [executor, tar] = await Promise.all([connect(container, attached), workspaceTar(repo, files, OVER_CHANNEL)]);
+  const [executor, tar] = await Promise.all([connect(container, attached), ws.tar]);
   if (executor instanceof Channel && tar) await executor.untar(WORKSPACE, tar);
   else await upload();
   return executor;

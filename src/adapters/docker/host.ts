@@ -13,7 +13,7 @@ import { dockerExecutor } from "./exec.js";
 import { containerName, LABEL, labelsFor, MANAGED_FILTER, ownerIsDead, ownerOf, selfOwner } from "./labels.js";
 import { DockerSandbox, ignoreGone, removeWhenFree, type Executor } from "./sandbox.js";
 import { listWorkspace } from "./workspace.js";
-import { connectAndCopy } from "./connect.js";
+import { connectAndCopy, readWorkspace } from "./connect.js";
 import { commitBase } from "./base-commit.js";
 import { PROXY_LABEL, proxyName, startEgress } from "./egress.js";
 import { pruneDeps } from "./deps-cache.js";
@@ -62,8 +62,8 @@ export class DockerHost implements SandboxHost {
    */
   async acquire(o: AcquireOptions): Promise<DockerSandbox> {
     const owner = o.detached ? "detached" : selfOwner();
-    const files = o.repo ? listWorkspace(o.repo).then((l) => l.files) : Promise.resolve([]);
-    files.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
+    const listed = o.repo ? listWorkspace(o.repo).then((l) => l.files) : Promise.resolve([]);
+    const ws = readWorkspace(o.repo, listed, !o.detached);
     const claimed = o.profile.pool > 0 && !o.detached ? await this.claim(o.profileName, owner) : undefined;
     const parts =
       claimed ?? (await this.create(o.profileName, o.profile, owner, o.runId ?? "", false, o.detached === true));
@@ -71,7 +71,7 @@ export class DockerHost implements SandboxHost {
     let executor: Executor | undefined;
     let base: Promise<void> | undefined;
     try {
-      executor = await connectAndCopy(parts.container, parts.channel, o.detached === true, o.repo, files);
+      executor = await connectAndCopy(parts.container, parts.channel, o.detached === true, ws);
       const info: SandboxInfo = { ...parts.info, baseCommit: "", fromPool: claimed !== undefined };
       base = commitBase(executor).then((hash) => {
         info.baseCommit = hash;

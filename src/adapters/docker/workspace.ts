@@ -5,7 +5,8 @@
  */
 import { createReadStream } from "node:fs";
 import { existsSync } from "node:fs";
-import { lstat, readdir, readlink } from "node:fs/promises";
+import { lstat, readdir, readFile, readlink } from "node:fs/promises";
+import type { Stats } from "node:fs";
 import { createRequire } from "node:module";
 import { join, posix } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -96,25 +97,30 @@ async function isLfsPointer(file: string): Promise<boolean> {
   return (await readFile(file, "utf8").catch(() => "")).startsWith(LFS_POINTER);
 }
 
+/** What was read ahead for a tar built in memory: each file's lstat and, for files, its bytes. */
+interface ReadAhead {
+  stats: (Stats | undefined)[];
+  bytes: (Buffer | undefined)[];
+}
+
 /** A tar of `files` (paths relative to `repo`), with directories listed so none is root-owned. */
-export function packWorkspace(repo: string, files: string[]): tar.Pack {
+export function packWorkspace(repo: string, files: string[], read?: ReadAhead): tar.Pack {
   const pack = tarStream().pack();
   void (async () => {
     const dirs = new Set<string>();
     for (const f of files) for (let d = posix.dirname(f); d !== "." && !dirs.has(d); d = posix.dirname(d)) dirs.add(d);
     for (const d of [...dirs].sort()) await entry(pack, { name: `${d}/`, type: "directory", mode: 0o755 });
-    for (const f of files) {
+    for (const [i, f] of files.entries()) {
       const abs = join(repo, f);
-      let st;
-      try {
-        st = await lstat(abs);
-      } catch {
-        continue; // tracked but deleted in the working tree: not part of it
-      }
+      const st = read ? read.stats[i] : await lstat(abs).catch(() => undefined);
+      if (!st) continue; // tracked but deleted in the working tree: not part of it
       if (st.isSymbolicLink())
         await entry(pack, { name: f, type: "symlink", linkname: await readlink(abs), mode: 0o777 });
-      else if (st.isFile())
-        await entry(pack, { name: f, type: "file", size: st.size, mode: st.mode & 0o7777, mtime: st.mtime }, abs);
+      else if (st.isFile()) {
+        const header = { name: f, type: "file" as const, mode: st.mode & 0o7777, mtime: st.mtime };
+        const bytes = read?.bytes[i];
+        await entry(pack, { ...header, size: bytes?.length ?? st.size }, bytes ?? abs);
+      }
       // submodules (directories in the index) and special files are skipped
     }
     pack.finalize();
@@ -122,26 +128,46 @@ export function packWorkspace(repo: string, files: string[]): tar.Pack {
   return pack;
 }
 
+/** `fn` over `items`, at most `width` at a time (a workspace can have 50,000 files). */
+async function mapLimited<T, R>(items: T[], width: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!, i);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  return out;
+}
+
 /**
- * The same tar in memory, or undefined once it grows past `max` bytes (a big workspace is
- * streamed to Docker instead of held here).
+ * The same tar built in memory, or undefined when the files add up to more than `max` bytes (a
+ * big workspace is streamed to Docker instead of held here). Files are read 64 at a time: one
+ * by one, a small repository's reads were most of a warm sandbox's start.
  */
 export async function workspaceTar(repo: string, files: string[], max: number): Promise<Buffer | undefined> {
-  const pack = packWorkspace(repo, files);
+  const stats = await mapLimited(files, 64, (f) => lstat(join(repo, f)).catch(() => undefined));
+  const total = stats.reduce((n, st) => n + (st?.isFile() ? st.size + 1024 : 512), 0);
+  if (total > max) return undefined;
+  const bytes = await mapLimited(files, 64, (f, i) =>
+    stats[i]?.isFile() ? readFile(join(repo, f)).catch(() => undefined) : Promise.resolve(undefined),
+  );
   const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of pack as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) {
-      pack.destroy();
-      return undefined;
-    }
-    chunks.push(chunk);
+  try {
+    for await (const chunk of packWorkspace(repo, files, { stats, bytes }) as AsyncIterable<Buffer>) chunks.push(chunk);
+  } catch {
+    return undefined; // a file that changed meanwhile: Docker's upload reads them again
   }
   return Buffer.concat(chunks);
 }
 
-function entry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, file?: string): Promise<void> {
+/** One tar entry; a file's content from `file` (a path, streamed) or given as bytes. */
+function entry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, file?: string | Buffer): Promise<void> {
+  if (Buffer.isBuffer(file))
+    return new Promise((resolve, reject) =>
+      pack.entry({ uid: UID, gid: GID, uname: "lanes", gname: "lanes", ...header }, file, (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
   return new Promise((resolve, reject) => {
     const sink = pack.entry({ uid: UID, gid: GID, uname: "lanes", gname: "lanes", ...header }, (err) =>
       err ? reject(err) : resolve(),
