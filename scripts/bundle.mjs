@@ -1,10 +1,10 @@
 // At build time: the CLI as a few bundled chunks in dist/bundle/. Loading ~300 ES modules one
 // by one (resolve, read, compile) is most of a short command's time on Node 20, which has no
-// compile cache; the same code as ~40 chunks loads in a fraction of it. Dynamic imports stay
+// compile cache; the same code as ~90 chunks loads in a fraction of it. Dynamic imports stay
 // chunk boundaries, so ink, dockerode and the gateway still load only when a command needs
 // them. Native, worker-side and heavy lazily-used packages stay external (node_modules).
 // The launcher (bin/lanes.js) imports the bundle; dist/ keeps the unbundled modules too (the
-// workers and the benchmarks' breakdowns load those).
+// store's worker and the benchmarks' breakdowns load those).
 import { createHash } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,11 +14,7 @@ import { build } from "rolldown";
 const dist = fileURLToPath(new URL("../dist/", import.meta.url));
 rmSync(join(dist, "bundle"), { recursive: true, force: true });
 const out = await build({
-  input: {
-    main: join(dist, "cli", "main.js"),
-    // The launcher starts the token worker through this module: it must be the bundle's own.
-    tokens: join(dist, "adapters", "models", "tokens.js"),
-  },
+  input: { main: join(dist, "cli", "main.js") },
   platform: "node",
   logLevel: "warn",
   external: [
@@ -29,7 +25,7 @@ const out = await build({
     "dockerode", // CommonJS with native optional dependencies (ssh2, cpu-features)
     "ink", // with react and yoga's WebAssembly: the terminal UI, loaded only in a terminal
     "react",
-    /^gpt-tokenizer/, // the encodings: loaded by the token worker, or lazily
+    /^gpt-tokenizer/, // its BPE core, over lanes' rank tables (dist/ranks/)
     "tar-fs",
     "tar-stream",
   ],

@@ -28,5 +28,8 @@ for (const file of files(dist)) {
   if (!/from "zod"/.test(text)) continue;
   let rel = relative(dirname(file), out);
   if (!rel.startsWith(".")) rel = `./${rel}`;
-  writeFileSync(file, text.replace(/from "zod"/g, `from "${rel}"`));
+  const vendored = text.replace(/import \{ z \} from "zod";/g, `import * as z from "${rel}";`);
+  // The sources import zod one way only (`import { z } from "zod"`): anything else is a new form.
+  if (/from "zod"/.test(vendored)) throw new Error(`${file}: an import of zod other than \`import { z }\``);
+  writeFileSync(file, vendored);
 }

@@ -1,6 +1,6 @@
 /** Load the layered configuration for a command, with the global --repo/--lane/--tier flags applied. */
 import type { LoadedConfig, LoadOptions } from "../adapters/config/load.js";
-import { cachedLoad, rememberLoad } from "../adapters/config/load-cache.js";
+import { configCache } from "../adapters/config/load-cache.js";
 import { fetchPolicies } from "../adapters/config/policy.js";
 import type { CommandContext } from "./context.js";
 
@@ -13,22 +13,19 @@ async function optionsFor(ctx: CommandContext<unknown>): Promise<(repo: string) 
   });
 }
 
-/** A full load, remembered where that is allowed (load-cache.ts). */
-function loadAndRemember(load: (o: LoadOptions) => LoadedConfig, opts: LoadOptions): LoadedConfig {
-  const loaded = load(opts);
-  rememberLoad(opts, loaded);
-  return loaded;
-}
-
 export async function loadFor(ctx: CommandContext<unknown>): Promise<LoadedConfig> {
   const opts = (await optionsFor(ctx))(ctx.mode.repo);
+  const cache = configCache(opts);
   // The YAML parser, zod and the schema are imported only when the inputs changed.
-  return cachedLoad(opts) ?? loadAndRemember((await import("../adapters/config/load.js")).loadConfig, opts);
+  return cache.loaded ?? cache.remember((await import("../adapters/config/load.js")).loadConfig(opts));
 }
 
 /** Loading for any repository under the same policies and flags (a batch loads each task's). */
 export async function loaderFor(ctx: CommandContext<unknown>): Promise<(repo: string) => LoadedConfig> {
   const options = await optionsFor(ctx);
   const { loadConfig } = await import("../adapters/config/load.js");
-  return (repo) => cachedLoad(options(repo)) ?? loadAndRemember(loadConfig, options(repo));
+  return (repo) => {
+    const cache = configCache(options(repo));
+    return cache.loaded ?? cache.remember(loadConfig(options(repo)));
+  };
 }

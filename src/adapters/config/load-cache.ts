@@ -65,10 +65,26 @@ function where(opts: LoadOptions): { file: string; key: string } | undefined {
   return { file: join(dataDir(env), "cache", "config", `${name}.json`), key: hash.digest("hex") };
 }
 
-/** The configuration as loaded last time with these exact inputs, if there is one. */
-export function cachedLoad(opts: LoadOptions): LoadedConfig | undefined {
+/**
+ * The cache for one load: what was loaded last time with these exact inputs (if anything), and
+ * how to keep what a full load produces. The key is computed once (it reads both files).
+ */
+export function configCache(opts: LoadOptions): {
+  loaded: LoadedConfig | undefined;
+  /** Keeps `loaded` (where allowed) and gives it back. */
+  remember: (loaded: LoadedConfig) => LoadedConfig;
+} {
   const at = where(opts);
-  if (!at) return undefined;
+  return {
+    loaded: at && read(at),
+    remember: (loaded) => {
+      if (at) write(at, loaded);
+      return loaded;
+    },
+  };
+}
+
+function read(at: { file: string; key: string }): LoadedConfig | undefined {
   let entry: Entry;
   try {
     entry = JSON.parse(readFileSync(at.file, "utf8")) as Entry;
@@ -83,10 +99,8 @@ export function cachedLoad(opts: LoadOptions): LoadedConfig | undefined {
   return { ...entry.loaded, layers };
 }
 
-/** Keep what a full load produced (when it is cacheable and survives JSON unchanged). */
-export function rememberLoad(opts: LoadOptions, loaded: LoadedConfig): void {
-  const at = where(opts);
-  if (!at) return;
+/** Keep what a full load produced (when it survives JSON unchanged). */
+function write(at: { file: string; key: string }, loaded: LoadedConfig): void {
   const layers = loaded.layers.map(({ origins, ...l }) => ({ ...l, ...(origins ? { origins: [...origins] } : {}) }));
   const entry: Entry = { key: at.key, loaded: { ...loaded, layers } };
   const text = JSON.stringify(entry);

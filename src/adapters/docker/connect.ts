@@ -20,11 +20,6 @@ async function connect(container: Docker.Container, attached: Channel | undefine
   return dockerExecutor(container, () => channel.close());
 }
 
-/**
- * The executor, with the repository copied in. A small workspace goes over the shim's channel
- * once it answers (a few ms); a bigger one, or a sandbox without the shim, is streamed through
- * Docker's archive upload (~80 ms even for a few files: the engine starts a helper per copy).
- */
 /** The repository's files, checked, and (when small) already packed for the channel. */
 export function readWorkspace(repo: string | undefined, listed: Promise<string[]>, channel = true): Workspace {
   const files = listed.then((f) => {
@@ -47,6 +42,11 @@ export interface Workspace {
   tar: Promise<Buffer | undefined>;
 }
 
+/**
+ * The executor, with the repository copied in. A small workspace goes over the shim's channel
+ * once it answers (a few ms); a bigger one, or a sandbox without the shim, is streamed through
+ * Docker's archive upload (~80 ms even for a few files: the engine starts a helper per copy).
+ */
 export async function connectAndCopy(
   container: Docker.Container,
   attached: Channel | undefined,

@@ -1,5 +1,5 @@
 /**
- * An encoding's BPE ranks as one binary file that loads in about a millisecond. gpt-tokenizer
+ * An encoding's BPE ranks as one binary file that loads in a few milliseconds. gpt-tokenizer
  * ships o200k_base as a 2.4 MB JavaScript array that takes ~200 ms to parse and turn into a Map
  * of 200,000 strings — most of a `lanes plan` that counts a new task. Counting needs only the
  * ranks of the few pieces a text is made of, so the build (scripts/rank-tables.mjs) writes the
