@@ -22,6 +22,7 @@ const out = await build({
     "better-sqlite3", // native
     "pg", // loaded by the store's worker only
     "synckit",
+    "libpq", // native, optional (the PostgreSQL store's driver)
     "dockerode", // CommonJS with native optional dependencies (ssh2, cpu-features)
     "ink", // with react and yoga's WebAssembly: the terminal UI, loaded only in a terminal
     "react",

@@ -15,12 +15,15 @@ export interface RaceResult {
  */
 export function raceWorker(
   where: string,
-  o: { n: number; amount: number; limit: number; home: string; prefix?: string[] },
+  o: { n: number; amount: number; limit: number; home: string; prefix?: string[]; env?: Record<string, string> },
 ): Promise<RaceResult> {
   const argv = [process.execPath, join(ROOT, "test/helpers/ledger-worker.mjs"), where, String(o.n), String(o.amount)];
   const [cmd, ...args] = [...(o.prefix ?? []), ...argv, String(o.limit)];
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd!, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LANES_HOME: o.home } });
+    const p = spawn(cmd!, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...o.env, LANES_HOME: o.home },
+    });
     let out = "";
     let err = "";
     p.stdout.on("data", (d) => (out += d));

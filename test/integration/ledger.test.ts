@@ -59,6 +59,37 @@ describe.each(["sqlite", "postgres"] as const)("ledger reservations (%s)", (kind
     expect(l.status([bucket({ key: "user:u:day:2026-11-22", limit: 100 })])[0]!.held).toBe(0); // all or nothing
   });
 
+  it("a settled hold's unspent cap is free for the next reservation at once, and status is exact throughout", async () => {
+    const l = await fresh();
+    const a = l.reserve({ runId: "a", lane: "x", buckets: [bucket()], caps: { usd: 8 }, ttlMs: 60_000 });
+    l.charge(a.id, "usd", 1);
+    expect(l.status([bucket()])[0]).toMatchObject({ used: 1, held: 7 }); // an open hold's charge is used
+    l.settle(a.id);
+    expect(l.status([bucket()])[0]).toMatchObject({ used: 1, held: 0 });
+    const b = l.reserve({ runId: "b", lane: "x", buckets: [bucket()], caps: { usd: 9 }, ttlMs: 60_000 });
+    l.charge(b.id, "usd", 2);
+    l.refund(b.id, "usd", 0.5);
+    expect(l.status([bucket()])[0]).toMatchObject({ used: 2.5, held: 7.5 });
+    expect(() => l.reserve({ runId: "c", lane: "x", buckets: [bucket()], caps: { usd: 0.5 }, ttlMs: 60_000 })).toThrow(
+      /used \$2\.50 \+ held \$7\.50 \+ this run's cap \$0\.50 > limit \$10\.00/,
+    );
+  });
+
+  it("a reservation refused by a later bucket takes back what it held in the earlier ones", async () => {
+    const l = await fresh();
+    const lane = bucket({ key: "lane:x:day:2026-11-22", limit: 100 }); // sorts before team:…
+    l.reserve({ runId: "a", lane: "x", buckets: [bucket()], caps: { usd: 8 }, ttlMs: 60_000 });
+    expect(() =>
+      l.reserve({ runId: "b", lane: "x", buckets: [lane, bucket()], caps: { usd: 3 }, ttlMs: 60_000 }),
+    ).toThrow(/quota team:t:month:2026-11 cannot hold this run/);
+    expect(l.status([lane])[0]).toMatchObject({ used: 0, held: 0 });
+    expect(() =>
+      l.reserve({ runId: "c", lane: "x", buckets: [bucket({ key: "team:new" })], caps: { usd: 11 }, ttlMs: 60_000 }),
+    ).toThrow(/quota team:new cannot hold this run: used \$0\.00 \+ held \$0\.00 \+ this run's cap \$11\.00/);
+    expect(l.status([bucket({ key: "team:new" })])[0]).toMatchObject({ used: 0, held: 0 });
+    expect(l.running("x")).toBe(1); // the refused holds are gone
+  });
+
   it("lets a soft bucket hold past its limit (policy asks instead)", async () => {
     const l = await fresh();
     l.reserve({ runId: "a", lane: "x", buckets: [bucket({ kind: "soft" })], caps: { usd: 12 }, ttlMs: 60_000 });

@@ -12,6 +12,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Ledger } from "../../src/adapters/store/ledger.js";
 import { AuditLog } from "../../src/adapters/store/audit.js";
 import { PG_MIGRATIONS } from "../../src/adapters/store/pg-schema.js";
+import { PgDb } from "../../src/adapters/store/pg-db.js";
+import { libpqDriver } from "../../src/adapters/store/pg-libpq.js";
 import { BIN, lanes, ROOT, tempHome } from "../helpers/cli.js";
 import { freshDb, pgServer, query } from "../helpers/pg.js";
 import { raceWorker } from "../helpers/ledger-race.js";
@@ -19,6 +21,16 @@ import { demoProject, events, LANES, serveReplay, stopReplays } from "../helpers
 import { requireImage } from "../helpers/docker.js";
 
 afterAll(stopReplays);
+
+const raceBucket = {
+  scope: "team" as const,
+  id: "race",
+  period: "month" as const,
+  unit: "usd" as const,
+  limit: 10,
+  kind: "hard" as const,
+  resetsAt: "2026-12-01T00:00:00.000Z",
+};
 
 const node = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
   new Promise<void>((resolve, reject) => {
@@ -96,6 +108,8 @@ describe("two machines in two network namespaces", () => {
             limit: 10,
             home: homes[i % 2]!,
             ...(there ? { prefix: ["nsenter", `--net=${ns}`] } : {}),
+            // Two of them through the worker-thread driver (where the libpq addon is missing).
+            ...(i % 4 === 2 ? { env: { LANES_PG_DRIVER: "worker" } } : {}),
           });
         }),
       );
@@ -103,8 +117,10 @@ describe("two machines in two network namespaces", () => {
       expect(runs.reduce((n, r) => n + r.reserved, 0)).toBe(20); // exactly what $10 pays at $0.50
       // Both machines got some of it: the namespace's processes really reached the server.
       expect(runs.filter((_, i) => i % 2 === 1).reduce((n, r) => n + r.reserved + r.denied, 0)).toBe(160);
-      const [row] = await query(url, "SELECT used, held FROM buckets WHERE key = 'team:race:month:2026-11'");
-      expect(row).toMatchObject({ used: 10, held: 0 });
+      const ledger = await Ledger.openAt(url);
+      const [status] = ledger.status([{ ...raceBucket, key: "team:race:month:2026-11" }]);
+      ledger.close();
+      expect(status).toMatchObject({ used: 10, held: 0 });
       const [sum] = await query(url, "SELECT SUM(amount)::float AS s FROM charges");
       expect(sum!.s).toBeCloseTo(10, 9);
     } finally {
@@ -230,6 +246,33 @@ describe("the store stopped mid-run", () => {
     spawnSync("bash", [`${ROOT}/scripts/postgres.sh`, "stop"], { env: { ...process.env, ...server } });
     rmSync(server.LANES_PG_DIR, { recursive: true, force: true });
   }, 180_000);
+});
+
+describe("the libpq driver", () => {
+  it("is the one used where its addon is installed, and a statement past its deadline fails without hanging", async () => {
+    expect(libpqDriver(), "the optional libpq addon is not installed: apt-get install libpq-dev; npm ci").toBeDefined();
+    const db = PgDb.open(await freshDb(), PG_MIGRATIONS, 1_000);
+    try {
+      const started = Date.now();
+      expect(() => db.sql("SELECT pg_sleep(5)").get()).toThrow(/is unreachable: no reply within 1000 ms/);
+      expect(Date.now() - started).toBeLessThan(3_000);
+      // The next statement connects again; values come back typed as the worker gives them.
+      expect(
+        db.sql("SELECT 1::BIGINT AS n, 2.5::NUMERIC AS x, true AS t, NULL AS z, '{\"a\":1}'::JSON AS j").get(),
+      ).toEqual({
+        n: 1,
+        x: 2.5,
+        t: true,
+        z: null,
+        j: { a: 1 },
+      });
+      expect(() => db.sql("SELECT nope FROM lanes_schema").get()).toThrow(
+        /failed: column "nope" does not exist \(42703\)/,
+      );
+    } finally {
+      db.close();
+    }
+  }, 60_000);
 });
 
 describe("a lost connection", () => {

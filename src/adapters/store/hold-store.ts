@@ -259,8 +259,11 @@ export class HoldStore implements HoldStorePort {
   /** Current state of the given buckets (defined from config: limits updated, missing ones at zero). */
   status(buckets: BucketSpec[]): BucketStatus[] {
     return buckets.map((b) => {
-      const row = this.s.sql("SELECT used, held FROM buckets WHERE key = ?").get(b.key) as
-        { used: number; held: number } | undefined;
+      const row =
+        this.s.kind === "postgres"
+          ? pg.bucket(this.s, b.key)
+          : (this.s.sql("SELECT used, held FROM buckets WHERE key = ?").get(b.key) as
+              { used: number; held: number } | undefined);
       return {
         key: b.key,
         unit: b.unit,

@@ -1,10 +1,13 @@
 /**
  * The ledger on a PostgreSQL server (a team's shared store), behind the same synchronous Db port
- * as the SQLite file: each statement goes to a worker thread (pg-worker.mjs, through synckit)
- * that holds this store's connection, and the caller waits for its answer. Write transactions take
+ * as the SQLite file: each statement goes through libpq from this thread (pg-libpq.ts), or where
+ * that addon is not installed to a worker thread (pg-worker.mjs, through synckit) that holds this
+ * store's connection, and the caller waits for its answer. Write transactions take
  * one transaction-level advisory lock first, so writers from every process on every machine are
- * serialised exactly as SQLite's write lock serialises them on one machine: a reservation across
- * several buckets can never oversubscribe a hard limit, whatever the interleaving. Reads outside
+ * serialised exactly as SQLite's write lock serialises them on one machine. The hold operations
+ * (reserve, charge, settle: the hot path) are single calls of server-side functions that take row
+ * locks instead (pg-row-locks.ts), so runs on different holds proceed in parallel and a
+ * reservation across several buckets still never oversubscribes a hard limit. Reads outside
  * a transaction are single statements. Migrations are versioned in `lanes_schema`, applied under
  * another advisory lock (two processes starting against a fresh database at once run each once),
  * and a database whose schema is newer than this lanes knows is refused.
@@ -16,21 +19,22 @@ import { LanesError } from "../../core/errors.js";
 import type { Db, Statement } from "./db.js";
 import { redact } from "./redact-url.js";
 import { ownFile } from "../own-files.js";
+import { libpqDriver } from "./pg-libpq.js";
 
-type Reply = {
+export type PgReply = {
   rows?: Record<string, unknown>[];
   rowCount?: number;
   ok?: boolean;
   error?: { message: string; code: string };
 };
-type Op =
+export type PgOp =
   | { op: "open"; id: string; url: string; timeoutMs: number }
   | { op: "query"; id: string; sql: string; params: unknown[] }
   | { op: "close"; id: string };
 
 const WRITE_LOCK = 7_310_001;
 const MIGRATION_LOCK = 7_310_002;
-let call: ((op: Op) => Reply) | undefined;
+let call: ((op: PgOp) => PgReply) | undefined;
 
 export class PgDb implements Db {
   readonly kind = "postgres" as const;
@@ -48,7 +52,8 @@ export class PgDb implements Db {
 
   /** Connect and bring the schema up to date (`migrations[i]` is version i + 1). */
   static open(url: string, migrations: string[], timeoutMs = 10_000): PgDb {
-    call ??= createSyncFn(fileURLToPath(ownFile("adapters/store/pg-worker.mjs")), { timeout: timeoutMs * 3 });
+    call ??=
+      libpqDriver() ?? createSyncFn(fileURLToPath(ownFile("adapters/store/pg-worker.mjs")), { timeout: timeoutMs * 3 });
     const db = new PgDb(`pg${randomBytes(6).toString("hex")}`, redact(url), url, timeoutMs);
     db.send({ op: "open", id: db.id, url, timeoutMs });
     db.migrate(migrations);
@@ -138,10 +143,10 @@ export class PgDb implements Db {
     this.broken = false;
   }
 
-  private send(op: Op): Reply {
+  private send(op: PgOp): PgReply {
     if (this.closed) throw new LanesError("store", `the store at ${this.path} is closed`);
     if (this.broken && op.op === "query") this.reconnect();
-    let reply: Reply;
+    let reply: PgReply;
     try {
       reply = call!(op);
     } catch (err) {

@@ -76,3 +76,18 @@ export function settle(db: Db, holdId: string): HoldState | undefined {
 export function expire(db: Db, now: number): number {
   return (db.sql("SELECT lanes_expire(?) AS r").get(now) as Value<number>).r;
 }
+
+/**
+ * A bucket's used and held as they stand: open holds' charges count as used, and a closed hold not
+ * yet folded into the bucket counts as what it charged, no longer as its cap (pg-row-locks.ts).
+ */
+export function bucket(db: Db, key: string): { used: number; held: number } | undefined {
+  return db
+    .sql(
+      "SELECT b.used + COALESCE(SUM(c.charged), 0) AS used," +
+        " b.held - COALESCE(SUM(CASE WHEN c.open THEN c.charged ELSE hb.reserved END), 0) AS held" +
+        " FROM buckets b LEFT JOIN hold_buckets hb ON hb.bucket_key = b.key AND NOT hb.folded" +
+        " LEFT JOIN hold_caps c ON c.hold_id = hb.hold_id AND c.unit = hb.unit WHERE b.key = ? GROUP BY b.key",
+    )
+    .get(key) as { used: number; held: number } | undefined;
+}

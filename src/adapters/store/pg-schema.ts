@@ -3,6 +3,8 @@
  * tables and columns as the SQLite file (ledger-schema.ts) in PostgreSQL's types, plus the audit
  * trail's records, which live in the store with their head when the store is shared.
  */
+import { PG_ROW_LOCKS } from "./pg-row-locks.js";
+
 export const PG_MIGRATIONS: string[] = [
   `CREATE TABLE buckets (key TEXT PRIMARY KEY, unit TEXT NOT NULL, lim DOUBLE PRECISION NOT NULL, kind TEXT NOT NULL,
      resets_at TEXT NOT NULL, used DOUBLE PRECISION NOT NULL DEFAULT 0, held DOUBLE PRECISION NOT NULL DEFAULT 0);
@@ -46,7 +48,8 @@ export const PG_MIGRATIONS: string[] = [
 /**
  * The hold operations as server-side functions (pg-holds.ts calls them): one round trip each
  * instead of one per statement, the same steps as hold-store.ts, each under the store's write lock
- * (7310001, as PgDb's transactions take it).
+ * (7310001, as PgDb's transactions take it). Migration 4 (pg-row-locks.ts) replaces them with
+ * functions that take row locks instead.
  */
 PG_MIGRATIONS.push(`
 CREATE FUNCTION lanes_expire(p_now BIGINT) RETURNS INTEGER LANGUAGE plpgsql AS $$
@@ -152,3 +155,4 @@ BEGIN
     'charged', (SELECT COALESCE(json_object_agg(unit, charged), '{}'::JSON) FROM hold_caps WHERE hold_id = p_hold));
 END $$;
 `);
+PG_MIGRATIONS.push(PG_ROW_LOCKS);
