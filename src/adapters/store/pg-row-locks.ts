@@ -12,6 +12,10 @@
  *    only where used + held + cap stays within a hard limit — one conditional upsert, checked
  *    again on the newest row by the server — so concurrent reservations can never oversubscribe a
  *    bucket. A refused one takes back what it added and deletes its hold.
+ *  - A reservation commits without waiting for the disk (its transaction only), so the bucket rows
+ *    are not locked for a flush: a reservation lost in a server crash frees what it held, and its
+ *    run's next charge finds no hold and stops. Nothing is spent without a durable charge: charges
+ *    and settlements wait for the disk, and flushing one flushes every commit before it.
  *  - Lock order: holds, then hold_caps, then buckets in key order; a charge locks only its
  *    hold_caps row and expiry skips holds another transaction has locked: no cycle, no deadlock.
  *  - `status` reads add open holds' charges to used and closed, unfolded holds' outcomes
@@ -51,6 +55,8 @@ CREATE OR REPLACE FUNCTION lanes_reserve(p_id TEXT, p_run TEXT, p_lane TEXT, p_n
   p_owner TEXT, p_meta TEXT, p_buckets JSON, p_caps JSON) RETURNS JSON LANGUAGE plpgsql AS $$
 DECLARE b RECORD; r RECORD; amt DOUBLE PRECISION; added BOOLEAN; done TEXT[] := '{}';
 BEGIN
+  -- The bucket rows stay locked until commit: without waiting for the disk there (see above).
+  PERFORM set_config('synchronous_commit', 'off', true);
   INSERT INTO holds (id, run_id, lane, created_at, expires_at, status, price_version, owner, meta)
     VALUES (p_id, p_run, p_lane, p_now, p_expires, 'open', p_price, p_owner, p_meta);
   INSERT INTO hold_caps (hold_id, unit, cap) SELECT p_id, key, value::DOUBLE PRECISION FROM json_each_text(p_caps);
