@@ -6,6 +6,10 @@ import type { BucketSpec } from "../../src/core/quota.js";
 import { tempHome } from "../helpers/cli.js";
 import { raceWorker } from "../helpers/ledger-race.js";
 import { freshDb } from "../helpers/pg.js";
+import { SqliteDb } from "../../src/adapters/store/sqlite.js";
+import { MIGRATIONS } from "../../src/adapters/store/ledger-schema.js";
+import { PgDb } from "../../src/adapters/store/pg-db.js";
+import { PG_MIGRATIONS } from "../../src/adapters/store/pg-schema.js";
 
 const bucket = (o: Partial<BucketSpec> = {}): BucketSpec => ({
   key: "team:t:month:2026-11",
@@ -88,6 +92,40 @@ describe.each(["sqlite", "postgres"] as const)("ledger reservations (%s)", (kind
     ).toThrow(/quota team:new cannot hold this run: used \$0\.00 \+ held \$0\.00 \+ this run's cap \$11\.00/);
     expect(l.status([bucket({ key: "team:new" })])[0]).toMatchObject({ used: 0, held: 0 });
     expect(l.running("x")).toBe(1); // the refused holds are gone
+  });
+
+  it("a ledger from before holds kept their charges migrates with the same totals", async () => {
+    // As the earlier functions left it: open hold a charged $1 (moved into used), hold b settled
+    // at $2; the bucket shows used $3, held $7.
+    const at = await where();
+    const old =
+      kind === "sqlite" ? SqliteDb.open(at, MIGRATIONS.slice(0, 9)) : PgDb.open(at, PG_MIGRATIONS.slice(0, 3));
+    const k = bucket().key;
+    old
+      .sql("INSERT INTO buckets (key, unit, lim, kind, resets_at, used, held) VALUES (?, 'usd', 10, 'hard', 'x', 3, 7)")
+      .run(k);
+    for (const [id, status, cap, charged] of [
+      ["a", "open", 8, 1],
+      ["b", "settled", 5, 2],
+    ] as const) {
+      old
+        .sql("INSERT INTO holds (id, run_id, lane, created_at, expires_at, status) VALUES (?, ?, 'x', 0, ?, ?)")
+        .run(id, id, Date.now() + 60_000, status);
+      old.sql("INSERT INTO hold_caps (hold_id, unit, cap, charged) VALUES (?, 'usd', ?, ?)").run(id, cap, charged);
+      old
+        .sql("INSERT INTO hold_buckets (hold_id, bucket_key, unit, reserved, charged) VALUES (?, ?, 'usd', ?, ?)")
+        .run(id, k, cap, charged);
+    }
+    old.close();
+    const l = await Ledger.openAt(at);
+    expect(l.status([bucket()])[0]).toMatchObject({ used: 3, held: 7 });
+    l.charge("a", "usd", 1);
+    expect(l.status([bucket()])[0]).toMatchObject({ used: 4, held: 6 });
+    l.settle("a");
+    expect(l.status([bucket()])[0]).toMatchObject({ used: 4, held: 0 });
+    l.reserve({ runId: "c", lane: "x", buckets: [bucket()], caps: { usd: 6 }, ttlMs: 60_000 }); // exactly fits
+    expect(l.status([bucket()])[0]).toMatchObject({ used: 4, held: 6 });
+    l.close();
   });
 
   it("lets a soft bucket hold past its limit (policy asks instead)", async () => {

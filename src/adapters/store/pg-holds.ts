@@ -9,15 +9,24 @@ import type { Db } from "./db.js";
 
 type Value<T> = { r: T };
 
+/** A hard bucket that cannot take a run's cap: what it held as a user sees it, and its limit. */
+export type OverLimit = {
+  key: string;
+  unit: Unit;
+  used: number;
+  held: number;
+  lim: number;
+  requested: number;
+  resets_at: string;
+};
+
 /** undefined when held; else the hard bucket that could not take the run's cap. */
 export function reserve(
   db: Db,
   id: string,
   o: Parameters<HoldStorePort["reserve"]>[0],
   now: number,
-):
-  | { key: string; unit: Unit; used: number; held: number; lim: number; requested: number; resets_at: string }
-  | undefined {
+): OverLimit | undefined {
   const buckets = o.buckets.map((b: BucketSpec) => ({
     key: b.key,
     unit: b.unit,
@@ -38,16 +47,7 @@ export function reserve(
       o.meta ? JSON.stringify(o.meta) : null,
       JSON.stringify(buckets),
       JSON.stringify(o.caps),
-    ) as Value<{
-    ok: boolean;
-    key: string;
-    unit: Unit;
-    used: number;
-    held: number;
-    lim: number;
-    requested: number;
-    resets_at: string;
-  }>;
+    ) as Value<OverLimit & { ok: boolean }>;
   return r.ok ? undefined : r;
 }
 
@@ -75,19 +75,4 @@ export function settle(db: Db, holdId: string): HoldState | undefined {
 
 export function expire(db: Db, now: number): number {
   return (db.sql("SELECT lanes_expire(?) AS r").get(now) as Value<number>).r;
-}
-
-/**
- * A bucket's used and held as they stand: open holds' charges count as used, and a closed hold not
- * yet folded into the bucket counts as what it charged, no longer as its cap (pg-row-locks.ts).
- */
-export function bucket(db: Db, key: string): { used: number; held: number } | undefined {
-  return db
-    .sql(
-      "SELECT b.used + COALESCE(SUM(c.charged), 0) AS used," +
-        " b.held - COALESCE(SUM(CASE WHEN c.open THEN c.charged ELSE hb.reserved END), 0) AS held" +
-        " FROM buckets b LEFT JOIN hold_buckets hb ON hb.bucket_key = b.key AND NOT hb.folded" +
-        " LEFT JOIN hold_caps c ON c.hold_id = hb.hold_id AND c.unit = hb.unit WHERE b.key = ? GROUP BY b.key",
-    )
-    .get(key) as { used: number; held: number } | undefined;
 }
