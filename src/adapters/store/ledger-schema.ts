@@ -67,14 +67,17 @@ export const MIGRATIONS: string[] = [
    ALTER TABLE charges_v2 RENAME TO charges;`,
   // A hold's money stays in the hold until the bucket's next reservation folds it in (see
   // sqlite-holds.ts): a charge writes two pages, not four. Open holds' charges come back out of
-  // `used`, where they were moved; holds no longer open count as folded.
+  // `used`, where they were moved; holds no longer open count as folded. Open holds are indexed
+  // alone: settling deletes one small index entry instead of moving it across the index.
   `ALTER TABLE hold_buckets ADD COLUMN folded INTEGER NOT NULL DEFAULT 1;
    UPDATE buckets SET used = used - o.c, held = held + o.c
      FROM (SELECT hb.bucket_key, SUM(hb.charged) AS c FROM hold_buckets hb JOIN holds h ON h.id = hb.hold_id
            WHERE h.status = 'open' GROUP BY hb.bucket_key) AS o
      WHERE buckets.key = o.bucket_key;
    UPDATE hold_buckets SET folded = 0 WHERE hold_id IN (SELECT id FROM holds WHERE status = 'open');
-   CREATE INDEX hold_buckets_unfolded ON hold_buckets (bucket_key) WHERE folded = 0;`,
+   CREATE INDEX hold_buckets_unfolded ON hold_buckets (bucket_key) WHERE folded = 0;
+   DROP INDEX holds_open;
+   CREATE INDEX holds_open ON holds (lane) WHERE status = 'open';`,
 ];
 
 export type { BatchTaskRow, RunRow } from "../../core/ports.js";

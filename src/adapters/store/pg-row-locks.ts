@@ -34,6 +34,8 @@ UPDATE buckets b SET used = b.used - o.c, held = b.held + o.c
   WHERE b.key = o.bucket_key;
 UPDATE hold_buckets SET folded = false WHERE hold_id IN (SELECT id FROM holds WHERE status = 'open');
 CREATE INDEX hold_buckets_unfolded ON hold_buckets (bucket_key) WHERE NOT folded;
+DROP INDEX holds_open;
+CREATE INDEX holds_open ON holds (lane) WHERE status = 'open';
 
 CREATE OR REPLACE FUNCTION lanes_expire(p_now BIGINT) RETURNS INTEGER LANGUAGE plpgsql AS $$
 DECLARE ids TEXT[];
