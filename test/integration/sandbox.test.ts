@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync, cpSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, cpSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -100,9 +100,40 @@ describe("workspace copy", () => {
     writeFileSync(join(big, "blob.bin"), bytes);
     const other = await host.acquire({ profileName: "default", profile: profile({ disk: "64m" }), repo: big });
     try {
-      const r = await other.exec({ command: "sha256sum blob.bin; stat -c '%a %u' run.sh", timeoutMs: 10_000 });
+      const r = await other.exec({
+        command: "sha256sum blob.bin; stat -c '%a %u' run.sh; git status --porcelain; test -e .git/logs && echo by git",
+        timeoutMs: 10_000,
+      });
       const sha = createHash("sha256").update(bytes).digest("hex");
-      expect(r.stdout).toBe(`${sha}  blob.bin\n755 1000\n`);
+      expect(r.stdout).toBe(`${sha}  blob.bin\n755 1000\nby git\n`); // the base commit made with git here
+    } finally {
+      await other.release();
+    }
+  });
+  it("makes the base commit git itself would make of the copied files", async () => {
+    const odd = fixtureRepo();
+    mkdirSync(join(odd, "dir with space", "ünï", "deep"), { recursive: true });
+    writeFileSync(join(odd, "dir with space", "ünï", "deep", "ç a.txt"), "accents\n");
+    writeFileSync(join(odd, "empty"), "");
+    writeFileSync(join(odd, "dir with space", "tool"), "#!/bin/sh\n", { mode: 0o755 });
+    const other = await host.acquire({ profileName: "default", profile: profile({ disk: "64m" }), repo: odd });
+    try {
+      // Clean and consistent; made by the shim (git would have left a reflog); and the same tree
+      // as git makes of the same files in a fresh repository.
+      const r = await other.exec({
+        command:
+          "git fsck --strict --no-progress && git status --porcelain && git rev-parse HEAD && test ! -e .git/logs && " +
+          "mkdir /tmp/same && git ls-files -z | xargs -0 cp -P -p --parents -t /tmp/same && " +
+          "git -C /tmp/same init -q && git -C /tmp/same add -A -f && git -C /tmp/same write-tree && " +
+          "git rev-parse 'HEAD^{tree}' && git ls-files | wc -l",
+        timeoutMs: 20_000,
+      });
+      expect(r.stderr, r.stdout).toBe("");
+      expect(r.exitCode, r.stdout).toBe(0);
+      const [head, tree, same, count] = r.stdout.trim().split("\n");
+      expect(head).toBe(other.info.baseCommit);
+      expect(tree).toBe(same);
+      expect(Number(count)).toBeGreaterThanOrEqual(8);
     } finally {
       await other.release();
     }

@@ -103,10 +103,20 @@ export class Channel {
     }
   }
 
-  /** Unpack a tar into `dir` inside the sandbox (shim.py extracts it as the sandbox user). */
-  async untar(dir: string, tar: Buffer): Promise<void> {
-    const a = await this.request({ op: "untar", path: dir, data: tar.toString("base64") });
+  /**
+   * Unpack a tar into `dir` inside the sandbox (shim.py extracts it as the sandbox user), then
+   * make the base commit of it there: its hash arrives later than the copy (undefined where the
+   * shim leaves that to git: see commit_base in shim.py).
+   */
+  async untar(dir: string, tar: Buffer): Promise<{ base: Promise<string | undefined> }> {
+    const commit = this.nextId++;
+    const base = this.awaiting(commit).then(
+      (a) => (a.code === 0 ? a.stdout.trim() : undefined),
+      () => undefined,
+    );
+    const a = await this.request({ op: "untar", path: dir, data: tar.toString("base64"), commit });
     if (a.code !== 0) throw new LanesError("sandbox", `could not copy the workspace in: ${a.stderr}`);
+    return { base };
   }
 
   /** Stop everything running here; used when the holder is about to release the sandbox. */
@@ -116,13 +126,19 @@ export class Channel {
   }
 
   private request(body: Record<string, unknown>): Promise<ShimAnswer> {
-    if (this.closed) return Promise.reject(new LanesError("sandbox", "the sandbox was released"));
     const id = this.nextId++;
+    const answer = this.awaiting(id);
+    if (!this.closed) this.write({ id, ...body });
+    return answer;
+  }
+
+  /** The answer that will come under `id`. */
+  private awaiting(id: number): Promise<ShimAnswer> {
+    if (this.closed) return Promise.reject(new LanesError("sandbox", "the sandbox was released"));
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       const s = this.stream.socket ?? this.stream;
       s.ref?.(); // keep Node alive while a command runs
-      this.write({ id, ...body });
     });
   }
 

@@ -52,15 +52,17 @@ export async function connectAndCopy(
   attached: Channel | undefined,
   detached: boolean,
   ws: Workspace,
-): Promise<Executor> {
+): Promise<{ executor: Executor; base?: Promise<string | undefined> }> {
   const { repo } = ws;
   const files = await ws.files;
   const upload = () =>
     container.putArchive(packWorkspace(repo!, files) as unknown as NodeJS.ReadableStream, { path: WORKSPACE });
-  if (!repo || !files.length) return detached ? dockerExecutor(container) : connect(container, attached);
-  if (detached) return (await Promise.all([dockerExecutor(container), upload()]))[0];
+  if (!repo || !files.length)
+    return { executor: detached ? dockerExecutor(container) : await connect(container, attached) };
+  if (detached) return { executor: (await Promise.all([dockerExecutor(container), upload()]))[0] };
   const [executor, tar] = await Promise.all([connect(container, attached), ws.tar]);
-  if (executor instanceof Channel && tar) await executor.untar(WORKSPACE, tar);
-  else await upload();
-  return executor;
+  // Over the channel the shim also makes the base commit, right after the copy.
+  if (executor instanceof Channel && tar) return { executor, base: (await executor.untar(WORKSPACE, tar)).base };
+  await upload();
+  return { executor };
 }

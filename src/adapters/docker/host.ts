@@ -57,8 +57,9 @@ export class DockerHost implements SandboxHost {
    * A sandbox with the repository copied in. The slow parts overlap: the host lists the files
    * while the container starts; a small repository is copied over the shim's channel once it
    * answers (connect.ts), a big one by Docker's archive upload meanwhile. The base commit (what
-   * diffs are taken against) is made right after, in the background; every sandbox operation
-   * waits for it, so nothing can touch the workspace first (`sandbox.ready()`).
+   * diffs are taken against) is made right after, in the background — by the shim as it copies,
+   * else with git — and every sandbox operation waits for it, so nothing can touch the workspace
+   * first (`sandbox.ready()`).
    */
   async acquire(o: AcquireOptions): Promise<DockerSandbox> {
     const owner = o.detached ? "detached" : selfOwner();
@@ -71,11 +72,15 @@ export class DockerHost implements SandboxHost {
     let executor: Executor | undefined;
     let base: Promise<void> | undefined;
     try {
-      executor = await connectAndCopy(parts.container, parts.channel, o.detached === true, ws);
+      const copied = await connectAndCopy(parts.container, parts.channel, o.detached === true, ws);
+      executor = copied.executor;
       const info: SandboxInfo = { ...parts.info, baseCommit: "", fromPool: claimed !== undefined };
-      base = commitBase(executor).then((hash) => {
-        info.baseCommit = hash;
-      });
+      const git = executor;
+      base = (copied.base ?? Promise.resolve(undefined))
+        .then((made) => made ?? commitBase(git))
+        .then((hash) => {
+          info.baseCommit = hash;
+        });
       return new DockerSandbox(info, this.docker, parts.container, parts.volume, parts.network, executor, base, proxy);
     } catch (err) {
       executor?.close();
