@@ -38,6 +38,11 @@ export class SqliteDb implements Db {
       // process creating the same ledger holds its lock: retry for the same 10 s.
       retryBusy(() => db.pragma("journal_mode = WAL"));
       db.pragma("synchronous = NORMAL");
+      // A checkpoint (copying the WAL into the file, then a flush) every 10,000 pages written
+      // instead of 1,000: a long-running writer (a batch, a gateway) stalls on a flush a tenth as
+      // often (~1 in 800 runs), for a WAL of up to 40 MB. Closing the last connection still
+      // checkpoints and removes it, so a command leaves none behind.
+      db.pragma("wal_autocheckpoint = 10000");
       // Each step re-checks the version under the write lock: several processes opening a new
       // ledger at once must not run the same migration twice.
       const step = db.transaction(() => {
