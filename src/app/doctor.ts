@@ -137,10 +137,11 @@ function storeCheck(fetched: Map<string, string> | undefined): Check {
       const { storeLocation } = await import("../adapters/config/store-location.js");
       const at = await storeLocation(process.env, fetched);
       if (!/^postgres(ql)?:\/\//.test(at.where)) return { ok: true, detail: `SQLite ${at.where} (${at.source})` };
-      const [{ default: pg }, { redact }, { PG_MIGRATIONS }] = await Promise.all([
+      const [{ default: pg }, { redact }, { PG_MIGRATIONS }, { pgDriverName }] = await Promise.all([
         import("pg"),
         import("../adapters/store/redact-url.js"),
         import("../adapters/store/pg-schema.js"),
+        import("../adapters/store/pg-libpq.js"),
       ]);
       const client = new pg.Client({ connectionString: at.where, connectionTimeoutMillis: 5000 });
       client.on("error", () => {});
@@ -162,7 +163,13 @@ function storeCheck(fetched: Map<string, string> | undefined): Check {
             detail: `${name}: schema v${v}, newer than this lanes (v${known})`,
             hint: "upgrade lanes",
           };
-        return { ok: true, detail: `${name}: schema v${v || "(new: created on first use)"}, ${ms} ms per query` };
+        const driver = pgDriverName();
+        return {
+          ok: true,
+          detail:
+            `${name}: schema v${v || "(new: created on first use)"}, ${ms} ms per query, driver ${driver}` +
+            (driver === "libpq" ? "" : " (install libpq's headers, e.g. libpq-dev, and reinstall lanes for libpq)"),
+        };
       } catch (err) {
         return {
           ok: false,

@@ -144,6 +144,10 @@ describe("lanes with LANES_STORE_URL", () => {
     const store = JSON.parse(doctor.stdout).checks.find((c: { name: string }) => c.name === "store");
     expect(store).toMatchObject({ ok: false });
     expect(store.detail).toContain("is unreachable");
+    // Reachable: its schema, latency and driver (libpq here, where the addon is installed).
+    const up = await lanes(["doctor", "--json"], { cwd: p.repo, env: { ...env, LANES_STORE_URL: await freshDb() } });
+    const seen = JSON.parse(up.stdout).checks.find((c: { name: string }) => c.name === "store");
+    expect(seen.detail).toMatch(/: schema v\(new: created on first use\), [\d.]+ ms per query, driver libpq$/);
 
     const q = demoProject(`store: "postgres://evil@127.0.0.1/x"\n${LANES()}`);
     const bad = await lanes(["plan", "fix it", "--lane", "t"], { cwd: q.repo, env: q.env });

@@ -42,15 +42,25 @@ const MAX_PREPARED = 200;
 const UNKNOWN = 4; // PQTRANS_UNKNOWN: the connection is bad
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
-/** The driver, or undefined where the addon is not installed or the worker was asked for. */
-export function libpqDriver(): ((op: PgOp) => PgReply) | undefined {
+/** The addon's class, or undefined where it is not installed or the worker was asked for. */
+function addon(): (new () => Pq) | undefined {
   if (process.env.LANES_PG_DRIVER === "worker") return undefined;
-  let Pq: new () => Pq;
   try {
-    Pq = createRequire(import.meta.url)("libpq") as new () => Pq;
+    return createRequire(import.meta.url)("libpq") as new () => Pq;
   } catch {
     return undefined;
   }
+}
+
+/** Which driver PgDb uses here (`lanes doctor` says). */
+export function pgDriverName(): "libpq" | "worker thread" {
+  return addon() ? "libpq" : "worker thread";
+}
+
+/** The driver, or undefined where the addon is not installed or the worker was asked for. */
+export function libpqDriver(): ((op: PgOp) => PgReply) | undefined {
+  const Pq = addon();
+  if (!Pq) return undefined;
   const conns = new Map<string, Conn>();
   return (op) => {
     const c = conns.get(op.id);
