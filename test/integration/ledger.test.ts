@@ -74,6 +74,8 @@ describe.each(["sqlite", "postgres"] as const)("ledger reservations (%s)", (kind
     l.charge(b.id, "usd", 2);
     l.refund(b.id, "usd", 0.5);
     expect(l.status([bucket()])[0]).toMatchObject({ used: 2.5, held: 7.5 });
+    expect(l.chargedOn(b.id)).toBeCloseTo(1.5, 12); // the sum of its charge rows
+    expect(l.chargedOn(a.id) + l.chargedOn(b.id)).toBeCloseTo(l.totalCharged(), 12);
     expect(() => l.reserve({ runId: "c", lane: "x", buckets: [bucket()], caps: { usd: 0.5 }, ttlMs: 60_000 })).toThrow(
       /used \$2\.50 \+ held \$7\.50 \+ this run's cap \$0\.50 > limit \$10\.00/,
     );

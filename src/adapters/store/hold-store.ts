@@ -71,13 +71,15 @@ export class HoldStore implements HoldStorePort {
     if (r.status !== "open") throw new LanesError("quota", `hold ${holdId} is not open; nothing can be refunded to it`);
   }
 
-  /** Sum of a hold's charge rows (refunds included). */
+  /**
+   * What a hold has charged (refunds included): the sum of its charge rows, kept with every charge
+   * in its caps row, which is read by key (SQLite's charges have no index by hold: a sum would
+   * read every charge ever made, once a run).
+   */
   chargedOn(holdId: string, unit: HoldUnit = "usd"): number {
-    return (
-      this.s
-        .sql("SELECT COALESCE(SUM(amount), 0) AS s FROM charges WHERE hold_id = ? AND unit = ?")
-        .get(holdId, unit) as { s: number }
-    ).s;
+    const row = this.s.sql("SELECT charged FROM hold_caps WHERE hold_id = ? AND unit = ?").get(holdId, unit) as
+      { charged: number } | undefined;
+    return row?.charged ?? 0;
   }
 
   /** Release what the hold did not charge. Idempotent: settling twice is settling once. */
