@@ -4,12 +4,13 @@
  * is copied and named — nothing is dropped silently.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { gitRepo, lanes, tempHome } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
 import { localHost, profile } from "../helpers/sandbox.js";
+import { listWorkspace } from "../../src/adapters/docker/workspace.js";
 
 const LFS = "version https://git-lfs.github.com/spec/v1\noid sha256:" + "a".repeat(64) + "\nsize 123456\n";
 const git = (cwd: string, ...args: string[]) =>
@@ -55,6 +56,17 @@ describe("workspace fidelity", () => {
     expect(w.lfsPointers).toEqual(["model.bin"]);
     const text = await lanes(["plan", "x", "--lane", "eval"], { cwd: repo, env });
     expect(text.stdout).toContain("workspace: not copied: data/huge.bin (51 MB, over the 50 MB limit per file)");
+  });
+
+  it("a tracked file that became a directory is neither a submodule nor lost: its files are listed", async () => {
+    const home = tempHome("lanes-typechange-");
+    const r = gitRepo(home.dir, "r", { tool: "was a file\n", "b.txt": "b\n" });
+    rmSync(join(r, "tool"));
+    mkdirSync(join(r, "tool"));
+    writeFileSync(join(r, "tool", "main.sh"), "echo\n");
+    const listing = await listWorkspace(r);
+    expect(listing.skipped).toEqual([]);
+    expect(listing.files.sort()).toEqual(["b.txt", "tool/main.sh"]);
   });
 
   it("the sandbox gets the checked-out submodule's files, the pointer as it is, and not the rest", async () => {

@@ -3,8 +3,7 @@
  * are not ignored (what `git status` would show), owned by the sandbox user. The host checkout
  * is never mounted. Outside a git repository every file but .git is taken.
  */
-import { createReadStream } from "node:fs";
-import { existsSync } from "node:fs";
+import { createReadStream, existsSync, lstatSync, readFileSync } from "node:fs";
 import { lstat, readdir, readFile, readlink } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { createRequire } from "node:module";
@@ -54,34 +53,34 @@ export interface WorkspaceListing {
  * copied with their own files, the rest of what is left out is listed with the reason.
  */
 export async function listWorkspace(repo: string): Promise<WorkspaceListing> {
-  // Both listings at once: each git call is a process start on the path of every plan.
-  const [files, stage] = await Promise.all([listWorkspaceFiles(repo), git(["ls-files", "-s", "-z"], repo)]);
+  const files = await listWorkspaceFiles(repo);
+  const stats = await statAll(repo, files);
+  const submodules: WorkspaceListing["skipped"] = []; // listed first, as the index lists them
   const skipped: WorkspaceListing["skipped"] = [];
   const lfsPointers: string[] = [];
-  const gitlinks = new Set(
-    stage.code === 0
-      ? stage.stdout
-          .split("\0")
-          .filter((l) => l.startsWith("160000 "))
-          .map((l) => l.slice(l.indexOf("\t") + 1))
-      : [],
-  );
   const out: string[] = [];
-  for (const sub of gitlinks) {
-    const inner = await git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], join(repo, sub));
-    if (inner.code !== 0 || !existsSync(join(repo, sub, ".git")))
-      skipped.push({ path: sub, why: "a submodule that is not checked out (git submodule update --init)" });
-    else
-      out.push(
-        ...inner.stdout
-          .split("\0")
-          .filter(Boolean)
-          .map((f) => `${sub}/${f}`),
-      );
-  }
-  for (const f of files) {
-    if (gitlinks.has(f)) continue;
-    const st = await lstat(join(repo, f)).catch(() => undefined);
+  for (const [i, f] of files.entries()) {
+    const st = stats[i];
+    if (st?.isDirectory()) {
+      // A directory in git's list is a submodule (the index holds it as one entry): its own files
+      // when checked out (its .git is there), listed as skipped when it is an empty directory. One
+      // git call fewer than asking the index for gitlinks, on the path of every plan and sandbox.
+      if (existsSync(join(repo, f, ".git"))) {
+        const inner = await git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], join(repo, f));
+        if (inner.code === 0) {
+          out.push(
+            ...inner.stdout
+              .split("\0")
+              .filter(Boolean)
+              .map((x) => `${f}/${x}`),
+          );
+          continue;
+        }
+      }
+      if (!(await readdir(join(repo, f)).catch(() => [])).length || existsSync(join(repo, f, ".git")))
+        submodules.push({ path: f, why: "a submodule that is not checked out (git submodule update --init)" });
+      continue; // otherwise a directory where a tracked file was: its files are listed as untracked
+    }
     if (st?.isFile() && st.size > MAX_FILE_BYTES) {
       skipped.push({ path: f, why: `${(st.size / 2 ** 20).toFixed(0)} MB, over the 50 MB limit per file` });
       continue;
@@ -89,8 +88,30 @@ export async function listWorkspace(repo: string): Promise<WorkspaceListing> {
     if (st?.isFile() && st.size > 100 && st.size < 300 && (await isLfsPointer(join(repo, f)))) lfsPointers.push(f);
     out.push(f);
   }
-  return { files: out, skipped, lfsPointers };
+  return { files: out, skipped: [...submodules, ...skipped], lfsPointers };
 }
+
+/**
+ * Each file's lstat (undefined where it is gone). A small repository's at once, synchronously:
+ * through the thread pool each one is a round trip, and they were a visible part of a warm
+ * sandbox's start; a big one's 64 at a time, so the event loop is never held for long.
+ */
+function statAll(repo: string, files: string[]): Promise<(Stats | undefined)[]> {
+  if (files.length <= SMALL)
+    return Promise.resolve(
+      files.map((f) => {
+        try {
+          return lstatSync(join(repo, f));
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+  return mapLimited(files, 64, (f) => lstat(join(repo, f)).catch(() => undefined));
+}
+
+/** Up to this many files are read synchronously (well under a millisecond's work each). */
+const SMALL = 256;
 
 async function isLfsPointer(file: string): Promise<boolean> {
   const { readFile } = await import("node:fs/promises");
@@ -145,12 +166,22 @@ async function mapLimited<T, R>(items: T[], width: number, fn: (item: T, i: numb
  * by one, a small repository's reads were most of a warm sandbox's start.
  */
 export async function workspaceTar(repo: string, files: string[], max: number): Promise<Buffer | undefined> {
-  const stats = await mapLimited(files, 64, (f) => lstat(join(repo, f)).catch(() => undefined));
+  const stats = await statAll(repo, files);
   const total = stats.reduce((n, st) => n + (st?.isFile() ? st.size + 1024 : 512), 0);
   if (total > max) return undefined;
-  const bytes = await mapLimited(files, 64, (f, i) =>
-    stats[i]?.isFile() ? readFile(join(repo, f)).catch(() => undefined) : Promise.resolve(undefined),
-  );
+  const read = (f: string) => {
+    try {
+      return readFileSync(join(repo, f));
+    } catch {
+      return undefined;
+    }
+  };
+  const bytes =
+    files.length <= SMALL
+      ? files.map((f, i) => (stats[i]?.isFile() ? read(f) : undefined))
+      : await mapLimited(files, 64, (f, i) =>
+          stats[i]?.isFile() ? readFile(join(repo, f)).catch(() => undefined) : Promise.resolve(undefined),
+        );
   const chunks: Buffer[] = [];
   try {
     for await (const chunk of packWorkspace(repo, files, { stats, bytes }) as AsyncIterable<Buffer>) chunks.push(chunk);
