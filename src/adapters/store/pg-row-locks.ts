@@ -36,6 +36,8 @@ UPDATE hold_buckets SET folded = false WHERE hold_id IN (SELECT id FROM holds WH
 CREATE INDEX hold_buckets_unfolded ON hold_buckets (bucket_key) WHERE NOT folded;
 DROP INDEX holds_open;
 CREATE INDEX holds_open ON holds (lane) WHERE status = 'open';
+-- A hold's charged total is kept in its caps row (read by key); the charge rows are a log.
+DROP INDEX charges_hold;
 
 CREATE OR REPLACE FUNCTION lanes_expire(p_now BIGINT) RETURNS INTEGER LANGUAGE plpgsql AS $$
 DECLARE ids TEXT[];
