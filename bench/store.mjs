@@ -5,9 +5,9 @@
 // PostgreSQL >= 1,000 runs/s with 8 clients.
 //   npm run build && node bench/store.mjs [RUNS_PER_CLIENT, default 3000]
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const self = fileURLToPath(import.meta.url);
@@ -84,6 +84,14 @@ async function freshPg(syncCommit = "on") {
   (await Ledger.openAt(u.toString())).close(); // migrated before timing
   return u.toString();
 }
+/** The run's store removed, so repeated runs leave nothing behind (nor a server slowed by it). */
+async function drop(where) {
+  if (!where.startsWith("postgres")) return rmSync(dirname(where), { recursive: true, force: true });
+  const c = new pg.Client({ connectionString: pgUrl });
+  await c.connect();
+  await c.query(`DROP DATABASE IF EXISTS ${new URL(where).pathname.slice(1)}`);
+  await c.end();
+}
 const freshSqlite = () => {
   const path = join(mkdtempSync(join(tmpdir(), "lanes-bench-store-")), "ledger.db");
   Ledger.open(path).close();
@@ -103,6 +111,7 @@ for (const [store, fresh] of [
     const spans = await clients(where, k);
     const wall = (Math.max(...spans.map((s) => s.end)) - Math.min(...spans.map((s) => s.start))) / 1000;
     rows.push({ store, clients: k, runsPerSecond: Math.round((k * N) / wall) });
+    await drop(where);
   }
 }
 console.log(`runs/s (reserve + 2 charges + settle), ${N} runs per client:`);
