@@ -5,19 +5,21 @@
  *  - A hold's money stays in the hold until it is folded into its buckets. A reservation adds its
  *    cap to the bucket's `held` at once. A charge or refund changes only its own `hold_caps` row,
  *    and only while that row is `open`. Settling or expiring a hold closes its rows (`open`
- *    false); the next reservation of each bucket folds closed holds in (used += charged,
- *    held -= cap) under the bucket's lock. Until then a closed hold counts as its whole cap, more
- *    than it spent: a reservation may be refused early, never let past a hard limit.
- *  - A reservation writes its own hold first, then per bucket in key order locks, folds, and adds its cap
- *    only where used + held + cap stays within a hard limit — one conditional upsert, checked
- *    again on the newest row by the server — so concurrent reservations can never oversubscribe a
- *    bucket. A refused one takes back what it added and deletes its hold.
+ *    false); reservations fold closed holds in (used += charged, held -= cap) one time in eight,
+ *    and whenever the bucket seems full. Until then a closed hold counts as its whole cap, more
+ *    than it spent, so a reservation that fits without folding fits: most reservations write
+ *    the bucket row once. One that does not is decided on what the closed holds charged.
+ *  - A reservation writes its own hold first, then per bucket in key order adds its cap only
+ *    where used + held + cap stays within a hard limit — one conditional upsert, checked again on
+ *    the newest row by the server — so concurrent reservations can never oversubscribe a bucket.
+ *    A refused one takes back what it added and deletes its hold.
  *  - A reservation commits without waiting for the disk (its transaction only), so the bucket rows
  *    are not locked for a flush: a reservation lost in a server crash frees what it held, and its
  *    run's next charge finds no hold and stops. Nothing is spent without a durable charge: charges
  *    and settlements wait for the disk, and flushing one flushes every commit before it.
  *  - Lock order: holds, then hold_caps, then buckets in key order; a charge locks only its
- *    hold_caps row and expiry skips holds another transaction has locked: no cycle, no deadlock.
+ *    hold_caps row, and expiry and folding skip rows another transaction has locked, so the only
+ *    waits are for bucket rows, in key order: no cycle, no deadlock.
  *  - `status` reads add open holds' charges to used and closed, unfolded holds' outcomes
  *    (pg-holds.ts), so what a user sees is exact. Expiry runs whenever a ledger opens.
  * The first steps convert existing rows: open holds' charges back out of `used` (the old
@@ -55,9 +57,30 @@ BEGIN
   RETURN array_length(ids, 1);
 END $$;
 
+-- A bucket as users see it (as sqlite-holds.ts reads it): open holds' charges count as used, and
+-- a closed hold not yet folded in as what it charged, no longer as its cap.
+CREATE FUNCTION lanes_seen(p_key TEXT, OUT used DOUBLE PRECISION, OUT held DOUBLE PRECISION) LANGUAGE sql AS $$
+  SELECT k.used + COALESCE(SUM(c.charged), 0),
+    k.held - COALESCE(SUM(CASE WHEN c.open THEN c.charged ELSE hb.reserved END), 0)
+    FROM buckets k LEFT JOIN hold_buckets hb ON hb.bucket_key = k.key AND NOT hb.folded
+    LEFT JOIN hold_caps c ON c.hold_id = hb.hold_id AND c.unit = hb.unit WHERE k.key = p_key GROUP BY k.key;
+$$;
+
+-- Closed holds of a bucket folded into it; rows another transaction has locked are left for later.
+CREATE FUNCTION lanes_fold(p_key TEXT) RETURNS VOID LANGUAGE sql AS $$
+  WITH closed AS (
+    SELECT hb.hold_id, hb.reserved, c.charged FROM hold_buckets hb
+      JOIN hold_caps c ON c.hold_id = hb.hold_id AND c.unit = hb.unit
+      WHERE hb.bucket_key = p_key AND NOT hb.folded AND NOT c.open FOR UPDATE OF hb SKIP LOCKED),
+  f AS (UPDATE hold_buckets hb SET folded = true FROM closed WHERE hb.hold_id = closed.hold_id AND hb.bucket_key = p_key
+    RETURNING closed.charged, closed.reserved),
+  s AS (SELECT COUNT(*) AS n, COALESCE(SUM(charged), 0) AS c, COALESCE(SUM(reserved), 0) AS r FROM f)
+  UPDATE buckets k SET used = k.used + s.c, held = k.held - s.r FROM s WHERE k.key = p_key AND s.n > 0;
+$$;
+
 CREATE OR REPLACE FUNCTION lanes_reserve(p_id TEXT, p_run TEXT, p_lane TEXT, p_now BIGINT, p_expires BIGINT, p_price TEXT,
   p_owner TEXT, p_meta TEXT, p_buckets JSON, p_caps JSON) RETURNS JSON LANGUAGE plpgsql AS $$
-DECLARE b RECORD; r RECORD; amt DOUBLE PRECISION; added BOOLEAN; done TEXT[] := '{}';
+DECLARE b RECORD; r RECORD; amt DOUBLE PRECISION; added BOOLEAN; over BOOLEAN; done TEXT[] := '{}';
 BEGIN
   -- The bucket rows stay locked until commit: without waiting for the disk there (see above).
   PERFORM set_config('synchronous_commit', 'off', true);
@@ -70,28 +93,30 @@ BEGIN
   FOR b IN SELECT * FROM json_to_recordset(p_buckets) AS x(key TEXT, unit TEXT, lim DOUBLE PRECISION, kind TEXT, resets_at TEXT)
     ORDER BY key LOOP
     amt := GREATEST(COALESCE((p_caps ->> b.unit)::DOUBLE PRECISION, 0), 0);
-    -- Under the bucket's lock, fold its closed holds in (a write only when there are any).
-    PERFORM 1 FROM buckets WHERE key = b.key FOR NO KEY UPDATE;
-    WITH f AS (
-      UPDATE hold_buckets hb SET folded = true FROM hold_caps c
-      WHERE hb.bucket_key = b.key AND NOT hb.folded AND c.hold_id = hb.hold_id AND c.unit = hb.unit AND NOT c.open
-      RETURNING c.charged, hb.reserved),
-    s AS (SELECT COUNT(*) AS n, COALESCE(SUM(charged), 0) AS c, COALESCE(SUM(reserved), 0) AS r FROM f)
-    UPDATE buckets k SET used = k.used + s.c, held = k.held - s.r FROM s WHERE k.key = b.key AND s.n > 0;
+    -- Closed holds are folded in now and then, and whenever the bucket seems full (see above).
+    IF random() < 0.125 THEN PERFORM lanes_fold(b.key); END IF;
     INSERT INTO buckets AS k (key, unit, lim, kind, resets_at, held) VALUES (b.key, b.unit, b.lim, b.kind, b.resets_at, amt)
       ON CONFLICT (key) DO UPDATE SET lim = excluded.lim, kind = excluded.kind, resets_at = excluded.resets_at,
         held = k.held + amt
       WHERE excluded.kind <> 'hard' OR amt = 0 OR k.used + k.held + amt <= excluded.lim + 1e-9
       RETURNING used, held, lim INTO r;
     added := FOUND;
-    IF NOT added OR (b.kind = 'hard' AND amt > 0 AND r.used + r.held > r.lim + 1e-9) THEN
+    -- A new bucket takes the cap unchecked: over a hard limit at once, it is refused below.
+    over := added AND b.kind = 'hard' AND amt > 0 AND r.used + r.held > r.lim + 1e-9;
+    IF NOT added THEN
+      -- Refused with closed holds at their whole caps: decide on what they charged, under the
+      -- row's lock (a fold in flight is in neither the row nor its holds' marks: the sum is exact).
+      PERFORM 1 FROM buckets WHERE key = b.key FOR NO KEY UPDATE;
+      SELECT * INTO r FROM lanes_seen(b.key);
+      IF r.used + r.held + amt <= b.lim + 1e-9 THEN
+        UPDATE buckets SET lim = b.lim, kind = b.kind, resets_at = b.resets_at, held = held + amt WHERE key = b.key;
+        added := true;
+      END IF;
+    END IF;
+    IF NOT added OR over THEN
       IF added THEN done := done || b.key; END IF;
       UPDATE buckets k SET held = k.held - COALESCE((p_caps ->> k.unit)::DOUBLE PRECISION, 0) WHERE k.key = ANY (done);
-      -- What the bucket holds as a user would see it (as pg-holds.ts reads it), for the message.
-      SELECT k.used + COALESCE(SUM(c.charged), 0) AS used,
-        k.held - COALESCE(SUM(CASE WHEN c.open THEN c.charged ELSE hb.reserved END), 0) AS held INTO r
-        FROM buckets k LEFT JOIN hold_buckets hb ON hb.bucket_key = k.key AND NOT hb.folded
-        LEFT JOIN hold_caps c ON c.hold_id = hb.hold_id AND c.unit = hb.unit WHERE k.key = b.key GROUP BY k.key;
+      SELECT * INTO r FROM lanes_seen(b.key);
       DELETE FROM hold_buckets WHERE hold_id = p_id;
       DELETE FROM hold_caps WHERE hold_id = p_id;
       DELETE FROM holds WHERE id = p_id;
