@@ -65,7 +65,7 @@ export const MIGRATIONS: string[] = [
    INSERT INTO charges_v2 SELECT id, hold_id, at, unit, amount, note FROM charges;
    DROP TABLE charges;
    ALTER TABLE charges_v2 RENAME TO charges;`,
-  // A hold's money stays in the hold until the bucket's next reservation folds it in (see
+  // A hold's money stays in the hold until a reservation of its bucket folds it in (see
   // sqlite-holds.ts): a charge writes two pages, not four. Open holds' charges come back out of
   // `used`, where they were moved; holds no longer open count as folded. Open holds are indexed
   // alone: settling deletes one small index entry instead of moving it across the index.

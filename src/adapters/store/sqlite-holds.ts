@@ -1,7 +1,7 @@
 /**
  * The hold operations on the SQLite file: the same model and steps as the PostgreSQL functions
  * (pg-row-locks.ts), so both stores answer alike. A hold's money stays in the hold (`hold_caps`)
- * until the bucket's next reservation folds the closed hold in; a charge writes its hold's row and
+ * until a reservation of the bucket folds the closed hold in; a charge writes its hold's row and
  * the charge, two pages, where moving money through the bucket and hold_buckets rows wrote four.
  * Where PostgreSQL marks a closed hold's caps (`open`, for its row locks), SQLite's single writer
  * reads the hold's status, and settling writes the hold alone.
