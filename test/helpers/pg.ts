@@ -21,16 +21,38 @@ export function pgServer(env: Record<string, string> = {}): string {
   return found;
 }
 
-/** A new, empty database on the server; its URL. */
+let swept = false;
+
+/** A new, empty database on the server (named for when it was made); its URL. */
 export async function freshDb(server = pgServer()): Promise<string> {
-  const name = `t_${randomBytes(6).toString("hex")}`;
+  const name = `t_${Date.now()}_${randomBytes(4).toString("hex")}`;
   const c = new pg.Client({ connectionString: server });
   await c.connect();
-  await c.query(`CREATE DATABASE ${name}`);
-  await c.end();
+  try {
+    if (!swept) await sweep(c);
+    swept = true;
+    await c.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await c.end();
+  }
   const u = new URL(server);
   u.pathname = `/${name}`;
   return u.toString();
+}
+
+/**
+ * Test databases made over two hours ago (no suite runs that long), and those of earlier helpers
+ * (named without a time), dropped: on a long-lived machine they piled up by the hundred.
+ */
+async function sweep(c: pg.Client): Promise<void> {
+  const { rows } = await c.query<{ datname: string }>(
+    "SELECT datname FROM pg_database WHERE datname ~ '^t_([0-9]+_[0-9a-f]{8}|[0-9a-f]{12})$'",
+  );
+  for (const { datname } of rows) {
+    const made = /^t_(\d+)_/.exec(datname)?.[1];
+    if (!made || Date.now() - Number(made) > 2 * 3_600_000)
+      await c.query(`DROP DATABASE IF EXISTS ${datname}`).catch(() => {});
+  }
 }
 
 export async function query(dbUrl: string, text: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {

@@ -286,6 +286,33 @@ describe("the libpq driver", () => {
   }, 60_000);
 });
 
+describe("the libpq driver's closed connections", () => {
+  it("survive garbage collection before the event loop turns (the addon closes its handle later)", async () => {
+    // Open, query, close and collect 15 connections in one synchronous stretch: freeing one
+    // before libuv has closed its poll handle aborts the process (malloc: invalid size).
+    const url = await freshDb();
+    const code = `
+      const { libpqDriver } = await import(${JSON.stringify(`${ROOT}/dist/adapters/store/pg-libpq.js`)});
+      const call = libpqDriver();
+      for (let i = 0; i < 15; i++) {
+        call({ op: "open", id: "c" + i, url: ${JSON.stringify(url)}, timeoutMs: 5000 });
+        call({ op: "query", id: "c" + i, sql: "SELECT 1", params: [] });
+        call({ op: "close", id: "c" + i });
+        globalThis.gc();
+        for (let j = 0; j < 2000; j++) Buffer.alloc(64, 0xff);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+      globalThis.gc();
+      console.log("ok");`;
+    const r = spawnSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", code], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe("ok\n");
+  }, 90_000);
+});
+
 describe("a lost connection", () => {
   it("the failed charge is an error and is not repeated; the next call connects again", async () => {
     const server = {

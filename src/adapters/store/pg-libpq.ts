@@ -73,7 +73,7 @@ export function libpqDriver(): ((op: PgOp) => PgReply) | undefined {
       }
       if (op.op === "close") {
         conns.delete(op.id);
-        c?.pq.finish();
+        if (c) finish(c.pq);
         return { ok: true };
       }
       if (!c) return { error: { message: "not connected", code: "LANES_CLOSED" } };
@@ -82,11 +82,23 @@ export function libpqDriver(): ((op: PgOp) => PgReply) | undefined {
       const e = err as Error & { code?: string };
       if (e.code === "ECONNLOST" || e.code === "ETIMEDOUT") {
         conns.delete(op.id);
-        c?.pq.finish();
+        if (c) finish(c.pq);
       }
       return { error: { message: e.message.trim(), code: e.code ?? "ECONNREFUSED" } };
     }
   };
+}
+
+/**
+ * Finished connections, kept for two turns of the event loop: the addon closes its poll handle
+ * (registered with libuv when it connected) asynchronously, and an object collected before libuv
+ * has closed it leaves libuv a freed handle, which aborts the process (seen once in CI).
+ */
+const finishing = new Set<Pq>();
+function finish(pq: Pq): void {
+  pq.finish();
+  finishing.add(pq);
+  setImmediate(() => setImmediate(() => finishing.delete(pq)).unref()).unref();
 }
 
 /** The URL with libpq's bounds on connecting and on a dead peer (seconds; 2 is libpq's least). */
