@@ -65,7 +65,8 @@ export async function listWorkspace(repo: string): Promise<WorkspaceListing> {
       // A directory in git's list is a submodule (the index holds it as one entry): its own files
       // when checked out (its .git is there), listed as skipped when it is an empty directory. One
       // git call fewer than asking the index for gitlinks, on the path of every plan and sandbox.
-      if (existsSync(join(repo, f, ".git"))) {
+      const checkedOut = existsSync(join(repo, f, ".git"));
+      if (checkedOut) {
         const inner = await git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], join(repo, f));
         if (inner.code === 0) {
           out.push(
@@ -77,7 +78,7 @@ export async function listWorkspace(repo: string): Promise<WorkspaceListing> {
           continue;
         }
       }
-      if (!(await readdir(join(repo, f)).catch(() => [])).length || existsSync(join(repo, f, ".git")))
+      if (checkedOut || !(await readdir(join(repo, f)).catch(() => [])).length)
         submodules.push({ path: f, why: "a submodule that is not checked out (git submodule update --init)" });
       continue; // otherwise a directory where a tracked file was: its files are listed as untracked
     }

@@ -1,7 +1,7 @@
 /**
  * The hold operations on PostgreSQL: each is one call of its server-side function (pg-schema.ts),
  * one round trip instead of one per statement. hold-store.ts builds the same errors from what
- * they return as from its own SQLite steps.
+ * they return as from the SQLite steps (sqlite-holds.ts).
  */
 import type { BucketSpec, Unit } from "../../core/quota.js";
 import type { HoldState, HoldStorePort, HoldUnit } from "../../core/ports.js";
@@ -20,6 +20,12 @@ export type OverLimit = {
   resets_at: string;
 };
 
+/** A new hold's row values (both stores): id, run, lane, created, expires, price version, owner, meta. */
+export function holdRow(id: string, o: Parameters<HoldStorePort["reserve"]>[0], now: number): unknown[] {
+  const meta = o.meta ? JSON.stringify(o.meta) : null;
+  return [id, o.runId, o.lane, now, now + o.ttlMs, o.priceVersion ?? null, o.owner ?? null, meta];
+}
+
 /** undefined when held; else the hard bucket that could not take the run's cap. */
 export function reserve(
   db: Db,
@@ -36,18 +42,7 @@ export function reserve(
   }));
   const { r } = db
     .sql("SELECT lanes_reserve(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) AS r")
-    .get(
-      id,
-      o.runId,
-      o.lane,
-      now,
-      now + o.ttlMs,
-      o.priceVersion ?? null,
-      o.owner ?? null,
-      o.meta ? JSON.stringify(o.meta) : null,
-      JSON.stringify(buckets),
-      JSON.stringify(o.caps),
-    ) as Value<OverLimit & { ok: boolean }>;
+    .get(...holdRow(id, o, now), JSON.stringify(buckets), JSON.stringify(o.caps)) as Value<OverLimit & { ok: boolean }>;
   return r.ok ? undefined : r;
 }
 

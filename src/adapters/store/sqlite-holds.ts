@@ -11,7 +11,7 @@
 import type { BucketSpec } from "../../core/quota.js";
 import type { HoldStorePort, HoldUnit } from "../../core/ports.js";
 import type { Db } from "./db.js";
-import type { OverLimit } from "./pg-holds.js";
+import { holdRow, type OverLimit } from "./pg-holds.js";
 
 /** Hold `o.caps` in every bucket; the first hard bucket (in key order) that cannot take it, if any. */
 export function reserve(
@@ -23,16 +23,7 @@ export function reserve(
   db.sql(
     "INSERT INTO holds (id, run_id, lane, created_at, expires_at, status, price_version, owner, meta)" +
       " VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?)",
-  ).run(
-    id,
-    o.runId,
-    o.lane,
-    now,
-    now + o.ttlMs,
-    o.priceVersion ?? null,
-    o.owner ?? null,
-    o.meta ? JSON.stringify(o.meta) : null,
-  );
+  ).run(...holdRow(id, o, now));
   for (const [unit, cap] of Object.entries(o.caps))
     db.sql("INSERT INTO hold_caps (hold_id, unit, cap) VALUES (?, ?, ?)").run(id, unit, cap);
   const amount = (b: BucketSpec) => Math.max(o.caps[b.unit] ?? 0, 0);
