@@ -13,12 +13,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 log() { printf 'build-image: %s\n' "$*" >&2; }
 
-BASE_VERSION=bookworm-2
+BASE_VERSION=bookworm-3
 BASE_IMAGE=lanes-base:$BASE_VERSION
 SANDBOX_IMAGE=${LANES_SANDBOX_IMAGE:-lanes-sandbox:latest}
 CACHE=${LANES_CACHE:-/var/cache/lanes}
 MIRROR=${LANES_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-PACKAGES=bash,git,patch,python3,python3-pip,python3-venv,nodejs,ca-certificates,coreutils,procps
+PACKAGES=bash,git,patch,python3,python3-pip,python3-venv,nodejs,ca-certificates,coreutils,procps,libnss-myhostname
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 

@@ -314,7 +314,7 @@ export function buildProgram(version: string): Command {
     .option("--profile <name>", "profile whose image to build (default: the lane's)")
     .option(
       "--base <image>",
-      "base image (BASE build arg); default: the offline base lanes-base:bookworm-2 for lanes' own Dockerfile, lanes-sandbox:lanes for a project's",
+      "base image (BASE build arg); default: the offline base lanes-base:bookworm-3 for lanes' own Dockerfile, lanes-sandbox:lanes for a project's",
     )
     .option("--tag <image>", "tag (default: the profile's image)")
     .option("--deps", "instead: run the lane's setup once and cache its dependencies (before a batch, in CI)")

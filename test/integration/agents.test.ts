@@ -102,7 +102,7 @@ describe("lanes run --agent codex (the real Codex CLI behind the gateway)", () =
       `  c: { tiers: [standard], agent: codex }\nsandbox:\n  profiles:\n    default: { image: ${image} }\n`;
     for (const [image, ok] of [
       ["lanes-sandbox:latest", true],
-      ["lanes-base:bookworm-2", false],
+      ["lanes-base:bookworm-3", false],
     ] as const) {
       const { p, env } = await hosted(CODEX_SCRIPT, 0.25, lane(image));
       const r = await lanes(["doctor", "--json"], { cwd: p.repo, env, timeoutMs: 60_000 });
@@ -120,7 +120,7 @@ describe("lanes run --agent codex (the real Codex CLI behind the gateway)", () =
     const { p, env, requests } = await hosted(
       CODEX_SCRIPT,
       0.25,
-      "sandbox:\n  profiles:\n    default: { image: lanes-base:bookworm-2 }\n",
+      "sandbox:\n  profiles:\n    default: { image: lanes-base:bookworm-3 }\n",
     );
     const r = await lanes(["run", TASK, "--lane", "t", "--agent", "codex"], {
       cwd: p.repo,

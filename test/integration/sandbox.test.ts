@@ -72,6 +72,38 @@ describe("isolation inside a real sandbox", () => {
     );
     expect(r.stdout).toBe("lo\nnoresolve\nnoconnect\n");
   });
+  it("starts without Docker's network setup, and localhost still answers on 127.0.0.1 first", async () => {
+    const cfg = spawnSync(
+      "docker",
+      ["inspect", "-f", "{{.Config.NetworkDisabled}} {{.HostConfig.NetworkMode}}", sb.info.containerId],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(cfg.stdout.trim()).toBe("true none");
+    const r = await sh(
+      "getent ahosts localhost | head -1 | cut -d' ' -f1; " +
+        `python3 -c "import socket; s=socket.create_server(('localhost', 0)); c=socket.create_connection(('127.0.0.1', s.getsockname()[1])); print('served', s.getsockname()[0])"; ` +
+        "getent hosts $(hostname) >/dev/null && echo hostname",
+    );
+    expect(r.stdout).toBe("127.0.0.1\nserved 127.0.0.1\nhostname\n");
+  });
+  it("keeps Docker's network setup for an image that does not say it resolves localhost", async () => {
+    const base = await host.acquire({ profileName: "default", profile: profile({ image: "lanes-base:bookworm-3" }) });
+    try {
+      const cfg = spawnSync("docker", ["inspect", "-f", "{{.Config.NetworkDisabled}}", base.info.containerId], {
+        encoding: "utf8",
+      });
+      expect(cfg.stdout.trim()).toBe("false");
+      const r = await base.exec({
+        command: "grep -c localhost /etc/hosts; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '",
+        timeoutMs: 10_000,
+      });
+      expect(r.stdout).toBe("2\nlo\n");
+    } finally {
+      await base.release();
+    }
+  });
   it("stops a fork bomb at the pids limit and survives it", async () => {
     const r = await sh("for i in $(seq 1 300); do sleep 30 & done 2>/dev/null; ps -e --no-headers | wc -l", 8_000);
     expect(Number(r.stdout.trim().split("\n").pop())).toBeLessThanOrEqual(64);
@@ -297,6 +329,11 @@ describe("under gVisor (runtime: runsc, the strict profile)", () => {
       "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; timeout 3 bash -c 'echo > /dev/tcp/10.77.0.2/2376' 2>/dev/null || echo noconnect",
     );
     expect(r.stdout).toBe("lo\nnoconnect\n");
+    // gVisor's network stack takes the namespace Docker sets up (its ::1 is not usable without it)
+    const cfg = spawnSync("docker", ["inspect", "-f", "{{.Config.NetworkDisabled}}", g.info.containerId], {
+      encoding: "utf8",
+    });
+    expect(cfg.stdout.trim()).toBe("false");
   });
   it("returns exit codes, keeps the workspace copy and its disk limit, and enforces time limits", async () => {
     const r = await gsh(

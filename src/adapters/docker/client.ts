@@ -147,3 +147,26 @@ export async function imageExists(docker: Docker, image: string, signal?: AbortS
     throw err;
   }
 }
+
+/** Images known (per engine) to resolve localhost by themselves; a failed look is not kept. */
+const localhostImages = new WeakMap<Docker, Map<string, Promise<boolean>>>();
+
+/**
+ * Does the image answer `localhost` without Docker's /etc/hosts? lanes' own images do, and say so
+ * with a label (templates/sandbox/Dockerfile); such an image may start without Docker's network
+ * setup. Asked once per image and engine in a process.
+ */
+export function resolvesLocalhost(docker: Docker, image: string): Promise<boolean> {
+  let known = localhostImages.get(docker);
+  if (!known) localhostImages.set(docker, (known = new Map()));
+  let answer = known.get(image);
+  if (!answer) {
+    answer = docker
+      .getImage(image)
+      .inspect()
+      .then((i) => i.Config?.Labels?.["dev.lanes.localhost"] === "myhostname");
+    answer.catch(() => known.delete(image));
+    known.set(image, answer);
+  }
+  return answer.catch(() => false);
+}

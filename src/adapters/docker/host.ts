@@ -17,7 +17,7 @@ import { connectAndCopy, readWorkspace } from "./connect.js";
 import { commitBase } from "./base-commit.js";
 import { PROXY_LABEL, proxyName, startEgress } from "./egress.js";
 import { pruneDeps } from "./deps-cache.js";
-import { hasImage } from "./client.js";
+import { hasImage, resolvesLocalhost } from "./client.js";
 import { egressAllowList } from "../egress-defaults.js";
 
 export type { AcquireOptions } from "../../core/ports.js";
@@ -298,8 +298,11 @@ export class DockerHost implements SandboxHost {
           env = egress.env;
         }
       }
+      // No network: runc makes the namespace (loopback only) without Docker's setup, where the
+      // image resolves localhost by itself.
+      const bare = !network && profile.runtime === "runc" && (await resolvesLocalhost(this.docker, profile.image));
       container = await this.docker.createContainer(
-        containerOptions({ name: containerName(id, owner), profile, labels, volume, network, detached, env }),
+        containerOptions({ name: containerName(id, owner), profile, labels, volume, network, detached, env, bare }),
       );
       // Hold stdin before PID 1 starts, so there is no moment in which our death would leak it.
       if (!detached && !pool) channel = await Channel.attach(container);

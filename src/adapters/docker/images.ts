@@ -12,7 +12,7 @@ import { hasImage } from "./client.js";
 import { packageFile } from "../own-files.js";
 
 export const PACKAGE_SANDBOX_DIR = fileURLToPath(packageFile("templates/sandbox/"));
-export const OFFLINE_BASE = "lanes-base:bookworm-2";
+export const OFFLINE_BASE = "lanes-base:bookworm-3";
 /** lanes' own sandbox image under a name no project build overwrites: a project's Dockerfile builds FROM it. */
 export const LANES_IMAGE = "lanes-sandbox:lanes";
 const PROXY_VARS = ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"];
