@@ -9,6 +9,7 @@
 # A second call finds it running and only prints the URL.
 #   scripts/postgres.sh            # start (if needed)
 #   scripts/postgres.sh stop       # stop it
+#   scripts/postgres.sh crash      # stop it as a crash would (immediate: no flush, no checkpoint)
 set -euo pipefail
 DIR=${LANES_PG_DIR:-/var/lib/lanes-postgres}
 PORT=${LANES_PG_PORT:-55432}
@@ -25,6 +26,11 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 
 if [ "${1:-}" = stop ]; then
   as_pg "$bin/pg_ctl" -D "$DIR" stop -m fast >/dev/null 2>&1 || true
+  exit 0
+fi
+# As a crash: the server's processes killed at once, what it had not written to disk lost (tests).
+if [ "${1:-}" = crash ]; then
+  as_pg "$bin/pg_ctl" -D "$DIR" stop -m immediate >/dev/null 2>&1 || true
   exit 0
 fi
 

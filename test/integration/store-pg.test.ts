@@ -353,6 +353,51 @@ describe("a lost connection", () => {
   }, 120_000);
 });
 
+describe("a server crash", () => {
+  it("loses no settlement once the store is closed (settlements commit without waiting for the disk)", async () => {
+    const server = {
+      LANES_PG_DIR: join(tmpdir(), `lanes-pg-crash-${process.pid}`),
+      LANES_PG_PORT: String(55_990 + (process.pid % 9)),
+    };
+    const crash = () =>
+      spawnSync("bash", [`${ROOT}/scripts/postgres.sh`, "crash"], { env: { ...process.env, ...server } });
+    const url = await freshDb(pgServer(server));
+    const bucket = {
+      key: "team:t:month:2026-12",
+      scope: "team" as const,
+      id: "t",
+      period: "month" as const,
+      unit: "usd" as const,
+      limit: 10,
+      kind: "hard" as const,
+      resetsAt: "2027-01-01T00:00:00.000Z",
+    };
+    try {
+      const l = await Ledger.openAt(url);
+      const held = l.reserve({ runId: "r1", lane: "x", buckets: [bucket], caps: { usd: 2 }, ttlMs: 600_000 });
+      l.charge(held.id, "usd", 0.5);
+      const done = l.reserve({ runId: "r2", lane: "x", buckets: [bucket], caps: { usd: 3 }, ttlMs: 600_000 });
+      l.charge(done.id, "usd", 0.25);
+      l.settle(done.id);
+      l.close(); // waits for the disk: the settlement with it
+      crash();
+      pgServer(server);
+      const again = await Ledger.openAt(url);
+      try {
+        expect(again.hold(done.id)).toMatchObject({ status: "settled", charged: { usd: 0.25 } });
+        // the open hold's durable charge survived with it
+        expect(again.hold(held.id)).toMatchObject({ status: "open", charged: { usd: 0.5 } });
+        expect(again.status([bucket])[0]).toMatchObject({ used: 0.75, held: 1.5 });
+      } finally {
+        again.close();
+      }
+    } finally {
+      spawnSync("bash", [`${ROOT}/scripts/postgres.sh`, "stop"], { env: { ...process.env, ...server } });
+      rmSync(server.LANES_PG_DIR, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
 function commitYaml(p: ReturnType<typeof demoProject>, yaml: string): void {
   writeFileSync(join(p.repo, "lanes.yaml"), yaml);
   p.git("add", "-A");

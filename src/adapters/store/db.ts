@@ -16,5 +16,7 @@ export interface Db {
   readonly kind: "sqlite" | "postgres";
   sql(text: string): Statement;
   atomically<T>(fn: () => T): T;
+  /** A commit did not wait for the disk (PostgreSQL's reservations and settlements): close waits. */
+  committedLater?(): void;
   close(): void;
 }

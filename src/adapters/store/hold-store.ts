@@ -40,8 +40,10 @@ export class HoldStore implements HoldStorePort {
     const refuse = (over: OverLimit | undefined) => {
       if (over) throw overLimit(over.key, over.unit, over, over.requested);
     };
-    if (this.s.kind === "postgres") refuse(pg.reserve(this.s, id, opts, now));
-    else this.s.atomically(() => refuse(sqlite.reserve(this.s, id, opts, now)));
+    if (this.s.kind === "postgres") {
+      this.s.committedLater?.();
+      refuse(pg.reserve(this.s, id, opts, now));
+    } else this.s.atomically(() => refuse(sqlite.reserve(this.s, id, opts, now)));
     return hold;
   }
 
@@ -85,6 +87,7 @@ export class HoldStore implements HoldStorePort {
   /** Release what the hold did not charge. Idempotent: settling twice is settling once. */
   settle(holdId: string): HoldState {
     if (this.s.kind === "postgres") {
+      this.s.committedLater?.();
       const state = pg.settle(this.s, holdId);
       if (!state) throw new LanesError("failed", `no hold ${holdId}`);
       return state;

@@ -42,6 +42,8 @@ export class PgDb implements Db {
   private closed = false;
   /** The connection was lost: the next statement outside a transaction connects again first. */
   private broken = false;
+  /** A commit since the last that waited for the disk did not wait (committedLater). */
+  private unflushed = false;
 
   private constructor(
     private readonly id: string,
@@ -100,8 +102,19 @@ export class PgDb implements Db {
     }
   }
 
+  committedLater(): void {
+    this.unflushed = true;
+  }
+
+  /** Closing waits for the disk when a commit of ours did not (one more commit that does). */
   close(): void {
     if (this.closed) return;
+    if (this.unflushed && !this.broken && this.depth === 0)
+      try {
+        this.sql("SELECT lanes_flush()").get();
+      } catch {
+        /* unreachable now: the server flushes on its own within a fraction of a second */
+      }
     this.closed = true;
     call?.({ op: "close", id: this.id });
   }

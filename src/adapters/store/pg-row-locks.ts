@@ -16,7 +16,8 @@
  *  - A reservation commits without waiting for the disk (its transaction only), so the bucket rows
  *    are not locked for a flush: a reservation lost in a server crash frees what it held, and its
  *    run's next charge finds no hold and stops. Nothing is spent without a durable charge: charges
- *    and settlements wait for the disk, and flushing one flushes every commit before it.
+ *    wait for the disk, and flushing one flushes every commit before it. (Settlements waited too;
+ *    since migration 5 they do not: pg-fold-settle.ts.)
  *  - Lock order: holds, then hold_caps, then buckets in key order; a charge locks only its
  *    hold_caps row, and expiry and folding skip rows another transaction has locked, so the only
  *    waits are for bucket rows, in key order: no cycle, no deadlock.
