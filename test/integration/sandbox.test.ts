@@ -266,6 +266,27 @@ describe("bounds on disk, processes and output", () => {
     expect(left).not.toMatch(/sleep 30[012]/);
     await sh("pkill sleep || true");
   });
+  it("answers at once when the process limit leaves no room to start a command, and goes on", async () => {
+    const small = await host.acquire({ profileName: "default", profile: profile({ pids: 16, disk: "64m" }), repo });
+    try {
+      await small.exec({
+        command: "for i in $(seq 1 40); do sleep 60 & done 2>/dev/null; wait",
+        timeoutMs: 5000,
+        background: true,
+      });
+      // Until the sandbox's pids cgroup (cgroup v1, as Docker sets it up here) is full.
+      const cg = `/sys/fs/cgroup/pids/docker/${small.info.containerId}`;
+      const used = () => Number(readFileSync(`${cg}/pids.current`, "utf8"));
+      for (const t0 = Date.now(); used() < 16 && Date.now() - t0 < 10_000;) await new Promise((r) => setTimeout(r, 20));
+      expect(used()).toBe(16);
+      const full = await small.exec({ command: "echo hi", timeoutMs: 5000 });
+      expect(full.exitCode).toBe(127);
+      expect(full.stderr).toMatch(/cannot start the command/);
+      expect(full.durationMs).toBeLessThan(3000);
+    } finally {
+      await small.release();
+    }
+  });
   it("answers `echo ok` right after a fork bomb", async () => {
     const bomb = await sh("bomb() { bomb | bomb & }; bomb; sleep 2", 5000);
     expect(bomb.exitCode).not.toBe(-1);

@@ -28,6 +28,9 @@ interface ShimAnswer {
   ms: number;
 }
 
+/** How long past a command's time limit an answer may take (killing what it left, its output). */
+const ANSWER_GRACE_MS = 60_000;
+
 type Refable = { ref?: () => void; unref?: () => void };
 type Socketish = Duplex & Refable & { socket?: Refable };
 
@@ -88,8 +91,18 @@ export class Channel {
     const id = this.nextId;
     const onAbort = () => this.write({ op: "kill", target: id });
     signal?.addEventListener("abort", onAbort, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    // The shim enforces the time limit inside; this only bounds a shim that never answers.
+    const silent = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(new LanesError("sandbox", `the sandbox did not answer within ${req.timeoutMs + ANSWER_GRACE_MS} ms`)),
+        req.timeoutMs + ANSWER_GRACE_MS,
+      );
+      timer.unref();
+    });
     try {
-      const a = await this.request(body);
+      const a = await Promise.race([this.request(body), silent]);
       return {
         exitCode: a.code,
         stdout: a.stdout,
@@ -99,6 +112,7 @@ export class Channel {
         truncatedBytes: a.cut,
       };
     } finally {
+      clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
     }
   }

@@ -239,16 +239,18 @@ def run(req):
     limit = req.get("limit") or 100000
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
+    # The readers start before the command: a fork bomb takes every free task at once, and a
+    # reader that could not start then would leave the command unanswered.
     try:
+        out, err = Capture(out_r, limit), Capture(err_r, limit)
         p = subprocess.Popen(["bash", "-c", req["cmd"]], cwd=req.get("cwd") or "/workspace", env=env,
                              stdin=subprocess.DEVNULL, stdout=out_w, stderr=err_w, start_new_session=True)
-    except OSError as e:
-        for fd in (out_r, out_w, err_r, err_w):
+    except (OSError, RuntimeError) as e:
+        for fd in (out_w, err_w):  # a reader that started sees the end of its pipe and stops
             os.close(fd)
-        return answer(req, 127, "", str(e), 0, False, t0)
+        return answer(req, 127, "", "lanes: cannot start the command: %s" % e, 0, False, t0)
     os.close(out_w)
     os.close(err_w)
-    out, err = Capture(out_r, limit), Capture(err_r, limit)
     procs[req["id"]] = p
     timed_out = False
     try:
@@ -277,6 +279,15 @@ def run(req):
             pass
     answer(req, code, so, se, c1 + c2, timed_out, t0)
 
+def start(target, arg, req):
+    # No thread while the sandbox's process limit is reached (a fork bomb, until it is killed):
+    # the request is answered so, never left waiting, and the shim goes on.
+    try:
+        threading.Thread(target=target, args=(arg,), daemon=True).start()
+    except RuntimeError as e:
+        if req is not None:
+            answer(req, 127, "", "lanes: cannot start the command: %s" % e, 0, False, time.monotonic())
+
 def main():
     while True:
         line = sys.stdin.buffer.readline()
@@ -288,14 +299,12 @@ def main():
             continue
         if req.get("op") == "hello":
             send({"id": req.get("id"), "ready": "lanes-shim/1"})
-        elif req.get("op") == "untar":
-            threading.Thread(target=untar, args=(req,), daemon=True).start()
         elif req.get("op") == "kill":
             p = procs.get(req.get("target"))
             if p:
-                threading.Thread(target=stop, args=(p,), daemon=True).start()
+                start(stop, p, None)
         else:
-            threading.Thread(target=run, args=(req,), daemon=True).start()
+            start(untar if req.get("op") == "untar" else run, req, req)
     for p in list(procs.values()):
         stop(p)
     for g in kept:
