@@ -4,8 +4,8 @@
  *    the store's size. As SQL functions joining hold_buckets to hold_caps, both were planned anew
  *    on every call, and where the table's statistics lagged its growth the planner chose a hash
  *    join over a sequential scan of hold_caps (every hold ever made): 4,000 runs on a fresh store
- *    read 965,868 rows in 413 folds. Now each closed hold's caps row is looked up by its key (a
- *    lateral subquery the planner cannot flatten into a join): none; and the fold is plpgsql,
+ *    read 965,868 rows of it in 413 scans. Now each closed hold's caps row is looked up by its key
+ *    (a lateral subquery the planner cannot flatten into a join): none; and the fold is plpgsql,
  *    whose plans are kept per connection.
  *  - A settlement commits without waiting for the disk, as a reservation does (pg-row-locks.ts):
  *    the next commit that waits for it — the run's record written right after, the process's
