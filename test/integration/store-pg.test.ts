@@ -32,6 +32,34 @@ const raceBucket = {
   resetsAt: "2026-12-01T00:00:00.000Z",
 };
 
+/** A hard team bucket of 10 USD, for the tests that drive one Ledger against a server of their own. */
+const teamBucket = {
+  key: "team:t:month:2026-12",
+  scope: "team" as const,
+  id: "t",
+  period: "month" as const,
+  unit: "usd" as const,
+  limit: 10,
+  kind: "hard" as const,
+  resetsAt: "2027-01-01T00:00:00.000Z",
+};
+
+/** A PostgreSQL server of the test's own (it stops or crashes it): `postgres.sh COMMAND` on it, and cleanup. */
+function ownServer(name: string, port: number) {
+  const env = { LANES_PG_DIR: join(tmpdir(), `lanes-pg-${name}-${process.pid}`), LANES_PG_PORT: String(port) };
+  const script = (command: "stop" | "crash") =>
+    spawnSync("bash", [`${ROOT}/scripts/postgres.sh`, command], { env: { ...process.env, ...env } });
+  return {
+    start: () => pgServer(env),
+    stop: () => script("stop"),
+    crash: () => script("crash"),
+    remove: () => {
+      script("stop");
+      rmSync(env.LANES_PG_DIR, { recursive: true, force: true });
+    },
+  };
+}
+
 const node = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
   new Promise<void>((resolve, reject) => {
     const p = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"], env });
@@ -315,30 +343,16 @@ describe("the libpq driver's closed connections", () => {
 
 describe("a lost connection", () => {
   it("the failed charge is an error and is not repeated; the next call connects again", async () => {
-    const server = {
-      LANES_PG_DIR: join(tmpdir(), `lanes-pg-lost-${process.pid}`),
-      LANES_PG_PORT: String(55_950 + (process.pid % 40)),
-    };
-    const stop = () =>
-      spawnSync("bash", [`${ROOT}/scripts/postgres.sh`, "stop"], { env: { ...process.env, ...server } });
-    const url = await freshDb(pgServer(server));
+    const server = ownServer("lost", 55_950 + (process.pid % 40));
+    const bucket = teamBucket;
+    const url = await freshDb(server.start());
     const l = await Ledger.openAt(url);
     try {
-      const bucket = {
-        key: "team:t:month:2026-12",
-        scope: "team" as const,
-        id: "t",
-        period: "month" as const,
-        unit: "usd" as const,
-        limit: 10,
-        kind: "hard" as const,
-        resetsAt: "2027-01-01T00:00:00.000Z",
-      };
       const h = l.reserve({ runId: "r", lane: "x", buckets: [bucket], caps: { usd: 1 }, ttlMs: 600_000 });
       l.charge(h.id, "usd", 0.1);
-      stop();
+      server.stop();
       expect(() => l.charge(h.id, "usd", 0.1)).toThrow(/is unreachable/);
-      pgServer(server);
+      server.start();
       l.charge(h.id, "usd", 0.2); // connects again
       expect(l.chargedOn(h.id, "usd")).toBeCloseTo(0.3, 9);
       const settled = l.settle(h.id);
@@ -347,31 +361,16 @@ describe("a lost connection", () => {
       expect(l.status([bucket])[0]).toMatchObject({ held: 0 });
     } finally {
       l.close();
-      stop();
-      rmSync(server.LANES_PG_DIR, { recursive: true, force: true });
+      server.remove();
     }
   }, 120_000);
 });
 
 describe("a server crash", () => {
   it("loses no settlement once the store is closed (settlements commit without waiting for the disk)", async () => {
-    const server = {
-      LANES_PG_DIR: join(tmpdir(), `lanes-pg-crash-${process.pid}`),
-      LANES_PG_PORT: String(55_990 + (process.pid % 9)),
-    };
-    const crash = () =>
-      spawnSync("bash", [`${ROOT}/scripts/postgres.sh`, "crash"], { env: { ...process.env, ...server } });
-    const url = await freshDb(pgServer(server));
-    const bucket = {
-      key: "team:t:month:2026-12",
-      scope: "team" as const,
-      id: "t",
-      period: "month" as const,
-      unit: "usd" as const,
-      limit: 10,
-      kind: "hard" as const,
-      resetsAt: "2027-01-01T00:00:00.000Z",
-    };
+    const server = ownServer("crash", 55_990 + (process.pid % 9));
+    const bucket = teamBucket;
+    const url = await freshDb(server.start());
     try {
       const l = await Ledger.openAt(url);
       const held = l.reserve({ runId: "r1", lane: "x", buckets: [bucket], caps: { usd: 2 }, ttlMs: 600_000 });
@@ -380,8 +379,8 @@ describe("a server crash", () => {
       l.charge(done.id, "usd", 0.25);
       l.settle(done.id);
       l.close(); // waits for the disk: the settlement with it
-      crash();
-      pgServer(server);
+      server.crash();
+      server.start();
       const again = await Ledger.openAt(url);
       try {
         expect(again.hold(done.id)).toMatchObject({ status: "settled", charged: { usd: 0.25 } });
@@ -392,8 +391,7 @@ describe("a server crash", () => {
         again.close();
       }
     } finally {
-      spawnSync("bash", [`${ROOT}/scripts/postgres.sh`, "stop"], { env: { ...process.env, ...server } });
-      rmSync(server.LANES_PG_DIR, { recursive: true, force: true });
+      server.remove();
     }
   }, 120_000);
 });
