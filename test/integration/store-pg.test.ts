@@ -53,6 +53,19 @@ function ownServer(name: string, port: number) {
     start: () => pgServer(env),
     stop: () => script("stop"),
     crash: () => script("crash"),
+    /** A statement as the server's superuser (over its Unix socket; the tests run as root). */
+    admin: (sql: string) =>
+      spawnSync(
+        "runuser",
+        ["-u", "postgres", "--", "psql", "-h", env.LANES_PG_DIR, "-p", env.LANES_PG_PORT, "-U"].concat([
+          "postgres",
+          "-v",
+          "ON_ERROR_STOP=1",
+          "-c",
+          sql,
+        ]),
+        { encoding: "utf8" },
+      ),
     remove: () => {
       script("stop");
       rmSync(env.LANES_PG_DIR, { recursive: true, force: true });
@@ -394,6 +407,74 @@ describe("a server crash", () => {
       server.remove();
     }
   }, 120_000);
+});
+
+describe("charges that do not wait for the disk", () => {
+  it("a run's first charge puts its reservation on disk; the run's totals restore charges a crash lost", async () => {
+    const server = ownServer("totals", 55_920 + (process.pid % 20));
+    const bucket = teamBucket;
+    const url = await freshDb(server.start());
+    // Commits that do not wait reach the disk within 10 s, not 0.2: a crash in between loses them.
+    expect(server.admin("ALTER SYSTEM SET wal_writer_delay = '10s'").status).toBe(0);
+    expect(server.admin("SELECT pg_reload_conf()").status).toBe(0);
+    try {
+      const l = await Ledger.openAt(url);
+      try {
+        const h = l.reserve({ runId: "r", lane: "x", buckets: [bucket], caps: { usd: 2 }, ttlMs: 600_000 });
+        l.charge(h.id, "usd", 0.5); // waits: the reservation is on disk with it
+        l.charge(h.id, "usd", 0.25); // does not wait: a crash now may lose it
+        server.crash();
+        server.start();
+        const look = await Ledger.openAt(url);
+        try {
+          expect(look.hold(h.id).status).toBe("open");
+          expect(look.chargedOn(h.id, "usd")).toBeGreaterThanOrEqual(0.5);
+        } finally {
+          look.close();
+        }
+        expect(() => l.charge(h.id, "usd", 0.1)).toThrow(/is unreachable/); // not counted by the run
+        const settled = l.settle(h.id); // connects again; the run's total is 0.75
+        expect(settled.charged.usd).toBeCloseTo(0.75, 9);
+        expect(l.totalCharged()).toBeCloseTo(0.75, 9);
+        expect(l.status([bucket])[0]).toMatchObject({ held: 0 });
+        expect(l.status([bucket])[0]!.used).toBeCloseTo(0.75, 9);
+      } finally {
+        l.close();
+      }
+    } finally {
+      server.remove();
+    }
+  }, 120_000);
+
+  it("a charge the server lost is counted again by the next charge (and still refused past the cap) and the settlement", async () => {
+    const url = await freshDb();
+    const l = await Ledger.openAt(url);
+    // What a crash before the flush does to the second charge: its row and its total gone.
+    const lose = async (id: string, to: number) => {
+      await query(url, "UPDATE hold_caps SET charged = $2 WHERE hold_id = $1", [id, to]);
+      await query(url, "DELETE FROM charges WHERE id = (SELECT max(id) FROM charges WHERE hold_id = $1)", [id]);
+    };
+    try {
+      const h = l.reserve({ runId: "r", lane: "x", buckets: [teamBucket], caps: { usd: 1 }, ttlMs: 600_000 });
+      l.charge(h.id, "usd", 0.5);
+      l.charge(h.id, "usd", 0.25);
+      await lose(h.id, 0.5);
+      l.charge(h.id, "usd", 0.2);
+      expect(l.chargedOn(h.id, "usd")).toBeCloseTo(0.95, 9);
+      const notes = await query(url, "SELECT amount, note FROM charges WHERE hold_id = $1 ORDER BY id", [h.id]);
+      expect(notes).toHaveLength(2);
+      expect(notes[1]!.amount).toBeCloseTo(0.45, 9);
+      expect(notes[1]!.note).toMatch(/charges a server crash lost/);
+      // 0.95 + 0.1 is past the cap of 1 (the server alone, at 0.5, would have let it through)
+      expect(() => l.charge(h.id, "usd", 0.1)).toThrow(/0\.050000 usd left; 0\.100000 was asked/);
+      await lose(h.id, 0.5);
+      expect(l.settle(h.id).charged.usd).toBeCloseTo(0.95, 9);
+      expect(l.totalCharged()).toBeCloseTo(0.95, 9);
+      expect(l.status([teamBucket])[0]!.used).toBeCloseTo(0.95, 9);
+    } finally {
+      l.close();
+    }
+  }, 60_000);
 });
 
 function commitYaml(p: ReturnType<typeof demoProject>, yaml: string): void {

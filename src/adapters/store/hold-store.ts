@@ -25,6 +25,15 @@ export class HoldExhausted extends LanesError {
 }
 
 export class HoldStore implements HoldStorePort {
+  /**
+   * PostgreSQL: what each hold reserved here has charged, as this process counted it, and the
+   * order of its reservation (`seq`). A charge waits for the disk only while its hold's
+   * reservation may not be on disk yet (`seq` past `onDisk`); see pg-charge-totals.ts.
+   */
+  private readonly mine = new Map<string, { seq: number; totals: Amounts }>();
+  private seq = 0;
+  private onDisk = 0;
+
   constructor(private readonly s: Db) {}
 
   /**
@@ -43,6 +52,7 @@ export class HoldStore implements HoldStorePort {
     if (this.s.kind === "postgres") {
       this.s.committedLater?.();
       refuse(pg.reserve(this.s, id, opts, now));
+      this.mine.set(id, { seq: ++this.seq, totals: {} });
     } else this.s.atomically(() => refuse(sqlite.reserve(this.s, id, opts, now)));
     return hold;
   }
@@ -52,7 +62,7 @@ export class HoldStore implements HoldStorePort {
     if (amount <= 0) return;
     const r =
       this.s.kind === "postgres"
-        ? pg.charge(this.s, "lanes_charge", holdId, unit, amount, note)
+        ? this.pgCharge("lanes_charge", holdId, unit, amount, note, (had) => had + amount)
         : this.s.atomically(() => sqlite.charge(this.s, holdId, unit, amount, note));
     if (!r.status) throw new LanesError("failed", `no hold ${holdId}`);
     if (r.status !== "open")
@@ -68,9 +78,30 @@ export class HoldStore implements HoldStorePort {
     if (amount <= 0) return;
     const r =
       this.s.kind === "postgres"
-        ? pg.charge(this.s, "lanes_refund", holdId, unit, amount, note)
+        ? this.pgCharge("lanes_refund", holdId, unit, amount, note, (had) => had - Math.min(amount, had))
         : this.s.atomically(() => sqlite.refund(this.s, holdId, unit, amount, note));
     if (r.status !== "open") throw new LanesError("quota", `hold ${holdId} is not open; nothing can be refunded to it`);
+  }
+
+  /** A charge or refund on PostgreSQL, with the run's own total for the hold when it is ours. */
+  private pgCharge(
+    fn: "lanes_charge" | "lanes_refund",
+    holdId: string,
+    unit: HoldUnit,
+    amount: number,
+    note: string,
+    after: (had: number) => number,
+  ): ReturnType<typeof pg.charge> {
+    const m = this.mine.get(holdId);
+    const total = m ? after(m.totals[unit] ?? 0) : null;
+    const wait = !m || m.seq > this.onDisk;
+    const r = pg.charge(this.s, fn, holdId, unit, amount, note, total, wait);
+    if (r.status !== "open" || r.left !== undefined) return r;
+    if (m) m.totals[unit] = total!;
+    // A commit that waited put every reservation made before it on disk with it.
+    if (wait) this.onDisk = this.seq;
+    else this.s.committedLater?.();
+    return r;
   }
 
   /**
@@ -88,7 +119,8 @@ export class HoldStore implements HoldStorePort {
   settle(holdId: string): HoldState {
     if (this.s.kind === "postgres") {
       this.s.committedLater?.();
-      const state = pg.settle(this.s, holdId);
+      const state = pg.settle(this.s, holdId, this.mine.get(holdId)?.totals ?? null);
+      this.mine.delete(holdId);
       if (!state) throw new LanesError("failed", `no hold ${holdId}`);
       return state;
     }

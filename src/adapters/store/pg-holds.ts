@@ -4,7 +4,7 @@
  * they return as from the SQLite steps (sqlite-holds.ts).
  */
 import type { BucketSpec, Unit } from "../../core/quota.js";
-import type { HoldState, HoldStorePort, HoldUnit } from "../../core/ports.js";
+import type { Amounts, HoldState, HoldStorePort, HoldUnit } from "../../core/ports.js";
 import type { Db } from "./db.js";
 
 type Value<T> = { r: T };
@@ -46,7 +46,11 @@ export function reserve(
   return r.ok ? undefined : r;
 }
 
-/** Charge or refund: the hold's status (none when it does not exist), and what was left when too little. */
+/**
+ * Charge or refund: the hold's status (none when it does not exist), and what was left when too
+ * little. `total` is the run's own total for the hold after it (null where the caller does not
+ * know it); `wait`: the commit waits for the disk (pg-charge-totals.ts says when it need not).
+ */
 export function charge(
   db: Db,
   fn: "lanes_charge" | "lanes_refund",
@@ -54,17 +58,22 @@ export function charge(
   unit: HoldUnit,
   amount: number,
   note: string,
+  total: number | null,
+  wait: boolean,
 ): { status: string | null; left?: number } {
   return (
-    db.sql(`SELECT ${fn}(?, ?, ?, ?, ?) AS r`).get(holdId, unit, amount, note, Date.now()) as Value<{
+    db.sql(`SELECT ${fn}(?, ?, ?, ?, ?, ?, ?) AS r`).get(holdId, unit, amount, note, Date.now(), total, wait) as Value<{
       status: string | null;
       left?: number;
     }>
   ).r;
 }
 
-export function settle(db: Db, holdId: string): HoldState | undefined {
-  const { r } = db.sql("SELECT lanes_settle(?, ?) AS r").get(holdId, Date.now()) as Value<Omit<HoldState, "id"> | null>;
+/** Close the hold; `totals` (the run's own, when known) restores charges a server crash lost. */
+export function settle(db: Db, holdId: string, totals: Amounts | null): HoldState | undefined {
+  const { r } = db
+    .sql("SELECT lanes_settle(?, ?, ?) AS r")
+    .get(holdId, Date.now(), totals && JSON.stringify(totals)) as Value<Omit<HoldState, "id"> | null>;
   return r ? { id: holdId, ...r } : undefined;
 }
 

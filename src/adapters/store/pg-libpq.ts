@@ -1,11 +1,12 @@
 /**
  * PostgreSQL from the calling thread through libpq (the optional `libpq` addon, built where the
- * libpq headers are installed). A statement is sent without blocking and its reply collected by
- * polling the connection with short, growing sleeps, so every call has a deadline and no thread is
- * ever left blocked in the driver (one blocked in libpq would hold the process open at exit).
- * It answers the same operations as pg-worker.mjs with about a fifth of the CPU per statement:
- * no worker thread, no message passing, no JavaScript protocol parser. Where the addon is missing
- * (or LANES_PG_DRIVER=worker), PgDb uses the worker instead.
+ * libpq headers are installed). A statement is sent, then the thread waits in poll(2) on the
+ * connection's socket until its reply arrives or the call's deadline passes (libc's poll, called
+ * through the optional `koffi` FFI module): one wake-up per reply, when it arrives, and no thread
+ * is ever left blocked in the driver (one blocked in libpq would hold the process open at exit).
+ * It answers the same operations as pg-worker.mjs with about a tenth of the CPU per statement:
+ * no worker thread, no message passing, no JavaScript protocol parser. Where either module is
+ * missing (or LANES_PG_DRIVER=worker), PgDb uses the worker instead.
  */
 import { createRequire } from "node:module";
 import type { PgOp, PgReply } from "./pg-db.js";
@@ -33,24 +34,33 @@ interface Pq {
   getvalue(row: number, col: number): string;
   getisnull(row: number, col: number): boolean;
   cmdTuples(): string;
+  socket(): number;
 }
 
 /**
- * A connection, and the statements prepared on it (by text: the server parses and plans each
- * once), each with how long to wait before first looking for its reply (see collect).
+ * A connection; the statements prepared on it (by text: the server parses and plans each once),
+ * by name; and its socket as poll(2) takes it (`struct pollfd`: fd, events, revents).
  */
-type Conn = { pq: Pq; timeoutMs: number; prepared: Map<string, Prepared> };
-type Prepared = { name: string; waitMs: number };
+type Conn = { pq: Pq; timeoutMs: number; prepared: Map<string, string>; pollfd: Buffer };
 const MAX_PREPARED = 200;
 
 const UNKNOWN = 4; // PQTRANS_UNKNOWN: the connection is bad
-const pause = new Int32Array(new SharedArrayBuffer(4));
+const POLLIN = 1; // the same on Linux and macOS
+
+/** poll(2): how many of the `nfds` descriptors are ready, 0 when the time ran out, -1 on a signal. */
+type Poll = (fds: Buffer, nfds: number, timeoutMs: number) => number;
+let poll: Poll | undefined;
 
 /** The addon's class, or undefined where it is not installed or the worker was asked for. */
 function addon(): (new () => Pq) | undefined {
   if (process.env.LANES_PG_DRIVER === "worker") return undefined;
   try {
-    return createRequire(import.meta.url)("libpq") as new () => Pq;
+    const load = createRequire(import.meta.url);
+    const Pq = load("libpq") as new () => Pq;
+    const koffi = load("koffi") as { load(lib: string): { func(signature: string): Poll } };
+    const libc = process.platform === "darwin" ? "libSystem.B.dylib" : "libc.so.6";
+    poll ??= koffi.load(libc).func("int poll(void *fds, unsigned long nfds, int timeout)");
+    return Pq;
   } catch {
     return undefined;
   }
@@ -72,7 +82,10 @@ export function libpqDriver(): ((op: PgOp) => PgReply) | undefined {
       if (op.op === "open") {
         const pq = new Pq();
         pq.connectSync(conninfo(op.url, op.timeoutMs));
-        conns.set(op.id, { pq, timeoutMs: op.timeoutMs, prepared: new Map() });
+        const pollfd = Buffer.alloc(8);
+        pollfd.writeInt32LE(pq.socket(), 0);
+        pollfd.writeInt16LE(POLLIN, 4);
+        conns.set(op.id, { pq, timeoutMs: op.timeoutMs, prepared: new Map(), pollfd });
         return { ok: true };
       }
       if (op.op === "close") {
@@ -125,52 +138,33 @@ function query(c: Conn, sql: string, params: unknown[]): PgReply {
   if (!prepared && c.prepared.size < MAX_PREPARED) {
     const prep = collect(c, pq.sendPrepare(`l${c.prepared.size}`, sql, params.length));
     if (prep.error) return prep;
-    prepared = { name: `l${c.prepared.size}`, waitMs: FIRST_LOOK_MS };
+    prepared = `l${c.prepared.size}`;
     c.prepared.set(sql, prepared);
   }
   const values = params.map(text);
-  return collect(c, prepared ? pq.sendQueryPrepared(prepared.name, values) : pq.sendQueryParams(sql, values), prepared);
+  return collect(c, prepared ? pq.sendQueryPrepared(prepared, values) : pq.sendQueryParams(sql, values));
 }
-
-const FIRST_LOOK_MS = 0.05;
-const MAX_FIRST_LOOK_MS = 2;
-// A hit shrinks the first wait, a miss grows it as much: it settles where about half the first
-// looks find the reply. (Waiting for nine in ten left the CPUs idle: 4-5 s idle of a bench's
-// 110 s of CPU time became 18-29.) Looks after a miss start at half of it.
-const SHRINK = 0.9;
-const GROW = 1.1;
-const FOLLOW = 2;
 
 /**
  * The reply to what was just sent: every result read, the last one's rows, or its first error.
- * Each look costs a wake-up and a system call or two, which on a busy machine take the CPU from
- * the server itself. So a prepared statement's first look comes after about as long as its reply
- * usually takes, learnt from its earlier replies (a wake-up costs ~40 µs of CPU on a VM, even
- * a C program's nanosleep; looking every 50 µs, growing, took 7–8 looks a statement with 8
- * clients). Then looks come less and less often (up to every 5 ms): a slow reply costs few.
+ * Between reads the thread sleeps in poll(2) until more of the reply arrives or the deadline
+ * passes. (Sleeping a guessed while and looking took ~2.5 looks a statement with 8 clients, each
+ * a timer wake-up that costs ~40 µs of CPU on a VM; a poll wakes once, when the reply is there:
+ * 226 µs of client CPU a run instead of 356 with one client, bench/store.mjs.)
  */
-function collect({ pq, timeoutMs }: Conn, sent: boolean, p?: Prepared): PgReply {
+function collect({ pq, timeoutMs, pollfd }: Conn, sent: boolean): PgReply {
   if (!sent) throw failure(pq.errorMessage(), "ECONNLOST");
   const start = performance.now();
   let reply: PgReply = { rows: [], rowCount: 0 };
   let error: PgReply["error"];
-  let ms = p ? Math.max(p.waitMs / FOLLOW, FIRST_LOOK_MS) : FIRST_LOOK_MS;
-  if (p) Atomics.wait(pause, 0, 0, p.waitMs);
-  let adapt = p; // once, at the look that finds the reply
-  for (let looks = 0; ; looks++) {
-    if (!pq.consumeInput()) throw failure(pq.errorMessage(), "ECONNLOST");
+  for (;;) {
+    // isBusy reads only what libpq has already received: no system call before the first wait.
     if (pq.isBusy()) {
-      if (performance.now() - start > timeoutMs) throw failure(`no reply within ${timeoutMs} ms`, "ETIMEDOUT");
-      Atomics.wait(pause, 0, 0, ms);
-      ms = Math.min(ms * 1.5, 5);
+      const left = timeoutMs - (performance.now() - start);
+      if (left <= 0) throw failure(`no reply within ${timeoutMs} ms`, "ETIMEDOUT");
+      poll!(pollfd, 1, Math.ceil(left)); // a signal (-1) or a timeout (0): the loop checks again
+      if (!pq.consumeInput()) throw failure(pq.errorMessage(), "ECONNLOST");
       continue;
-    }
-    if (adapt) {
-      const found = looks === 0;
-      adapt.waitMs = found
-        ? Math.max(adapt.waitMs * SHRINK, FIRST_LOOK_MS)
-        : Math.min(adapt.waitMs * GROW, MAX_FIRST_LOOK_MS);
-      adapt = undefined;
     }
     if (!pq.getResult()) break;
     if (pq.resultStatus() === "PGRES_FATAL_ERROR") {

@@ -3,6 +3,7 @@
  * tables and columns as the SQLite file (ledger-schema.ts) in PostgreSQL's types, plus the audit
  * trail's records, which live in the store with their head when the store is shared.
  */
+import { PG_CHARGE_TOTALS } from "./pg-charge-totals.js";
 import { PG_FOLD_AND_SETTLE } from "./pg-fold-settle.js";
 import { PG_ROW_LOCKS } from "./pg-row-locks.js";
 
@@ -156,4 +157,4 @@ BEGIN
     'charged', (SELECT COALESCE(json_object_agg(unit, charged), '{}'::JSON) FROM hold_caps WHERE hold_id = p_hold));
 END $$;
 `);
-PG_MIGRATIONS.push(PG_ROW_LOCKS, PG_FOLD_AND_SETTLE);
+PG_MIGRATIONS.push(PG_ROW_LOCKS, PG_FOLD_AND_SETTLE, PG_CHARGE_TOTALS);
