@@ -12,7 +12,7 @@
  *    next charge, or closing the store (PgDb.close) — flushes it with itself. A server crash in
  *    between leaves the hold open, and it expires at its worst case like a hold whose process
  *    died: the bucket counts more than was spent, never less. Charges still wait for the disk:
- *    nothing is spent without one.
+ *    nothing is spent without one. (Since migration 6 a run's first charge: pg-charge-totals.ts.)
  */
 export const PG_FOLD_AND_SETTLE = `
 CREATE OR REPLACE FUNCTION lanes_seen(p_key TEXT, OUT used DOUBLE PRECISION, OUT held DOUBLE PRECISION) LANGUAGE sql AS $$

@@ -17,7 +17,8 @@
  *    are not locked for a flush: a reservation lost in a server crash frees what it held, and its
  *    run's next charge finds no hold and stops. Nothing is spent without a durable charge: charges
  *    wait for the disk, and flushing one flushes every commit before it. (Settlements waited too;
- *    since migration 5 they do not: pg-fold-settle.ts.)
+ *    since migration 5 they do not: pg-fold-settle.ts; since migration 6 only a run's first
+ *    charge does: pg-charge-totals.ts.)
  *  - Lock order: holds, then hold_caps, then buckets in key order; a charge locks only its
  *    hold_caps row, and expiry and folding skip rows another transaction has locked, so the only
  *    waits are for bucket rows, in key order: no cycle, no deadlock.
