@@ -187,6 +187,7 @@ export class HoldStore implements HoldStorePort {
 
   /** A crashed run's hold is charged its worst case at once (its process is gone), never released. */
   expireHold(holdId: string): void {
+    this.mine.delete(holdId);
     this.s.sql("UPDATE holds SET expires_at = 0 WHERE id = ? AND status = 'open'").run(holdId);
     this.expire();
   }
