@@ -54,18 +54,10 @@ function ownServer(name: string, port: number) {
     stop: () => script("stop"),
     crash: () => script("crash"),
     /** A statement as the server's superuser (over its Unix socket; the tests run as root). */
-    admin: (sql: string) =>
-      spawnSync(
-        "runuser",
-        ["-u", "postgres", "--", "psql", "-h", env.LANES_PG_DIR, "-p", env.LANES_PG_PORT, "-U"].concat([
-          "postgres",
-          "-v",
-          "ON_ERROR_STOP=1",
-          "-c",
-          sql,
-        ]),
-        { encoding: "utf8" },
-      ),
+    admin: (sql: string) => {
+      const psql = ["psql", "-h", env.LANES_PG_DIR, "-p", env.LANES_PG_PORT, "-U", "postgres", "-v", "ON_ERROR_STOP=1"];
+      return spawnSync("runuser", ["-u", "postgres", "--", ...psql, "-c", sql], { encoding: "utf8" });
+    },
     remove: () => {
       script("stop");
       rmSync(env.LANES_PG_DIR, { recursive: true, force: true });

@@ -9,7 +9,8 @@
  *  - Each charge and refund carries the run's own running total for the hold (`p_total`, counted
  *    by the process that reserved it, HoldStore), and the hold's total becomes the larger of the
  *    two, so a charge a crash lost is counted again by the next one; the settlement carries the
- *    run's totals too. The difference is logged as a charge, so the log still sums to the totals.
+ *    run's totals too (a second lanes_settle, which then settles as migration 5's does). The
+ *    difference is logged as a charge, so the log still sums to the totals.
  *  - A hold's charge is still refused past its cap, now on the larger total; and a hold whose
  *    process is gone is left open to expire at its worst case, as before.
  * A caller that does not know a hold's total (not its own hold) passes NULL and waits.
@@ -32,7 +33,6 @@ ALTER FUNCTION lanes_seen(TEXT) SET enable_bitmapscan = off;
 ALTER FUNCTION lanes_seen(TEXT) SET enable_seqscan = off;
 DROP FUNCTION lanes_charge(TEXT, TEXT, DOUBLE PRECISION, TEXT, BIGINT);
 DROP FUNCTION lanes_refund(TEXT, TEXT, DOUBLE PRECISION, TEXT, BIGINT);
-DROP FUNCTION lanes_settle(TEXT, BIGINT);
 
 -- The common case first, one statement as before: the server has what the run counted.
 CREATE FUNCTION lanes_charge(p_hold TEXT, p_unit TEXT, p_amount DOUBLE PRECISION, p_note TEXT, p_at BIGINT,
@@ -78,27 +78,20 @@ BEGIN
   RETURN json_build_object('status', 'open', 'ok', true);
 END $$;
 
+-- Settling with the run's totals: charges a server crash lost are counted again while the hold is
+-- still open (its row locked first: the lock order is holds, then hold_caps), then the hold is
+-- settled as before (pg-fold-settle.ts).
 CREATE FUNCTION lanes_settle(p_hold TEXT, p_now BIGINT, p_totals JSON) RETURNS JSON LANGUAGE plpgsql AS $$
-DECLARE st TEXT;
 BEGIN
-  PERFORM set_config('synchronous_commit', 'off', true);
-  UPDATE holds SET status = 'settled', settled_at = p_now WHERE id = p_hold AND status = 'open' RETURNING status INTO st;
-  IF FOUND THEN
-    UPDATE hold_caps SET open = false WHERE hold_id = p_hold;
-    -- Charges a server crash lost, counted again from the run's own totals.
-    IF p_totals IS NOT NULL AND EXISTS (SELECT 1 FROM hold_caps WHERE hold_id = p_hold
-        AND charged + 1e-12 < (p_totals ->> unit)::DOUBLE PRECISION) THEN
-      INSERT INTO charges (hold_id, at, unit, amount, note)
-        SELECT p_hold, p_now, unit, (p_totals ->> unit)::DOUBLE PRECISION - charged, 'charges a server crash lost'
-        FROM hold_caps WHERE hold_id = p_hold AND charged + 1e-12 < (p_totals ->> unit)::DOUBLE PRECISION;
-      UPDATE hold_caps SET charged = (p_totals ->> unit)::DOUBLE PRECISION
-        WHERE hold_id = p_hold AND charged + 1e-12 < (p_totals ->> unit)::DOUBLE PRECISION;
-    END IF;
-  ELSE
-    SELECT status INTO st FROM holds WHERE id = p_hold;
-    IF st IS NULL THEN RETURN NULL; END IF;
+  IF p_totals IS NOT NULL AND EXISTS (SELECT 1 FROM hold_caps WHERE hold_id = p_hold AND open
+      AND charged + 1e-12 < (p_totals ->> unit)::DOUBLE PRECISION) THEN
+    PERFORM 1 FROM holds WHERE id = p_hold AND status = 'open' FOR NO KEY UPDATE;
+    INSERT INTO charges (hold_id, at, unit, amount, note)
+      SELECT p_hold, p_now, unit, (p_totals ->> unit)::DOUBLE PRECISION - charged, 'charges a server crash lost'
+      FROM hold_caps WHERE hold_id = p_hold AND open AND charged + 1e-12 < (p_totals ->> unit)::DOUBLE PRECISION;
+    UPDATE hold_caps SET charged = (p_totals ->> unit)::DOUBLE PRECISION
+      WHERE hold_id = p_hold AND open AND charged + 1e-12 < (p_totals ->> unit)::DOUBLE PRECISION;
   END IF;
-  RETURN (SELECT json_build_object('status', st, 'caps', COALESCE(json_object_agg(unit, cap), '{}'::JSON),
-    'charged', COALESCE(json_object_agg(unit, charged), '{}'::JSON)) FROM hold_caps WHERE hold_id = p_hold);
+  RETURN lanes_settle(p_hold, p_now);
 END $$;
 `;
