@@ -13,6 +13,8 @@ export interface RunResult {
   stdout: string;
   stderr: string;
   ms: number;
+  /** The spawned process's pid: sandboxes it creates carry `dev.lanes.owner=HOST:PID`. */
+  pid?: number;
 }
 
 export interface Sandbox {
@@ -74,7 +76,7 @@ export function lanes(
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: performance.now() - t0 });
+      resolve({ code, stdout, stderr, ms: performance.now() - t0, pid: child.pid });
     });
     child.stdin.end(opts.input ?? "");
   });

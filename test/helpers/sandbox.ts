@@ -43,3 +43,28 @@ export function labelled(filter: string, status?: "running"): { containers: stri
   }).stdout.trim();
   return { containers: ps ? ps.split("\n") : [], volumes: vols ? vols.split("\n") : [] };
 }
+
+/**
+ * What Docker did since `sinceMs` to anything carrying `filter` (e.g. `create container`), from
+ * the engine's event log: it sees objects created and removed again, which a listing cannot.
+ */
+export function eventsFor(filter: string, sinceMs: number): string[] {
+  const r = spawnSync(
+    "docker",
+    [
+      "events",
+      "--since",
+      String(Math.floor(sinceMs / 1000) - 1),
+      "--until",
+      String(Math.ceil(Date.now() / 1000) + 1),
+      "--filter",
+      `label=${filter}`,
+      "--format",
+      "{{.Action}} {{.Type}}",
+    ],
+    { encoding: "utf8", timeout: 20_000 },
+  );
+  if (r.status !== 0) throw new Error(`docker events failed: ${r.stderr || r.error}`);
+  const out = r.stdout.trim();
+  return out ? out.split("\n") : [];
+}
