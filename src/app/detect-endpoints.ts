@@ -4,7 +4,8 @@
  * OpenAI-compatible base URL in the environment — as endpoint entries for lanes.yaml. Keys are
  * never read into the entries: they name the variable (`apiKeyEnv`).
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { parseDocument } from "yaml";
 
 type Env = Record<string, string | undefined>;
@@ -95,18 +96,39 @@ async function probe(url: string, timeoutMs: number): Promise<{ model?: string; 
   }
 }
 
-/** Add the endpoints to lanes.yaml, keeping its comments; an id already there is left alone. */
-export function addEndpoints(file: string, found: DetectedEndpoint[]): DetectedEndpoint[] {
-  const doc = parseDocument(readFileSync(file, "utf8"));
+/**
+ * Add the endpoints: one with a key variable to the user's settings (`userFile`, JSON), where the
+ * key is bound to its URL (a repository's lanes.yaml may not name a key: docs/trust.md); one
+ * without a key to lanes.yaml, keeping its comments. An id already in either is left alone.
+ */
+export function addEndpoints(
+  file: string | undefined,
+  found: DetectedEndpoint[],
+  userFile?: string,
+): DetectedEndpoint[] {
+  const doc = file && existsSync(file) ? parseDocument(readFileSync(file, "utf8")) : undefined;
+  const user = userFile && existsSync(userFile) ? (JSON.parse(readFileSync(userFile, "utf8") || "{}") as Settings) : {};
   const ids = new Set<string>();
-  const tiers = (doc.toJS() as { tiers?: Record<string, { endpoints?: { id: string }[] } | null> } | null)?.tiers ?? {};
-  for (const t of Object.values(tiers)) for (const e of t?.endpoints ?? []) ids.add(e.id);
-  const added = found.filter((f) => !ids.has(f.endpoint.id));
+  const tiersOf = (v: unknown) => (v as Settings | null)?.tiers ?? {};
+  for (const t of [...Object.values(tiersOf(doc?.toJS())), ...Object.values(tiersOf(user))])
+    for (const e of t?.endpoints ?? []) ids.add(e.id);
+  const added = found.filter((f) => !ids.has(f.endpoint.id) && (f.endpoint.apiKeyEnv ? userFile : doc));
   for (const f of added) {
+    if (f.endpoint.apiKeyEnv) {
+      const tier = ((user.tiers ??= {})[f.tier] ??= {});
+      (tier.endpoints ??= []).push(f.endpoint);
+      continue;
+    }
     const path = ["tiers", f.tier, "endpoints"];
-    if (!doc.hasIn(path)) doc.setIn(path, doc.createNode([]));
-    doc.addIn(path, doc.createNode(f.endpoint, { flow: true }));
+    if (!doc!.hasIn(path)) doc!.setIn(path, doc!.createNode([]));
+    doc!.addIn(path, doc!.createNode(f.endpoint, { flow: true }));
   }
-  if (added.length) writeFileSync(file, String(doc));
+  if (added.some((f) => !f.endpoint.apiKeyEnv)) writeFileSync(file!, String(doc));
+  if (added.some((f) => f.endpoint.apiKeyEnv)) {
+    mkdirSync(dirname(userFile!), { recursive: true });
+    writeFileSync(userFile!, `${JSON.stringify(user, null, 2)}\n`);
+  }
   return added;
 }
+
+type Settings = { tiers?: Record<string, { endpoints?: { id: string }[] } | null> };

@@ -49,6 +49,8 @@ export interface Plan {
   /** Where the run would execute, and how that is looser than the hardened baseline. */
   sandbox: {
     host: string;
+    /** The Docker engine's URL when it is not the local socket (shown: the workspace goes there). */
+    hostUrl?: string;
     image: string;
     runtime: string;
     profile: string;
@@ -322,11 +324,15 @@ async function planSetup(
   profile: Config["sandbox"]["profiles"][string],
   sandbox: Plan["sandbox"],
 ): Promise<void> {
-  const key = setupKey(setup, root, profile.image);
   const host = await adapters
     .hosts(config)
     .open(profile.host)
     .catch(() => undefined);
+  const imageId = await Promise.race([
+    host?.imageId?.(profile.image).catch(() => undefined),
+    new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000).unref()),
+  ]);
+  const key = setupKey(setup, root, profile.image, imageId);
   const cached = (await Promise.race([
     host?.hasImage?.(depsTag(key)).catch(() => false) ?? false,
     new Promise<false>((r) => setTimeout(() => r(false), 2000).unref()),
@@ -347,7 +353,15 @@ export function sandboxTarget(
     ...x,
     ...(origin ? { source: origin(["sandbox", "profiles", profileName, x.field]) } : {}),
   }));
-  return { host: p.host, image: p.image, runtime: p.runtime, profile: profileName, relaxations };
+  const url = config.hosts[p.host]?.url ?? process.env.DOCKER_HOST;
+  return {
+    host: p.host,
+    ...(url && !url.startsWith("unix://") ? { hostUrl: url } : {}),
+    image: p.image,
+    runtime: p.runtime,
+    profile: profileName,
+    relaxations,
+  };
 }
 
 export async function gitHead(root: string): Promise<string | null> {

@@ -41,7 +41,15 @@ const planSchema = z.looseObject({
     class: costClass,
   }),
   decision: z.looseObject({ verdict: z.enum(["allow", "ask", "delay", "deny"]), reasons: z.array(reason) }),
-  identity: z.object({ user: z.string(), team: z.string(), project: z.string() }),
+  identity: z.looseObject({ user: z.string(), team: z.string(), project: z.string() }),
+  sandbox: z.looseObject({
+    host: z.string(),
+    image: z.string(),
+    runtime: z.string(),
+    profile: z.string(),
+    relaxations: z.array(z.looseObject({ field: z.string() })),
+    egress: z.array(z.string()).optional(),
+  }),
   inputs: z.looseObject({ policyHash: z.string(), priceVersion: z.string() }),
   planHash: z.string().regex(/^[0-9a-f]{64}$/),
   approval: z
@@ -63,6 +71,11 @@ export function readPlan(file: string): Plan {
   } catch (err) {
     throw new LanesError("usage", `cannot read plan ${file}: ${(err as Error).message}`, { hint: HINT });
   }
+  // A plan is a few levels deep; a forged one nested 100,000 deep would overflow the stack later.
+  if (deeperThan(raw, MAX_PLAN_DEPTH))
+    throw new LanesError("usage", `${file} is not a valid lanes plan: nested deeper than ${MAX_PLAN_DEPTH}`, {
+      hint: HINT,
+    });
   const version = (raw as { version?: unknown } | null)?.version;
   if (version === 1)
     throw new LanesError("usage", `${file} is a version 1 plan, which pinned HEAD and cannot be verified; plan again`, {
@@ -78,6 +91,20 @@ export function readPlan(file: string): Plan {
     });
   }
   return parsed.data as unknown as Plan;
+}
+
+const MAX_PLAN_DEPTH = 64;
+
+/** Whether a JSON value nests deeper than `max` (iterative: the input may be hostile). */
+function deeperThan(root: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[root, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (d > max) return true;
+    if (v && typeof v === "object")
+      for (const c of Object.values(v)) if (c && typeof c === "object") stack.push([c, d + 1]);
+  }
+  return false;
 }
 
 /** What a signature covers: the whole plan (through its hash) and the approval block. */
@@ -165,12 +192,36 @@ export function staleness(saved: Plan, fresh: Plan): string[] {
       `the endpoint changed (${saved.endpoint.id} ${saved.endpoint.model} → ${fresh.endpoint.id} ${fresh.endpoint.model})`,
     );
   }
+  causes.push(...relaxationChanges(saved, fresh));
   const dearer =
     fresh.cost.class === "unpriced" || saved.cost.class === "unpriced"
       ? fresh.cost.class !== saved.cost.class
       : classRank(fresh.cost.class) > classRank(saved.cost.class);
   if (dearer) causes.push(`the cost class rose from ${saved.cost.class} to ${fresh.cost.class}`);
   return causes;
+}
+
+/**
+ * An approval covers the sandbox it was shown: its host, image and runtime, each relaxation (egress
+ * during the setup, network, capabilities, ...) and the hosts egress may reach. Any difference is
+ * named (a runner without the setup cache would add registry egress nobody approved).
+ */
+function relaxationChanges(saved: Plan, fresh: Plan): string[] {
+  const out: string[] = [];
+  const a = saved.sandbox;
+  const b = fresh.sandbox;
+  for (const k of ["host", "hostUrl", "image", "runtime", "profile"] as const)
+    if (a[k] !== b[k]) out.push(`the sandbox's ${k} changed (${a[k]} → ${b[k]})`);
+  const show = (r: { field: string; value: unknown }) => `${r.field}: ${String(r.value)}`;
+  const before = new Set(a.relaxations.map(show));
+  const after = new Set(b.relaxations.map(show));
+  const added = [...after].filter((r) => !before.has(r));
+  const removed = [...before].filter((r) => !after.has(r));
+  if (added.length) out.push(`relaxations nobody approved: ${added.join(", ")}`);
+  if (removed.length) out.push(`relaxations approved that no longer apply: ${removed.join(", ")}`);
+  const egress = (x: Plan["sandbox"]) => (x.egress ? [...x.egress].sort().join(", ") : "none");
+  if (egress(a) !== egress(b)) out.push(`egress changed (${egress(a)} → ${egress(b)})`);
+  return out;
 }
 
 function safeEqual(a: string, b: string): boolean {

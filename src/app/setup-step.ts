@@ -18,8 +18,12 @@ import type { Lane } from "../adapters/config/schema.js";
 export type Setup = NonNullable<Lane["setup"]>;
 
 /** The cache key: the commands, the paths, the image, and the content of every `key` file. */
-export function setupKey(setup: Setup, root: string, image: string): string {
-  const h = createHash("sha256").update(JSON.stringify([setup.commands, setup.paths, image]));
+/**
+ * The dependency cache's key: the setup, its key files and the image it runs on, by the image's
+ * ID (its content) where the host knows it, so a rebuilt image never reuses a cache made on the old one.
+ */
+export function setupKey(setup: Setup, root: string, image: string, imageId?: string): string {
+  const h = createHash("sha256").update(JSON.stringify([setup.commands, setup.paths, imageId ?? image]));
   for (const f of setup.key) {
     h.update(`\0${f}\0`);
     try {
@@ -41,7 +45,7 @@ export async function setupProfile(
   profile: SandboxProfile,
 ): Promise<{ profile: SandboxProfile; tag?: string; cached: boolean }> {
   if (!setup) return { profile, cached: false };
-  const tag = depsTag(setupKey(setup, root, profile.image));
+  const tag = depsTag(setupKey(setup, root, profile.image, await host.imageId?.(profile.image)));
   // Not from the warm pool: its members run the plain image with the plain network.
   if (await host.hasImage?.(tag)) return { profile: { ...profile, image: tag, pool: 0 }, tag, cached: true };
   const network = profile.network === "none" ? "allowlist" : profile.network;

@@ -2,6 +2,7 @@
 import { addEndpoints, detectEndpoints, type DetectedEndpoint } from "../app/detect-endpoints.js";
 import { approverFor } from "./approvers.js";
 import type { CommandContext } from "./context.js";
+import { userConfigFile } from "../adapters/config/paths.js";
 
 export interface Offer {
   found: DetectedEndpoint[];
@@ -10,7 +11,10 @@ export interface Offer {
   skipped?: string;
 }
 
-export async function offerEndpoints(ctx: CommandContext<{ localUrl?: string }>, file: string): Promise<Offer> {
+export async function offerEndpoints(
+  ctx: CommandContext<{ localUrl?: string }>,
+  file: string | undefined,
+): Promise<Offer> {
   if (ctx.mode.kind !== "json") ctx.out.info("looking for endpoints (local servers on their usual ports, API keys)…");
   const found = await detectEndpoints({
     env: process.env,
@@ -20,10 +24,12 @@ export async function offerEndpoints(ctx: CommandContext<{ localUrl?: string }>,
   let accept = ctx.mode.yes;
   if (!accept && ctx.mode.kind === "interactive") {
     for (const f of found) ctx.out.info(`  found ${f.found} → tiers.${f.tier}: ${f.endpoint.id} (${f.endpoint.model})`);
-    accept = await (await approverFor(ctx.mode)).confirm("Add these endpoints to lanes.yaml?");
+    accept = await (
+      await approverFor(ctx.mode)
+    ).confirm("Add these endpoints (keyed ones to your user settings, local ones to lanes.yaml)?");
   }
   if (!accept) return { found, added: [], skipped: "not accepted: pass --yes (or answer y in a terminal) to add them" };
-  return { found, added: addEndpoints(file, found) };
+  return { found, added: addEndpoints(file, found, userConfigFile()) };
 }
 
 export function offerText(o: Offer): string[] {
@@ -34,7 +40,8 @@ export function offerText(o: Offer): string[] {
     ];
   const lines = o.found.map((f) => {
     const added = o.added.includes(f);
-    return `  ${added ? "added" : "found"} ${f.found} → tiers.${f.tier}: ${f.endpoint.id} (${f.endpoint.model})`;
+    const where = f.endpoint.apiKeyEnv ? " (your user settings: the key stays bound to this URL)" : "";
+    return `  ${added ? "added" : "found"} ${f.found} → tiers.${f.tier}: ${f.endpoint.id} (${f.endpoint.model})${where}`;
   });
   return [...lines, ...(o.skipped ? [`  ${o.skipped}`] : [])];
 }

@@ -312,6 +312,8 @@ export interface SandboxHost {
   acquire(o: AcquireOptions): Promise<Sandbox>;
   /** Is this image on the host (a setup's dependency cache)? */
   hasImage?(image: string): Promise<boolean>;
+  /** The image's ID (its content) on this host, undefined when it is not there. */
+  imageId?(image: string): Promise<string | undefined>;
   /** Wait for background work (pool refills) before the process exits. */
   settle(): Promise<void>;
 }

@@ -76,5 +76,6 @@ export function sandboxLine(p: Plan): string {
   const egress = p.sandbox.egress ? ` · egress only to ${p.sandbox.egress.join(", ") || "nothing"}` : "";
   const s = p.sandbox.setup;
   const setup = s ? ` · setup \`${s.commands.join(" && ")}\` (${s.cached ? "cached" : "not cached yet"})` : "";
-  return `sandbox ${p.sandbox.host} · ${p.sandbox.image} · ${p.sandbox.runtime} · profile ${p.sandbox.profile} (${state})${egress}${setup}`;
+  const host = p.sandbox.hostUrl ? `${p.sandbox.host} (${p.sandbox.hostUrl})` : p.sandbox.host;
+  return `sandbox ${host} · ${p.sandbox.image} · ${p.sandbox.runtime} · profile ${p.sandbox.profile} (${state})${egress}${setup}`;
 }

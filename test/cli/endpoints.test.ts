@@ -2,17 +2,19 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { BIN, gitRepo, lanes, tempHome, type RunResult } from "../helpers/cli.js";
+import { BIN, gitRepo, lanes, tempHome, userSettings, type RunResult } from "../helpers/cli.js";
 import { closedPort } from "../helpers/endpoints.js";
 
 const SECRET = "sk-test-SECRET-4d1c9e77";
 const children: ReturnType<typeof spawn>[] = [];
 afterEach(() => children.splice(0).forEach((c) => c.kill("SIGKILL")));
 
+/** Keyed endpoints are the user's own settings (a repository cannot name a key variable). */
 function project(yaml: string) {
   const home = tempHome();
   const repo = gitRepo(home.dir);
-  writeFileSync(join(repo, "lanes.yaml"), yaml);
+  writeFileSync(join(repo, "lanes.yaml"), "version: 1\n");
+  userSettings(home, yaml);
   return { ...home, repo, env: { ...home.env, LANES_TEST_KEY: SECRET } };
 }
 
@@ -78,7 +80,7 @@ describe("lanes endpoints", () => {
   it("checks a live replay endpoint (served by `lanes endpoints replay`) and exits 0", async () => {
     const { repo, env, dir } = project("{}\n");
     const url = await serveReplay(dir, "model: gpt-4.1-mini\nturns:\n  - say: hi\n", env);
-    writeFileSync(join(repo, "lanes.yaml"), tiers(url).split("  premium:")[0]!);
+    userSettings({ env }, tiers(url).split("  premium:")[0]!);
     const r = await lanes(["endpoints", "check", "--json"], { cwd: repo, env });
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).endpoints[0]).toMatchObject({
@@ -102,7 +104,7 @@ describe("lanes endpoints", () => {
   it("never prints the API key, in any command or output mode", async () => {
     const { repo, env, dir } = project("{}\n");
     const url = await serveReplay(dir, "model: gpt-4.1-mini\nturns:\n  - say: hi\n", env);
-    writeFileSync(join(repo, "lanes.yaml"), tiers(url));
+    userSettings({ env }, tiers(url));
     const outputs = await Promise.all(
       [
         ["endpoints", "ls"],

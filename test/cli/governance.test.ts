@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { canonical } from "../../src/core/canonical.js";
-import { gitRepo, lanes, tempHome } from "../helpers/cli.js";
+import { gitRepo, lanes, OS_USER, tempHome, userSettings } from "../helpers/cli.js";
 
 const TIERS = `tiers:
   standard:
@@ -147,7 +147,7 @@ describe("saved plans cannot be forged", () => {
     // A fresh CI machine: an empty LANES_HOME, so only the signature can vouch for the approval.
     const ci = { ...p.ci, LANES_HOME: join(p.dir, "ci-home"), LANES_APPROVAL_KEY: "k" };
     const ok = await lanes(["run", "--plan", file, "--json"], { cwd: p.repo, env: ci });
-    expect(ok.stdout.split("\n")[0]).toContain('"approvedBy":"ana"');
+    expect(ok.stdout.split("\n")[0]).toContain(`"approvedBy":"${OS_USER}"`);
     expect(ok.stderr).not.toContain("stale");
     writeFileSync(join(p.repo, "src/add.js"), "export const add = (a, b) => a + b;\n");
     const stale = await lanes(["run", "--plan", file], { cwd: p.repo, env: ci });
@@ -161,7 +161,7 @@ describe("saved plans cannot be forged", () => {
     await lanes(["plan", "fix it", "--lane", "review", "--out", file], { cwd: p.repo, env: p.env });
     expect((await lanes(["approve", file, "--yes"], { cwd: p.repo, env: p.env })).code).toBe(0);
     const r = await lanes(["run", "--plan", file, "--json"], { cwd: p.repo, env: p.ci });
-    expect(r.stdout.split("\n")[0]).toContain('"approvedBy":"ana"');
+    expect(r.stdout.split("\n")[0]).toContain(`"approvedBy":"${OS_USER}"`);
     const log = JSON.parse((await lanes(["audit", "ls", "--json"], { cwd: p.repo, env: p.env })).stdout) as Json[];
     expect(log.find((x) => x.action === "approve" && x.outcome.how === "saved plan (record)")).toBeDefined();
   });
@@ -299,10 +299,18 @@ budgets:
 });
 
 describe("relaxed sandboxes are shown and decided", () => {
-  it("a repository adding SYS_ADMIN shows sandbox.relaxed with its file:line, and CI exits 3", async () => {
-    const p = project(
-      "sandbox:\n  profiles:\n    default:\n      capAdd: [SYS_ADMIN]\n      memory: 64g\n      disk: none\n",
+  it("a repository cannot add SYS_ADMIN (exit 2 at its line); the user's own relaxation is shown and decided", async () => {
+    const loose =
+      "sandbox:\n  profiles:\n    default:\n      capAdd: [SYS_ADMIN]\n      memory: 64g\n      disk: none\n";
+    const bad = project(loose);
+    const refused = await lanes(["plan", "fix it", "--lane", "eval"], { cwd: bad.repo, env: bad.env });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(
+      /lanes\.yaml:13:\d+: sandbox\.profiles\.default\.capAdd: a repository may only tighten/,
     );
+    expect(refused.stderr).toMatch(/lanes\.yaml:14:\d+: sandbox\.profiles\.default\.memory/);
+    const p = project();
+    const file = userSettings(p, loose);
     const r = await lanes(["plan", "fix it", "--lane", "eval", "--json"], { cwd: p.repo, env: p.env });
     const plan = JSON.parse(r.stdout);
     expect(plan.sandbox).toMatchObject({
@@ -311,10 +319,10 @@ describe("relaxed sandboxes are shown and decided", () => {
       runtime: "runc",
       profile: "default",
     });
-    expect(plan.sandbox.relaxations).toEqual([
-      { field: "capAdd", value: "SYS_ADMIN", baseline: "none", source: "lanes.yaml:13" },
-      { field: "memory", value: "64g", baseline: "1g", source: "lanes.yaml:14" },
-      { field: "disk", value: "none (host disk, unbounded)", baseline: "2g", source: "lanes.yaml:15" },
+    expect(plan.sandbox.relaxations.map((x: Json) => [x.field, x.value, x.source.split(":")[0]])).toEqual([
+      ["capAdd", "SYS_ADMIN", file],
+      ["memory", "64g", file],
+      ["disk", "none (host disk, unbounded)", file],
     ]);
     expect(plan.decision.reasons.find((x: Json) => x.rule === "sandbox.relaxed")).toMatchObject({ level: "soft" });
     expect((await lanes(["plan", "fix it", "--lane", "eval", "--check"], { cwd: p.repo, env: p.ci })).code).toBe(3);
@@ -339,7 +347,8 @@ describe("relaxed sandboxes are shown and decided", () => {
   });
 
   it("an org policy can make any relaxation a deny", async () => {
-    const p = project("sandbox:\n  profiles:\n    default: { network: open }\n");
+    const p = project();
+    userSettings(p, { sandbox: { profiles: { default: { network: "open" } } } });
     const policy = join(p.dir, "policy.yaml");
     writeFileSync(policy, "rules:\n  relaxedSandbox: deny\n");
     const r = await lanes(["plan", "fix it", "--lane", "eval", "--json"], {
@@ -355,7 +364,9 @@ describe("relaxed sandboxes are shown and decided", () => {
 
 describe("unpriced tiers", () => {
   it("are denied by default, and allowed against a token cap that the plan shows when the lane says so", async () => {
-    const p = project("  odd:\n    tiers: [standard]\n    allowUnpriced: true\n    budget: { capTokens: 50000 }\n");
+    const p = project();
+    // Allowing unpriced tiers is the user's to say (a repository's own lane may not: docs/trust.md).
+    userSettings(p, { lanes: { odd: { tiers: ["standard"], allowUnpriced: true, budget: { capTokens: 50000 } } } });
     writeFileSync(
       join(p.repo, "lanes.yaml"),
       readFileSync(join(p.repo, "lanes.yaml"), "utf8").replace("gpt-4.1-mini", "no-such-model"),

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { gitRepo, lanes, tempHome } from "../helpers/cli.js";
+import { gitRepo, lanes, OS_USER, tempHome, userSettings } from "../helpers/cli.js";
 
 const TIERS = `tiers:
   standard:
@@ -137,11 +137,11 @@ describe("lanes plan", () => {
   });
 
   it("a missing API key is a plan reason (endpoint.no_key), and endpoints check says so", async () => {
-    const { repo, env } = project();
-    writeFileSync(
-      join(repo, "lanes.yaml"),
-      TIERS.replace("model: gpt-4.1-mini }", "model: gpt-4.1-mini, apiKeyEnv: LANES_NO_SUCH_KEY }"),
-    );
+    const p = project();
+    const { repo, env } = p;
+    // A keyed endpoint is the user's (a repository cannot name a key variable).
+    writeFileSync(join(repo, "lanes.yaml"), "version: 1\n");
+    userSettings(p, TIERS.replace("model: gpt-4.1-mini }", "model: gpt-4.1-mini, apiKeyEnv: LANES_NO_SUCH_KEY }"));
     const r = await lanes(["plan", "fix it", "--lane", "eval", "--json", "--check"], { cwd: repo, env });
     expect(r.code).toBe(3);
     expect(JSON.parse(r.stdout).decision.reasons).toContainEqual(
@@ -202,7 +202,9 @@ describe("smaller things a user sees", () => {
   });
 
   it("sandbox ls with no host answering is exit 5, not 'no lanes sandboxes'", async () => {
-    const { repo, env } = project("hosts:\n  local:\n    url: tcp://127.0.0.1:9\n");
+    const p = project();
+    const { repo, env } = p;
+    userSettings(p, { hosts: { local: { url: "tcp://127.0.0.1:9" } } }); // hosts are the user's, never the repository's
     const r = await lanes(["sandbox", "ls"], { cwd: repo, env });
     expect(r.code).toBe(5);
     expect(r.stdout).toContain("no host answered (local)");
@@ -248,10 +250,10 @@ describe("lanes approve", () => {
     const r = await lanes(["approve", file, "--yes"], { cwd: repo, env: { ...env, LANES_APPROVAL_KEY: "k1" } });
     expect(r.code, r.stderr).toBe(0);
     const p = JSON.parse(readFileSync(file, "utf8"));
-    expect(p.approval).toMatchObject({ by: "ana", how: "yes", signature: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(p.approval).toMatchObject({ by: OS_USER, how: "yes", signature: expect.stringMatching(/^[0-9a-f]{64}$/) });
     const log = JSON.parse((await lanes(["audit", "ls", "--json"], { cwd: repo, env })).stdout);
     expect(log.map((x: { action: string }) => x.action)).toEqual(["plan", "approve"]);
-    expect(log[1].outcome).toEqual({ by: "ana", how: "yes" });
+    expect(log[1].outcome).toEqual({ by: OS_USER, how: "yes" });
   });
 });
 

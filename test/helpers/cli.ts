@@ -1,9 +1,10 @@
 /** Spawn the built `lanes` binary with an isolated user-settings and data directory. */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parse as parseYaml } from "yaml";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const BIN = join(ROOT, "bin", "lanes.js");
@@ -89,3 +90,15 @@ export function project(yaml?: string) {
   if (yaml !== undefined) writeFileSync(join(repo, "lanes.yaml"), yaml);
   return { ...home, repo };
 }
+
+/** Write the user's own settings (trusted: docs/trust.md) for a temporary home, from YAML or an object. */
+export function userSettings(home: { env: NodeJS.ProcessEnv }, settings: string | object): string {
+  const dir = home.env.LANES_CONFIG_DIR!;
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, "config.json");
+  writeFileSync(file, JSON.stringify(typeof settings === "string" ? parseYaml(settings) : settings, null, 2));
+  return file;
+}
+
+/** The OS account: who runs are charged to and who approves (never LANES_USER or git's email). */
+export const OS_USER = userInfo().username;

@@ -45,6 +45,7 @@ const ORDERS: Record<string, Order> = {
   cpus: lower(num),
   pids: lower(num),
   capacity: lower(num),
+  pool: lower(num),
   // Lower class thresholds put more runs in dearer classes, so they ask sooner.
   C1: lower(num),
   C2: lower(num),
@@ -89,13 +90,50 @@ export function violations(policy: Record<string, unknown>, merged: Record<strin
       for (const [k, v] of Object.entries(floor)) walk(v, isRecord(value) ? value[k] : undefined, [...path, k]);
       return;
     }
-    const key = String(path[path.length - 1]);
-    // A lane's `tiers` is a list to pick from (subset); the top-level `tiers` is a mapping.
-    const order = key === "tiers" && path[0] === "lanes" ? subset : ORDERS[key];
-    const ok = order ? value !== undefined && order(floor, value) : canonical(floor) === canonical(value);
-    if (!ok) out.push({ path, floor, value });
+    if (!strictEnough(path, floor, value)) out.push({ path, floor, value });
   };
   for (const [k, v] of Object.entries(policy)) if (!FREE.has(k) && k !== "budgets") walk(v, merged[k], [k]);
+  return out;
+}
+
+/** Whether `value` at `path` is as strict as `floor` (a key with no known order: exactly equal). */
+export function strictEnough(path: PathKey[], floor: unknown, value: unknown): boolean {
+  const key = String(path[path.length - 1]);
+  // A lane's `tiers` is a list to pick from (subset); the top-level `tiers` is a mapping.
+  const order = key === "tiers" && path[0] === "lanes" ? subset : ORDERS[key];
+  return order ? value !== undefined && order(floor, value) : canonical(floor) === canonical(value);
+}
+
+/**
+ * The policy's floors for every lane and every profile (`policy.everyLane`, `policy.everyProfile`),
+ * named or not, wherever defined, and `policy.lanes: closed` (only the policy's own lanes).
+ */
+export function everyFloorViolations(
+  policy: Record<string, unknown>,
+  merged: Record<string, unknown>,
+): (Violation & { message?: string })[] {
+  const block = isRecord(policy.policy) ? policy.policy : {};
+  const out: (Violation & { message?: string })[] = [];
+  const each = (floor: unknown, entities: unknown, prefix: PathKey[]) => {
+    if (!isRecord(floor) || !isRecord(entities)) return;
+    for (const [name, entity] of Object.entries(entities))
+      out.push(
+        ...violations(floor, isRecord(entity) ? entity : {}).map((v) => ({ ...v, path: [...prefix, name, ...v.path] })),
+      );
+  };
+  each(block.everyLane, merged.lanes, ["lanes"]);
+  each(block.everyProfile, isRecord(merged.sandbox) ? merged.sandbox.profiles : undefined, ["sandbox", "profiles"]);
+  if (block.lanes === "closed") {
+    const own = isRecord(policy.lanes) ? policy.lanes : {};
+    for (const name of Object.keys(isRecord(merged.lanes) ? merged.lanes : {}))
+      if (!(name in own))
+        out.push({
+          path: ["lanes", name],
+          floor: "closed",
+          value: name,
+          message: `the org policy closes the set of lanes (policy.lanes: closed): lane "${name}" is not one of its own`,
+        });
+  }
   return out;
 }
 

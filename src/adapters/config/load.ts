@@ -11,8 +11,19 @@ import { relative, resolve } from "node:path";
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from "yaml";
 import { ConfigError, type ConfigProblem } from "../../core/errors.js";
 import { BUILTIN_CONFIG } from "./defaults.js";
-import { describe, violations } from "./floors.js";
-import { depthIn, locate, step, toProblems, type Layer, type LineCol, type PathKey, type Positions } from "./locate.js";
+import { describe, everyFloorViolations, violations } from "./floors.js";
+import { closeLanes, repoProblems, resolveEndpointRefs, withDefaults } from "./repo-layer.js";
+import {
+  depthIn,
+  valueAt,
+  locate,
+  step,
+  toProblems,
+  type Layer,
+  type LineCol,
+  type PathKey,
+  type Positions,
+} from "./locate.js";
 import { readPolicies } from "./policy.js";
 import { findProject } from "./find-project.js";
 import { userConfigFile } from "./paths.js";
@@ -85,7 +96,7 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
         path: "store",
         message: "a repository cannot choose the store; set it in the org policy, user settings or LANES_STORE_URL",
       });
-    else layers.push(parsed);
+    else layers.push(file === projectFile ? { ...parsed, repo: true } : parsed);
   }
   layers.push(
     envLayer(
@@ -102,42 +113,62 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
   // Syntax errors stop here: validating a half-read file would only add noise.
   if (problems.length) throw new ConfigError(problems);
 
+  const repoLayer = layers.find((l) => l.repo);
+  const trusted = layers.filter((l) => !l.repo).reduce<Record<string, unknown>>((acc, l) => deepMerge(acc, l.raw), {});
+  const repoAsWritten = repoLayer?.raw;
+  if (repoLayer) repoLayer.raw = resolveEndpointRefs(repoLayer.raw, trusted);
+  closeLanes(layers);
   const merged = layers.reduce<Record<string, unknown>>((acc, l) => deepMerge(acc, l.raw), {});
-  keepPolicyBudgets(merged, layers);
+  keepAllBudgets(merged, layers);
   const result = configSchema.safeParse(merged);
   if (!result.success) {
     const all = result.error.issues.flatMap((issue) => toProblems(issue, layers, merged, configSchema));
     throw new ConfigError(sortProblems(all));
   }
-  const loosened = floorProblems(layers, result.data as unknown as Record<string, unknown>);
+  const loosened = [
+    ...floorProblems(layers, result.data as unknown as Record<string, unknown>),
+    ...(repoLayer ? repoProblems({ ...repoLayer, raw: repoAsWritten! }, withDefaults(trusted)) : []),
+  ];
   if (loosened.length)
     throw new ConfigError(
       sortProblems(loosened),
       "a project may only tighten the org policy; `lanes config get KEY --explain` shows the floor",
     );
+  // Only the org policy names who is charged; every other layer's identity.user is a claim.
+  const policyUser = layers
+    .filter((l) => l.policy)
+    .map((l) => valueAt(l.raw, ["identity", "user"]))
+    .pop();
+  result.data.identity.policyUser = typeof policyUser === "string" ? policyUser : undefined;
   const policyInfo = policies.map((p) => ({ source: p.source, sha256: p.sha256 }));
   return { config: result.data, projectFile, userFile, root, policies: policyInfo, layers };
 }
 
-/** A policy's budgets cannot be removed: they are kept beside the budgets of the layers above. */
-function keepPolicyBudgets(merged: Record<string, unknown>, layers: Layer[]): void {
-  const fromPolicy = layers.filter((l) => l.policy).flatMap((l) => (Array.isArray(l.raw.budgets) ? l.raw.budgets : []));
-  if (!fromPolicy.length) return;
-  const above = layers
-    .filter((l) => !l.policy && l.source !== "(built-in defaults)" && Array.isArray(l.raw.budgets))
-    .pop();
-  merged.budgets = [...fromPolicy, ...((above?.raw.budgets as unknown[]) ?? [])];
+/**
+ * No layer removes another's budgets: the policy's, the user's and the repository's are all kept
+ * (a repository's budgets can only add limits).
+ */
+function keepAllBudgets(merged: Record<string, unknown>, layers: Layer[]): void {
+  merged.budgets = layers.flatMap((l) => (Array.isArray(l.raw.budgets) ? l.raw.budgets : []));
 }
 
 function floorProblems(layers: Layer[], config: Record<string, unknown>): ConfigProblem[] {
   return layers.flatMap((policy, i) => {
     if (!policy.policy) return [];
-    return violations(policy.raw, config).map((v) => {
-      const blamed = layerSetting(layers.slice(i + 1), v.path) ?? policy;
-      const floorAt = locate(policy, v.path);
+    const above = layers.slice(i + 1);
+    // A lane or profile that does not set a key the every-lane/profile floor names inherits the floor.
+    const every = everyFloorViolations(policy.raw, config).filter((v) => {
+      if (v.message || above.some((l) => depthIn(l.raw, v.path) === v.path.length)) return true;
+      setAt(config, v.path, structuredClone(v.floor));
+      return false;
+    });
+    return [...violations(policy.raw, config), ...every].map((v) => {
+      const blamed = layerSetting(above, v.path) ?? policy;
+      const floorAt = locate(policy, every.includes(v) ? everyFloorPath(v.path) : v.path);
       const message =
+        ("message" in v ? String(v.message) : "") ||
         `loosens the org policy: ${describe(v.value)} where ${policy.source}:${floorAt.line} sets ${describe(v.floor)}` +
-        ` (a floor: only stricter values are allowed)`;
+          ` (a floor: only stricter values are allowed)`;
       return {
         file: blamed.origins?.get(String(v.path[0])) ?? blamed.source,
         ...locate(blamed, v.path),
@@ -146,6 +177,18 @@ function floorProblems(layers: Layer[], config: Record<string, unknown>): Config
       };
     });
   });
+}
+
+function setAt(root: Record<string, unknown>, path: PathKey[], value: unknown): void {
+  let cur = root;
+  for (const k of path.slice(0, -1)) cur = (cur[String(k)] ??= {}) as Record<string, unknown>;
+  cur[String(path[path.length - 1])] = value;
+}
+
+/** Where the policy's every-lane or every-profile floor for a lane's or profile's `path` is. */
+function everyFloorPath(path: PathKey[]): PathKey[] {
+  if (path[0] === "lanes") return ["policy", path.length > 2 ? "everyLane" : "lanes", ...path.slice(2)];
+  return ["policy", "everyProfile", ...path.slice(3)];
 }
 
 /** The highest layer that sets `path` itself (or, failing that, its deepest part). */

@@ -35,6 +35,8 @@ export interface Layer {
   origins?: Map<string, string>;
   /** An org policy layer: its values are floors. */
   policy?: boolean;
+  /** The repository's lanes.yaml: untrusted (trust.ts). */
+  repo?: boolean;
 }
 
 /** Position (1-based) of the value at `path`, or of the key naming the deepest part that exists. */

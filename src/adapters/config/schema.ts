@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { closest } from "./suggest.js";
+import { isLoopbackHost } from "./loopback.js";
 
 export const COST_CLASSES = ["C0", "C1", "C2", "C3", "C4"] as const;
 export type CostClassId = (typeof COST_CLASSES)[number];
@@ -56,7 +57,11 @@ export const endpointSchema = z
      */
     api: z.enum(["chat", "responses", "messages"]).default("chat"),
   })
-  .refine((e) => !(e.speed && e.speeds), { message: "set `speed` or `speeds`, not both", path: ["speed"] });
+  .refine((e) => !(e.speed && e.speeds), { message: "set `speed` or `speeds`, not both", path: ["speed"] })
+  .refine((e) => !e.baseURL.startsWith("http:") || isLoopbackUrl(e.baseURL), {
+    message: "plain http only on loopback (127.0.0.1, ::1, localhost): use https for any other host",
+    path: ["baseURL"],
+  });
 
 export const tierSchema = z.strictObject({
   /** `local` tiers run on your own hardware (llama.cpp); `hosted` tiers are paid APIs. */
@@ -178,19 +183,50 @@ export const profileSchema = z.strictObject({
   pool: z.number().int().nonnegative().default(0),
 });
 
-export const hostSchema = z.strictObject({
-  /** unix:///var/run/docker.sock, tcp://HOST:2376 or ssh://USER@HOST. Omitted = DOCKER_HOST or the local socket. */
-  url: z
-    .string()
-    .regex(/^(unix|tcp|ssh|npipe):\/\//, "a Docker URL such as unix:///var/run/docker.sock or tcp://10.0.0.2:2376")
-    .optional(),
-  tls: z.strictObject({ ca: z.string(), cert: z.string(), key: z.string() }).optional(),
-  /** Most sandboxes lanes runs on this host at once. */
-  capacity: positiveInt.default(4),
+export const hostSchema = z
+  .strictObject({
+    /** unix:///var/run/docker.sock, tcp://HOST:2376 or ssh://USER@HOST. Omitted = DOCKER_HOST or the local socket. */
+    url: z
+      .string()
+      .regex(/^(unix|tcp|ssh|npipe):\/\//, "a Docker URL such as unix:///var/run/docker.sock or tcp://10.0.0.2:2376")
+      .optional(),
+    tls: z.strictObject({ ca: z.string(), cert: z.string(), key: z.string() }).optional(),
+    /** Most sandboxes lanes runs on this host at once. */
+    capacity: positiveInt.default(4),
+  })
+  // A plain TCP engine is anyone's on the network path: the workspace and gateway tokens go there.
+  .refine((h) => !h.url?.startsWith("tcp://") || h.tls !== undefined || isLoopbackUrl(h.url), {
+    message: "a tcp:// Docker host needs tls (ca, cert, key) unless it is on loopback",
+    path: ["url"],
+  });
+
+function isLoopbackUrl(url: string): boolean {
+  try {
+    return isLoopbackHost(new URL(url).hostname);
+  } catch {
+    return false;
+  }
+}
+
+/** The org policy's own block: floors for every lane and profile, and whether other lanes may exist. */
+const policyBlockSchema = z.strictObject({
+  /** closed: only the lanes the org policy defines exist (built-in, user and repository lanes are refused). */
+  lanes: z.enum(["open", "closed"]).default("open"),
+  /** Floors for every lane, named or not (built-in, user-defined, repository-defined). */
+  everyLane: laneSchema.partial().optional(),
+  /** Floors for every sandbox profile, named or not (a runtime pin applies to every profile). */
+  everyProfile: profileSchema.partial().optional(),
 });
 
 const baseSchema = z.strictObject({
   version: z.literal(1).default(1),
+  policy: policyBlockSchema.optional(),
+  /** Hosts a repository's own endpoints (without a key) may use besides loopback. */
+  endpoints: z
+    .strictObject({
+      allowedHosts: z.array(z.string().regex(/^[a-z0-9.-]+$/i, "a host name such as llm.internal")).default([]),
+    })
+    .prefault({}),
   /** The shared store (org policy or user settings only): postgres://USER@HOST:PORT/DB. */
   store: z
     .string()
@@ -198,7 +234,14 @@ const baseSchema = z.strictObject({
     .optional(),
   defaults: z.strictObject({ lane: name.default("async"), tier: name.optional() }).prefault({}),
   identity: z
-    .strictObject({ user: z.string().optional(), team: z.string().optional(), project: z.string().optional() })
+    .strictObject({
+      /** A claim (shown, recorded) unless the org policy sets it: then it is who runs are charged to. */
+      user: z.string().optional(),
+      team: z.string().optional(),
+      project: z.string().optional(),
+      /** Set by loading (load.ts), never by a file: the org policy's identity.user. */
+      policyUser: z.string().optional(),
+    })
     .prefault({}),
   /** Upper bounds (USD, on the p90) of C1..C3; C0 is exactly $0 and C4 is everything above C3. */
   costClasses: z.strictObject({ C1: usd.default(0.1), C2: usd.default(1), C3: usd.default(10) }).prefault({}),

@@ -95,6 +95,14 @@ export class DockerHost implements SandboxHost {
     return hasImage(this.docker, image);
   }
 
+  async imageId(image: string): Promise<string | undefined> {
+    try {
+      return ((await this.docker.getImage(image).inspect()) as { Id?: string }).Id;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Remove setup caches built more than `olderThanMs` ago (deps-cache.ts). */
   pruneDeps(olderThanMs: number): Promise<string[]> {
     return pruneDeps(this.docker, olderThanMs);

@@ -2,7 +2,8 @@
  * Sandbox images without a registry: build from the project's (or lanes') sandbox Dockerfile on
  * any host, and stream an image from the local engine to a remote one (save → load).
  */
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type Docker from "dockerode";
@@ -21,6 +22,24 @@ const PROXY_VARS = ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "http
 export function sandboxContext(root: string): string {
   const own = join(root, ".lanes", "sandbox");
   return existsSync(join(own, "Dockerfile")) ? own : PACKAGE_SANDBOX_DIR;
+}
+
+/**
+ * The tag of a repository's own image (.lanes/sandbox): per repository and per content, so a
+ * repository never replaces the image every other repository's sandboxes start from.
+ */
+export function repoImageTag(root: string, context: string): string {
+  const repoId = createHash("sha256").update(realpathSync(root)).digest("hex").slice(0, 12);
+  const h = createHash("sha256");
+  const walk = (dir: string, rel: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) walk(path, `${rel}${e.name}/`);
+      else if (e.isFile()) h.update(`${rel}${e.name}\0`).update(readFileSync(path)).update("\0");
+    }
+  };
+  walk(context, "");
+  return `lanes-repo-${repoId}:${h.digest("hex").slice(0, 16)}`;
 }
 
 /**

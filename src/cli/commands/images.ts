@@ -1,6 +1,6 @@
 /** `lanes images build|push`: sandbox images without a registry. */
 import { LanesError } from "../../core/errors.js";
-import { sandboxContext } from "../../adapters/docker/images.js";
+import { PACKAGE_SANDBOX_DIR, repoImageTag, sandboxContext } from "../../adapters/docker/images.js";
 import { adapters } from "../compose.js";
 import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
@@ -22,8 +22,10 @@ export async function build(
   const profile = config.sandbox.profiles[profileName];
   if (!profile) throw new LanesError("usage", `unknown sandbox profile "${profileName}"`);
   const hostName = ctx.opts.host ?? profile.host;
-  const tag = ctx.opts.tag ?? profile.image;
   const context = sandboxContext(root);
+  // A repository's own Dockerfile gets its own tag (per repository and content), never the shared one.
+  const own = context !== PACKAGE_SANDBOX_DIR;
+  const tag = ctx.opts.tag ?? (own ? repoImageTag(root, context) : profile.image);
   ctx.out.info(`building ${tag} on ${hostName} from ${context}`);
   const started = performance.now();
   await adapters.images(config).build(hostName, {
@@ -34,7 +36,12 @@ export async function build(
   });
   ctx.out.result(
     { ok: true, image: tag, host: hostName, context, seconds: +((performance.now() - started) / 1000).toFixed(1) },
-    (r) => `built ${r.image} on ${r.host} in ${r.seconds} s`,
+    (r) =>
+      `built ${r.image} on ${r.host} in ${r.seconds} s` +
+      (own && !ctx.opts.tag
+        ? `\nthis repository's own image: to run on it, name it in your user settings:` +
+          `\n  lanes config set sandbox.profiles.${profileName}.image ${tag}`
+        : ""),
   );
 }
 
