@@ -10,12 +10,30 @@ import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
 import { LanesError } from "../../core/errors.js";
 import { onFrames } from "./frames.js";
+import { FrameReader } from "./frame-reader.js";
 import { ownFile } from "../own-files.js";
 
 const SOURCE = readFileSync(ownFile("adapters/docker/tunnel.py"), "utf8");
 const OPEN = 1;
 const DATA = 2;
 const CLOSE = 3;
+
+/** The relay's frames: op (1 byte), connection id (4), length (4), payload of at most 1 MiB. */
+export const MAX_TUNNEL_FRAME = 2 ** 20;
+/** nobody: neither root nor the sandbox user (1000) the agent's commands run as. */
+const RELAY_USER = "65534:65534";
+
+/** A parser of the relay's frames; a bad one (too big) calls `onBad` and nothing after it is read. */
+export function tunnelFrames(
+  onFrame: (op: number, id: number, data: Buffer) => void,
+  onBad: (why: string) => void,
+): FrameReader {
+  return new FrameReader(
+    { headerBytes: 9, sizeAt: 5, maxPayload: MAX_TUNNEL_FRAME },
+    (head, payload) => onFrame(head[0]!, head.readUInt32BE(1), payload),
+    onBad,
+  );
+}
 
 export interface Tunnel {
   close(): void;
@@ -28,6 +46,8 @@ export async function openTunnel(
 ): Promise<Tunnel> {
   const exec = await container.exec({
     Cmd: ["python3", "-S", "-u", "-c", SOURCE, String(port)],
+    // Not the agent's uid (1000): the agent cannot open the relay's descriptors to forge frames.
+    User: RELAY_USER,
     AttachStdin: true,
     AttachStdout: true,
     AttachStderr: true,
@@ -42,7 +62,6 @@ export async function openTunnel(
     head.writeUInt32BE(data?.length ?? 0, 5);
     stream.write(data ? Buffer.concat([head, data]) : head);
   };
-  let pending: Buffer = Buffer.alloc(0);
   let stderr = "";
   let ready!: () => void;
   const isReady = new Promise<void>((r) => (ready = r));
@@ -52,21 +71,23 @@ export async function openTunnel(
       const s = connect(target.port, target.host);
       conns.set(id, s);
       s.on("data", (d: Buffer) => write(DATA, id, d));
+      // What the gateway cannot take yet waits in the relay, not in this process's memory.
+      s.on("drain", () => stream.resume());
       s.on("end", () => write(CLOSE, id));
       s.on("close", () => conns.delete(id));
       s.on("error", () => write(CLOSE, id));
-    } else if (op === DATA) conns.get(id)?.write(data);
-    else if (op === CLOSE) conns.get(id)?.end();
+    } else if (op === DATA) {
+      const s = conns.get(id);
+      if (s && !s.write(data)) stream.pause();
+    } else if (op === CLOSE) conns.get(id)?.end();
   };
+  const frames = tunnelFrames(onFrame, (why) => {
+    stderr = `the relay sent ${why}: tunnel closed`;
+    close();
+  });
   onFrames(stream, (type, payload) => {
     if (type === 2) return void (stderr = (stderr + payload.toString("utf8")).slice(-2000));
-    pending = pending.length ? Buffer.concat([pending, payload]) : payload;
-    while (pending.length >= 9) {
-      const size = pending.readUInt32BE(5);
-      if (pending.length < 9 + size) break;
-      onFrame(pending[0]!, pending.readUInt32BE(1), pending.subarray(9, 9 + size));
-      pending = pending.subarray(9 + size);
-    }
+    frames.push(payload);
   });
   const ended = new Promise<never>((_, reject) => {
     const fail = () =>
