@@ -26,7 +26,10 @@ async function hostRegistries(): Promise<string[]> {
   for (const text of [npm, pip])
     for (const url of text.match(/https?:\/\/[^\s'"]+/g) ?? []) {
       try {
-        hosts.add(new URL(url).hostname.toLowerCase());
+        // host[:port]: the port the registry is really on (none: 443, as the proxy reads it).
+        const u = new URL(url);
+        const port = u.port || (u.protocol === "http:" ? "80" : "");
+        hosts.add(`${u.hostname.toLowerCase()}${port && port !== "443" ? `:${port}` : ""}`);
       } catch {
         /* not a URL */
       }

@@ -22,7 +22,10 @@ beforeAll(async () => {
   requireImage();
   sb = await host.acquire({
     profileName: "default",
-    profile: profile({ network: "allowlist", allow: ["localhost", "172.17.0.1"] }),
+    profile: profile({
+      network: "allowlist",
+      allow: ["localhost:2375", "172.17.0.1:2375", "10.0.0.1", "100.64.0.1", "[::ffff:127.0.0.1]"],
+    }),
     repo: fixtureRepo(),
   });
   sb.onEgress!((e) => seen.push(e));
@@ -79,6 +82,39 @@ describe("network: allowlist", () => {
       "localhost",
       "172.17.0.1",
     ]);
+  });
+});
+
+/** A raw request to the proxy (as a hostile agent would write it); prints the answer's status line. */
+const toProxy = (request: string) =>
+  `python3 -c "import socket,os; p=os.environ['https_proxy'].split('//')[1].rstrip('/').split(':'); ` +
+  `s=socket.create_connection((p[0], int(p[1])), 5); s.sendall(b'${request}'); ` +
+  `print(s.recv(200).split(bytes([13]))[0].decode())"`;
+const connect = (target: string) => toProxy(`CONNECT ${target} HTTP/1.1\\r\\n\\r\\n`);
+
+describe("egress by host and port, to global addresses only", () => {
+  it("refuses a listed host on a port it does not list (CONNECT to the registry on 22)", async () => {
+    expect((await sh(connect(`${registry}:22`))).stdout.trim()).toBe("HTTP/1.1 403 Forbidden");
+    await until(() => seen.some((e) => e.port === 22));
+    expect(seen.find((e) => e.port === 22)).toMatchObject({
+      host: registry,
+      allowed: false,
+      reason: "port 22 is not allowed",
+    });
+  });
+
+  it("refuses private, CGNAT and IPv4-mapped loopback addresses even when listed", async () => {
+    for (const target of ["10.0.0.1:443", "100.64.0.1:443", "[::ffff:127.0.0.1]:443"])
+      expect((await sh(connect(target))).stdout.trim()).toBe("HTTP/1.1 403 Forbidden");
+    const internal = () => seen.filter((e) => e.reason === "resolves to an internal address").map((e) => e.host);
+    await until(() => internal().includes("::ffff:127.0.0.1"));
+    expect(internal()).toEqual(expect.arrayContaining(["10.0.0.1", "100.64.0.1", "::ffff:127.0.0.1"]));
+  });
+
+  it("answers a malformed request 400 and records it as an egress event", async () => {
+    expect((await sh(toProxy("garbage\\r\\n\\r\\n"))).stdout.trim()).toBe("HTTP/1.1 400 Bad Request");
+    await until(() => seen.some((e) => e.reason === "malformed request"));
+    expect(seen.find((e) => e.reason === "malformed request")).toMatchObject({ allowed: false });
   });
 });
 

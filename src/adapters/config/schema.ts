@@ -171,7 +171,14 @@ export const profileSchema = z.strictObject({
    */
   network: z.enum(["none", "allowlist", "open"]).default("none"),
   allow: z
-    .array(z.string().regex(/^(\*\.)?[a-z0-9.-]+$/i, "a domain such as registry.npmjs.org or *.example.com"))
+    .array(
+      z
+        .string()
+        .regex(
+          /^((\*\.)?[a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?$/i,
+          "a domain with an optional port (443 when none), such as registry.npmjs.org, *.example.com or git.example.com:22",
+        ),
+    )
     .default([]),
   /** With allowlist: add the host's npm registry and pip index (from their own configuration). */
   allowDefaults: z.boolean().default(true),

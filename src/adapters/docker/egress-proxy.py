@@ -1,16 +1,38 @@
 # lanes egress proxy: the only way out of a sandbox with `network: allowlist`. It runs in a
 # sidecar container attached to the sandbox's internal network (no route out) and to the bridge,
-# speaks HTTP CONNECT and plain HTTP proxying, lets through only the allowlisted domains, never
-# connects to loopback, link-local or private Docker addresses, and prints one JSON line per
-# attempt (domain, allowed or blocked, bytes) for the run's trajectory and audit trail.
+# speaks HTTP CONNECT and plain HTTP proxying, lets through only the allowlisted host:port pairs
+# (443 where an entry names no port), never connects to an address that is not global (loopback,
+# private, link-local, CGNAT, multicast, reserved, IPv4-mapped forms of those), and prints one
+# JSON line per attempt, malformed ones included (domain, allowed or blocked, bytes) for the
+# run's trajectory and audit trail.
 import ipaddress, json, os, select, socket, sys, threading, time
 
-ALLOW = [d.strip().lower().rstrip(".") for d in os.environ.get("LANES_ALLOW", "").split(",") if d.strip()]
+def entry(text):
+    # host[:port] -> (host, port); no port means 443 (TLS), as a package registry is reached.
+    text = text.strip().lower()
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or (text.startswith("[") and not host.endswith("]")):
+        return text.strip("[]").rstrip("."), 443
+    return host.strip("[]").rstrip("."), int(port)
+
+
+ALLOW = [entry(d) for d in os.environ.get("LANES_ALLOW", "").split(",") if d.strip()]
 CLIENTS = ipaddress.ip_network(os.environ["LANES_CLIENTS"])
-DENY = [ipaddress.ip_network(n) for n in (
-    "0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "224.0.0.0/4", "240.0.0.0/4",
-    "::/128", "::1/128", "fe80::/10", "fc00::/7", "ff00::/8")]
 lock = threading.Lock()
+
+
+# Never reached through the proxy: this host, its networks and everything not routed on the internet.
+DENY = [ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
+    "::/128", "::1/128", "fe80::/10", "fc00::/7", "ff00::/8", "64:ff9b::/96", "64:ff9b:1::/48")]
+
+
+def internal(ip):
+    # An IPv4-mapped IPv6 address (::ffff:10.0.0.1) is judged as the IPv4 address it is.
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in DENY if net.version == ip.version)
 
 
 def log(**event):
@@ -19,9 +41,9 @@ def log(**event):
         sys.stdout.flush()
 
 
-def listed(host):
+def listed(host, port=None):
     h = host.lower().rstrip(".")
-    return any(h == d or (d.startswith("*.") and h.endswith(d[1:])) for d in ALLOW)
+    return any((h == d or (d.startswith("*.") and h.endswith(d[1:]))) and (port is None or port == p) for d, p in ALLOW)
 
 
 def refuse(conn, status, why):
@@ -36,8 +58,7 @@ def refuse(conn, status, why):
 def resolve(host, port):
     # The first address that is not an internal one; an allowlisted name that points inside is refused.
     for family, _, _, _, addr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
-        ip = ipaddress.ip_address(addr[0])
-        if not any(ip in net for net in DENY if net.version == ip.version):
+        if not internal(ipaddress.ip_address(addr[0].split("%")[0])):
             return family, addr
     return None, None
 
@@ -74,6 +95,7 @@ def handle(conn, peer):
     try:
         method, target, version = lines[0].split(" ", 2)
     except ValueError:
+        log(allowed=False, reason="malformed request", host="", port=0, method="", line=lines[0][:200])
         refuse(conn, "400 Bad Request", "not an HTTP proxy request")
         return conn.close()
     if method == "CONNECT":
@@ -81,17 +103,28 @@ def handle(conn, peer):
         path_line = None
     else:
         if not target.startswith("http://"):
+            log(allowed=False, reason="malformed request", host="", port=0, method=method[:20], line=lines[0][:200])
             refuse(conn, "400 Bad Request", "plain HTTP requests need an absolute http:// URL")
             return conn.close()
         hostport, _, path = target[len("http://"):].partition("/")
         host, _, port = hostport.partition(":")
         path_line = "%s /%s %s" % (method, path, version)
     host = host.strip("[]")
-    port = int(port or (443 if method == "CONNECT" else 80))
+    try:
+        port = int(port or (443 if method == "CONNECT" else 80))
+    except ValueError:
+        log(allowed=False, reason="malformed request", host=host[:200], port=0, method=method[:20])
+        refuse(conn, "400 Bad Request", "bad port")
+        return conn.close()
     event = {"host": host, "port": port, "method": method}
+    shown = ", ".join("%s:%d" % a for a in ALLOW) or "empty"
     if not listed(host):
         log(allowed=False, reason="not in the allowlist", **event)
-        refuse(conn, "403 Forbidden", "egress to %s is blocked: not in this sandbox's allowlist (%s)" % (host, ", ".join(ALLOW) or "empty"))
+        refuse(conn, "403 Forbidden", "egress to %s is blocked: not in this sandbox's allowlist (%s)" % (host, shown))
+        return conn.close()
+    if not listed(host, port):
+        log(allowed=False, reason="port %d is not allowed" % port, **event)
+        refuse(conn, "403 Forbidden", "egress to %s:%d is blocked: the allowlist has %s" % (host, port, shown))
         return conn.close()
     try:
         family, addr = resolve(host, port)

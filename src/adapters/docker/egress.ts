@@ -111,7 +111,8 @@ export async function followEgress(proxy: Docker.Container, listener: (e: Egress
   lines(stream, (line) => {
     try {
       const e = JSON.parse(line) as EgressEvent & { ready?: boolean };
-      if (!e.ready && e.host) listener(e);
+      // A malformed request has no host: still an attempt, recorded as "(malformed)".
+      if (!e.ready && typeof e.allowed === "boolean") listener({ ...e, host: e.host || "(malformed)" });
     } catch {
       /* not a report */
     }
