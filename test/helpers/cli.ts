@@ -96,8 +96,13 @@ export function userSettings(home: { env: NodeJS.ProcessEnv }, settings: string 
   const dir = home.env.LANES_CONFIG_DIR!;
   mkdirSync(dir, { recursive: true });
   const file = join(dir, "config.json");
-  writeFileSync(file, JSON.stringify(typeof settings === "string" ? parseYaml(settings) : settings, null, 2));
+  writeSettings(file, settings);
   return file;
+}
+
+/** The settings file is JSON (the `conf` store's): YAML written in a test is converted. */
+export function writeSettings(file: string, settings: string | object): void {
+  writeFileSync(file, JSON.stringify(typeof settings === "string" ? parseYaml(settings) : settings, null, 2));
 }
 
 /** The OS account: who runs are charged to and who approves (never LANES_USER or git's email). */

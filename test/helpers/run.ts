@@ -2,15 +2,20 @@
 import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { BIN, ROOT, tempHome } from "./cli.js";
+import { BIN, ROOT, tempHome, userSettings } from "./cli.js";
 
 export const DEMO = join(ROOT, "examples/demo");
 
-export function demoProject(lanesYaml: string, script?: string) {
+/**
+ * `settings` is the user's own configuration (trusted: their endpoints, lanes and approval rules),
+ * written to their settings file; the repository's lanes.yaml is `repoYaml` (untrusted).
+ */
+export function demoProject(settings: string, script?: string, repoYaml = "version: 1\n") {
   const home = tempHome("lanes-run-");
   const repo = join(home.dir, "repo");
   cpSync(join(DEMO, "repo"), repo, { recursive: true });
-  writeFileSync(join(repo, "lanes.yaml"), lanesYaml);
+  const settingsFile = userSettings(home, settings);
+  writeFileSync(join(repo, "lanes.yaml"), repoYaml);
   const git = (...a: string[]) => spawnSync("git", a, { cwd: repo, encoding: "utf8" });
   git("init", "-q", "-b", "main");
   git("add", "-A");
@@ -20,7 +25,15 @@ export function demoProject(lanesYaml: string, script?: string) {
     scriptPath = join(home.dir, "script.yaml");
     writeFileSync(scriptPath, script);
   }
-  return { ...home, repo, script: scriptPath, env: { ...home.env, LANES_USER: "tester" } as NodeJS.ProcessEnv, git };
+  return {
+    ...home,
+    repo,
+    /** The user's settings file (YAML text): where a test changes the configuration. */
+    settings: settingsFile,
+    script: scriptPath,
+    env: { ...home.env, LANES_USER: "tester" } as NodeJS.ProcessEnv,
+    git,
+  };
 }
 
 export const LANES = (extra = "", tiers = "standard") => `tiers:

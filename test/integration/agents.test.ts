@@ -5,9 +5,8 @@
  */
 import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { lanes, ROOT } from "../helpers/cli.js";
+import { lanes, ROOT, writeSettings } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
 import { demoProject, events, serveReplay, stopReplays } from "../helpers/run.js";
 import { CERTS, REMOTE_URL, requireRemote } from "../helpers/remote.js";
@@ -56,7 +55,7 @@ async function hosted(script: string, capUsd = 0.25, extra = "", api = "chat") {
     `tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "${url}", model: gpt-4.1-mini, apiKeyEnv: LANES_TEST_KEY, api: ${api} }]\n` +
     `lanes:\n  t:\n    tiers: [standard]\n    budget: { capUsd: ${capUsd} }\n    approval: { mode: auto, autoApproveUpTo: C2 }\n` +
     `    limits: { steps: 12, wallTime: 3m, commandTimeout: 30s }\n    check: node --test\n${extra}`;
-  spawnSync("sh", ["-c", `cat > lanes.yaml <<'EOF'\n${yaml}EOF`], { cwd: p.repo });
+  writeSettings(p.settings, yaml); // the user's own: a keyed endpoint is never the repository's
   p.git("add", "-A");
   p.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "config");
   const env = { ...p.env, LANES_TEST_KEY: KEY, CI: "true" };

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BIN, gitRepo, lanes, tempHome } from "../helpers/cli.js";
+import { BIN, gitRepo, lanes, tempHome, OS_USER } from "../helpers/cli.js";
 
 const YAML = `tiers:
   standard:
@@ -63,8 +63,8 @@ describe("the approval prompt in a real terminal (tmux)", () => {
     }
     const saved = JSON.parse(readFileSync(file, "utf8"));
     expect(saved.tier).toBe("premium");
-    expect(saved.approval).toMatchObject({ by: "ana", how: "interactive" });
+    expect(saved.approval).toMatchObject({ by: OS_USER, how: "interactive" });
     const audit = JSON.parse((await lanes(["audit", "ls", "--json"], { cwd: repo, env: env2 })).stdout);
-    expect(audit.at(-1)).toMatchObject({ action: "approve", outcome: { by: "ana", how: "interactive" } });
+    expect(audit.at(-1)).toMatchObject({ action: "approve", outcome: { by: OS_USER, how: "interactive" } });
   }, 60_000);
 });

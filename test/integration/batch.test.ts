@@ -3,7 +3,7 @@ import { cpSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { BIN, lanes, ROOT, tempHome } from "../helpers/cli.js";
+import { BIN, lanes, ROOT, tempHome, userSettings } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
 import { CERTS, REMOTE_URL, requireRemote } from "../helpers/remote.js";
 import { DEMO } from "../helpers/run.js";
@@ -48,8 +48,9 @@ async function setup(o: {
   const url: string = await new Promise((resolve) =>
     replay.stdout!.once("data", (d: Buffer) => resolve(JSON.parse(d.toString()).url)),
   );
-  writeFileSync(
-    join(home.dir, "lanes.yaml"),
+  // The batch's configuration is the user's own (trusted); each repository's lanes.yaml is not.
+  userSettings(
+    home,
     `tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "${url}", model: gpt-4.1-mini }]\nlanes:\n  b: { tiers: [standard], budget: { capUsd: 0.25 }, approval: ${o.lane ?? "{ mode: auto, autoApproveUpTo: C2 }"}, check: node --test, concurrency: 8, limits: { steps: 10, wallTime: 3m, commandTimeout: 60s } }\nbudgets:\n  - { scope: team, period: month, limit: 50 }\n${o.extra ?? ""}`,
   );
   spawnSync("git", ["init", "-q"], { cwd: home.dir });

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT, lanes } from "../helpers/cli.js";
+import { ROOT, lanes, writeSettings } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
 import { runJob } from "../helpers/gha.js";
 import { DEMO, demoProject, events, serveReplay, stopReplays } from "../helpers/run.js";
@@ -19,8 +19,8 @@ const KEY = "approvers-key-from-the-secret-store";
 async function repository() {
   const p = demoProject("{}\n");
   const url = await serveReplay(p.env, join(DEMO, "fix-add.replay.yaml"));
-  writeFileSync(
-    join(p.repo, "lanes.yaml"),
+  writeSettings(
+    p.settings,
     `defaults: { lane: ci }\ntiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "${url}", model: gpt-4.1-mini, apiKeyEnv: OPENAI_API_KEY }]\n` +
       "lanes:\n  ci:\n    tiers: [standard]\n    approval: { mode: ask }\n    budget: { capUsd: 0.5 }\n" +
       "    limits: { steps: 12, wallTime: 3m, commandTimeout: 30s }\n    check: node --test\n",

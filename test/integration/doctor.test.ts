@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BIN, ROOT, lanes, project, tempHome } from "../helpers/cli.js";
+import { BIN, ROOT, lanes, project, tempHome, userSettings } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
 import { closedPort } from "../helpers/endpoints.js";
 import { serveReplay, stopReplays } from "../helpers/run.js";
@@ -57,7 +57,9 @@ describe("lanes doctor against the real Docker engine", () => {
 
   it("reports an unreachable Docker host as not ok with a hint, and exits 5", async () => {
     // Port 9 on loopback: nothing listens, so the connection is refused at once.
-    const { repo, env } = project("hosts:\n  far:\n    url: tcp://127.0.0.1:9\n");
+    const p = project();
+    const { repo, env } = p;
+    userSettings(p, "hosts:\n  far:\n    url: tcp://127.0.0.1:9\n"); // hosts are the user's, never the repository's
     const r = await lanes(["doctor", "--json", "--timeout", "3000"], { cwd: repo, env });
     expect(r.code).toBe(5);
     const far = JSON.parse(r.stdout).checks.find((c: { name: string }) => c.name === "docker host far");
@@ -69,7 +71,9 @@ describe("lanes doctor against the real Docker engine", () => {
   });
 
   it("reports a missing sandbox image with the command that builds it", async () => {
-    const { repo, env } = project("sandbox:\n  profiles:\n    default: { image: lanes-no-such-image:0 }\n");
+    const p = project();
+    const { repo, env } = p;
+    userSettings(p, "sandbox:\n  profiles:\n    default: { image: lanes-no-such-image:0 }\n");
     const r = await lanes(["doctor"], { cwd: repo, env });
     expect(r.code).toBe(5);
     expect(r.stdout).toContain("image lanes-no-such-image:0 missing");
@@ -97,7 +101,9 @@ describe("lanes doctor against the real Docker engine", () => {
       "  standard:",
       `    endpoints: [{ id: hosted, baseURL: 'http://127.0.0.1:${port}/v1', model: m, apiKeyEnv: LANES_TEST_UNSET_KEY }]`,
     ].join("\n");
-    const { repo, env } = project(yaml);
+    const p = project("version: 1\n");
+    const { repo, env } = p;
+    userSettings(p, yaml); // a keyed endpoint is the user's own
     const r = await lanes(["doctor", "--json"], { cwd: repo, env });
     expect(r.code).toBe(6);
     const checks = JSON.parse(r.stdout).checks;

@@ -162,6 +162,10 @@ describe("the model gateway", () => {
     expect((await post(url, "/v1/responses", { input: 5 }, auth)).status).toBe(400);
     const huge = await post(url, "/v1/chat/completions", "x".repeat(33 * 2 ** 20), auth);
     expect(huge.status).toBe(413);
+    // 40 MB (declared up front): answered 413, never a reset while the client is still sending.
+    const bigger = await post(url, "/v1/chat/completions", "x".repeat(40 * 2 ** 20), auth);
+    expect(bigger.status).toBe(413);
+    expect(JSON.parse(bigger.text).error.message).toContain("is over");
     expect((await post(url, "/v1/embeddings", {}, auth)).status).toBe(404);
   });
 

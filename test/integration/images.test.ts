@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { gitRepo, lanes, tempHome } from "../helpers/cli.js";
+import { gitRepo, lanes, tempHome, userSettings } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
 
 beforeAll(() => requireImage());
@@ -60,7 +60,7 @@ describe("images without a registry", () => {
   it("names the command that builds a missing image, with exit 5", async () => {
     const { dir, env } = tempHome();
     const repo = gitRepo(dir);
-    writeFileSync(join(repo, "lanes.yaml"), "sandbox:\n  profiles:\n    default: { image: 'lanes-missing:0' }\n");
+    userSettings({ env }, "sandbox:\n  profiles:\n    default: { image: 'lanes-missing:0' }\n");
     const r = await lanes(["sandbox", "run", "--", "true"], { cwd: repo, env });
     expect(r.code).toBe(5);
     expect(r.stderr).toContain("image lanes-missing:0 is not on host local");
@@ -70,7 +70,7 @@ describe("images without a registry", () => {
   it("refuses to push an image the local engine does not have", async () => {
     const { dir, env } = tempHome();
     const repo = gitRepo(dir);
-    writeFileSync(join(repo, "lanes.yaml"), "hosts:\n  other: { url: 'unix:///var/run/docker.sock' }\n");
+    userSettings({ env }, "hosts:\n  other: { url: 'unix:///var/run/docker.sock' }\n");
     const r = await lanes(["images", "push", "lanes-missing:0", "--host", "other"], { cwd: repo, env });
     expect(r.code).toBe(5);
     expect(r.stderr).toContain("image lanes-missing:0 is not on the local engine");

@@ -22,8 +22,15 @@ describe("endpoints in the first minute", () => {
     expect(out.endpoints.added).toEqual(["llama", "openai"]);
     const yaml = readFileSync(join(repo, "lanes.yaml"), "utf8");
     expect(yaml).toContain(`baseURL: ${llama.url}`);
-    expect(yaml).toContain("apiKeyEnv: OPENAI_API_KEY");
-    expect(yaml).not.toContain("sk-test-not-a-real-key");
+    // The keyed endpoint goes to the user's settings, bound to its URL; never into the repository.
+    expect(yaml).not.toMatch(/^\s*[^#\s].*apiKeyEnv/m);
+    const settings = readFileSync(join(home.env.LANES_CONFIG_DIR!, "config.json"), "utf8");
+    expect(JSON.parse(settings).tiers.standard.endpoints[0]).toMatchObject({
+      id: "openai",
+      apiKeyEnv: "OPENAI_API_KEY",
+      baseURL: expect.stringMatching(/^https:\/\//),
+    });
+    expect(yaml + settings).not.toContain("sk-test-not-a-real-key");
     expect(yaml).toContain("# Tiers are classes of model endpoints"); // the comments are kept
     const plan = await lanes(["plan", "fix the failing test", "--json"], { cwd: repo, env });
     expect(plan.code, plan.stderr).toBe(0);

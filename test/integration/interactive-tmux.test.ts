@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { BIN, lanes } from "../helpers/cli.js";
+import { BIN, lanes, writeSettings, OS_USER } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
 import { DEMO, demoProject, serveReplay, stopReplays } from "../helpers/run.js";
 
@@ -50,8 +50,8 @@ describe("interactive prompts in a real terminal (tmux)", () => {
   it("lanes run asks before it starts, and runs on y", async () => {
     const p = demoProject("{}\n");
     const url = await serve(p.env, join(DEMO, "fix-add.replay.yaml"));
-    writeFileSync(
-      join(p.repo, "lanes.yaml"),
+    writeSettings(
+      p.settings,
       `tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "${url}", model: gpt-4.1-mini }]\nlanes:\n  t:\n    tiers: [standard]\n    approval: { mode: ask }\n${LIMITS}`,
     );
     await inTerminal(p.repo, p.env, ["run", "Make the failing test pass", "--lane", "t"], async (s) => {
@@ -63,7 +63,7 @@ describe("interactive prompts in a real terminal (tmux)", () => {
     });
     const audit = JSON.parse((await lanes(["audit", "ls", "--json"], { cwd: p.repo, env: p.env })).stdout);
     expect(audit.find((a: { action: string }) => a.action === "approve")).toMatchObject({
-      outcome: { by: "tester", how: "interactive" },
+      outcome: { by: OS_USER, how: "interactive" },
     });
   }, 120_000);
 
@@ -73,8 +73,8 @@ describe("interactive prompts in a real terminal (tmux)", () => {
     writeFileSync(giveUp, "model: gpt-4.1-mini\nturns:\n  - tools: [{ finish: { summary: gave up } }]\n");
     const cheap = await serve(p.env, giveUp);
     const good = await serve(p.env, join(DEMO, "fix-add.replay.yaml"));
-    writeFileSync(
-      join(p.repo, "lanes.yaml"),
+    writeSettings(
+      p.settings,
       `tiers:\n  standard:\n    endpoints: [{ id: cheap, baseURL: "${cheap}", model: gpt-4.1-mini }]\n  premium:\n    endpoints: [{ id: good, baseURL: "${good}", model: gpt-4.1-mini }]\n` +
         `lanes:\n  t:\n    tiers: [standard, premium]\n    escalation: ask\n    approval: { mode: auto, autoApproveUpTo: C4 }\n${LIMITS}`,
     );

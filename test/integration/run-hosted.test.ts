@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { lanes } from "../helpers/cli.js";
+import { lanes, OS_USER, writeSettings } from "../helpers/cli.js";
 import { requireImage } from "../helpers/docker.js";
 import { DEMO, demoProject, events, serveReplay, stopReplays } from "../helpers/run.js";
 import { closedPort } from "../helpers/endpoints.js";
@@ -15,7 +15,7 @@ function serve(p: ReturnType<typeof demoProject>, script: string): Promise<strin
 }
 
 function commit(p: ReturnType<typeof demoProject>, yaml: string): void {
-  writeFileSync(join(p.repo, "lanes.yaml"), yaml);
+  writeSettings(p.settings, yaml);
   p.git("add", "-A");
   p.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "config");
 }
@@ -23,8 +23,8 @@ function commit(p: ReturnType<typeof demoProject>, yaml: string): void {
 /** A replay endpoint in its own process (as a hosted API would be), configured as the lane's tier. */
 async function hostedReplay(p: ReturnType<typeof demoProject>, script: string): Promise<string> {
   const url = await serve(p, script);
-  writeFileSync(
-    join(p.repo, "lanes.yaml"),
+  writeSettings(
+    p.settings,
     `tiers:\n  standard:\n    endpoints: [{ id: hosted, baseURL: "${url}", model: gpt-4.1-mini, apiKeyEnv: LANES_TEST_KEY }]\nlanes:\n  t:\n    tiers: [standard]\n    budget: { capUsd: 0.25 }\n    approval: { mode: ask }\n    limits: { steps: 12, wallTime: 3m, commandTimeout: 30s }\n    check: node --test\n`,
   );
   p.git("add", "-A");
@@ -56,7 +56,7 @@ describe("lanes run against a hosted (replay) endpoint", () => {
     const r = await lanes(["run", "--plan", file, "--json"], { cwd: p.repo, env, timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
     const ev = events(r.stdout);
-    expect(ev.find((e) => e.type === "decision")).toMatchObject({ stage: "plan", approvedBy: "tester" });
+    expect(ev.find((e) => e.type === "decision")).toMatchObject({ stage: "plan", approvedBy: OS_USER });
     expect(ev.at(-1)).toMatchObject({ type: "run_end", status: "finished", check: "passed" });
     expect(r.stdout + r.stderr).not.toContain("sk-test-never-printed");
     const traj = readFileSync(join(env.LANES_HOME!, "runs", ev.at(-1)!.runId, "trajectory.json"), "utf8");

@@ -26,10 +26,10 @@ const run = (p: ReturnType<typeof demoProject>, extra: string[] = []) =>
 async function billed(p: ReturnType<typeof demoProject>, extra: string[] = []): Promise<string[]> {
   const url = await serveReplay(p.env, p.script);
   const model = /^model: (.+)$/m.exec(readFileSync(p.script, "utf8"))?.[1] ?? "gpt-4.1-mini";
-  const yaml = readFileSync(join(p.repo, "lanes.yaml"), "utf8")
+  const json = JSON.stringify(JSON.parse(readFileSync(p.settings, "utf8")))
     .replace("http://127.0.0.1:1/v1", url)
-    .replace("model: gpt-4.1-mini", `model: ${model}`);
-  writeFileSync(join(p.repo, "lanes.yaml"), yaml);
+    .replace('"model":"gpt-4.1-mini"', `"model":"${model}"`);
+  writeFileSync(p.settings, json);
   return ["run", TASK, "--lane", "t", "--json", ...extra];
 }
 const historyRows = (p: ReturnType<typeof demoProject>) => {
@@ -261,7 +261,7 @@ turns:
   - tools:
       - finish: { summary: "fixed add() and raised my own budget" }
 `;
-    const p = demoProject(LANES(), script);
+    const p = demoProject(LANES(), script, "lanes:\n  t:\n    budget: { capUsd: 0.25 }\n");
     const r = await lanes(["run", TASK, "--lane", "t", "--endpoint", `replay:${p.script}`, "--json", "--apply"], {
       cwd: p.repo,
       env: { ...p.env, CI: "true" },

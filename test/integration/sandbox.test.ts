@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import Docker from "dockerode";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, cpSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -355,6 +356,13 @@ describe("under gVisor (runtime: runsc, the strict profile)", () => {
       encoding: "utf8",
     });
     expect(cfg.stdout.trim()).toBe("false");
+  });
+  it("`sandbox exec` (a Docker exec, not the shim) cuts output at its cap and prints only the command's", async () => {
+    const exec = host.executorFor(new Docker().getContainer(g.info.containerId));
+    const big = await exec.exec({ command: "python3 -c \"print('x' * 5_000_000)\"; echo err >&2", timeoutMs: 20_000 });
+    expect(big.stdout.length).toBeLessThan(120_000);
+    expect(big.truncatedBytes).toBeGreaterThan(4_800_000);
+    expect(big.stderr).toBe("err\n"); // no wrapper errors (gVisor has no statx)
   });
   it("returns exit codes, keeps the workspace copy and its disk limit, and enforces time limits", async () => {
     const r = await gsh(

@@ -5,7 +5,7 @@
  * commands from two homes (two machines) sharing one team's budget, runs and audit.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -14,7 +14,7 @@ import { AuditLog } from "../../src/adapters/store/audit.js";
 import { PG_MIGRATIONS } from "../../src/adapters/store/pg-schema.js";
 import { PgDb } from "../../src/adapters/store/pg-db.js";
 import { libpqDriver } from "../../src/adapters/store/pg-libpq.js";
-import { BIN, lanes, ROOT, tempHome } from "../helpers/cli.js";
+import { BIN, lanes, ROOT, tempHome, writeSettings } from "../helpers/cli.js";
 import { freshDb, pgServer, query } from "../helpers/pg.js";
 import { raceWorker } from "../helpers/ledger-race.js";
 import { demoProject, events, LANES, serveReplay, stopReplays } from "../helpers/run.js";
@@ -182,7 +182,7 @@ describe("lanes with LANES_STORE_URL", () => {
     const seen = JSON.parse(up.stdout).checks.find((c: { name: string }) => c.name === "store");
     expect(seen.detail).toMatch(/: schema v\(new: created on first use\), [\d.]+ ms per query, driver libpq$/);
 
-    const q = demoProject(`store: "postgres://evil@127.0.0.1/x"\n${LANES()}`);
+    const q = demoProject(LANES(), undefined, `store: "postgres://evil@127.0.0.1/x"\n`);
     const bad = await lanes(["plan", "fix it", "--lane", "t"], { cwd: q.repo, env: q.env });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("a repository cannot choose the store");
@@ -195,10 +195,8 @@ describe("lanes with LANES_STORE_URL", () => {
       `${LANES()}identity: { team: platform }\nbudgets:\n  - { scope: team, period: month, limit: 5 }\n`,
     );
     const replay = await serveReplay(a.env, a.script);
-    const yaml = readFileSync(join(a.repo, "lanes.yaml"), "utf8").replace(
-      /baseURL: "http:\/\/127\.0\.0\.1:1\/v1", model: gpt-4\.1-mini/,
-      `baseURL: "${replay}", model: gpt-4.1-mini`,
-    );
+    // The first endpoint in the settings is the lane's (standard: gpt-4.1-mini).
+    const yaml = readFileSync(a.settings, "utf8").replace("http://127.0.0.1:1/v1", replay);
     commitYaml(a, yaml);
     const envA = { ...a.env, LANES_STORE_URL: url, CI: "true" };
     const r = await lanes(["run", "Make the failing test pass", "--lane", "t", "--yes", "--json"], {
@@ -504,7 +502,7 @@ describe("folding closed holds into a bucket", () => {
 });
 
 function commitYaml(p: ReturnType<typeof demoProject>, yaml: string): void {
-  writeFileSync(join(p.repo, "lanes.yaml"), yaml);
+  writeSettings(p.settings, yaml);
   p.git("add", "-A");
   p.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "config");
 }

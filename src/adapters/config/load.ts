@@ -139,7 +139,8 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
     .filter((l) => l.policy)
     .map((l) => valueAt(l.raw, ["identity", "user"]))
     .pop();
-  result.data.identity.policyUser = typeof policyUser === "string" ? policyUser : undefined;
+  if (typeof policyUser === "string") result.data.identity.policyUser = policyUser;
+  else delete result.data.identity.policyUser;
   const policyInfo = policies.map((p) => ({ source: p.source, sha256: p.sha256 }));
   return { config: result.data, projectFile, userFile, root, policies: policyInfo, layers };
 }

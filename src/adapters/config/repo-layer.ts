@@ -30,6 +30,13 @@ export function resolveEndpointRefs(
       out[name] = t;
       continue;
     }
+    // "No endpoints here" (the lanes.yaml `lanes init` writes) leaves a trusted tier's endpoints alone.
+    const trustedTier = isPlainObject(trusted.tiers) ? trusted.tiers[name] : undefined;
+    if (!t.endpoints.length && isPlainObject(trustedTier) && Array.isArray(trustedTier.endpoints)) {
+      const { endpoints: _none, ...rest } = t;
+      out[name] = rest;
+      continue;
+    }
     const endpoints = t.endpoints.map((e) =>
       isPlainObject(e) && Object.keys(e).length === 1 && typeof e.id === "string" && known.has(e.id)
         ? known.get(e.id)

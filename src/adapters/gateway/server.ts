@@ -75,14 +75,21 @@ export async function startGateway(token: string, h: GatewayHandlers, host = "12
     const a0 = proto.answer("");
     let call: GatewayCall;
     try {
-      const text = await readBody(req);
+      // A declared size over the limit is refused before a byte of the body is read.
+      const declared = Number(req.headers["content-length"] ?? 0);
+      const text = declared > MAX_BODY_BYTES ? null : await readBody(req);
       if (text === null) {
-        // Answer, discard what is still coming (so the client reads the answer), and drop the
-        // connection after at most 10 s of it.
+        // Discard what is still coming, then answer: a client still sending when the socket
+        // closes sees a reset, not the 413. At most 10 s of it, then the connection is dropped.
         res.setHeader("connection", "close");
         req.resume();
-        setTimeout(() => req.destroy(), 10_000).unref();
-        return send(res, 413, a0.error(413, `lanes: the request is over ${MAX_BODY_BYTES} bytes`));
+        const drained = await Promise.race([
+          new Promise<boolean>((r) => req.once("end", () => r(true))),
+          new Promise<boolean>((r) => setTimeout(() => r(false), 10_000).unref()),
+        ]);
+        send(res, 413, a0.error(413, `lanes: the request is over ${MAX_BODY_BYTES} bytes`));
+        if (!drained) req.destroy();
+        return;
       }
       const raw = JSON.parse(text) as unknown;
       call = { ...proto.parse(raw), raw: raw as Record<string, unknown> };
