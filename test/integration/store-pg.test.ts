@@ -14,7 +14,7 @@ import { AuditLog } from "../../src/adapters/store/audit.js";
 import { PG_MIGRATIONS } from "../../src/adapters/store/pg-schema.js";
 import { PgDb } from "../../src/adapters/store/pg-db.js";
 import { libpqDriver } from "../../src/adapters/store/pg-libpq.js";
-import { BIN, lanes, ROOT, tempHome, writeSettings } from "../helpers/cli.js";
+import { BIN, lanes, ROOT, tempHome, userSettings, writeSettings } from "../helpers/cli.js";
 import { freshDb, pgServer, query } from "../helpers/pg.js";
 import { raceWorker } from "../helpers/ledger-race.js";
 import { demoProject, events, LANES, serveReplay, stopReplays } from "../helpers/run.js";
@@ -210,6 +210,7 @@ describe("lanes with LANES_STORE_URL", () => {
 
     // Machine B: another home, the same store.
     const b = tempHome();
+    userSettings(b, readFileSync(a.settings, "utf8")); // the same team and budgets there
     const envB = { ...b.env, LANES_STORE_URL: url };
     const runs = JSON.parse((await lanes(["runs", "ls", "--json"], { cwd: a.repo, env: envB })).stdout);
     expect(runs.map((x: { id: string }) => x.id)).toContain(end.runId);

@@ -198,6 +198,8 @@ function endpointProblems(
 ): RepoProblem[] {
   const out: RepoProblem[] = [];
   const theirs = at(trusted, path);
+  // An empty list ("none here": the lanes.yaml `lanes init` writes) leaves a trusted tier's alone.
+  if (Array.isArray(value) && !value.length) return [];
   if (Array.isArray(theirs) && theirs.length && canonical(theirs) !== canonical(value))
     return [
       {
