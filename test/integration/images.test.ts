@@ -57,6 +57,32 @@ describe("images without a registry", () => {
     }
   }, 320_000);
 
+  it("a repository's own image gets its own tag (per repository and content), never lanes-sandbox:latest", async () => {
+    const { dir, env } = tempHome();
+    const repo = gitRepo(dir);
+    expect((await lanes(["init"], { cwd: repo, env: { ...env, OPENAI_API_KEY: "" } })).code).toBe(0);
+    const shared = () =>
+      spawnSync("docker", ["image", "inspect", "-f", "{{.Id}}", "lanes-sandbox:latest"], { encoding: "utf8" }).stdout;
+    const before = shared();
+    const build = async () => {
+      const r = await lanes(["images", "build", "--json"], { cwd: repo, env, timeoutMs: 300_000 });
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout).image as string;
+    };
+    const first = await build();
+    const file = join(repo, ".lanes/sandbox/Dockerfile");
+    writeFileSync(file, readFileSync(file, "utf8").replace("USER 1000:1000", 'LABEL changed="yes"\nUSER 1000:1000'));
+    const second = await build();
+    try {
+      expect(first).toMatch(/^lanes-repo-[0-9a-f]{12}:[0-9a-f]{16}$/);
+      expect(second.split(":")[0]).toBe(first.split(":")[0]); // the same repository
+      expect(second).not.toBe(first); // another content, another tag
+      expect(shared()).toBe(before); // everyone else's image is untouched
+    } finally {
+      spawnSync("docker", ["rmi", "-f", first, second]);
+    }
+  }, 320_000);
+
   it("names the command that builds a missing image, with exit 5", async () => {
     const { dir, env } = tempHome();
     const repo = gitRepo(dir);

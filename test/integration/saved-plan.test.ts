@@ -6,7 +6,7 @@ import { loadConfig } from "../../src/adapters/config/load.js";
 import { AuditLog } from "../../src/adapters/store/audit.js";
 import { Ledger } from "../../src/adapters/store/ledger.js";
 import { adapters } from "../../src/cli/compose.js";
-import { planTask } from "../../src/app/plan-task.js";
+import { planHashOf, planTask } from "../../src/app/plan-task.js";
 import { staleness } from "../../src/app/saved-plan.js";
 import { ROOT, gitRepo, tempHome } from "../helpers/cli.js";
 
@@ -56,6 +56,28 @@ describe("saved plans", () => {
       "the repository's content changed since the plan was made",
       "the policy changed (org policy, lanes.yaml, user settings or environment)",
     ]);
+  });
+
+  it("an approval covers the sandbox it saw: setup egress a runner without the cache adds makes it stale", async () => {
+    const s = await setup();
+    // The lane gets a setup whose dependency cache is not on this host: it needs registry egress.
+    writeFileSync(
+      join(s.repo, "lanes.yaml"),
+      `${YAML}lanes:\n  eval:\n    setup: { commands: ["npm ci"], key: [package-lock.json] }\n`,
+    );
+    const fresh = await s.plan();
+    expect(fresh.sandbox.relaxations).toContainEqual(
+      expect.objectContaining({ field: "network", value: "allowlist (during the setup only)" }),
+    );
+    // What the approver saw on a machine that had the cache: no egress, no relaxation.
+    const body = { ...fresh, sandbox: { ...fresh.sandbox, relaxations: [], egress: undefined } };
+    const approved = { ...body, planHash: planHashOf(body) };
+    const causes = staleness(approved, fresh);
+    expect(causes).toContain("relaxations nobody approved: network: allowlist (during the setup only)");
+    expect(causes.join()).toMatch(/egress changed \(none → /);
+    expect(staleness({ ...approved, sandbox: { ...approved.sandbox, image: "other:1" } }, fresh).join()).toContain(
+      "the sandbox's image changed (other:1 → lanes-sandbox:latest)",
+    );
   });
 
   it("the tree pin leaves out the plan file itself", async () => {

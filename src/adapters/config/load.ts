@@ -125,14 +125,14 @@ export function loadConfig(opts: LoadOptions): LoadedConfig {
     const all = result.error.issues.flatMap((issue) => toProblems(issue, layers, merged, configSchema));
     throw new ConfigError(sortProblems(all));
   }
-  const loosened = [
-    ...floorProblems(layers, result.data as unknown as Record<string, unknown>),
-    ...(repoLayer ? repoProblems({ ...repoLayer, raw: repoAsWritten! }, withDefaults(trusted)) : []),
-  ];
-  if (loosened.length)
+  const floors = floorProblems(layers, result.data as unknown as Record<string, unknown>);
+  const untrusted = repoLayer ? repoProblems({ ...repoLayer, raw: repoAsWritten! }, withDefaults(trusted)) : [];
+  if (floors.length || untrusted.length)
     throw new ConfigError(
-      sortProblems(loosened),
-      "a project may only tighten the org policy; `lanes config get KEY --explain` shows the floor",
+      sortProblems([...floors, ...untrusted]),
+      untrusted.length
+        ? "a repository may only select and tighten (docs/trust.md); put what it may not set in your user settings"
+        : "a project may only tighten the org policy; `lanes config get KEY --explain` shows the floor",
     );
   // Only the org policy names who is charged; every other layer's identity.user is a claim.
   const policyUser = layers
