@@ -118,6 +118,38 @@ describe("egress by host and port, to global addresses only", () => {
   });
 });
 
+describe("a detached allowlist sandbox", () => {
+  it("audits the egress of `sandbox exec` and `sandbox run`, refused attempts included", async () => {
+    const p = demoProject("sandbox:\n  profiles:\n    fetch: { network: allowlist }\n");
+    const up = await lanes(["sandbox", "up", "--profile", "fetch", "--yes", "--json"], { cwd: p.repo, env: p.env });
+    expect(up.code, up.stderr).toBe(0);
+    const id = JSON.parse(up.stdout).id as string;
+    try {
+      const r = await lanes(["sandbox", "exec", id, "--", fetchPy("https://example.com")], { cwd: p.repo, env: p.env });
+      expect(r.stdout).toContain("403 Forbidden");
+      const once = await lanes(
+        ["sandbox", "run", "--profile", "fetch", "--yes", "--", fetchPy("https://example.org")],
+        {
+          cwd: p.repo,
+          env: p.env,
+          timeoutMs: 60_000,
+        },
+      );
+      expect(once.stdout).toContain("403 Forbidden");
+      const audit = JSON.parse((await lanes(["audit", "ls", "--json"], { cwd: p.repo, env: p.env })).stdout);
+      const egress = audit.filter((a: { action: string }) => a.action === "egress");
+      expect(egress.map((a: { inputs: { host: string; sandbox: string } }) => a.inputs.host)).toEqual([
+        "example.com",
+        "example.org",
+      ]);
+      expect(egress[0].inputs.sandbox).toBe(id);
+      expect(egress[0].outcome).toMatchObject({ allowed: false, reason: "not in the allowlist" });
+    } finally {
+      await lanes(["sandbox", "rm", id], { cwd: p.repo, env: p.env });
+    }
+  }, 120_000);
+});
+
 describe("a run in an allowlist sandbox", () => {
   it("records every egress attempt in the run's events, its trajectory and the audit trail; the plan shows the list", async () => {
     const script =

@@ -15,7 +15,8 @@ import { DockerSandbox, ignoreGone, removeWhenFree, type Executor } from "./sand
 import { listWorkspace } from "./workspace.js";
 import { connectAndCopy, readWorkspace } from "./connect.js";
 import { commitBase } from "./base-commit.js";
-import { PROXY_LABEL, proxyName, startEgress } from "./egress.js";
+import type { EgressEvent } from "../../core/sandbox.js";
+import { followEgress, PROXY_LABEL, proxyName, startEgress } from "./egress.js";
 import { pruneDeps } from "./deps-cache.js";
 import { hasImage, resolvesLocalhost } from "./client.js";
 import { egressAllowList } from "../egress-defaults.js";
@@ -156,6 +157,16 @@ export class DockerHost implements SandboxHost {
     const listing = (await this.list()).find((s) => s.id === id || s.name === id);
     if (!listing) return undefined;
     return { container: this.docker.getContainer(listing.name), listing };
+  }
+
+  /**
+   * Follow the egress of a sandbox started before this process (`sandbox up`): its proxy's
+   * attempts while a command runs, for the audit trail. Nothing to follow without a proxy.
+   */
+  async followEgress(id: string, listener: (e: EgressEvent) => void): Promise<() => void> {
+    const proxy = this.docker.getContainer(proxyName(id));
+    if (!(await proxy.inspect().catch(() => undefined))) return () => {};
+    return followEgress(proxy, listener);
   }
 
   async remove(listing: SandboxListing): Promise<void> {

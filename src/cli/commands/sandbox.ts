@@ -8,6 +8,8 @@ import { openHost, ping, reapAll } from "../../adapters/docker/hosts.js";
 import type { CommandContext } from "../context.js";
 import { loadFor } from "../load-config.js";
 import { gateRelaxedSandbox } from "../relaxed-sandbox.js";
+import { openAudit, openLedger } from "../compose.js";
+import { identityOf } from "../../app/identity.js";
 
 interface PlaceOpts {
   host?: string;
@@ -99,12 +101,25 @@ function passThrough(ctx: CommandContext<unknown>, obs: Observation): number {
 export async function exec(ctx: CommandContext<PlaceOpts>): Promise<number> {
   const [id, ...argv] = ctx.args as [string, ...string[]];
   if (!argv.length) throw new LanesError("usage", "no command given", { hint: `lanes sandbox exec ${id} -- ls -la` });
-  const { config } = await loadFor(ctx);
-  const { host, container } = await findSandbox(config, id);
-  const obs = await host
-    .executorFor(container)
-    .exec({ command: commandLine(argv), timeoutMs: timeoutOf(ctx), cwd: "/workspace" });
-  return passThrough(ctx, obs);
+  const { config, root } = await loadFor(ctx);
+  const { host, container, listing } = await findSandbox(config, id);
+  // A detached sandbox's egress while this command runs is audited, as a run's is.
+  const ledger = await openLedger();
+  const audit = openAudit(ledger, (await identityOf(config, root)).user);
+  const stop = await host.followEgress(listing.id, (e) =>
+    audit.append({ action: "egress", inputs: { host: e.host, port: e.port, sandbox: listing.id }, outcome: { ...e } }),
+  );
+  try {
+    const obs = await host
+      .executorFor(container)
+      .exec({ command: commandLine(argv), timeoutMs: timeoutOf(ctx), cwd: "/workspace" });
+    return passThrough(ctx, obs);
+  } finally {
+    // The proxy reports an attempt as it ends: give the last one a moment to arrive.
+    await new Promise((r) => setTimeout(r, 200));
+    stop();
+    ledger.close();
+  }
 }
 
 /** One command in a fresh sandbox holding a copy of the repository, then the sandbox is gone. */
@@ -123,6 +138,11 @@ export async function run(ctx: CommandContext<PlaceOpts>): Promise<number> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const sb = await host.acquire({ profileName, profile, repo: ctx.opts.workspace === false ? undefined : root });
+  const ledger = await openLedger();
+  const audit = openAudit(ledger, (await identityOf(config, root)).user);
+  sb.onEgress?.((e) =>
+    audit.append({ action: "egress", inputs: { host: e.host, port: e.port, sandbox: sb.info.id }, outcome: { ...e } }),
+  );
   try {
     if (ac.signal.aborted) return ExitCode.interrupted;
     if (ctx.mode.kind !== "json")
@@ -143,6 +163,7 @@ export async function run(ctx: CommandContext<PlaceOpts>): Promise<number> {
     process.off("SIGTERM", onSignal);
     await sb.release();
     await host.settle();
+    ledger.close();
   }
 }
 
