@@ -64,3 +64,25 @@ export async function query(dbUrl: string, text: string, params: unknown[] = [])
     await c.end();
   }
 }
+
+/** A statement as the shared server's superuser (over its Unix socket; the tests run as root). */
+export function superuser(sql: string, db = "postgres"): string {
+  const dir = process.env.LANES_PG_DIR ?? "/var/lib/lanes-postgres";
+  const port = process.env.LANES_PG_PORT ?? "55432";
+  const psql = ["psql", "-h", dir, "-p", port, "-U", "postgres", "-d", db, "-v", "ON_ERROR_STOP=1", "-Atc", sql];
+  const r = spawnSync("runuser", ["-u", "postgres", "--", ...psql], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`psql as superuser failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** A login role in `lanes_client` (made if missing, as a database admin does); its URL for `db`. */
+export function clientRole(db: string, name: string): string {
+  superuser(
+    "DO $$ BEGIN CREATE ROLE lanes_client NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;" +
+      `DROP ROLE IF EXISTS ${name}; CREATE ROLE ${name} LOGIN PASSWORD '${name}-pw' IN ROLE lanes_client;`,
+  );
+  const u = new URL(db);
+  u.username = name;
+  u.password = `${name}-pw`;
+  return u.toString();
+}

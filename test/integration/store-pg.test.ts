@@ -15,7 +15,7 @@ import { PG_MIGRATIONS } from "../../src/adapters/store/pg-schema.js";
 import { PgDb } from "../../src/adapters/store/pg-db.js";
 import { libpqDriver } from "../../src/adapters/store/pg-libpq.js";
 import { BIN, lanes, ROOT, tempHome, userSettings, writeSettings } from "../helpers/cli.js";
-import { freshDb, pgServer, query } from "../helpers/pg.js";
+import { clientRole, freshDb, pgServer, query, superuser } from "../helpers/pg.js";
 import { raceWorker } from "../helpers/ledger-race.js";
 import { demoProject, events, LANES, serveReplay, stopReplays } from "../helpers/run.js";
 import { requireImage } from "../helpers/docker.js";
@@ -507,3 +507,86 @@ function commitYaml(p: ReturnType<typeof demoProject>, yaml: string): void {
   p.git("add", "-A");
   p.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "config");
 }
+
+describe("the team store charges the authenticated role", () => {
+  const [alice, bob] = [`lanes_t_alice_${process.pid}`, `lanes_t_bob_${process.pid}`];
+  afterAll(() => superuser(`DROP ROLE IF EXISTS ${alice}; DROP ROLE IF EXISTS ${bob};`));
+  const userBucket = (id: string) => ({
+    key: `user:${id}:day:2026-12-08`,
+    scope: "user" as const,
+    id,
+    period: "day" as const,
+    unit: "usd" as const,
+    limit: 100,
+    kind: "hard" as const,
+    resetsAt: "2026-12-09T00:00:00.000Z",
+  });
+
+  it("a client role cannot write the ledger, cannot reserve as another role, and gets the server's limits", async () => {
+    const url = await freshDb();
+    (await Ledger.openAt(url)).close(); // the owner migrates
+    const [asAlice, asBob] = [clientRole(url, alice), clientRole(url, bob)];
+    expect((await query(url, "SELECT lanes_grant_client() AS ok"))[0]!.ok).toBe(true);
+    // Plain SQL on the ledger's tables and its inner functions: refused.
+    for (const sql of [
+      "UPDATE buckets SET used = 0",
+      "INSERT INTO charges (hold_id, at, unit, amount) VALUES ('x', 1, 'usd', -5)",
+      "INSERT INTO lanes_budgets (scope, period, lim) VALUES ('global', 'day', 1e9)",
+      "SELECT lanes_reserve_as('h', 'r', 'l', 1, 2, 'p', 'o', NULL, '[]', '{}')",
+    ])
+      await expect(query(asAlice, sql), sql).rejects.toThrow(/permission denied/);
+
+    // Alice names bob's bucket: the server charges hers.
+    const a = await Ledger.openAt(asAlice);
+    const h = a.reserve({ runId: "r1", lane: "x", buckets: [userBucket("bob")], caps: { usd: 2 }, ttlMs: 600_000 });
+    a.charge(h.id, "usd", 0.25);
+    const rows = await query(url, "SELECT bucket_key, role FROM hold_buckets JOIN holds ON id = hold_id");
+    expect(rows).toEqual([{ bucket_key: `user:${alice}:day:2026-12-08`, role: alice }]);
+    // The plan's view says so too.
+    const seen = a.status([userBucket("someone")])[0]!;
+    expect(seen.key).toBe(`user:${alice}:day:2026-12-08`);
+    expect(seen.used + seen.held).toBeCloseTo(2, 9); // her hold's cap, in her bucket
+
+    // Bob cannot charge, refund or settle alice's hold.
+    const b = await Ledger.openAt(asBob);
+    expect(() => b.charge(h.id, "usd", 0.5)).toThrow(/reserved by another role/);
+
+    // The server's budget for every user applies over the client's limit, and when it sends none.
+    await query(url, "INSERT INTO lanes_budgets (scope, id, period, lim) VALUES ('user', '*', 'day', 1)");
+    expect(() =>
+      b.reserve({ runId: "r2", lane: "x", buckets: [userBucket("bob")], caps: { usd: 2 }, ttlMs: 600_000 }),
+    ).toThrow(new RegExp(`user:${bob}:day`));
+    expect(() => b.reserve({ runId: "r3", lane: "x", buckets: [], caps: { usd: 2 }, ttlMs: 600_000 })).toThrow(
+      new RegExp(`user:${bob}:day`),
+    );
+    b.reserve({ runId: "r4", lane: "x", buckets: [], caps: { usd: 0.5 }, ttlMs: 600_000 }); // within it
+    a.close();
+    b.close();
+  });
+
+  it("a run by a client role works end to end and is charged to the role", async () => {
+    requireImage();
+    const url = await freshDb();
+    (await Ledger.openAt(url)).close();
+    const asAlice = clientRole(url, alice);
+    await query(url, "SELECT lanes_grant_client()");
+    const p = demoProject(`${LANES()}budgets:\n  - { scope: user, period: month, limit: 5 }\n`);
+    const replay = await serveReplay(p.env, p.script);
+    writeSettings(p.settings, readFileSync(p.settings, "utf8").replace("http://127.0.0.1:1/v1", replay));
+    const r = await lanes(["run", "Make the failing test pass", "--lane", "t", "--yes", "--json"], {
+      cwd: p.repo,
+      env: { ...p.env, LANES_STORE_URL: asAlice, CI: "true" },
+      timeoutMs: 180_000,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const end = events(r.stdout).at(-1)!;
+    expect(end).toMatchObject({ type: "run_end", status: "finished" });
+    const [row] = await query(
+      url,
+      "SELECT SUM(c.amount) AS s, MIN(h.role) AS role, MIN(hb.bucket_key) AS k FROM charges c JOIN holds h ON h.id = c.hold_id " +
+        "JOIN hold_buckets hb ON hb.hold_id = h.id WHERE c.unit = 'usd'",
+    );
+    expect(row).toMatchObject({ role: alice, k: expect.stringMatching(new RegExp(`^user:${alice}:month:`)) });
+    expect(Number(row!.s)).toBeGreaterThan(0);
+  }, 200_000);
+});

@@ -34,6 +34,9 @@ export class HoldStore implements HoldStorePort {
   private seq = 0;
   private onDisk = 0;
 
+  /** The database role a team store charges user buckets to (undefined: not asked yet; null: the client's user). */
+  private role: string | null | undefined;
+
   constructor(private readonly s: Db) {}
 
   /**
@@ -41,6 +44,7 @@ export class HoldStore implements HoldStorePort {
    * if any hard bucket would go over its limit, nothing is held and the error names it.
    */
   reserve(opts: Parameters<HoldStorePort["reserve"]>[0]): Hold {
+    opts = { ...opts, buckets: opts.buckets.map((b) => this.asRole(b)) };
     const id = `h_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
     const now = Date.now();
     const hold = { id, runId: opts.runId, lane: opts.lane, expiresAt: now + opts.ttlMs, caps: opts.caps };
@@ -156,7 +160,8 @@ export class HoldStore implements HoldStorePort {
 
   /** Current state of the given buckets (defined from config: limits updated, missing ones at zero). */
   status(buckets: BucketSpec[]): BucketStatus[] {
-    return buckets.map((b) => {
+    return buckets.map((spec) => {
+      const b = this.asRole(spec);
       const row = sqlite.bucketAsSeen(this.s, b.key);
       return {
         key: b.key,
@@ -168,6 +173,19 @@ export class HoldStore implements HoldStorePort {
         resetsAt: b.resetsAt,
       };
     });
+  }
+
+  /**
+   * On a team store, a lanes client's user buckets are its database role's (pg-roles.ts: the
+   * server charges them whatever user the client names), so plans and quotas show those.
+   */
+  private asRole(b: BucketSpec): BucketSpec {
+    if (this.s.kind !== "postgres" || b.scope !== "user") return b;
+    if (this.role === undefined) {
+      const r = this.s.sql("SELECT session_user::TEXT AS u, lanes_is_client() AS c").get() as { u: string; c: boolean };
+      this.role = r.c ? r.u : null;
+    }
+    return this.role ? { ...b, id: this.role, key: b.key.replace(/^user:[^:]*:/, `user:${this.role}:`) } : b;
   }
 
   /** Open holds of a lane: its runs in flight, for the concurrency rule. */
@@ -188,7 +206,9 @@ export class HoldStore implements HoldStorePort {
   /** A crashed run's hold is charged its worst case at once (its process is gone), never released. */
   expireHold(holdId: string): void {
     this.mine.delete(holdId);
-    this.s.sql("UPDATE holds SET expires_at = 0 WHERE id = ? AND status = 'open'").run(holdId);
+    if (this.s.kind === "postgres")
+      this.s.sql("SELECT lanes_release(?)").get(holdId); // a client writes no table
+    else this.s.sql("UPDATE holds SET expires_at = 0 WHERE id = ? AND status = 'open'").run(holdId);
     this.expire();
   }
 

@@ -6,6 +6,7 @@
 import { PG_CHARGE_TOTALS } from "./pg-charge-totals.js";
 import { PG_FOLD_AND_SETTLE } from "./pg-fold-settle.js";
 import { PG_ROW_LOCKS } from "./pg-row-locks.js";
+import { PG_ROLES } from "./pg-roles.js";
 
 export const PG_MIGRATIONS: string[] = [
   `CREATE TABLE buckets (key TEXT PRIMARY KEY, unit TEXT NOT NULL, lim DOUBLE PRECISION NOT NULL, kind TEXT NOT NULL,
@@ -157,4 +158,4 @@ BEGIN
     'charged', (SELECT COALESCE(json_object_agg(unit, charged), '{}'::JSON) FROM hold_caps WHERE hold_id = p_hold));
 END $$;
 `);
-PG_MIGRATIONS.push(PG_ROW_LOCKS, PG_FOLD_AND_SETTLE, PG_CHARGE_TOTALS);
+PG_MIGRATIONS.push(PG_ROW_LOCKS, PG_FOLD_AND_SETTLE, PG_CHARGE_TOTALS, PG_ROLES);
