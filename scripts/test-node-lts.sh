@@ -21,7 +21,7 @@ log "Node $("$NODE_BIN/node" --version)"
 work=$(mktemp -d "${TMPDIR:-/tmp}/lanes-lts.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$here"
-cp -r package.json package-lock.json tsconfig.json tsconfig.build.json vitest.config.ts bin src test templates dist "$work/"
+cp -r package.json package-lock.json tsconfig.json tsconfig.build.json vitest.config.ts bin src test templates docs dist "$work/"
 cd "$work"
 PATH="$NODE_BIN:$PATH" npm ci --no-audit --no-fund --loglevel=error --nodedir="$pkg" --build-from-source
 PATH="$NODE_BIN:$PATH" node node_modules/vitest/vitest.mjs run test/unit test/cli
