@@ -34,8 +34,8 @@ export class HoldStore implements HoldStorePort {
   private seq = 0;
   private onDisk = 0;
 
-  /** The database role a team store charges user buckets to (undefined: not asked yet; null: the client's user). */
-  private role: string | null | undefined;
+  /** Who this session is to a team store (pg-roles.ts), once asked. */
+  private session: ReturnType<typeof pg.session> | undefined;
 
   constructor(private readonly s: Db) {}
 
@@ -55,7 +55,7 @@ export class HoldStore implements HoldStorePort {
     };
     if (this.s.kind === "postgres") {
       this.s.committedLater?.();
-      refuse(pg.reserve(this.s, id, opts, now));
+      refuse(pg.reserve(this.s, id, opts, now, this.pgSession().direct));
       this.mine.set(id, { seq: ++this.seq, totals: {} });
     } else this.s.atomically(() => refuse(sqlite.reserve(this.s, id, opts, now)));
     return hold;
@@ -99,7 +99,7 @@ export class HoldStore implements HoldStorePort {
     const m = this.mine.get(holdId);
     const total = m ? after(m.totals[unit] ?? 0) : null;
     const wait = !m || m.seq > this.onDisk;
-    const r = pg.charge(this.s, fn, holdId, unit, amount, note, total, wait);
+    const r = pg.charge(this.s, fn, holdId, unit, amount, note, total, wait, this.pgSession().direct);
     if (r.status !== "open" || r.left !== undefined) return r;
     if (m) m.totals[unit] = total!;
     // A commit that waited put every reservation made before it on disk with it.
@@ -123,7 +123,7 @@ export class HoldStore implements HoldStorePort {
   settle(holdId: string): HoldState {
     if (this.s.kind === "postgres") {
       this.s.committedLater?.();
-      const state = pg.settle(this.s, holdId, this.mine.get(holdId)?.totals ?? null);
+      const state = pg.settle(this.s, holdId, this.mine.get(holdId)?.totals ?? null, this.pgSession().direct);
       this.mine.delete(holdId);
       if (!state) throw new LanesError("failed", `no hold ${holdId}`);
       return state;
@@ -181,11 +181,13 @@ export class HoldStore implements HoldStorePort {
    */
   private asRole(b: BucketSpec): BucketSpec {
     if (this.s.kind !== "postgres" || b.scope !== "user") return b;
-    if (this.role === undefined) {
-      const r = this.s.sql("SELECT session_user::TEXT AS u, lanes_is_client() AS c").get() as { u: string; c: boolean };
-      this.role = r.c ? r.u : null;
-    }
-    return this.role ? { ...b, id: this.role, key: b.key.replace(/^user:[^:]*:/, `user:${this.role}:`) } : b;
+    const { role, client } = this.pgSession();
+    return client ? { ...b, id: role, key: b.key.replace(/^user:[^:]*:/, `user:${role}:`) } : b;
+  }
+
+  /** Asked once per connection's life: the role cannot change under it. */
+  private pgSession(): ReturnType<typeof pg.session> {
+    return (this.session ??= pg.session(this.s));
   }
 
   /** Open holds of a lane: its runs in flight, for the concurrency rule. */
