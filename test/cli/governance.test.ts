@@ -454,3 +454,21 @@ describe("the repository is untrusted input", () => {
     expect(a.buckets[0].bucket).toContain(`user:${OS_USER}:day`);
   });
 });
+
+describe("where the sandbox runs", () => {
+  it("a plan shows the Docker engine's URL when it is not the local socket", async () => {
+    const p = project();
+    userSettings(p, { hosts: { local: { url: "tcp://127.0.0.1:2375" } } });
+    const r = await lanes(["plan", "fix it", "--lane", "review"], { cwd: p.repo, env: p.env });
+    expect(r.stdout).toContain("sandbox local (tcp://127.0.0.1:2375) · lanes-sandbox:latest");
+    const json = JSON.parse(
+      (await lanes(["plan", "fix it", "--lane", "review", "--json"], { cwd: p.repo, env: p.env })).stdout,
+    );
+    expect(json.sandbox).toMatchObject({ host: "local", hostUrl: "tcp://127.0.0.1:2375" });
+    // The same host from the repository: refused at its line.
+    writeFileSync(join(p.repo, "lanes.yaml"), `${TIERS}hosts:\n  local: { url: "tcp://127.0.0.1:2376" }\n`);
+    const bad = await lanes(["plan", "fix it", "--lane", "review"], { cwd: p.repo, env: p.env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/lanes\.yaml:10:1: hosts: a repository cannot set hosts/);
+  });
+});
