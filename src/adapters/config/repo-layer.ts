@@ -3,12 +3,10 @@
  * trusted endpoints resolved, and what the trust table (trust.ts) refuses located at file:line.
  */
 import type { ConfigProblem } from "../../core/errors.js";
+import { isRecord } from "./floors.js";
 import { locate, type Layer } from "./locate.js";
 import { configSchema } from "./schema.js";
 import { repoViolations } from "./trust.js";
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === "object" && !Array.isArray(v);
 
 /**
  * A repository names a trusted endpoint by id alone (`endpoints: [{ id: hosted }]`): it stands
@@ -19,28 +17,26 @@ export function resolveEndpointRefs(
   trusted: Record<string, unknown>,
 ): Record<string, unknown> {
   const tiers = raw.tiers;
-  if (!isPlainObject(tiers)) return raw;
+  if (!isRecord(tiers)) return raw;
   const known = new Map<string, unknown>();
-  for (const t of Object.values(isPlainObject(trusted.tiers) ? trusted.tiers : {}))
-    for (const e of isPlainObject(t) && Array.isArray(t.endpoints) ? t.endpoints : [])
-      if (isPlainObject(e) && typeof e.id === "string") known.set(e.id, e);
+  for (const t of Object.values(isRecord(trusted.tiers) ? trusted.tiers : {}))
+    for (const e of isRecord(t) && Array.isArray(t.endpoints) ? t.endpoints : [])
+      if (isRecord(e) && typeof e.id === "string") known.set(e.id, e);
   const out: Record<string, unknown> = {};
   for (const [name, t] of Object.entries(tiers)) {
-    if (!isPlainObject(t) || !Array.isArray(t.endpoints)) {
+    if (!isRecord(t) || !Array.isArray(t.endpoints)) {
       out[name] = t;
       continue;
     }
     // "No endpoints here" (the lanes.yaml `lanes init` writes) leaves a trusted tier's endpoints alone.
-    const trustedTier = isPlainObject(trusted.tiers) ? trusted.tiers[name] : undefined;
-    if (!t.endpoints.length && isPlainObject(trustedTier) && Array.isArray(trustedTier.endpoints)) {
+    const trustedTier = isRecord(trusted.tiers) ? trusted.tiers[name] : undefined;
+    if (!t.endpoints.length && isRecord(trustedTier) && Array.isArray(trustedTier.endpoints)) {
       const { endpoints: _none, ...rest } = t;
       out[name] = rest;
       continue;
     }
     const endpoints = t.endpoints.map((e) =>
-      isPlainObject(e) && Object.keys(e).length === 1 && typeof e.id === "string" && known.has(e.id)
-        ? known.get(e.id)
-        : e,
+      isRecord(e) && Object.keys(e).length === 1 && typeof e.id === "string" && known.has(e.id) ? known.get(e.id) : e,
     );
     out[name] = { ...t, endpoints };
   }
@@ -55,9 +51,9 @@ export function withDefaults(trusted: Record<string, unknown>): Record<string, u
 
 /** Under `policy.lanes: closed`, the built-in lanes the policy does not define are gone. */
 export function closeLanes(layers: Layer[]): void {
-  const closing = layers.filter((l) => l.policy && isPlainObject(l.raw.policy) && l.raw.policy.lanes === "closed");
+  const closing = layers.filter((l) => l.policy && isRecord(l.raw.policy) && l.raw.policy.lanes === "closed");
   if (!closing.length) return;
-  const own = new Set(closing.flatMap((l) => Object.keys(isPlainObject(l.raw.lanes) ? l.raw.lanes : {})));
+  const own = new Set(closing.flatMap((l) => Object.keys(isRecord(l.raw.lanes) ? l.raw.lanes : {})));
   const builtin = layers[0]!;
   const lanes = { ...(builtin.raw.lanes as Record<string, unknown>) };
   for (const name of Object.keys(lanes)) if (!own.has(name)) delete lanes[name];
@@ -66,7 +62,7 @@ export function closeLanes(layers: Layer[]): void {
 
 /** What the repository's lanes.yaml sets that the trust table (trust.ts) refuses, located. */
 export function repoProblems(repo: Layer, trusted: Record<string, unknown>): ConfigProblem[] {
-  const allowed = isPlainObject(trusted.endpoints) ? trusted.endpoints.allowedHosts : undefined;
+  const allowed = isRecord(trusted.endpoints) ? trusted.endpoints.allowedHosts : undefined;
   return repoViolations(repo.raw, trusted, Array.isArray(allowed) ? allowed.map(String) : []).map((v) => ({
     file: repo.source,
     ...locate(repo, v.path, true),

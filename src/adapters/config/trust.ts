@@ -10,8 +10,8 @@
  */
 import { canonical } from "../../core/canonical.js";
 import { isLoopbackHost } from "./loopback.js";
-import { strictEnough } from "./floors.js";
-import type { PathKey } from "./locate.js";
+import { isRecord, strictEnough } from "./floors.js";
+import { valueAt, type PathKey } from "./locate.js";
 
 /**
  * free: anything. select: a name the configuration defines (checked by the schema's references).
@@ -107,10 +107,6 @@ function ruleFor(path: PathKey[]): TrustRule | undefined {
   });
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
-const at = (raw: unknown, path: PathKey[]) =>
-  path.reduce<unknown>((cur, k) => (isRecord(cur) ? cur[String(k)] : undefined), raw);
-
 /**
  * Every value of the repository's layer `repo` the table refuses, against `trusted` (the merged
  * built-in defaults, org policy and user settings) and `allowedHosts` (trusted hosts a
@@ -144,7 +140,7 @@ function apply(
   allowedHosts: string[],
 ): RepoProblem[] {
   const refuse = (p: PathKey[], why: string) => [{ path: p, message: why }];
-  const mine = at(trusted, path);
+  const mine = valueAt(trusted, path);
   switch (rule.repo) {
     case "free":
     case "select":
@@ -171,12 +167,12 @@ function tightenProblems(value: unknown, path: PathKey[], trusted: Record<string
   if (isRecord(value)) return Object.entries(value).flatMap(([k, v]) => tightenProblems(v, [...path, k], trusted));
   const key = String(path[path.length - 1]);
   const entity = path[0] === "lanes" || path[0] === "sandbox" ? path.slice(0, path[0] === "lanes" ? 2 : 3) : [];
-  const newEntity = entity.length > 0 && at(trusted, entity) === undefined;
-  let floor = at(trusted, path);
+  const newEntity = entity.length > 0 && valueAt(trusted, entity) === undefined;
+  let floor = valueAt(trusted, path);
   let from = "your settings, the policy or the built-in defaults";
   if (newEntity) {
     // A repository's own lane: no looser than a lane's defaults; its own profile: the policy's floors only.
-    floor = path[0] === "lanes" ? at(REPO_LANE_FLOOR, path.slice(2)) : undefined;
+    floor = path[0] === "lanes" ? valueAt(REPO_LANE_FLOOR, path.slice(2)) : undefined;
     from = "the defaults of a lane";
     if (floor === undefined) return [];
   } else if (floor === undefined) return [];
@@ -197,7 +193,7 @@ function endpointProblems(
   allowedHosts: string[],
 ): RepoProblem[] {
   const out: RepoProblem[] = [];
-  const theirs = at(trusted, path);
+  const theirs = valueAt(trusted, path);
   // An empty list ("none here": the lanes.yaml `lanes init` writes) leaves a trusted tier's alone.
   if (Array.isArray(value) && !value.length) return [];
   if (Array.isArray(theirs) && theirs.length && canonical(theirs) !== canonical(value))
