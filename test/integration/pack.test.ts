@@ -7,7 +7,9 @@ import { ROOT, tempHome } from "../helpers/cli.js";
 describe("the packed package", () => {
   it("runs through npx from the tarball and prints its version", () => {
     const { dir } = tempHome("lanes-pack-");
-    const pack = spawnSync("npm", ["pack", "--pack-destination", dir, "--silent"], {
+    // --ignore-scripts: prepack's build would empty dist/ while the other test files run from it
+    // (they failed with "Cannot find module dist/cli/main.js"); setup.sh built it already.
+    const pack = spawnSync("npm", ["pack", "--pack-destination", dir, "--silent", "--ignore-scripts"], {
       cwd: ROOT,
       encoding: "utf8",
       timeout: 120_000,
